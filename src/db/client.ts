@@ -1,0 +1,45 @@
+import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import * as schema from './schema.ts';
+
+export type Sql = postgres.Sql;
+export type Db = PostgresJsDatabase<typeof schema>;
+
+/** A database handle: Drizzle for typed queries, the postgres.js client for the few raw statements. */
+export interface Database {
+  db: Db;
+  sql: Sql;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  url: string;
+  poolMax: number;
+  /** Called for every statement sent; benchmarks count statements per page with it. */
+  onQuery?: (query: string) => void;
+}
+
+export function createDatabase(options: DatabaseOptions): Database {
+  const sql = postgres(options.url, {
+    max: options.poolMax,
+    // TIMESTAMP(3) WITHOUT TIME ZONE holds UTC in this schema.
+    connection: { TimeZone: 'UTC', application_name: 'luma-guest-sync' },
+    onnotice: () => {},
+    debug: options.onQuery ? (_connection, query) => options.onQuery?.(query) : undefined,
+    idle_timeout: 30,
+    connect_timeout: 10,
+  });
+  const db = drizzle(sql, { schema });
+  return { db, sql, close: () => sql.end({ timeout: 5 }) };
+}
+
+/** Strips the password from a connection URL so it can be shown to people. */
+export function redactDatabaseUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<unparseable database url>';
+  }
+}

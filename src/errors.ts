@@ -1,0 +1,26 @@
+/**
+ * The one error split callers branch on. A PermanentError can never succeed on
+ * retry (a malformed message, an unknown provider, rejected credentials); every
+ * other error is treated as retryable and left for SQS to redeliver.
+ */
+export class PermanentError extends Error {
+  /** A short, stable label for metrics and logs, e.g. "bad_message", "luma_auth". */
+  readonly kind: string;
+
+  constructor(kind: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'PermanentError';
+    this.kind = kind;
+  }
+}
+
+export function isPermanent(err: unknown): err is PermanentError {
+  return err instanceof PermanentError;
+}
+
+/** A stable label for any error, for the errors-by-type metric. */
+export function errorKind(err: unknown): string {
+  if (err instanceof PermanentError) return err.kind;
+  if (err && typeof err === 'object' && 'kind' in err && typeof err.kind === 'string') return err.kind;
+  return 'unexpected';
+}

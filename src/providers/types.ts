@@ -1,0 +1,48 @@
+/** The providers the directory knows, as in its "ExternalEventProvider" enum. */
+export const PROVIDER_TYPES = ['LUMA'] as const;
+export type ProviderType = (typeof PROVIDER_TYPES)[number];
+
+/** One guest as a provider reports it, already validated and normalised. */
+export interface ExternalGuest {
+  /** The provider's guest id, e.g. Luma's `gst-…`. */
+  externalGuestId: string;
+  /** Trimmed and lower-cased; never empty. */
+  email: string;
+  name: string | null;
+  approvalStatus: string;
+  registeredAt: string | null;
+}
+
+/** One page of guests, handed to the caller before the next page is awaited. */
+export interface GuestBatch {
+  /** 1-based page number. */
+  page: number;
+  guests: ExternalGuest[];
+  /** Entries on this page without a usable id or email. */
+  skipped: number;
+}
+
+export interface GuestFetchOptions {
+  eventUid: string;
+  externalEventId: string;
+  signal?: AbortSignal;
+}
+
+export interface FetchSummary {
+  pages: number;
+  /** Usable guests handed to onBatch. */
+  fetched: number;
+  skipped: number;
+}
+
+export interface GuestProvider {
+  readonly providerType: ProviderType;
+  /** False when the provider lacks what it needs to call its API (e.g. an API key). */
+  isConfigured(): boolean;
+  /**
+   * Reads the event's whole approved guest list page by page. Each page is handed to
+   * `onBatch`; the next page may already be in flight while onBatch runs, but onBatch
+   * calls never overlap. Rejects if any page fails; onBatch errors propagate.
+   */
+  fetchGuestsInBatches(onBatch: (batch: GuestBatch) => Promise<void>, options: GuestFetchOptions): Promise<FetchSummary>;
+}

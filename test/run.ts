@@ -1,0 +1,39 @@
+/**
+ * `npm test`: starts the real servers the tests need, runs every test file with
+ * node:test, and stops the servers. PostgreSQL comes from DATABASE_URL when set
+ * (each test file creates its own database on it, so the role needs CREATEDB);
+ * otherwise a throwaway embedded PostgreSQL is started. An SQS-compatible server
+ * (fauxqs) is always started on a free loopback port.
+ *
+ *   npm test                          every file under test/ (benchmarks excluded)
+ *   npm test -- test/config.test.ts   just the files given
+ */
+import { spawn } from 'node:child_process';
+import { globSync } from 'node:fs';
+import { type LocalPostgres, startEmbeddedPostgres } from '../src/local/embedded-postgres.ts';
+import { startLocalSqs } from '../src/local/local-sqs.ts';
+import { TEST_ENV } from './support/env.ts';
+
+const args = process.argv.slice(2);
+const files = args.length > 0 ? args : globSync('test/**/*.test.ts').filter((f) => !f.startsWith('test/bench/')).sort();
+
+let postgres: LocalPostgres | undefined;
+const adminUrl = process.env.DATABASE_URL || (postgres = await startEmbeddedPostgres()).url;
+const sqs = await startLocalSqs();
+
+const child = spawn(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=180000', ...files],
+  {
+    stdio: 'inherit',
+    env: { ...process.env, [TEST_ENV.adminDatabaseUrl]: adminUrl, [TEST_ENV.sqsEndpoint]: sqs.endpoint },
+  },
+);
+const forward = (signal: NodeJS.Signals) => child.kill(signal);
+process.on('SIGINT', forward);
+process.on('SIGTERM', forward);
+const code: number = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+
+await sqs.stop();
+await postgres?.stop();
+process.exit(code);
