@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { ConfigError, fifoQueueName, loadConfig, sqsEndpoint } from '../src/config.ts';
+import { README_FILE, renderJsonSchema, readmeWithTable, SCHEMA_FILE } from '../src/config-schema.ts';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('gives the business flow defaults when nothing is set', () => {
+    const config = loadConfig({});
+    assert.equal(config.enabled, false);
+    assert.equal(config.consumer.enabled, false);
+    assert.equal(config.cron, '0 3 * * *');
+    assert.equal(config.queue.name, 'pl-event-guest-sync');
+    assert.equal(config.queue.url, '');
+    assert.equal(config.luma.apiUrl, 'https://public-api.luma.com');
+    assert.equal(config.luma.pageSize, 100);
+    assert.equal(config.luma.rateLimitRetries, 3);
+    assert.equal(config.luma.rateLimitWaitSeconds, 60);
+    assert.ok(config.luma.rateLimitPerMinute < 200, 'stays below Luma’s 200 requests per minute');
+  });
+
+  it('reads and coerces every kind of value', () => {
+    const config = loadConfig({
+      PL_EVENT_GUEST_SYNC_ENABLED: 'true',
+      PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED: '1',
+      PL_EVENT_GUEST_SYNC_CRON: '*/5 * * * *',
+      PL_EVENT_GUEST_SYNC_REMOVE_STALE_MAX_SHARE: '0.25',
+      LUMA_API_KEY: ' secret-key\n',
+      LUMA_PAGE_SIZE: '50',
+      DATABASE_URL: 'postgres://u:p@db:5432/directory',
+      AWS_ENDPOINT_URL_SQS: 'http://localhost:4566',
+    });
+    assert.equal(config.enabled, true);
+    assert.equal(config.consumer.enabled, true);
+    assert.equal(config.cron, '*/5 * * * *');
+    assert.equal(config.removeStaleMaxShare, 0.25);
+    assert.equal(config.luma.apiKey, 'secret-key', 'surrounding whitespace is trimmed');
+    assert.equal(config.luma.pageSize, 50);
+    assert.equal(sqsEndpoint(config), 'http://localhost:4566');
+  });
+
+  it('returns a frozen object', () => {
+    const config = loadConfig({});
+    assert.ok(Object.isFrozen(config));
+    assert.ok(Object.isFrozen(config.luma));
+  });
+
+  it('names every bad variable at once, with what is expected', () => {
+    const problems = problemsOf({
+      PL_EVENT_GUEST_SYNC_ENABLED: 'yes',
+      PL_EVENT_GUEST_SYNC_CRON: '61 * * * *',
+      LUMA_API_URL: 'not a url',
+      LUMA_PAGE_SIZE: '0',
+      DATABASE_URL: 'mysql://db/x',
+      LOG_LEVEL: 'loud',
+    });
+    const byVar = (name: string) => problems.find((p) => p.startsWith(`${name}:`));
+    assert.match(byVar('PL_EVENT_GUEST_SYNC_ENABLED') ?? '', /"true" or "false"/);
+    assert.match(byVar('PL_EVENT_GUEST_SYNC_CRON') ?? '', /cron expression/);
+    assert.match(byVar('LUMA_API_URL') ?? '', /http\(s\) URL/);
+    assert.match(byVar('LUMA_PAGE_SIZE') ?? '', /whole number from 1/);
+    assert.match(byVar('DATABASE_URL') ?? '', /postgres:\/\//);
+    assert.match(byVar('LOG_LEVEL') ?? '', /possible values/);
+    assert.equal(problems.length, 6);
+  });
+
+  it('requires the Luma key and the database when the consumer is enabled', () => {
+    const problems = problemsOf({ PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED: 'true' });
+    assert.ok(problems.some((p) => p.startsWith('LUMA_API_KEY:')));
+    assert.ok(problems.some((p) => p.startsWith('DATABASE_URL:')));
+  });
+
+  it('never prints a secret value in its message', () => {
+    try {
+      loadConfig({ DATABASE_URL: 'mysql://admin:hunter2-secret@db/x', LUMA_PAGE_SIZE: 'x' });
+      assert.fail('expected a ConfigError');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      assert.doesNotMatch(err.message, /hunter2-secret/);
+    }
+  });
+});
+
+describe('queue naming', () => {
+  it('appends .fifo to a FIFO queue name that lacks it, once', () => {
+    assert.equal(fifoQueueName('pl-event-guest-sync'), 'pl-event-guest-sync.fifo');
+    assert.equal(fifoQueueName('pl-event-guest-sync.fifo'), 'pl-event-guest-sync.fifo');
+  });
+});
+
+describe('generated configuration documents', () => {
+  it('config.schema.json matches the convict schema (run npm run config:schema)', () => {
+    assert.equal(readFileSync(SCHEMA_FILE, 'utf8'), renderJsonSchema());
+  });
+
+  it("the README's configuration table matches the convict schema (run npm run config:schema)", () => {
+    const readme = readFileSync(README_FILE, 'utf8');
+    assert.equal(readme, readmeWithTable(readme));
+  });
+});

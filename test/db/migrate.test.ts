@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { runMigrations } from '../../src/db/migrate.ts';
+import { checkSchema } from '../../src/db/schema-check.ts';
+import { createTestDatabase } from '../support/db.ts';
+
+const PRISMA_DIRECTORY = readFileSync(new URL('../fixtures/prisma-directory.sql', import.meta.url), 'utf8');
+
+async function snapshot(sql: import('../../src/db/client.ts').Sql) {
+  return {
+    guests: await sql`SELECT uid, "eventUid", "memberUid", "updatedAt" FROM "PLEventGuest" ORDER BY id`,
+    members: await sql`SELECT uid, email, "updatedAt" FROM "Member" ORDER BY id`,
+    events: await sql`SELECT uid, "updatedAt" FROM "PLEvent" ORDER BY id`,
+  };
+}
+
+describe('migrations on an empty database', () => {
+  it('create the directory tables and the guest-sync additions, and a second run is a no-op', async () => {
+    const database = await createTestDatabase({ migrate: false, label: 'migrate_empty' });
+    const before = await checkSchema(database.sql);
+    assert.equal(before.ok, false);
+    assert.match(before.message, /"PLEventGuest"\."externalGuestId"/);
+    assert.match(before.message, /npm run db:migrate/);
+
+    const first = await runMigrations(database.url);
+    assert.deepEqual(first.applied, ['0000_directory_tables', '0001_guest_sync_columns', '0002_guest_sync_indexes']);
+    assert.deepEqual(await checkSchema(database.sql), { ok: true, missing: [], message: 'schema ok' });
+
+    const second = await runMigrations(database.url);
+    assert.deepEqual(second.applied, []);
+  });
+
+  it('serialise two migrators started at once', async () => {
+    const database = await createTestDatabase({ migrate: false, label: 'migrate_race' });
+    const [a, b] = await Promise.all([runMigrations(database.url), runMigrations(database.url)]);
+    assert.equal(a.applied.length + b.applied.length, 3);
+    assert.equal((await checkSchema(database.sql)).ok, true);
+  });
+});
+
+describe('migrations on a live directory database', () => {
+  it('add only what guest sync owns, keep existing duplicates and leave every row untouched', async () => {
+    const database = await createTestDatabase({ migrate: false, label: 'migrate_live' });
+    await database.sql.unsafe(PRISMA_DIRECTORY);
+    const before = await snapshot(database.sql);
+
+    const result = await runMigrations(database.url);
+    assert.equal(result.applied.length, 3);
+    assert.deepEqual(await snapshot(database.sql), before, 'no row changed');
+    assert.equal((await checkSchema(database.sql)).ok, true);
+
+    const columns = await database.sql`
+      SELECT table_name, column_name FROM information_schema.columns
+      WHERE column_name IN ('externalEventProvider', 'externalEventId', 'guestLastSyncedAt', 'externalGuestId', 'bio', 'isPublic')
+      ORDER BY table_name, column_name`;
+    assert.deepEqual(
+      columns.map((c) => `${c.table_name}.${c.column_name}`),
+      [
+        'Member.bio',
+        'PLEvent.externalEventId',
+        'PLEvent.externalEventProvider',
+        'PLEvent.guestLastSyncedAt',
+        'PLEventGuest.externalGuestId',
+        'PushNotification.isPublic',
+      ],
+      'the directory’s own columns stay; the guest-sync columns are added',
+    );
+    const [enumValues] = await database.sql`
+      SELECT array_agg(enumlabel ORDER BY enumsortorder)::text[] AS labels FROM pg_enum
+      WHERE enumtypid = '"PushNotificationCategory"'::regtype`;
+    assert.deepEqual(enumValues?.labels, ['SYSTEM', 'IRL_GATHERING', 'EVENT', 'DEMO_DAY'], 'directory enums untouched');
+    assert.equal(await database.sql`SELECT 1 FROM "_prisma_migrations"`.then((r) => r.length), 1);
+
+    assert.deepEqual((await runMigrations(database.url)).applied, [], 'a second run is a no-op');
+  });
+
+  it('keep the unique index clear of synced duplicates an earlier implementation left behind', async () => {
+    const database = await createTestDatabase({ migrate: false, label: 'migrate_synced_dups' });
+    await database.sql.unsafe(PRISMA_DIRECTORY);
+    // An earlier sync implementation added the column and wrote duplicates of its own.
+    await database.sql.unsafe(`
+      ALTER TABLE "PLEventGuest" ADD COLUMN "externalGuestId" TEXT;
+      INSERT INTO "PLEventGuest" ("uid", "eventUid", "locationUid", "memberUid", "externalGuestId", "updatedAt") VALUES
+        ('s-1', 'ev-1', 'loc-1', 'm-bob', 'gst-1', now()), ('s-2', 'ev-1', 'loc-1', 'm-bob', 'gst-1', now());`);
+
+    await runMigrations(database.url);
+    assert.equal((await checkSchema(database.sql)).ok, true);
+    // New synced duplicates are refused from now on.
+    await assert.rejects(
+      database.sql`INSERT INTO "PLEventGuest" ("uid", "eventUid", "locationUid", "memberUid", "externalGuestId", "updatedAt")
+        VALUES ('s-3', 'ev-1', 'loc-1', 'm-ada', 'gst-2', now()), ('s-4', 'ev-1', 'loc-1', 'm-ada', 'gst-3', now())`,
+      /duplicate key value violates unique constraint "PLEventGuest_synced_event_location_member_key"/,
+    );
+  });
+});
