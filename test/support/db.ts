@@ -27,7 +27,8 @@ export async function createTestDatabase(options: { migrate?: boolean; label?: s
 
   let failed = false;
   afterEach((t) => {
-    if (t.passed === false) failed = true;
+    // TestContext.passed exists at run time (Node >= 21.7) but not yet in @types/node.
+    if ((t as { passed?: boolean }).passed === false) failed = true;
   });
   after(async () => {
     await database.close();

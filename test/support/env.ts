@@ -6,6 +6,7 @@ export const TEST_ENV = {
 
 export function testEnv(name: keyof typeof TEST_ENV): string {
   const value = process.env[TEST_ENV[name]];
-  if (!value) throw new Error(`${TEST_ENV[name]} is not set: run the tests with \`npm test\`, which starts the servers`);
+  if (!value)
+    throw new Error(`${TEST_ENV[name]} is not set: run the tests with \`npm test\`, which starts the servers`);
   return value;
 }

@@ -9,7 +9,10 @@ const now = () => new Date();
 /** Seed helpers: each inserts one row with believable defaults and returns it. */
 export async function seedTeam(db: Db, values: Partial<typeof s.team.$inferInsert> = {}) {
   const uid = values.uid ?? newUid();
-  const [row] = await db.insert(s.team).values({ uid, name: `Team ${uid}`, status: 'ACTIVE', updatedAt: now(), ...values }).returning();
+  const [row] = await db
+    .insert(s.team)
+    .values({ uid, name: `Team ${uid}`, status: 'ACTIVE', updatedAt: now(), ...values })
+    .returning();
   return row!;
 }
 
@@ -24,7 +27,9 @@ export async function seedMember(
     .values({ uid, name: `Member ${uid}`, email: `${uid}@example.org`, updatedAt: now(), ...memberValues })
     .returning();
   if (mainTeamUid) {
-    await db.insert(s.teamMemberRole).values({ memberUid: uid, teamUid: mainTeamUid, mainTeam: true, updatedAt: now() });
+    await db
+      .insert(s.teamMemberRole)
+      .values({ memberUid: uid, teamUid: mainTeamUid, mainTeam: true, updatedAt: now() });
   }
   for (const teamUid of otherTeamUids) {
     await db.insert(s.teamMemberRole).values({ memberUid: uid, teamUid, mainTeam: false, updatedAt: now() });
@@ -64,7 +69,10 @@ export async function seedEvent(db: Db, values: Partial<typeof s.plEvent.$inferI
   return row!;
 }
 
-export async function seedGuest(db: Db, values: Partial<typeof s.plEventGuest.$inferInsert> & { memberUid: string; locationUid: string }) {
+export async function seedGuest(
+  db: Db,
+  values: Partial<typeof s.plEventGuest.$inferInsert> & { memberUid: string; locationUid: string },
+) {
   const [row] = await db
     .insert(s.plEventGuest)
     .values({ uid: newUid(), updatedAt: now(), ...values })

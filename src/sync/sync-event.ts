@@ -1,0 +1,158 @@
+import { eq, sql } from 'drizzle-orm';
+import type { Db } from '../db/client.ts';
+import { plEvent } from '../db/schema.ts';
+import { PermanentError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { getProvider, type ProviderRegistry } from '../providers/registry.ts';
+import { countNewGuests, insertGuests } from './insert-guests.ts';
+import { matchMembers } from './match-members.ts';
+import { runPostSyncPush } from './post-sync.ts';
+import { removeStaleGuests } from './remove-stale.ts';
+import type { SyncMessage, SyncResult } from './types.ts';
+
+export interface SyncDeps {
+  db: Db;
+  providers: ProviderRegistry;
+  log: Logger;
+  now?: () => Date;
+  removeStale?: { enabled: boolean; maxShare: number };
+  /** Told about every finished page and every finished sync, for metrics. */
+  observer?: SyncObserver;
+}
+
+export interface SyncObserver {
+  page?(page: { fetched: number; matched: number; created: number; skipped: number }): void;
+  staleGuard?(guard: string): void;
+}
+
+export interface SyncOptions {
+  dryRun?: boolean;
+  signal?: AbortSignal;
+}
+
+/**
+ * Syncs one event start to end: reads the provider's whole approved list page by
+ * page, adds the matched members who are not yet guests, then — only when every page
+ * succeeded — records guestLastSyncedAt and refreshes the IRL push data. Any failure
+ * before that leaves guestLastSyncedAt as it was; rows already added stay, and a
+ * redelivery completes the rest without duplicates.
+ */
+export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: SyncOptions = {}): Promise<SyncResult> {
+  const started = performance.now();
+  const now = deps.now ?? (() => new Date());
+  const dryRun = options.dryRun ?? false;
+  const log = deps.log.child({ component: 'PLEventGuestSyncService', eventUid: message.eventUid });
+  const provider = getProvider(deps.providers, message.providerType);
+  const target = await loadTarget(deps.db, message, log);
+
+  log.info({ providerType: message.providerType, externalEventId: target.externalEventId, dryRun }, 'sync start');
+  const totals = { matched: 0, created: 0 };
+  const keepStale = deps.removeStale?.enabled ? new Set<string>() : undefined;
+  const counted = dryRun ? new Set<string>() : undefined;
+
+  const summary = await provider.fetchGuestsInBatches(
+    async (batch) => {
+      const { matches, matchedGuests } = await matchMembers(deps, batch.guests);
+      for (const match of matches) keepStale?.add(match.memberUid);
+      let created: number;
+      if (counted) {
+        const fresh = matches.filter((m) => !counted.has(m.memberUid));
+        for (const m of fresh) counted.add(m.memberUid);
+        created = await countNewGuests(deps, target, fresh);
+      } else {
+        created = (await insertGuests({ db: deps.db, now }, target, matches)).length;
+      }
+      totals.matched += matchedGuests;
+      totals.created += created;
+      const page = { fetched: batch.guests.length, matched: matchedGuests, created, skipped: batch.skipped };
+      deps.observer?.page?.(page);
+      log.debug({ page: batch.page, ...page }, 'page processed');
+    },
+    { eventUid: message.eventUid, externalEventId: target.externalEventId, signal: options.signal },
+  );
+
+  let removed = 0;
+  if (keepStale && deps.removeStale) {
+    const removal = await removeStaleGuests(deps, {
+      eventUid: target.eventUid,
+      fetched: summary.fetched,
+      keepMemberUids: [...keepStale],
+      maxShare: deps.removeStale.maxShare,
+      dryRun,
+    });
+    removed = dryRun ? removal.stale : removal.removed;
+    if (removal.guard) {
+      deps.observer?.staleGuard?.(removal.guard);
+      log.warn({ ...removal, maxShare: deps.removeStale.maxShare }, 'stale guests kept: removal guard tripped');
+    }
+  }
+
+  if (!dryRun) {
+    options.signal?.throwIfAborted();
+    const syncedAt = now();
+    await deps.db
+      .update(plEvent)
+      .set({ guestLastSyncedAt: syncedAt, updatedAt: syncedAt })
+      .where(eq(plEvent.uid, target.eventUid));
+    await runPostSyncPush({ db: deps.db, now, log }, [target]);
+  }
+
+  const result: SyncResult = {
+    eventUid: message.eventUid,
+    providerType: message.providerType,
+    pages: summary.pages,
+    fetched: summary.fetched,
+    matched: totals.matched,
+    created: totals.created,
+    skipped: summary.skipped,
+    removed,
+    dryRun,
+    durationMs: Math.round(performance.now() - started),
+  };
+  log.info(result, 'sync complete');
+  return result;
+}
+
+interface SyncTarget {
+  eventUid: string;
+  locationUid: string;
+  externalEventId: string;
+}
+
+/**
+ * The event as the directory has it now. A message may sit in the queue for hours;
+ * the directory is the source of truth for the event's location and Luma id.
+ */
+async function loadTarget(db: Db, message: SyncMessage, log: Logger): Promise<SyncTarget> {
+  const [event] = await db
+    .select({
+      uid: plEvent.uid,
+      locationUid: plEvent.locationUid,
+      externalEventId: plEvent.externalEventId,
+      isDeleted: plEvent.isDeleted,
+      provider: sql<string | null>`${plEvent.externalEventProvider}::text`,
+    })
+    .from(plEvent)
+    .where(eq(plEvent.uid, message.eventUid));
+  if (!event) throw new PermanentError('event_not_found', `Event ${message.eventUid} does not exist in the directory`);
+  if (event.isDeleted) throw new PermanentError('event_deleted', `Event ${message.eventUid} is deleted`);
+  if (!event.locationUid)
+    throw new PermanentError('event_without_location', `Event ${message.eventUid} has no location`);
+  if (!event.externalEventId || event.provider !== message.providerType) {
+    throw new PermanentError(
+      'event_not_linked',
+      `Event ${message.eventUid} is no longer linked to a ${message.providerType} event`,
+    );
+  }
+  if (event.locationUid !== message.locationUid || event.externalEventId !== message.externalEventId) {
+    log.warn(
+      {
+        messageLocationUid: message.locationUid,
+        locationUid: event.locationUid,
+        externalEventId: event.externalEventId,
+      },
+      'message is stale: syncing with the event as the directory has it now',
+    );
+  }
+  return { eventUid: event.uid, locationUid: event.locationUid, externalEventId: event.externalEventId };
+}

@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { SimGuest } from '../../src/local/luma-simulator.ts';
+import { syncEvent } from '../../src/sync/sync-event.ts';
+import type { SyncMessage } from '../../src/sync/types.ts';
+import { createTestDatabase } from '../support/db.ts';
+import { guestsOf, seedEvent, seedGuest, seedMember } from '../support/seed.ts';
+import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
+
+const { db, sql } = await createTestDatabase({ label: 'remove_stale' });
+const luma = useSimulatedLuma();
+const removeStale = { enabled: true, maxShare: 0.5 };
+
+/** An event whose Luma list holds `count` members; returns them and the message. */
+async function syncedEvent(count: number) {
+  const event = await seedEvent(db);
+  const members = await Promise.all(Array.from({ length: count }, () => seedMember(db)));
+  const message: SyncMessage = {
+    eventUid: event.uid,
+    externalEventId: event.externalEventId!,
+    locationUid: event.locationUid!,
+    providerType: 'LUMA',
+  };
+  const list: SimGuest[] = members.map((m, i) => ({ id: `gst-${event.uid}-${i}`, email: m.email! }));
+  luma.serve({ events: { [message.externalEventId]: list } });
+  await syncEvent(syncDeps(db), message);
+  return { event, members, message, list };
+}
+
+const memberUids = async (eventUid: string) => (await guestsOf(db, eventUid)).map((r) => r.memberUid).sort();
+
+describe('removing guests who left the approved list', () => {
+  it('removes a synced guest who cancelled', async () => {
+    const { event, members, message, list } = await syncedEvent(4);
+    luma.serve({ events: { [message.externalEventId]: list.slice(1) } });
+
+    const result = await syncEvent(syncDeps(db, { removeStale }), message);
+
+    assert.equal(result.removed, 1);
+    assert.deepEqual(
+      await memberUids(event.uid),
+      members
+        .slice(1)
+        .map((m) => m.uid)
+        .sort(),
+    );
+  });
+
+  it('keeps everything when the feature is off', async () => {
+    const { event, message, list } = await syncedEvent(4);
+    luma.serve({ events: { [message.externalEventId]: list.slice(1) } });
+
+    const result = await syncEvent(syncDeps(db), message);
+
+    assert.equal(result.removed, 0);
+    assert.equal((await guestsOf(db, event.uid)).length, 4);
+  });
+
+  it('removes nothing and reports the guard when more than the allowed share would go', async () => {
+    const { event, message, list } = await syncedEvent(4);
+    luma.serve({ events: { [message.externalEventId]: list.slice(3) } });
+    const guards: string[] = [];
+
+    const result = await syncEvent(
+      syncDeps(db, { removeStale, observer: { staleGuard: (g) => guards.push(g) } }),
+      message,
+    );
+
+    assert.equal(result.removed, 0);
+    assert.deepEqual(guards, ['share_exceeded']);
+    assert.equal((await guestsOf(db, event.uid)).length, 4);
+  });
+
+  it('removes nothing when Luma returns an empty list', async () => {
+    const { event, message } = await syncedEvent(3);
+    luma.serve({ events: { [message.externalEventId]: [] } });
+    const guards: string[] = [];
+
+    const result = await syncEvent(
+      syncDeps(db, { removeStale, observer: { staleGuard: (g) => guards.push(g) } }),
+      message,
+    );
+
+    assert.equal(result.removed, 0);
+    assert.deepEqual(guards, ['empty_list']);
+    assert.equal((await guestsOf(db, event.uid)).length, 3);
+  });
+
+  it('keeps a member still approved under another Luma guest id', async () => {
+    const { event, members, message, list } = await syncedEvent(3);
+    const [first] = members;
+    luma.serve({
+      events: { [message.externalEventId]: [{ id: 'gst-new-registration', email: first!.email! }, ...list.slice(1)] },
+    });
+
+    const result = await syncEvent(syncDeps(db, { removeStale }), message);
+
+    assert.equal(result.removed, 0);
+    assert.deepEqual(await memberUids(event.uid), members.map((m) => m.uid).sort());
+  });
+
+  it('never removes a row the directory created, even for a member who left Luma', async () => {
+    const { event, members, message, list } = await syncedEvent(3);
+    const walkIn = await seedMember(db);
+    const directoryRow = await seedGuest(db, {
+      eventUid: event.uid,
+      locationUid: event.locationUid!,
+      memberUid: walkIn.uid,
+    });
+    luma.serve({ events: { [message.externalEventId]: list.slice(1) } });
+
+    const result = await syncEvent(syncDeps(db, { removeStale }), message);
+
+    assert.equal(result.removed, 1);
+    const rows = await guestsOf(db, event.uid);
+    assert.ok(rows.some((r) => r.uid === directoryRow.uid));
+    assert.ok(!rows.some((r) => r.memberUid === members[0]!.uid));
+  });
+
+  it('lists what it would remove in a dry run and removes nothing', async () => {
+    const { event, message, list } = await syncedEvent(4);
+    luma.serve({ events: { [message.externalEventId]: list.slice(1) } });
+
+    const result = await syncEvent(syncDeps(db, { removeStale }), message, { dryRun: true });
+
+    assert.equal(result.removed, 1);
+    assert.equal((await guestsOf(db, event.uid)).length, 4);
+  });
+
+  it('completes on redelivery after a removal failed halfway', async () => {
+    const { event, members, message, list } = await syncedEvent(4);
+    luma.serve({ events: { [message.externalEventId]: list.slice(2) } });
+    // A trigger fails the removal after its first row, as a crash mid-statement would.
+    await sql.unsafe(`
+      CREATE SEQUENCE stale_test_deletions;
+      CREATE FUNCTION stale_test_fail() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF nextval('stale_test_deletions') > 1 THEN RAISE EXCEPTION 'injected failure'; END IF;
+        RETURN OLD;
+      END $$;
+      CREATE TRIGGER stale_test_fail BEFORE DELETE ON "PLEventGuest" FOR EACH ROW EXECUTE FUNCTION stale_test_fail();`);
+    try {
+      await assert.rejects(syncEvent(syncDeps(db, { removeStale }), message), (err: Error) =>
+        String((err.cause as Error)?.message).includes('injected failure'),
+      );
+      assert.equal((await guestsOf(db, event.uid)).length, 4, 'the failed statement removed nothing');
+    } finally {
+      await sql.unsafe(
+        'DROP TRIGGER stale_test_fail ON "PLEventGuest"; DROP FUNCTION stale_test_fail; DROP SEQUENCE stale_test_deletions',
+      );
+    }
+
+    const result = await syncEvent(syncDeps(db, { removeStale }), message);
+
+    assert.equal(result.removed, 2);
+    assert.deepEqual(
+      await memberUids(event.uid),
+      members
+        .slice(2)
+        .map((m) => m.uid)
+        .sort(),
+    );
+  });
+});
