@@ -19,7 +19,9 @@ function jsonType(leaf: ReturnType<typeof schemaLeaves>[number]): Record<string,
   if (Array.isArray(leaf.format)) return { type: 'string', enum: leaf.format };
   if (leaf.format === 'strict-boolean') return { type: 'string', enum: ['true', 'false', '1', '0'] };
   if (typeof leaf.default === 'number') {
-    return Number.isInteger(leaf.default) ? { type: 'string', pattern: '^\\d+$' } : { type: 'string', pattern: '^\\d*\\.?\\d+$' };
+    return Number.isInteger(leaf.default)
+      ? { type: 'string', pattern: '^\\d+$' }
+      : { type: 'string', pattern: '^\\d*\\.?\\d+$' };
   }
   return { type: 'string' };
 }

@@ -85,7 +85,9 @@ const share = {
 };
 
 const intCoerce = { coerce: (v: unknown) => (typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : v) };
-const numCoerce = { coerce: (v: unknown) => (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v) };
+const numCoerce = {
+  coerce: (v: unknown) => (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v),
+};
 
 convict.addFormat(strictBoolean);
 convict.addFormat(cronExpression);

@@ -15,10 +15,15 @@ import { startLocalSqs } from '../src/local/local-sqs.ts';
 import { TEST_ENV } from './support/env.ts';
 
 const args = process.argv.slice(2);
-const files = args.length > 0 ? args : globSync('test/**/*.test.ts').filter((f) => !f.startsWith('test/bench/')).sort();
+const files =
+  args.length > 0
+    ? args
+    : globSync('test/**/*.test.ts')
+        .filter((f) => !f.startsWith('test/bench/'))
+        .sort();
 
-let postgres: LocalPostgres | undefined;
-const adminUrl = process.env.DATABASE_URL || (postgres = await startEmbeddedPostgres()).url;
+const postgres: LocalPostgres | undefined = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres();
+const adminUrl = process.env.DATABASE_URL || postgres!.url;
 const sqs = await startLocalSqs();
 
 const child = spawn(

@@ -4,7 +4,17 @@ import type { Sql } from './client.ts';
 export const REQUIRED_COLUMNS: Record<string, string[]> = {
   Member: ['uid', 'email', 'deletedAt'],
   TeamMemberRole: ['memberUid', 'teamUid', 'mainTeam'],
-  PLEvent: ['uid', 'locationUid', 'startDate', 'endDate', 'isDeleted', 'externalEventProvider', 'externalEventId', 'guestLastSyncedAt', 'updatedAt'],
+  PLEvent: [
+    'uid',
+    'locationUid',
+    'startDate',
+    'endDate',
+    'isDeleted',
+    'externalEventProvider',
+    'externalEventId',
+    'guestLastSyncedAt',
+    'updatedAt',
+  ],
   PLEventGuest: ['uid', 'eventUid', 'locationUid', 'memberUid', 'teamUid', 'externalGuestId', 'updatedAt'],
   IrlGatheringPushConfig: ['isActive', 'enabled', 'minAttendeesPerEvent', 'upcomingWindowDays', 'reminderDaysBefore'],
   IrlGatheringPushCandidate: ['ruleKind', 'gatheringUid', 'eventUid', 'attendeeCount', 'processedAt'],
