@@ -4,8 +4,7 @@ import { plEvent } from '../db/schema.ts';
 import { PermanentError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { getProvider, type ProviderRegistry } from '../providers/registry.ts';
-import { countNewGuests, insertGuests } from './insert-guests.ts';
-import { matchMembers } from './match-members.ts';
+import { addPageGuests } from './add-page-guests.ts';
 import { runPostSyncPush } from './post-sync.ts';
 import { removeStaleGuests } from './remove-stale.ts';
 import type { SyncMessage, SyncResult } from './types.ts';
@@ -52,16 +51,14 @@ export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: S
 
   const summary = await provider.fetchGuestsInBatches(
     async (batch) => {
-      const { matches, matchedGuests } = await matchMembers(deps, batch.guests);
-      for (const match of matches) keepStale?.add(match.memberUid);
-      let created: number;
-      if (counted) {
-        const fresh = matches.filter((m) => !counted.has(m.memberUid));
-        for (const m of fresh) counted.add(m.memberUid);
-        created = await countNewGuests(deps, target, fresh);
-      } else {
-        created = (await insertGuests({ db: deps.db, now }, target, matches)).length;
-      }
+      const outcome = await addPageGuests({ db: deps.db, now }, target, batch.guests, {
+        dryRun,
+        alreadyCounted: counted,
+      });
+      for (const uid of outcome.matchedMemberUids) keepStale?.add(uid);
+      for (const uid of outcome.createdMemberUids) counted?.add(uid);
+      const matchedGuests = outcome.matchedGuests;
+      const created = outcome.createdMemberUids.length;
       totals.matched += matchedGuests;
       totals.created += created;
       const page = { fetched: batch.guests.length, matched: matchedGuests, created, skipped: batch.skipped };

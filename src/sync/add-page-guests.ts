@@ -1,0 +1,110 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db/client.ts';
+import type { ExternalGuest } from '../providers/types.ts';
+
+export interface GuestTarget {
+  eventUid: string;
+  locationUid: string;
+}
+
+export interface PageOutcome {
+  /** Guests of the page whose email belongs to at least one member. */
+  matchedGuests: number;
+  /** Every member matched on the page, one entry each. */
+  matchedMemberUids: string[];
+  /** Members added as guests (in a dry run: who would be). */
+  createdMemberUids: string[];
+}
+
+/**
+ * Matches one page of guests to directory members and adds the members who are not yet
+ * guests of the event — in one statement, whatever the page size.
+ *
+ * Matching: emails trimmed and lower-cased on both sides (the guests' arrive so; the
+ * migrations index Member on lower(btrim(email))); soft-deleted members never match; a
+ * member whose email repeats on the page is taken once, with the first guest's id; the
+ * main team comes from "TeamMemberRole"."mainTeam".
+ *
+ * Duplicate-proof in the database, not in this process: a member already listed for the
+ * event (rows the directory created included) is skipped, and the partial unique index on
+ * synced rows turns a concurrent worker's identical insert into a no-op (ON CONFLICT DO
+ * NOTHING) instead of a second row. Existing rows are never updated.
+ *
+ * With `dryRun`, nothing is written; members in `alreadyCounted` (counted on earlier pages
+ * of the same dry run) are not reported again.
+ */
+export async function addPageGuests(
+  deps: { db: Db; now?: () => Date },
+  target: GuestTarget,
+  guests: readonly ExternalGuest[],
+  options: { dryRun?: boolean; alreadyCounted?: ReadonlySet<string> } = {},
+): Promise<PageOutcome> {
+  if (guests.length === 0) return { matchedGuests: 0, matchedMemberUids: [], createdMemberUids: [] };
+  const now = deps.now?.() ?? new Date();
+  const emails = sql.param(guests.map((g) => g.email));
+  const guestIds = sql.param(guests.map((g) => g.externalGuestId));
+
+  const write = options.dryRun
+    ? sql`created AS (SELECT member_uid AS "memberUid" FROM fresh)`
+    : // Drizzle passes raw-SQL parameters as text; the schema's timestamps hold UTC.
+      sql`created AS (
+        INSERT INTO "PLEventGuest"
+          ("uid", "eventUid", "locationUid", "memberUid", "teamUid", "externalGuestId", "updatedAt")
+        SELECT ${NEW_UID}, ${target.eventUid}, ${target.locationUid}, member_uid, team_uid, external_guest_id,
+               ${now.toISOString()}::timestamp(3)
+        FROM fresh
+        ON CONFLICT DO NOTHING
+        RETURNING "memberUid")`;
+
+  const [row] = await deps.db.execute<{
+    matched_guests: number;
+    matched: string[] | null;
+    created: string[] | null;
+  }>(sql`
+    WITH page AS (
+      SELECT * FROM unnest(${emails}::text[], ${guestIds}::text[]) WITH ORDINALITY AS p(email, external_guest_id, ord)
+    ),
+    hits AS (
+      SELECT m.uid AS member_uid, page.external_guest_id, page.ord
+      FROM page JOIN "Member" m ON lower(btrim(m.email)) = page.email AND m."deletedAt" IS NULL
+    ),
+    members AS (
+      SELECT DISTINCT ON (member_uid) member_uid, external_guest_id FROM hits ORDER BY member_uid, ord
+    ),
+    fresh AS (
+      -- Index probes per member, never joins: while a sync adds thousands of rows to a new
+      -- event the planner's statistics still say it has none, and a join plan would then
+      -- scan all of the event's rows (or all of "TeamMemberRole") for every page.
+      SELECT members.member_uid, members.external_guest_id,
+        (SELECT r."teamUid" FROM "TeamMemberRole" r WHERE r."memberUid" = members.member_uid AND r."mainTeam" LIMIT 1)
+          AS team_uid
+      FROM members
+      LEFT JOIN LATERAL (
+        SELECT 1 AS listed FROM "PLEventGuest" g
+        WHERE g."eventUid" = ${target.eventUid} AND g."locationUid" = ${target.locationUid}
+          AND g."memberUid" = members.member_uid
+        LIMIT 1
+      ) existing ON true
+      WHERE existing.listed IS NULL
+    ),
+    ${write}
+    SELECT
+      (SELECT count(DISTINCT ord) FROM hits)::int AS matched_guests,
+      (SELECT array_agg(member_uid) FROM members) AS matched,
+      (SELECT array_agg("memberUid") FROM created) AS created`);
+
+  const created = row?.created ?? [];
+  const counted = options.alreadyCounted;
+  return {
+    matchedGuests: row?.matched_guests ?? 0,
+    matchedMemberUids: row?.matched ?? [],
+    createdMemberUids: counted ? created.filter((uid) => !counted.has(uid)) : created,
+  };
+}
+
+/**
+ * A new row uid made in SQL, one per inserted row: "c" and 24 lower-case hex digits
+ * (96 bits of gen_random_uuid()'s randomness), the shape of the cuids Prisma writes.
+ * The database has no default for uid, so the writer supplies it.
+ */
+const NEW_UID = sql`'c' || substr(md5(gen_random_uuid()::text), 1, 24)`;
