@@ -1,0 +1,310 @@
+import { once } from 'node:events';
+import { type Message, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { Consumer } from 'sqs-consumer';
+import { errorKind, isPermanent, type PermanentError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { SyncMessage, SyncResult } from '../sync/types.ts';
+import { excerpt, parseSyncMessage } from './message.ts';
+
+/**
+ * Permanent errors that are about this worker, not the message: a fixed API key or
+ * provider config makes the same message succeed. They are left for redelivery (and the
+ * DLQ) instead of being dropped, so an operator's fix recovers them without waiting for
+ * the next slot.
+ */
+export const WORKER_PERMANENT_KINDS: readonly string[] = ['luma_auth', 'provider_not_configured'];
+
+export interface SyncConsumerDeps {
+  sqs: SQSClient;
+  queueUrl: string;
+  log: Logger;
+  /** Syncs one event; must stop soon after `signal` aborts, leaving the event as a redelivery can finish. */
+  sync: (message: SyncMessage, signal: AbortSignal) => Promise<SyncResult>;
+}
+
+export interface SyncConsumerOptions {
+  /** Events synced at once, each by its own poller. */
+  concurrency: number;
+  visibilityTimeoutSeconds: number;
+  waitTimeSeconds: number;
+  /** Seconds between visibility extensions; default a third of the visibility timeout. */
+  heartbeatIntervalSeconds?: number;
+  /** Where a copy of each dropped (permanently failing) message goes before it is deleted. */
+  poisonQueueUrl?: string;
+  /** Permanent error kinds still left for redelivery; default WORKER_PERMANENT_KINDS. */
+  retryPermanentKinds?: readonly string[];
+  /** After aborting at the end of the grace, how long to wait for the aborted syncs to return. */
+  abortWaitMs?: number;
+  onResult?: (result: SyncResult) => void;
+  onFailure?: (err: unknown, info: FailureInfo) => void;
+}
+
+export interface FailureInfo {
+  messageId: string | undefined;
+  kind: string;
+  permanent: boolean;
+  /** True when the message was deleted (dropped) rather than left for redelivery. */
+  acknowledged: boolean;
+}
+
+export interface StopReport {
+  /** Syncs in flight when stop() was called that then finished (either way) within the grace. */
+  completed: number;
+  /** Syncs aborted at the end of the grace; their messages are left for redelivery. */
+  aborted: number;
+}
+
+/**
+ * The SQS consumer: receives one message per event, syncs it, and deletes it on success.
+ * One start/stop life: a stopped consumer is not restarted; make a new one.
+ *
+ * Concurrency is `concurrency` sqs-consumer pollers with batchSize 1, not one poller with a
+ * larger batch: sqs-consumer waits for a whole batch before polling again (one slow event
+ * would idle the other slots) and handleMessage with a batch could run two messages of one
+ * group at once. With one message per receive, FIFO order holds by SQS's own rule: while a
+ * group's message is in flight, no other message of that group is handed out.
+ *
+ * Contract: success deletes; a retryable error leaves the message (redelivered after the
+ * visibility timeout, to the DLQ past maxReceiveCount); a permanent error about the message
+ * logs it at error with its reason, copies it to the poison queue when one is configured,
+ * and deletes it, because no redelivery can succeed and FIFO would hold its group meanwhile.
+ */
+export class SyncConsumer {
+  readonly #deps: SyncConsumerDeps;
+  readonly #options: SyncConsumerOptions;
+  readonly #log: Logger;
+  readonly #retryKinds: Set<string>;
+  #consumers: Consumer[] = [];
+  readonly #inFlight = new Set<InFlight>();
+  #stopping: Promise<StopReport> | undefined;
+  #pollFailing = false;
+  #lastPollAt: Date | undefined;
+
+  constructor(deps: SyncConsumerDeps, options: SyncConsumerOptions) {
+    this.#deps = deps;
+    this.#options = options;
+    this.#log = deps.log.child({ component: 'SyncConsumer' });
+    this.#retryKinds = new Set(options.retryPermanentKinds ?? WORKER_PERMANENT_KINDS);
+  }
+
+  start(): void {
+    if (this.#consumers.length > 0 || this.#stopping) return;
+    const { visibilityTimeoutSeconds: visibility } = this.#options;
+    // The heartbeat must fire before the message reappears; with 1 s there is no room for one.
+    const heartbeat = this.#options.heartbeatIntervalSeconds ?? Math.max(1, Math.floor(visibility / 3));
+    const heartbeatInterval = heartbeat >= 1 && heartbeat < visibility ? heartbeat : undefined;
+    if (heartbeatInterval === undefined) {
+      this.#log.warn(
+        { visibility, heartbeat },
+        'no heartbeat: a sync longer than the visibility timeout is redelivered',
+      );
+    }
+    for (let i = 0; i < this.#options.concurrency; i++) {
+      const consumer = Consumer.create({
+        sqs: this.#deps.sqs,
+        queueUrl: this.#deps.queueUrl,
+        handleMessage: (message) => this.#handle(message),
+        batchSize: 1,
+        visibilityTimeout: visibility,
+        heartbeatInterval,
+        waitTimeSeconds: this.#options.waitTimeSeconds,
+        suppressFifoWarning: true,
+        messageSystemAttributeNames: ['ApproximateReceiveCount', 'MessageGroupId'],
+      });
+      this.#listen(consumer);
+      this.#consumers.push(consumer);
+    }
+    for (const consumer of this.#consumers) consumer.start();
+    this.#log.info(
+      { queueUrl: this.#deps.queueUrl, concurrency: this.#options.concurrency, visibility, heartbeatInterval },
+      'consumer started',
+    );
+  }
+
+  /** Polling and not stopping. */
+  get isRunning(): boolean {
+    return !this.#stopping && this.#consumers.some((c) => c.status.isRunning);
+  }
+
+  /** For /readyz: running, and the latest receive did not fail (unknown before the first answers). */
+  get health(): { running: boolean; pollOk: boolean; lastPollAt: Date | undefined; inFlight: number } {
+    return {
+      running: this.isRunning,
+      pollOk: !this.#pollFailing,
+      lastPollAt: this.#lastPollAt,
+      inFlight: this.#inFlight.size,
+    };
+  }
+
+  /**
+   * Stops polling at once, lets in-flight syncs finish for up to graceMs, then aborts the
+   * rest; their messages are left to reappear after the visibility timeout. Idempotent.
+   */
+  stop(options: { graceMs?: number } = {}): Promise<StopReport> {
+    this.#stopping ??= this.#stop(options.graceMs ?? 25_000);
+    return this.#stopping;
+  }
+
+  async #stop(graceMs: number): Promise<StopReport> {
+    // sqs-consumer may emit 'stopped' inside stop(), so listen first.
+    const stopped = this.#consumers.map((c) => once(c, 'stopped'));
+    // No abort: aborting an open long poll can strand a message the server already handed
+    // to it (invisible until its timeout); an open poll ends by itself within waitTimeSeconds.
+    for (const consumer of this.#consumers) consumer.stop();
+    await Promise.all(stopped);
+
+    const running = [...this.#inFlight.values()];
+    await settledWithin(running, graceMs);
+
+    const late = running.filter((r) => !r.settled);
+    if (late.length > 0) {
+      this.#log.warn({ graceMs, aborted: late.length }, 'syncs still running at the end of the grace: aborting them');
+      for (const r of late) r.controller.abort(new Error('consumer stopped'));
+      // A sync that ignores its signal must not hold shutdown forever; its message reappears anyway.
+      await settledWithin(late, this.#options.abortWaitMs ?? 5_000);
+    }
+    const report = { completed: running.length - late.length, aborted: late.length };
+    this.#log.info(report, 'consumer stopped');
+    return report;
+  }
+
+  async #handle(message: Message): Promise<Message | undefined> {
+    if (this.#stopping) {
+      // A long poll still open when stop() was called can hand us a message. Not syncing it
+      // and not releasing it: released, another poller's open poll could take it again.
+      this.#log.debug({ messageId: message.MessageId }, 'message received while stopping: left for redelivery');
+      return undefined;
+    }
+    const controller = new AbortController();
+    const entry: InFlight = { controller, done: this.#process(message, controller.signal), settled: false };
+    this.#inFlight.add(entry);
+    const settle = () => {
+      entry.settled = true;
+      this.#inFlight.delete(entry);
+    };
+    // Marked before anyone else awaits `done`, so stop() sees it as soon as it settles.
+    entry.done.then(settle, settle);
+    return entry.done;
+  }
+
+  async #process(message: Message, signal: AbortSignal): Promise<Message | undefined> {
+    const context: MessageContext = {
+      messageId: message.MessageId,
+      receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? 1),
+      groupId: message.Attributes?.MessageGroupId,
+    };
+    this.#log.debug(context, 'sync message received');
+    try {
+      const result = await this.#deps.sync(parseSyncMessage(message.Body), signal);
+      this.#options.onResult?.(result);
+      return message;
+    } catch (err) {
+      const kind = errorKind(err);
+      if (signal.aborted) {
+        // Left, not released: see #handle. It reappears after its visibility timeout.
+        this.#log.warn({ ...context, kind }, 'sync aborted by shutdown: message left for redelivery');
+        this.#options.onFailure?.(err, { messageId: message.MessageId, kind, permanent: false, acknowledged: false });
+        throw err;
+      }
+      const permanent = isPermanent(err);
+      if (permanent && !this.#retryKinds.has(kind)) {
+        const dropped = await this.#dropPoison(message, err, context);
+        this.#options.onFailure?.(err, { messageId: message.MessageId, kind, permanent, acknowledged: dropped });
+        if (!dropped) throw err;
+        return message;
+      }
+      this.#log.warn({ ...context, kind, permanent, err }, 'sync failed: message left for redelivery');
+      this.#options.onFailure?.(err, { messageId: message.MessageId, kind, permanent, acknowledged: false });
+      throw err;
+    }
+  }
+
+  /**
+   * Logs a message that can never succeed, with its reason, and copies it to the poison
+   * queue if there is one. False when the copy failed: the message must then stay.
+   */
+  async #dropPoison(message: Message, err: PermanentError, context: MessageContext): Promise<boolean> {
+    const { poisonQueueUrl } = this.#options;
+    if (poisonQueueUrl) {
+      const fifo = poisonQueueUrl.endsWith('.fifo');
+      try {
+        await this.#deps.sqs.send(
+          new SendMessageCommand({
+            QueueUrl: poisonQueueUrl,
+            MessageBody: message.Body || '(empty body)',
+            MessageAttributes: {
+              errorKind: { DataType: 'String', StringValue: err.kind },
+              errorReason: { DataType: 'String', StringValue: err.message.slice(0, 1000) },
+            },
+            ...(fifo ? { MessageGroupId: context.groupId ?? 'poison', MessageDeduplicationId: message.MessageId } : {}),
+          }),
+        );
+      } catch (copyErr) {
+        // Left for redelivery rather than deleted without its copy.
+        this.#log.error(
+          { ...context, kind: err.kind, reason: err.message, err: copyErr },
+          'could not copy a failed message to the poison queue: left for redelivery',
+        );
+        return false;
+      }
+    }
+    this.#log.error(
+      { ...context, kind: err.kind, reason: err.message, body: excerpt(message.Body), poisonQueueUrl },
+      'message can never succeed: dropped',
+    );
+    return true;
+  }
+
+  #listen(consumer: Consumer): void {
+    consumer.on('message_received', () => this.#pollOk());
+    consumer.on('empty', () => this.#pollOk());
+    consumer.on('error', (err, message) => {
+      const messageId = Array.isArray(message) ? message.map((m) => m.MessageId) : message?.MessageId;
+      if (!message) {
+        // No message: the receive itself failed. sqs-consumer retries on its own.
+        this.#pollFailing = true;
+        this.#log.error({ err }, 'SQS receive failed');
+      } else if (err.message.startsWith('Error changing visibility timeout')) {
+        // A heartbeat racing the handler's end (the message is already deleted); harmless.
+        this.#log.debug({ err, messageId }, 'heartbeat lost a race with the end of a sync');
+      } else {
+        this.#log.error({ err, messageId }, 'SQS error on a message');
+      }
+    });
+    // Handler failures are already logged in #process with their context; these are for tracing.
+    consumer.on('processing_error', (err, message) =>
+      this.#log.debug({ err, messageId: message.MessageId }, 'processing_error'),
+    );
+    consumer.on('timeout_error', (err, message) =>
+      this.#log.error({ err, messageId: message.MessageId }, 'message handler timed out'),
+    );
+  }
+
+  #pollOk(): void {
+    this.#pollFailing = false;
+    this.#lastPollAt = new Date();
+  }
+}
+
+interface InFlight {
+  controller: AbortController;
+  done: Promise<Message | undefined>;
+  settled: boolean;
+}
+
+interface MessageContext {
+  messageId: string | undefined;
+  receiveCount: number;
+  groupId: string | undefined;
+}
+
+/** Waits until every entry settled or `ms` passed, whichever is first. */
+async function settledWithin(entries: InFlight[], ms: number): Promise<void> {
+  if (entries.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  await Promise.race([Promise.allSettled(entries.map((r) => r.done)), expired]);
+  clearTimeout(timer);
+}

@@ -1,0 +1,146 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type BatchResultErrorEntry,
+  SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { Logger } from '../log.ts';
+import type { SyncMessage } from '../sync/types.ts';
+import type { SyncableEvent } from './discover.ts';
+
+/** SQS accepts at most 10 entries per SendMessageBatch. */
+const BATCH_SIZE = 10;
+
+export interface EnqueueDeps {
+  sqs: SQSClient;
+  queueUrl: string;
+  log?: Logger;
+  /**
+   * Attempts per batch, the first included, and the first back-off delay (doubled each
+   * time). The SDK already retries throttling and 5xx inside one attempt; these bound
+   * the retries of entries SQS reports as failed.
+   */
+  retry?: { attempts: number; baseDelayMs: number };
+}
+
+export interface EnqueueReport {
+  /** Entries SQS accepted (a duplicate of the same slot counts: SQS accepts and drops it). */
+  enqueued: number;
+  /** Entries still failed after every attempt. */
+  failed: number;
+  /** SendMessageBatch calls made, retries included. */
+  calls: number;
+}
+
+const DEFAULT_RETRY = { attempts: 3, baseDelayMs: 200 };
+
+/**
+ * The deduplication id of one event in one scheduler slot. Derived from the slot, not the
+ * clock, so replicas firing for the same slot send the same id and SQS keeps one message
+ * (ids are remembered for 5 minutes); the next slot has a new id and so re-syncs. Hashed
+ * because uids are not guaranteed to use only the characters SQS allows, and to stay
+ * well under its 128-character limit.
+ */
+export function deduplicationId(eventUid: string, slot: Date): string {
+  return createHash('sha256').update(`${eventUid}\n${slot.toISOString()}`).digest('hex');
+}
+
+export function toSyncMessage(event: SyncableEvent, slot: Date): SyncMessage {
+  return {
+    eventUid: event.eventUid,
+    externalEventId: event.externalEventId,
+    locationUid: event.locationUid,
+    providerType: event.providerType,
+    scheduledFor: slot.toISOString(),
+  };
+}
+
+/**
+ * Sends one message per event, ten per SendMessageBatch. The message group is the event,
+ * so a FIFO queue never runs two syncs of one event at once. Entries SQS reports as failed
+ * are retried with back-off (unless SQS says the sender is at fault, which a retry cannot
+ * fix) and then reported, not thrown; a call that throws on every attempt is thrown, since
+ * the queue is then unreachable and the rest of the run would fail the same way.
+ */
+export async function enqueueEvents(
+  deps: EnqueueDeps,
+  events: readonly SyncableEvent[],
+  slot: Date,
+  options: { signal?: AbortSignal } = {},
+): Promise<EnqueueReport> {
+  const report: EnqueueReport = { enqueued: 0, failed: 0, calls: 0 };
+  for (let start = 0; start < events.length; start += BATCH_SIZE) {
+    options.signal?.throwIfAborted();
+    const entries = events.slice(start, start + BATCH_SIZE).map(
+      (event, i): SendMessageBatchRequestEntry => ({
+        Id: `m${i}`,
+        MessageBody: JSON.stringify(toSyncMessage(event, slot)),
+        MessageGroupId: event.eventUid,
+        MessageDeduplicationId: deduplicationId(event.eventUid, slot),
+      }),
+    );
+    await sendBatch(deps, entries, report);
+  }
+  return report;
+}
+
+async function sendBatch(deps: EnqueueDeps, entries: SendMessageBatchRequestEntry[], report: EnqueueReport) {
+  const { attempts, baseDelayMs } = deps.retry ?? DEFAULT_RETRY;
+  let pending = entries;
+  let lastFailed: BatchResultErrorEntry[] = [];
+  for (let attempt = 1; attempt <= attempts && pending.length > 0; attempt++) {
+    if (attempt > 1) await sleep(baseDelayMs * 2 ** (attempt - 2));
+    report.calls++;
+    let output: Awaited<ReturnType<typeof send>>;
+    try {
+      output = await send(deps, pending);
+    } catch (err) {
+      // A client fault (no such queue, access denied) fails identically on every attempt.
+      const clientFault = (err as { $fault?: string }).$fault === 'client';
+      if (clientFault || attempt === attempts) {
+        throw new Error(`SendMessageBatch failed after ${attempt} attempt(s); ${report.enqueued} message(s) enqueued`, {
+          cause: err,
+        });
+      }
+      deps.log?.warn({ err, attempt, entries: pending.length }, 'SendMessageBatch failed; retrying');
+      continue;
+    }
+    report.enqueued += output.Successful?.length ?? 0;
+    lastFailed = output.Failed ?? [];
+    const retryable = new Set(lastFailed.filter((f) => !f.SenderFault).map((f) => f.Id));
+    const hopeless = lastFailed.filter((f) => f.SenderFault);
+    report.failed += hopeless.length;
+    logFailures(deps, hopeless, pending, 'enqueue entries rejected');
+    pending = pending.filter((entry) => retryable.has(entry.Id));
+    if (pending.length > 0 && attempt < attempts) {
+      deps.log?.warn({ failed: pending.length, attempt }, 'some enqueue entries failed; retrying them');
+    }
+  }
+  if (pending.length > 0) {
+    report.failed += pending.length;
+    logFailures(
+      deps,
+      lastFailed.filter((f) => !f.SenderFault),
+      pending,
+      'enqueue entries failed after retries',
+    );
+  }
+}
+
+function send(deps: EnqueueDeps, entries: SendMessageBatchRequestEntry[]) {
+  return deps.sqs.send(new SendMessageBatchCommand({ QueueUrl: deps.queueUrl, Entries: entries }));
+}
+
+function logFailures(
+  deps: EnqueueDeps,
+  failed: BatchResultErrorEntry[],
+  entries: SendMessageBatchRequestEntry[],
+  msg: string,
+) {
+  if (!deps.log || failed.length === 0) return;
+  const groupOf = new Map(entries.map((e) => [e.Id, e.MessageGroupId]));
+  const failures = failed.map((f) => ({ eventUid: groupOf.get(f.Id), code: f.Code, message: f.Message }));
+  deps.log.error({ failures }, msg);
+}

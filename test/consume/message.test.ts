@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { MAX_FIELD_LENGTH, parseSyncMessage } from '../../src/consume/message.ts';
+import { PermanentError } from '../../src/errors.ts';
+import { PROVIDER_TYPES } from '../../src/providers/types.ts';
+
+const valid = {
+  eventUid: 'clx1event',
+  externalEventId: 'evt-abc123',
+  locationUid: 'clx1loc',
+  providerType: 'LUMA',
+  scheduledFor: '2031-06-01T03:00:00.000Z',
+};
+
+function rejects(body: string | undefined, kind: string, reason: RegExp) {
+  assert.throws(
+    () => parseSyncMessage(body),
+    (err: unknown) => {
+      assert.ok(err instanceof PermanentError, 'a PermanentError');
+      assert.equal(err.kind, kind);
+      assert.match(err.message, reason);
+      return true;
+    },
+  );
+}
+
+describe('parseSyncMessage', () => {
+  it('returns the known fields of a valid message and ignores the rest', () => {
+    assert.deepEqual(parseSyncMessage(JSON.stringify({ ...valid, extra: 1 })), valid);
+    const { scheduledFor: _, ...manual } = valid;
+    assert.deepEqual(parseSyncMessage(JSON.stringify(manual)), manual, 'scheduledFor is optional');
+  });
+
+  it('rejects bodies that are not a JSON object', () => {
+    rejects(undefined, 'bad_message', /body is empty/);
+    rejects('', 'bad_message', /body is empty/);
+    rejects(
+      'not json at all',
+      'bad_message',
+      /body is not JSON; expected a JSON object \(body starts "not json at all"\)/,
+    );
+    rejects('[1,2]', 'bad_message', /body is JSON an array; expected a JSON object/);
+    rejects('"text"', 'bad_message', /body is JSON a string/);
+    rejects('null', 'bad_message', /body is JSON null/);
+  });
+
+  it('names the field and what was expected', () => {
+    const { eventUid: _, ...noEvent } = valid;
+    rejects(JSON.stringify(noEvent), 'bad_message', /eventUid is missing; expected a non-empty string/);
+    rejects(JSON.stringify({ ...valid, locationUid: 42 }), 'bad_message', /locationUid is a number; expected/);
+    rejects(JSON.stringify({ ...valid, externalEventId: ' ' }), 'bad_message', /externalEventId is blank/);
+    rejects(
+      JSON.stringify({ ...valid, eventUid: 'x'.repeat(MAX_FIELD_LENGTH + 1) }),
+      'bad_message',
+      new RegExp(`eventUid is ${MAX_FIELD_LENGTH + 1} characters long; expected at most ${MAX_FIELD_LENGTH}`),
+    );
+    rejects(
+      JSON.stringify({ ...valid, providerType: null }),
+      'bad_message',
+      /providerType is null; expected one of LUMA/,
+    );
+    rejects(
+      JSON.stringify({ ...valid, scheduledFor: 'yesterday' }),
+      'bad_message',
+      /scheduledFor is a string; expected an ISO-8601/,
+    );
+    rejects(JSON.stringify({ ...valid, scheduledFor: '2031-13-45T99:00:00Z' }), 'bad_message', /scheduledFor/);
+  });
+
+  it('reports an unknown provider under its own kind', () => {
+    rejects(JSON.stringify({ ...valid, providerType: 'EVENTBRITE' }), 'unknown_provider', /"EVENTBRITE" is unknown/);
+  });
+
+  it('never quotes more than about 100 characters of the body', () => {
+    const huge = `{${'x'.repeat(100_000)}`;
+    assert.throws(
+      () => parseSyncMessage(huge),
+      (err: Error) => err.message.length < 250,
+    );
+    const longProvider = JSON.stringify({ ...valid, providerType: 'P'.repeat(10_000) });
+    assert.throws(
+      () => parseSyncMessage(longProvider),
+      (err: Error) => err.message.length < 200,
+    );
+  });
+
+  it('either returns a valid SyncMessage or throws a PermanentError, for any input (property)', () => {
+    const field = fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.constantFrom('', ' ', 'x'.repeat(MAX_FIELD_LENGTH), 'x'.repeat(MAX_FIELD_LENGTH + 1)),
+      fc.jsonValue(),
+    );
+    const messageLike = fc.record(
+      {
+        eventUid: field,
+        externalEventId: field,
+        locationUid: field,
+        providerType: fc.oneof(fc.constantFrom(...PROVIDER_TYPES, 'luma', ''), fc.jsonValue()),
+        scheduledFor: fc.oneof(
+          fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+          fc.string(),
+          fc.jsonValue(),
+        ),
+      },
+      { requiredKeys: [] },
+    );
+    const body = fc.oneof(
+      fc.string(),
+      fc.string({ unit: 'binary' }),
+      fc.json(),
+      messageLike.map((m) => JSON.stringify(m)),
+      fc.constant(undefined),
+    );
+    fc.assert(
+      fc.property(body, (input) => {
+        let parsed: ReturnType<typeof parseSyncMessage>;
+        try {
+          parsed = parseSyncMessage(input);
+        } catch (err) {
+          assert.ok(err instanceof PermanentError, `threw ${String(err)}`);
+          assert.ok(['bad_message', 'unknown_provider'].includes(err.kind));
+          assert.ok(err.message.length < 400, 'reason stays short');
+          return;
+        }
+        for (const key of ['eventUid', 'externalEventId', 'locationUid'] as const) {
+          assert.equal(typeof parsed[key], 'string');
+          assert.ok(parsed[key].trim().length > 0 && parsed[key].length <= MAX_FIELD_LENGTH);
+        }
+        assert.ok((PROVIDER_TYPES as readonly string[]).includes(parsed.providerType));
+        if (parsed.scheduledFor !== undefined) assert.ok(!Number.isNaN(Date.parse(parsed.scheduledFor)));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('returns every well-formed message unchanged (property)', () => {
+    const id = fc.string({ minLength: 1, maxLength: MAX_FIELD_LENGTH }).filter((t) => t.trim() !== '');
+    const message = fc.record(
+      {
+        eventUid: id,
+        externalEventId: id,
+        locationUid: id,
+        providerType: fc.constantFrom(...PROVIDER_TYPES),
+        scheduledFor: fc
+          .date({ min: new Date('2000-01-01Z'), max: new Date('2999-12-31Z'), noInvalidDate: true })
+          .map((d) => d.toISOString()),
+      },
+      { requiredKeys: ['eventUid', 'externalEventId', 'locationUid', 'providerType'] },
+    );
+    fc.assert(fc.property(message, (m) => assert.deepEqual(parseSyncMessage(JSON.stringify(m)), { ...m })));
+  });
+});

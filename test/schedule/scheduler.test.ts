@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createScheduler, runEnqueue, slotOf } from '../../src/schedule/scheduler.ts';
+import { createTestDatabase } from '../support/db.ts';
+import { DAY, seedEvent } from '../support/seed.ts';
+import { captureLogger, createFifoQueue, createTestSqs, queueDepth, receiveAll } from '../support/sqs-queue.ts';
+
+const { db } = await createTestDatabase({ label: 'scheduler' });
+const sqs = createTestSqs();
+
+describe('slotOf', () => {
+  it('truncates the scheduled time to the minute, in UTC', () => {
+    assert.equal(slotOf(new Date('2031-06-01T03:00:42.123Z')).toISOString(), '2031-06-01T03:00:00.000Z');
+    assert.equal(slotOf(new Date('2031-06-01T03:59:59.999Z')).toISOString(), '2031-06-01T03:59:00.000Z');
+  });
+});
+
+describe('createScheduler', () => {
+  it('hands each run the slot of the firing, not the wall clock', async () => {
+    const slots: Date[] = [];
+    const { log } = captureLogger();
+    const scheduler = createScheduler({ cron: '0 3 * * *', log, enqueueOnce: async (slot) => void slots.push(slot) });
+    await scheduler.tick(new Date('2031-06-01T03:00:01.250Z'));
+    assert.deepEqual(
+      slots.map((s) => s.toISOString()),
+      ['2031-06-01T03:00:00.000Z'],
+    );
+  });
+
+  it('logs and reports a failed run instead of throwing into node-cron', async () => {
+    const { log, lines } = captureLogger();
+    const errors: unknown[] = [];
+    const scheduler = createScheduler({
+      cron: '0 3 * * *',
+      log,
+      enqueueOnce: async () => {
+        throw new Error('database down');
+      },
+      onError: (err) => errors.push(err),
+    });
+    await scheduler.tick(new Date('2031-06-01T03:00:00Z'));
+    assert.equal(errors.length, 1);
+    const line = lines.find((l) => l.msg === 'enqueue run failed');
+    assert.equal(line?.slot, '2031-06-01T03:00:00.000Z');
+  });
+
+  it('skips, warns about and counts a firing that overlaps the previous run (driven by a real cron)', async () => {
+    const { log, lines } = captureLogger();
+    const runs: Date[] = [];
+    const overlaps: Date[] = [];
+    const scheduler = createScheduler({
+      cron: '* * * * * *', // every second
+      log,
+      enqueueOnce: async (slot) => {
+        runs.push(slot);
+        if (runs.length === 1) await sleep(2_300); // the first run outlasts the next two firings
+      },
+      onOverlap: (slot) => overlaps.push(slot),
+    });
+    scheduler.start();
+    await sleep(3_600);
+    await scheduler.stop({ graceMs: 2_000 });
+
+    assert.ok(overlaps.length >= 1, `expected a skipped firing, saw ${overlaps.length}`);
+    assert.ok(lines.some((l) => l.msg === 'enqueue run skipped: the previous run is still going' && l.level === 40));
+    assert.ok(runs.length >= 1 && runs.length <= 3, `runs: ${runs.length}`);
+    for (const slot of [...runs, ...overlaps]) assert.equal(slot.getUTCSeconds() + slot.getUTCMilliseconds(), 0);
+  });
+
+  it('stop() waits for a run in progress within the grace', async () => {
+    const { log } = captureLogger();
+    let finished = false;
+    const scheduler = createScheduler({
+      cron: '0 3 * * *',
+      log,
+      enqueueOnce: async () => {
+        await sleep(200);
+        finished = true;
+      },
+    });
+    const run = scheduler.tick(new Date());
+    await scheduler.stop({ graceMs: 2_000 });
+    assert.equal(finished, true);
+    await run;
+  });
+
+  it('stop() aborts a run that outlasts the grace', async () => {
+    const { log } = captureLogger();
+    let aborted = false;
+    const scheduler = createScheduler({
+      cron: '0 3 * * *',
+      log,
+      enqueueOnce: (_slot, signal) =>
+        new Promise<void>((resolve) => {
+          signal.addEventListener('abort', () => {
+            aborted = true;
+            resolve();
+          });
+        }),
+    });
+    const run = scheduler.tick(new Date());
+    await scheduler.stop({ graceMs: 100 });
+    assert.equal(aborted, true);
+    await run;
+  });
+});
+
+describe('runEnqueue', () => {
+  it('discovers the syncable events and enqueues one message each, once per slot; dry run sends nothing', async () => {
+    const queue = await createFifoQueue(sqs, { label: 'run' });
+    const slot = new Date(Date.now() - (Date.now() % 60_000));
+    const syncable = [await seedEvent(db), await seedEvent(db), await seedEvent(db)];
+    await seedEvent(db, { endDate: new Date(Date.now() - DAY) });
+    await seedEvent(db, { isDeleted: true });
+    const { log, lines } = captureLogger();
+    const deps = { db, sqs, queueUrl: queue.url, log };
+
+    const dry = await runEnqueue(deps, slot, { dryRun: true });
+    assert.deepEqual(dry, { slot: slot.toISOString(), eventsFound: 3, enqueued: 0, failed: 0, calls: 0, dryRun: true });
+    assert.equal((await queueDepth(sqs, queue.url)).visible, 0);
+
+    const report = await runEnqueue(deps, slot);
+    assert.deepEqual(report, {
+      slot: slot.toISOString(),
+      eventsFound: 3,
+      enqueued: 3,
+      failed: 0,
+      calls: 1,
+      dryRun: false,
+    });
+    const line = lines.findLast((l) => l.msg === 'enqueue run complete');
+    assert.equal(line?.eventsFound, 3);
+    assert.equal(line?.enqueued, 3);
+
+    await runEnqueue(deps, slot); // a second replica, same slot
+    const messages = await receiveAll(sqs, queue.url);
+    assert.deepEqual(messages.map((m) => m.Attributes?.MessageGroupId).sort(), syncable.map((e) => e.uid).sort());
+    assert.equal(JSON.parse(messages[0]!.Body!).scheduledFor, slot.toISOString());
+  });
+});
