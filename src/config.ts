@@ -45,6 +45,22 @@ const httpUrl = (optional: boolean) => ({
   },
 });
 
+/**
+ * A queue URL is checked by shape only: local SQS servers hand out hosts such as
+ * `sqs.us-east-1.127.0.0.1:4566` that the WHATWG URL parser rejects, and the SDK sends
+ * requests to the configured endpoint anyway.
+ */
+const queueUrl = {
+  validate(value: unknown) {
+    if (value === '') return;
+    if (!/^https?:\/\/[^\s/]+\/\S+$/.test(String(value))) {
+      throw new Error('must be an SQS queue URL such as https://sqs.us-east-1.amazonaws.com/123456789012/name.fifo');
+    }
+    // Every message carries a group and a deduplication id, which a standard queue rejects.
+    if (!String(value).endsWith('.fifo')) throw new Error('must name a FIFO queue (ending in ".fifo")');
+  },
+};
+
 const postgresUrl = {
   validate(value: unknown) {
     if (value === '') return;
@@ -157,7 +173,7 @@ export const schema = {
     },
     url: {
       doc: 'SQS queue URL; takes precedence over the name.',
-      format: httpUrl(true).validate,
+      format: queueUrl.validate,
       default: '',
       env: 'PL_EVENT_GUEST_SYNC_QUEUE_URL',
     },

@@ -43,8 +43,9 @@ export function createLogger(options: LogOptions): Logger {
         target: 'pino-pretty',
         options: {
           ignore: 'pid,hostname,service,component,eventUid',
-          messageFormat: '[{component}]{if eventUid} [Sync:{eventUid}]{end} {msg}',
+          messageFormat: '{if component}[{component}] {end}{if eventUid}[Sync:{eventUid}] {end}{msg}',
           translateTime: 'SYS:HH:MM:ss.l',
+          singleLine: true,
         },
       },
     });

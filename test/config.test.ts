@@ -92,6 +92,13 @@ describe('loadConfig', () => {
 });
 
 describe('queue naming', () => {
+  it('accepts a local server’s queue URL and refuses one that is not a FIFO queue', () => {
+    const local = 'http://sqs.us-east-1.127.0.0.1:4566/000000000000/pl-event-guest-sync.fifo';
+    assert.equal(loadConfig({ PL_EVENT_GUEST_SYNC_QUEUE_URL: local }).queue.url, local);
+    const [problem] = problemsOf({ PL_EVENT_GUEST_SYNC_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/standard' });
+    assert.match(problem ?? '', /^PL_EVENT_GUEST_SYNC_QUEUE_URL: must name a FIFO queue/);
+  });
+
   it('appends .fifo to a FIFO queue name that lacks it, once', () => {
     assert.equal(fifoQueueName('pl-event-guest-sync'), 'pl-event-guest-sync.fifo');
     assert.equal(fifoQueueName('pl-event-guest-sync.fifo'), 'pl-event-guest-sync.fifo');

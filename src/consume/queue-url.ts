@@ -10,13 +10,8 @@ const NO_SUCH_QUEUE = new Set(['QueueDoesNotExist', 'AWS.SimpleQueueService.NonE
  * Fails at startup, with the name it looked for, when the queue does not exist.
  */
 export async function resolveQueueUrl(sqs: SQSClient, queue: { name: string; url: string }): Promise<string> {
-  if (queue.url) {
-    // Every message carries a group and a deduplication id, which a standard queue rejects.
-    if (!new URL(queue.url).pathname.endsWith('.fifo')) {
-      throw new Error(`PL_EVENT_GUEST_SYNC_QUEUE_URL must name a FIFO queue (ending in ".fifo"): ${queue.url}`);
-    }
-    return queue.url;
-  }
+  // loadConfig has checked that a configured URL names a FIFO queue.
+  if (queue.url) return queue.url;
   const name = fifoQueueName(queue.name);
   try {
     const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));

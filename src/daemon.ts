@@ -1,0 +1,153 @@
+/**
+ * The long-running worker, composed by hand in dependency order. Each resource's release
+ * goes on the shutdown list as it is made; shutdown releases them in reverse: the cron
+ * stops first, then the consumer (in-flight syncs get the grace period), the HTTP
+ * server, the SQS client, and the database last.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Config } from './config.ts';
+import { SyncConsumer } from './consume/consumer.ts';
+import { resolveQueueUrl } from './consume/queue-url.ts';
+import { createDatabase } from './db/client.ts';
+import { checkSchema } from './db/schema-check.ts';
+import { errorKind } from './errors.ts';
+import { createMetrics, startQueueDepthPoller } from './http/metrics.ts';
+import { createReadiness } from './http/readiness.ts';
+import { startHttpServer } from './http/server.ts';
+import type { Logger } from './log.ts';
+import { createScheduler, runEnqueue } from './schedule/scheduler.ts';
+import { createShutdown } from './shutdown.ts';
+import { syncEvent } from './sync/sync-event.ts';
+import type { SyncMessage } from './sync/types.ts';
+import { createProviders, createSqsClient, createSyncDeps } from './wiring.ts';
+
+/** Back-off between attempts to reach a dependency at start: 1 s doubling to 30 s. */
+const BACKOFF = { firstMs: 1_000, maxMs: 30_000 };
+const QUEUE_DEPTH_INTERVAL_MS = 30_000;
+
+export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<void> {
+  const shutdown = createShutdown({ log, graceMs: config.shutdownGraceMs });
+  shutdown.installSignalHandlers();
+
+  const metrics = createMetrics();
+  const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });
+  shutdown.register('database', () => database.close());
+
+  const needsQueue = config.enabled || config.consumer.enabled;
+  const sqs: SQSClient | undefined = needsQueue ? createSqsClient(config) : undefined;
+  if (sqs) shutdown.register('sqs client', () => sqs.destroy());
+  let queueUrl: string | undefined;
+
+  const readiness = createReadiness({
+    sql: database.sql,
+    checkSchema,
+    isShuttingDown: shutdown.isShuttingDown,
+    sqsPing: async (signal) => {
+      if (!sqs) return;
+      if (!queueUrl) throw new Error('queue not resolved yet');
+      await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }), {
+        abortSignal: signal,
+      });
+    },
+  });
+  const http = await startHttpServer({ port: config.http.port, metrics, readiness, log });
+  shutdown.register('http server', () => http.close());
+  log.info(
+    { port: http.port, scheduler: config.enabled, consumer: config.consumer.enabled, cron: config.cron },
+    'luma-guest-sync starting',
+  );
+
+  const stopping = new AbortController();
+  shutdown.register('startup waits', () => stopping.abort());
+  // The worker never migrates on its own: it waits, unready, until someone runs db:migrate.
+  await retryUntil(stopping.signal, log, 'directory schema', async () => {
+    const schema = await checkSchema(database.sql);
+    if (!schema.ok) throw new Error(schema.message);
+  });
+  if (sqs) {
+    queueUrl = await retryUntil(stopping.signal, log, 'queue', () => resolveQueueUrl(sqs, config.queue));
+  }
+  if (stopping.signal.aborted || !sqs || !queueUrl) return;
+  const resolvedQueueUrl = queueUrl;
+
+  const poller = startQueueDepthPoller({ sqs, queueUrl, metrics, intervalMs: QUEUE_DEPTH_INTERVAL_MS, log });
+  shutdown.register('queue depth poller', () => poller.stop());
+
+  if (config.consumer.enabled) {
+    const providers = createProviders(config, log, {
+      onRateLimited: () => metrics.rateLimited(),
+      onRequest: () => metrics.lumaRequest(),
+    });
+    const deps = createSyncDeps(config, database, providers, log, { staleGuard: (r) => metrics.staleGuard(r) });
+    // Failures seen by the sync wrapper carry a duration; the others (unparseable
+    // messages) are counted from the consumer's onFailure.
+    const timed = new WeakSet<object>();
+    const consumer = new SyncConsumer(
+      {
+        sqs,
+        queueUrl: resolvedQueueUrl,
+        log: log.child({ component: 'PLEventGuestSyncConsumer' }),
+        sync: async (message: SyncMessage, signal: AbortSignal) => {
+          const started = performance.now();
+          try {
+            return await syncEvent(deps, message, { signal });
+          } catch (err) {
+            metrics.recordSyncFailure(errorKind(err), performance.now() - started);
+            if (err && typeof err === 'object') timed.add(err);
+            throw err;
+          }
+        },
+      },
+      {
+        concurrency: config.consumer.concurrency,
+        visibilityTimeoutSeconds: config.consumer.visibilityTimeoutSeconds,
+        waitTimeSeconds: config.consumer.waitTimeSeconds,
+        onResult: (result) => metrics.recordSyncResult(result),
+        onFailure: (err, info) => {
+          if (!(err && typeof err === 'object' && timed.has(err))) metrics.recordSyncFailure(info.kind, 0);
+        },
+      },
+    );
+    consumer.start();
+    shutdown.register('consumer', () => consumer.stop({ graceMs: config.shutdownGraceMs }).then(() => undefined));
+  }
+
+  if (config.enabled) {
+    const scheduler = createScheduler({
+      cron: config.cron,
+      log,
+      enqueueOnce: async (slot, signal) => {
+        const run = await runEnqueue({ db: database.db, sqs, queueUrl: resolvedQueueUrl, log }, slot, { signal });
+        metrics.recordEnqueueRun(run);
+      },
+      onOverlap: () => metrics.enqueueRunSkipped(),
+    });
+    scheduler.start();
+    shutdown.register('scheduler', () => scheduler.stop({ graceMs: config.shutdownGraceMs }));
+  }
+  log.info({ queueUrl: resolvedQueueUrl }, 'luma-guest-sync ready');
+}
+
+/**
+ * Calls `attempt` until it succeeds or `signal` aborts, backing off between failures and
+ * logging each one once: a dependency that is down at start makes the worker wait, not exit.
+ */
+async function retryUntil<T>(
+  signal: AbortSignal,
+  log: Logger,
+  what: string,
+  attempt: () => Promise<T>,
+): Promise<T | undefined> {
+  let delay = BACKOFF.firstMs;
+  for (let tries = 1; !signal.aborted; tries++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      log.warn({ what, tries, retryInMs: delay, reason: (err as Error).message }, 'waiting for a dependency');
+      await sleep(delay, undefined, { signal }).catch(() => {});
+      delay = Math.min(delay * 2, BACKOFF.maxMs);
+    }
+  }
+  return undefined;
+}

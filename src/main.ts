@@ -1,0 +1,178 @@
+/**
+ * luma-guest-sync: the entry point and command dispatch.
+ *
+ *   luma-guest-sync [daemon]                      run the worker (scheduler and/or consumer)
+ *   luma-guest-sync sync --event <uid> [--dry-run] sync one event now, in the foreground
+ *   luma-guest-sync enqueue [--dry-run]           run the scheduler's discovery once
+ *   luma-guest-sync db:migrate                    apply the database migrations
+ */
+
+import { parseArgs } from 'node:util';
+import { eq, sql } from 'drizzle-orm';
+import { type Config, ConfigError, loadConfig } from './config.ts';
+import { resolveQueueUrl } from './consume/queue-url.ts';
+import { runDaemon } from './daemon.ts';
+import { createDatabase, redactDatabaseUrl } from './db/client.ts';
+import { runMigrations } from './db/migrate.ts';
+import { plEvent } from './db/schema.ts';
+import { createLogger, type Logger } from './log.ts';
+import { runEnqueue, slotOf } from './schedule/scheduler.ts';
+import { syncEvent } from './sync/sync-event.ts';
+import type { SyncMessage } from './sync/types.ts';
+import { createProviders, createSqsClient, createSyncDeps } from './wiring.ts';
+
+export const HELP = `luma-guest-sync — keeps the PL Network Directory's event guest lists in step with Luma
+
+Usage:
+  luma-guest-sync [daemon]                 Run the worker: the cron scheduler when
+                                           PL_EVENT_GUEST_SYNC_ENABLED=true, the SQS consumer when
+                                           PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED=true, and the
+                                           /healthz, /readyz and /metrics server on HTTP_PORT.
+  luma-guest-sync sync --event <uid>       Sync one event now, in the foreground, and print the result.
+  luma-guest-sync enqueue                  Find every syncable event and enqueue one message each, once.
+  luma-guest-sync db:migrate               Apply the migrations to DATABASE_URL (never done implicitly).
+
+Options:
+  --dry-run    With sync: read Luma and report what would be written, writing nothing.
+               With enqueue: report the events that would be enqueued, sending nothing.
+  --help       Show this text.
+
+All configuration is read from environment variables; see README.md or config.schema.json.
+Exit codes: 0 success, 1 failure, 2 bad usage or configuration.`;
+
+type Command = 'daemon' | 'sync' | 'enqueue' | 'db:migrate';
+const COMMANDS = new Set<string>(['daemon', 'sync', 'enqueue', 'db:migrate']);
+
+export class UsageError extends Error {}
+
+export function parseCommand(argv: string[]): { command: Command; event?: string; dryRun: boolean; help: boolean } {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      event: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (positionals.length > 1) throw new UsageError(`unexpected arguments: ${positionals.slice(1).join(' ')}`);
+  const command = positionals[0] ?? 'daemon';
+  if (!COMMANDS.has(command)) throw new UsageError(`unknown command "${command}"`);
+  if (command === 'sync' && !values.event && !values.help) throw new UsageError('sync needs --event <uid>');
+  if (values.event !== undefined && command !== 'sync') throw new UsageError('--event belongs to the sync command');
+  const dryRun = values['dry-run'] ?? false;
+  if (dryRun && command !== 'sync' && command !== 'enqueue')
+    throw new UsageError('--dry-run belongs to sync and enqueue');
+  return { command: command as Command, event: values.event, dryRun, help: values.help ?? false };
+}
+
+/** Runs one command; resolves to the process exit code (the daemon resolves once it is up). */
+export async function main(argv = process.argv.slice(2), env = process.env): Promise<number> {
+  let parsed: ReturnType<typeof parseCommand>;
+  try {
+    parsed = parseCommand(argv);
+  } catch (err) {
+    process.stderr.write(`luma-guest-sync: ${(err as Error).message}\n\n${HELP}\n`);
+    return 2;
+  }
+  if (parsed.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  let config: Readonly<Config>;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`luma-guest-sync: ${err.message}\n`);
+    return 2;
+  }
+  if (config.database.url === '') {
+    process.stderr.write('luma-guest-sync: DATABASE_URL is required\n');
+    return 2;
+  }
+  const log = createLogger(config.log);
+
+  switch (parsed.command) {
+    case 'db:migrate': {
+      log.info({ database: redactDatabaseUrl(config.database.url) }, 'applying migrations');
+      const result = await runMigrations(config.database.url);
+      log.info(
+        { applied: result.applied },
+        result.applied.length ? 'migrations applied' : 'database already up to date',
+      );
+      return 0;
+    }
+    case 'sync':
+      return runSyncCommand(config, log, parsed.event!, parsed.dryRun);
+    case 'enqueue':
+      return runEnqueueCommand(config, log, parsed.dryRun);
+    case 'daemon':
+      await runDaemon(config, log);
+      return 0;
+  }
+}
+
+async function runSyncCommand(config: Readonly<Config>, log: Logger, eventUid: string, dryRun: boolean) {
+  const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });
+  try {
+    const [event] = await database.db
+      .select({
+        locationUid: plEvent.locationUid,
+        externalEventId: plEvent.externalEventId,
+        provider: sql<string | null>`${plEvent.externalEventProvider}::text`,
+      })
+      .from(plEvent)
+      .where(eq(plEvent.uid, eventUid));
+    if (!event) {
+      log.error({ eventUid }, 'no such event');
+      return 1;
+    }
+    if (!event.provider || !event.externalEventId || !event.locationUid) {
+      log.error({ eventUid, ...event }, 'event is not linked to a provider event with a location');
+      return 1;
+    }
+    const message = {
+      eventUid,
+      externalEventId: event.externalEventId,
+      locationUid: event.locationUid,
+      providerType: event.provider,
+    } as SyncMessage;
+    const deps = createSyncDeps(config, database, createProviders(config, log), log);
+    const result = await syncEvent(deps, message, { dryRun });
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    return 0;
+  } finally {
+    await database.close();
+  }
+}
+
+async function runEnqueueCommand(config: Readonly<Config>, log: Logger, dryRun: boolean) {
+  const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });
+  const sqs = createSqsClient(config);
+  try {
+    const queueUrl = dryRun ? '' : await resolveQueueUrl(sqs, config.queue);
+    const report = await runEnqueue({ db: database.db, sqs, queueUrl, log }, slotOf(new Date()), { dryRun });
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return report.failed > 0 ? 1 : 0;
+  } finally {
+    sqs.destroy();
+    await database.close();
+  }
+}
+
+/** Runs main() for this process: sets the exit code, and reports a crash on stderr with exit 1. */
+export function runCli(): void {
+  main().then(
+    (code) => {
+      if (code !== 0) process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`luma-guest-sync: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
+
+// Executed directly (node src/main.ts); the bin and tests import it instead.
+if (import.meta.main) runCli();

@@ -1,0 +1,67 @@
+/**
+ * `npm run bench [-- --quick] [--out results.json] [--runs N] [--only 1,3]`
+ *
+ * Measures the real pipeline against its own limits, in one run: a real PostgreSQL
+ * (DATABASE_URL, or a throwaway embedded one), the simulated Luma over real HTTP, and
+ * a real SQS server. Figures are medians of several runs, and ratios to floors measured
+ * in the same run, because these machines are shared and absolute times drift.
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { type LocalPostgres, startEmbeddedPostgres } from '../../src/local/embedded-postgres.ts';
+import { startLocalSqs } from '../../src/local/local-sqs.ts';
+import { type Figure, machine, table } from './harness.ts';
+import { scheduler } from './scheduler-scenario.ts';
+import { seedBulkMembers } from './seed-bulk.ts';
+import { createBenchDatabase } from './sync-env.ts';
+import { apiBound, databaseBound, memory, rateLimit, scaling, statementsPerPage } from './sync-scenarios.ts';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    runs: { type: 'string' },
+    only: { type: 'string' },
+  },
+});
+const quick = values.quick ?? false;
+const runs = Number(values.runs ?? (quick ? 3 : 5));
+const only = values.only ? new Set(values.only.split(',').map(Number)) : undefined;
+
+const postgres: LocalPostgres | undefined = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres();
+const adminUrl = process.env.DATABASE_URL || postgres!.url;
+const sqs = await startLocalSqs();
+const db = await createBenchDatabase(adminUrl);
+const members = quick ? 40_000 : 200_000;
+const figures: Figure[] = [];
+try {
+  console.error(`seeding ${members} members…`);
+  await seedBulkMembers(db.sql, members);
+  const options = { db, runs, quick };
+  const scenarios: Array<[number, () => Promise<Figure[]>]> = [
+    [1, () => databaseBound(options)],
+    [2, () => statementsPerPage(options)],
+    [3, () => apiBound(options)],
+    [4, () => rateLimit(options)],
+    [5, () => memory(options)],
+    [6, () => scaling(options)],
+    [7, () => scheduler({ ...options, sqsEndpoint: sqs.endpoint })],
+  ];
+  for (const [n, scenario] of scenarios) {
+    if (only && !only.has(n)) continue;
+    console.error(`scenario ${n}…`);
+    const result = await scenario();
+    for (const f of result) console.error(`  ${f.figure}: ${f.median} ${f.unit} (target ${f.target})`);
+    figures.push(...result);
+  }
+} finally {
+  await db.drop();
+  await sqs.stop();
+  await postgres?.stop();
+}
+
+const report = { date: new Date().toISOString(), machine: machine(), quick, runs, scenarios: figures };
+console.log(`\n${report.date} — ${report.machine}${quick ? ' — quick' : ''}, ${runs} runs\n`);
+console.log(table(figures));
+if (values.out) writeFileSync(values.out, `${JSON.stringify(report, null, 2)}\n`);
+process.exitCode = figures.every((f) => f.met) ? 0 : 1;

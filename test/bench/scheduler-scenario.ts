@@ -1,0 +1,52 @@
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { Database } from '../../src/db/client.ts';
+import { silentLogger } from '../../src/log.ts';
+import { runEnqueue } from '../../src/schedule/scheduler.ts';
+import { type Figure, figure, time } from './harness.ts';
+
+/** Scenario 7: the scheduler enqueues 10,000 eligible events on a real SQS server. */
+export async function scheduler(options: {
+  db: Database;
+  sqsEndpoint: string;
+  runs: number;
+  quick: boolean;
+}): Promise<Figure[]> {
+  const events = options.quick ? 2_000 : 10_000;
+  await options.db
+    .sql`INSERT INTO "PLEventLocation" (uid, location, "updatedAt") VALUES ('bench-sched-loc', 'Sched', now()) ON CONFLICT DO NOTHING`;
+  await options.db.sql`
+    INSERT INTO "PLEvent" (uid, name, "slugURL", "startDate", "endDate", "locationUid", "externalEventProvider", "externalEventId", "updatedAt")
+    SELECT 'sched-' || i, 'Event ' || i, 'sched-' || i, now() + interval '1 day', now() + interval '2 days',
+           'bench-sched-loc', 'LUMA', 'evt-sched-' || i, now()
+    FROM generate_series(1, ${events}) AS i ON CONFLICT DO NOTHING`;
+  const sqs = new SQSClient({
+    region: 'us-east-1',
+    endpoint: options.sqsEndpoint,
+    credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
+  });
+  const seconds: number[] = [];
+  const calls: number[] = [];
+  try {
+    for (let i = 0; i < Math.min(options.runs, 3); i++) {
+      const created = await sqs.send(
+        new CreateQueueCommand({
+          QueueName: `bench-sched-${Date.now()}-${i}.fifo`,
+          Attributes: { FifoQueue: 'true' },
+        }),
+      );
+      const { ms, value } = await time(() =>
+        runEnqueue({ db: options.db.db, sqs, queueUrl: created.QueueUrl!, log: silentLogger }, new Date()),
+      );
+      if (value.enqueued < events) throw new Error(`only ${value.enqueued} of ${events} events enqueued`);
+      seconds.push(ms / 1000);
+      calls.push(value.calls);
+    }
+  } finally {
+    sqs.destroy();
+  }
+  const name = `7. scheduler, ${events / 1000}k events`;
+  return [
+    figure(name, 'discover + enqueue', 's', seconds, { text: '<= 5', ok: (m) => m <= 5 }),
+    figure(name, 'SendMessageBatch calls', 'calls', calls, { text: `${events / 10}`, ok: (m) => m === events / 10 }),
+  ];
+}

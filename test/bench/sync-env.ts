@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { loadConfig } from '../../src/config.ts';
+import { createDatabase, type Database } from '../../src/db/client.ts';
+import { runMigrations } from '../../src/db/migrate.ts';
+import { type LumaSimulatorOptions, SIM_API_KEY, startLumaSimulator } from '../../src/local/luma-simulator.ts';
+import { silentLogger } from '../../src/log.ts';
+import { createLumaProvider } from '../../src/providers/luma.ts';
+import { createRateLimiter, type RequestBudget } from '../../src/providers/rate-limit.ts';
+import { createProviderRegistry } from '../../src/providers/registry.ts';
+import type { SyncDeps } from '../../src/sync/sync-event.ts';
+import { withDatabase } from '../support/db.ts';
+import { seedBenchEvent } from './seed-bulk.ts';
+
+/** A fresh database for one benchmark run, migrated; dropped by drop(). */
+export async function createBenchDatabase(
+  adminUrl: string,
+): Promise<Database & { url: string; drop(): Promise<void> }> {
+  const name = `lgs_bench_${randomBytes(4).toString('hex')}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`CREATE DATABASE "${name}"`);
+  const url = withDatabase(adminUrl, name);
+  await runMigrations(url);
+  const database = createDatabase({ url, poolMax: 4 });
+  return {
+    ...database,
+    url,
+    async drop() {
+      await database.close();
+      await admin.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
+
+/** The real sync pipeline against a simulated Luma served over real HTTP. */
+export async function startSimulatedLuma(options: Omit<LumaSimulatorOptions, 'apiKey'>) {
+  return startLumaSimulator({ apiKey: SIM_API_KEY, ...options });
+}
+
+export function benchSyncDeps(
+  db: Database['db'],
+  lumaUrl: string,
+  options: { pageSize?: number; limiter?: RequestBudget } = {},
+): SyncDeps {
+  const config = {
+    ...loadConfig({ LUMA_API_KEY: SIM_API_KEY, LUMA_API_URL: lumaUrl }).luma,
+    pageSize: options.pageSize ?? 100,
+  };
+  const provider = createLumaProvider({
+    config,
+    limiter: options.limiter ?? createRateLimiter({ perMinute: 1_000_000 }),
+    log: silentLogger,
+  });
+  return { db, providers: createProviderRegistry([provider]), log: silentLogger };
+}
+
+let events = 0;
+/** A new syncable event for simulated Luma event `externalEventId`; returns its sync message. */
+export async function benchEvent(sql: Database['sql'], externalEventId: string) {
+  const uid = `bench-evt-${process.pid}-${++events}-${randomBytes(3).toString('hex')}`;
+  await seedBenchEvent(sql, uid, externalEventId);
+  return { eventUid: uid, externalEventId, locationUid: 'bench-loc', providerType: 'LUMA' as const };
+}

@@ -1,0 +1,232 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { createDatabase, type Database } from '../../src/db/client.ts';
+import { createRateLimiter } from '../../src/providers/rate-limit.ts';
+import { syncEvent } from '../../src/sync/sync-event.ts';
+import { type Figure, figure, time } from './harness.ts';
+import { benchEvent, benchSyncDeps, startSimulatedLuma } from './sync-env.ts';
+
+const run = promisify(execFile);
+
+export interface SyncBenchOptions {
+  db: Database & { url: string };
+  runs: number;
+  quick: boolean;
+}
+
+/** Scenario 1: database-bound sync against its floors, and the re-sync. */
+export async function databaseBound({ db, runs, quick }: SyncBenchOptions): Promise<Figure[]> {
+  const guests = quick ? 10_000 : 50_000;
+  const luma = await startSimulatedLuma({ events: { 'evt-db-bound': { guestCount: guests } } });
+  const rates: number[] = [];
+  const ratios: number[] = [];
+  const resync: number[] = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      const deps = benchSyncDeps(db.db, luma.url);
+      const fetchFloor = await time(() =>
+        deps.providers.LUMA!.fetchGuestsInBatches(async () => {}, {
+          eventUid: 'floor',
+          externalEventId: 'evt-db-bound',
+        }),
+      );
+      const writeFloor = await time(() => bulkInsertFloor(db, guests));
+      const message = await benchEvent(db.sql, 'evt-db-bound');
+      const first = await time(() => syncEvent(deps, message));
+      const again = await time(() => syncEvent(deps, message));
+      rates.push(guests / (first.ms / 1000));
+      ratios.push(first.ms / Math.max(fetchFloor.ms, writeFloor.ms));
+      resync.push(guests / (again.ms / 1000));
+    }
+  } finally {
+    await luma.stop();
+  }
+  const name = `1. database-bound sync, ${guests / 1000}k guests`;
+  return [
+    figure(name, 'first sync', 'guests/s', rates, { text: '>= 10000', ok: (m) => m >= 10_000 }),
+    figure(name, 'first sync / max(fetch floor, write floor)', 'ratio', ratios, { text: '<= 2.0', ok: (m) => m <= 2 }),
+    figure(name, 're-sync, nothing new', 'guests/s', resync, { text: '>= 20000', ok: (m) => m >= 20_000 }),
+  ];
+}
+
+/** The write floor: the same rows a sync adds, inserted by one bulk statement. */
+async function bulkInsertFloor(db: Database, guests: number): Promise<void> {
+  const floorEvent = await benchEvent(db.sql, 'evt-floor');
+  await db.sql`
+    INSERT INTO "PLEventGuest" (uid, "eventUid", "locationUid", "memberUid", "teamUid", "externalGuestId", "updatedAt")
+    SELECT md5(random()::text), ${floorEvent.eventUid}, 'bench-loc', m.uid, r."teamUid", 'gst-' || g, now()
+    FROM generate_series(0, ${guests - 1}) AS g
+    JOIN "Member" m ON lower(btrim(m.email)) = 'guest' || g || '@example.com'
+    LEFT JOIN "TeamMemberRole" r ON r."memberUid" = m.uid AND r."mainTeam"`;
+}
+
+/** Scenario 2: SQL statements a page costs, first sync and re-sync, at page size 10 and 100. */
+export async function statementsPerPage({ db }: SyncBenchOptions): Promise<Figure[]> {
+  const guests = 2_000;
+  const luma = await startSimulatedLuma({ events: { 'evt-count': { guestCount: guests } } });
+  const counts: Record<string, { statements: number; pages: number }> = {};
+  try {
+    for (const pageSize of [10, 100]) {
+      const message = await benchEvent(db.sql, 'evt-count');
+      for (const pass of ['first', 'resync']) {
+        let statements = 0;
+        const counted = createDatabase({ url: db.url, poolMax: 1, onQuery: () => statements++ });
+        await counted.sql`SELECT 1`;
+        statements = 0;
+        const result = await syncEvent(benchSyncDeps(counted.db, luma.url, { pageSize }), message);
+        counts[`${pass}-${pageSize}`] = { statements, pages: result.pages };
+        await counted.close();
+      }
+    }
+  } finally {
+    await luma.stop();
+  }
+  // The fixed cost (event lookup, post-sync) cancels out in the difference of two runs.
+  const perPage = (pass: string) => {
+    const small = counts[`${pass}-10`]!;
+    const large = counts[`${pass}-100`]!;
+    return (small.statements - large.statements) / (small.pages - large.pages);
+  };
+  const name = '2. statements per page (sizes 10 and 100)';
+  return ['first', 'resync'].map((pass) =>
+    figure(name, pass === 'first' ? 'first sync' : 're-sync', 'statements/page', [perPage(pass)], {
+      text: '<= 3, constant',
+      ok: (m) => m <= 3 && Number.isInteger(m),
+    }),
+  );
+}
+
+/** Scenario 3: API-bound sync; the database work hides behind the next page's fetch. */
+export async function apiBound({ db, runs, quick }: SyncBenchOptions): Promise<Figure[]> {
+  const guests = quick ? 5_000 : 20_000;
+  const latencyMs = 50;
+  const luma = await startSimulatedLuma({ events: { 'evt-api-bound': { guestCount: guests } }, latencyMs });
+  const ratios: number[] = [];
+  try {
+    for (let i = 0; i < Math.min(runs, 3); i++) {
+      const message = await benchEvent(db.sql, 'evt-api-bound');
+      const { ms, value } = await time(() => syncEvent(benchSyncDeps(db.db, luma.url), message));
+      ratios.push(ms / (value.pages * latencyMs));
+    }
+  } finally {
+    await luma.stop();
+  }
+  return [
+    figure(
+      `3. API-bound sync, ${guests / 1000}k guests, ${latencyMs} ms/page`,
+      'wall time / (pages x latency)',
+      'ratio',
+      ratios,
+      {
+        text: '<= 1.10',
+        ok: (m) => m <= 1.1,
+      },
+    ),
+  ];
+}
+
+/** Scenario 4: the client-side budget keeps Luma from ever answering 429, and uses the budget. */
+export async function rateLimit({ db, runs, quick }: SyncBenchOptions): Promise<Figure[]> {
+  // Luma's 200 per minute, scaled down in time: 20 requests per 2 s window.
+  const budget = 20;
+  const windowMs = 2_000;
+  const windows = quick ? 2 : 3;
+  const figures: Figure[] = [];
+  for (const events of [1, 20]) {
+    const pagesPerEvent = Math.ceil((budget * windows) / events) + 1;
+    const list = { guestCount: pagesPerEvent * 100 };
+    const ids = Array.from({ length: events }, (_, i) => `evt-rate-${i}`);
+    const achieved: number[] = [];
+    const limited: number[] = [];
+    for (let i = 0; i < Math.min(runs, 3); i++) {
+      const luma = await startSimulatedLuma({
+        events: Object.fromEntries(ids.map((id) => [id, list])),
+        rateLimit: { requests: budget, windowMs },
+      });
+      const limiter = createRateLimiter({ perMinute: budget, windowMs });
+      const messages = await Promise.all(ids.map((id) => benchEvent(db.sql, id)));
+      const { ms } = await time(() =>
+        Promise.all(messages.map((m) => syncEvent(benchSyncDeps(db.db, luma.url, { limiter }), m))),
+      );
+      // Whole windows the run needed: the first `budget` requests go at once.
+      const requests = luma.stats.requests;
+      achieved.push(requests / Math.ceil(ms / windowMs) / budget);
+      limited.push(luma.stats.rateLimited);
+      await luma.stop();
+    }
+    const name = `4. rate limit, ${events} event${events > 1 ? 's' : ''} at once (${budget} req / ${windowMs / 1000} s)`;
+    figures.push(
+      figure(name, '429 answers', 'count', limited, { text: '0', ok: (m) => m === 0 }),
+      figure(name, 'requests per window / budget', 'share', achieved, { text: '>= 0.90', ok: (m) => m >= 0.9 }),
+    );
+  }
+  return figures;
+}
+
+/** Scenario 5: peak RSS grows with nothing but a page: 100k guests cost about what 1k do. */
+export async function memory({ db, runs, quick }: SyncBenchOptions): Promise<Figure[]> {
+  const large = quick ? 20_000 : 100_000;
+  const luma = await startSimulatedLuma({
+    events: { 'evt-mem-small': { guestCount: 1_000 }, 'evt-mem-large': { guestCount: large } },
+  });
+  const deltas: number[] = [];
+  try {
+    for (let i = 0; i < Math.min(runs, 3); i++) {
+      const rss = async (externalEventId: string) => {
+        const message = await benchEvent(db.sql, externalEventId);
+        const { stdout } = await run(process.execPath, [
+          '--import',
+          'tsx',
+          'test/bench/memory-child.ts',
+          db.url,
+          luma.url,
+          JSON.stringify(message),
+        ]);
+        return (JSON.parse(stdout.trim().split('\n').at(-1)!) as { maxRssBytes: number }).maxRssBytes;
+      };
+      const small = await rss('evt-mem-small');
+      const big = await rss('evt-mem-large');
+      deltas.push((big - small) / 2 ** 20);
+    }
+  } finally {
+    await luma.stop();
+  }
+  return [
+    figure(`5. memory, ${large / 1000}k vs 1k guests`, 'peak RSS difference', 'MiB', deltas, {
+      text: '<= 30',
+      ok: (m) => m <= 30,
+    }),
+  ];
+}
+
+/** Scenario 6: time per guest stays flat as the list grows. */
+export async function scaling({ db, runs, quick }: SyncBenchOptions): Promise<Figure[]> {
+  const sizes = quick ? [1_000, 10_000, 20_000] : [1_000, 10_000, 100_000];
+  const luma = await startSimulatedLuma({
+    events: Object.fromEntries(sizes.map((n) => [`evt-scale-${n}`, { guestCount: n }])),
+  });
+  const perGuest: Record<number, number[]> = {};
+  try {
+    for (let i = 0; i < Math.min(runs, 3); i++) {
+      for (const n of sizes) {
+        const message = await benchEvent(db.sql, `evt-scale-${n}`);
+        const { ms } = await time(() => syncEvent(benchSyncDeps(db.db, luma.url), message));
+        perGuest[n] = [...(perGuest[n] ?? []), (ms * 1000) / n];
+      }
+    }
+  } finally {
+    await luma.stop();
+  }
+  const [, mid, top] = sizes as [number, number, number];
+  const ratios = perGuest[top]!.map((v, i) => v / perGuest[mid]![i]!);
+  const name = '6. scaling';
+  return [
+    ...sizes.map((n) =>
+      figure(name, `time per guest at ${n / 1000}k`, 'µs/guest', perGuest[n]!, { text: 'reported', ok: () => true }),
+    ),
+    figure(name, `${top / 1000}k per-guest time / ${mid / 1000}k per-guest time`, 'ratio', ratios, {
+      text: '<= 1.5',
+      ok: (m) => m <= 1.5,
+    }),
+  ];
+}
