@@ -1,9 +1,11 @@
+import type { SQL } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import * as schema from './schema.ts';
 
 export type Sql = postgres.Sql;
-export type Db = PostgresJsDatabase<typeof schema>;
+export type Db = PostgresJsDatabase<typeof schema> & { $client: Sql };
 
 /** A database handle: Drizzle for typed queries, the postgres.js client for the few raw statements. */
 export interface Database {
@@ -42,4 +44,18 @@ export function redactDatabaseUrl(url: string): string {
   } catch {
     return '<unparseable database url>';
   }
+}
+
+const dialect = new PgDialect();
+
+/**
+ * Runs a Drizzle SQL statement as a prepared statement, which postgres.js keeps per
+ * connection: for the statement a sync runs once per page, parsing and planning it once
+ * instead of every page measurably lowers the cost of a page. `db.execute` never prepares.
+ */
+export function executePrepared<T>(db: Db, query: SQL): Promise<T[]> {
+  const { sql: text, params } = dialect.sqlToQuery(query);
+  return db.$client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }) as unknown as Promise<
+    T[]
+  >;
 }

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import type { Db } from '../db/client.ts';
+import { type Db, executePrepared } from '../db/client.ts';
 import type { ExternalGuest } from '../providers/types.ts';
 
 export interface GuestTarget {
@@ -56,11 +56,13 @@ export async function addPageGuests(
         ON CONFLICT DO NOTHING
         RETURNING "memberUid")`;
 
-  const [row] = await deps.db.execute<{
+  const [row] = await executePrepared<{
     matched_guests: number;
     matched: string[] | null;
     created: string[] | null;
-  }>(sql`
+  }>(
+    deps.db,
+    sql`
     WITH page AS (
       SELECT * FROM unnest(${emails}::text[], ${guestIds}::text[]) WITH ORDINALITY AS p(email, external_guest_id, ord)
     ),
@@ -91,7 +93,8 @@ export async function addPageGuests(
     SELECT
       (SELECT count(DISTINCT ord) FROM hits)::int AS matched_guests,
       (SELECT array_agg(member_uid) FROM members) AS matched,
-      (SELECT array_agg("memberUid") FROM created) AS created`);
+      (SELECT array_agg("memberUid") FROM created) AS created`,
+  );
 
   const created = row?.created ?? [];
   const counted = options.alreadyCounted;

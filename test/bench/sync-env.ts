@@ -1,9 +1,15 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { loadConfig } from '../../src/config.ts';
 import { createDatabase, type Database } from '../../src/db/client.ts';
 import { runMigrations } from '../../src/db/migrate.ts';
-import { type LumaSimulatorOptions, SIM_API_KEY, startLumaSimulator } from '../../src/local/luma-simulator.ts';
+import type { LumaSimulatorOptions, LumaSimulatorStats } from '../../src/local/luma-simulator.ts';
+import { SIM_API_KEY } from '../../src/local/luma-simulator.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createLumaProvider } from '../../src/providers/luma.ts';
 import { createRateLimiter, type RequestBudget } from '../../src/providers/rate-limit.ts';
@@ -11,6 +17,8 @@ import { createProviderRegistry } from '../../src/providers/registry.ts';
 import type { SyncDeps } from '../../src/sync/sync-event.ts';
 import { withDatabase } from '../support/db.ts';
 import { seedBenchEvent } from './seed-bulk.ts';
+
+const LUMA_PROCESS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'luma-process.ts');
 
 /** A fresh database for one benchmark run, migrated; dropped by drop(). */
 export async function createBenchDatabase(
@@ -33,9 +41,21 @@ export async function createBenchDatabase(
   };
 }
 
-/** The real sync pipeline against a simulated Luma served over real HTTP. */
+/** A simulated Luma over real HTTP, in a child process of its own; `stats()` reads its counters. */
 export async function startSimulatedLuma(options: Omit<LumaSimulatorOptions, 'apiKey'>) {
-  return startLumaSimulator({ apiKey: SIM_API_KEY, ...options });
+  const child = spawn(process.execPath, ['--import', 'tsx', LUMA_PROCESS, JSON.stringify(options)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+  const { url, statsUrl } = JSON.parse(line) as { url: string; statsUrl: string };
+  return {
+    url,
+    stats: async () => (await (await fetch(statsUrl)).json()) as LumaSimulatorStats,
+    async stop() {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
 }
 
 export function benchSyncDeps(

@@ -149,9 +149,9 @@ export async function rateLimit({ db, runs, quick }: SyncBenchOptions): Promise<
         Promise.all(messages.map((m) => syncEvent(benchSyncDeps(db.db, luma.url, { limiter }), m))),
       );
       // Whole windows the run needed: the first `budget` requests go at once.
-      const requests = luma.stats.requests;
-      achieved.push(requests / Math.ceil(ms / windowMs) / budget);
-      limited.push(luma.stats.rateLimited);
+      const stats = await luma.stats();
+      achieved.push(stats.requests / Math.ceil(ms / windowMs) / budget);
+      limited.push(stats.rateLimited);
       await luma.stop();
     }
     const name = `4. rate limit, ${events} event${events > 1 ? 's' : ''} at once (${budget} req / ${windowMs / 1000} s)`;
