@@ -1,0 +1,230 @@
+import { GetQueueAttributesCommand, type GetQueueAttributesCommandOutput } from '@aws-sdk/client-sqs';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Logger } from '../log.ts';
+import type { SyncResult } from '../sync/types.ts';
+
+/** Sync durations run from a sub-second empty list to a 30-minute million-guest event. */
+const SYNC_DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800];
+
+/** The stale-removal guard reasons of src/sync/remove-stale.ts, pre-initialised so rate() sees a 0. */
+const STALE_GUARD_REASONS = ['empty_list', 'share_exceeded'];
+
+export type SyncOutcome = 'success' | 'failure' | 'dry_run';
+
+/** The worker's Prometheus instruments, on a registry of their own (never prom-client's global one). */
+export interface Metrics {
+  readonly registry: Registry;
+  /** The Content-Type of `registry.metrics()`'s text. */
+  readonly contentType: string;
+  /** One finished sync. A dry run only observes its duration: it wrote nothing. */
+  recordSyncResult(result: SyncResult): void;
+  /** One failed sync; `kind` is errorKind(err) from src/errors.ts. */
+  recordSyncFailure(kind: string, durationMs: number): void;
+  /** One scheduler run: events put on the queue, and those SendMessageBatch reported failed. */
+  recordEnqueueRun(run: { enqueued: number; failed: number }): void;
+  /** A scheduler slot skipped because the previous run was still going. */
+  enqueueRunSkipped(): void;
+  /** The stale-removal guard kept guests; fits SyncObserver.staleGuard of src/sync/sync-event.ts. */
+  staleGuard(reason: string): void;
+  /** Luma answered 429. */
+  rateLimited(): void;
+  /** One request sent to Luma. */
+  lumaRequest(): void;
+  setQueueDepth(visible: number, inFlight: number): void;
+}
+
+export function createMetrics(options: { now?: () => number } = {}): Metrics {
+  const now = options.now ?? Date.now;
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'lgs_' });
+  const registers = [registry];
+
+  const eventsEnqueued = new Counter({
+    name: 'lgs_events_enqueued_total',
+    help: 'Events put on the sync queue by the scheduler.',
+    registers,
+  });
+  const enqueueFailed = new Counter({
+    name: 'lgs_events_enqueue_failed_total',
+    help: 'Events the scheduler could not put on the queue (failed SendMessageBatch entries).',
+    registers,
+  });
+  const lastRunEvents = new Gauge({
+    name: 'lgs_enqueue_last_run_events',
+    help: 'Events enqueued by the most recent scheduler run.',
+    registers,
+  });
+  const runsSkipped = new Counter({
+    name: 'lgs_enqueue_runs_skipped_total',
+    help: 'Scheduler runs skipped because the previous run had not finished.',
+    registers,
+  });
+  const guests = {
+    fetched: new Counter({ name: 'lgs_guests_fetched_total', help: 'Usable guests read from providers.', registers }),
+    matched: new Counter({
+      name: 'lgs_guests_matched_total',
+      help: 'Guests whose email matched a member.',
+      registers,
+    }),
+    created: new Counter({ name: 'lgs_guests_created_total', help: 'Guest rows written.', registers }),
+    skipped: new Counter({
+      name: 'lgs_guests_skipped_total',
+      help: 'Provider entries without a usable id or email.',
+      registers,
+    }),
+    removed: new Counter({
+      name: 'lgs_guests_removed_total',
+      help: 'Synced guest rows removed as stale.',
+      registers,
+    }),
+  };
+  const staleGuardTripped = new Counter({
+    name: 'lgs_stale_removal_guard_total',
+    help: 'Syncs whose stale-guest removal was held back by a guard.',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  const syncDuration = new Histogram({
+    name: 'lgs_sync_duration_seconds',
+    help: 'Duration of one event sync.',
+    labelNames: ['outcome'] as const,
+    buckets: SYNC_DURATION_BUCKETS,
+    registers,
+  });
+  const syncErrors = new Counter({
+    name: 'lgs_sync_errors_total',
+    help: 'Failed event syncs by error kind.',
+    labelNames: ['kind'] as const,
+    registers,
+  });
+  const lumaRateLimited = new Counter({
+    name: 'lgs_luma_rate_limited_total',
+    help: 'Luma requests answered 429.',
+    registers,
+  });
+  const lumaRequests = new Counter({ name: 'lgs_luma_requests_total', help: 'Requests sent to Luma.', registers });
+  const queueDepth = new Gauge({
+    name: 'lgs_sqs_queue_depth',
+    help: 'Approximate messages on the sync queue: visible (waiting) and in_flight (received, not yet deleted).',
+    labelNames: ['state'] as const,
+    registers,
+  });
+  const lastSuccess = new Gauge({
+    name: 'lgs_last_successful_sync_timestamp_seconds',
+    help: 'Unix time of the last successful event sync by this process.',
+    registers,
+  });
+
+  // Known label values start at 0 so a first increment shows up as a rate, not a new series.
+  for (const reason of STALE_GUARD_REASONS) staleGuardTripped.inc({ reason }, 0);
+  for (const outcome of ['success', 'failure'] as const) syncDuration.zero({ outcome });
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    recordSyncResult(result) {
+      const seconds = result.durationMs / 1000;
+      if (result.dryRun) {
+        syncDuration.observe({ outcome: 'dry_run' }, seconds);
+        return;
+      }
+      syncDuration.observe({ outcome: 'success' }, seconds);
+      guests.fetched.inc(result.fetched);
+      guests.matched.inc(result.matched);
+      guests.created.inc(result.created);
+      guests.skipped.inc(result.skipped);
+      guests.removed.inc(result.removed);
+      lastSuccess.set(now() / 1000);
+    },
+    recordSyncFailure(kind, durationMs) {
+      syncDuration.observe({ outcome: 'failure' }, durationMs / 1000);
+      syncErrors.inc({ kind });
+    },
+    recordEnqueueRun({ enqueued, failed }) {
+      eventsEnqueued.inc(enqueued);
+      enqueueFailed.inc(failed);
+      lastRunEvents.set(enqueued);
+    },
+    enqueueRunSkipped: () => runsSkipped.inc(),
+    staleGuard: (reason) => staleGuardTripped.inc({ reason }),
+    rateLimited: () => lumaRateLimited.inc(),
+    lumaRequest: () => lumaRequests.inc(),
+    setQueueDepth(visible, inFlight) {
+      queueDepth.set({ state: 'visible' }, visible);
+      queueDepth.set({ state: 'in_flight' }, inFlight);
+    },
+  };
+}
+
+/** The one SQS call the poller makes; an SQSClient fits, and so does a test's object literal. */
+export interface QueueAttributesClient {
+  send(
+    command: GetQueueAttributesCommand,
+    options?: { abortSignal?: AbortSignal },
+  ): Promise<Pick<GetQueueAttributesCommandOutput, 'Attributes'>>;
+}
+
+export interface QueueDepthPollerOptions {
+  sqs: QueueAttributesClient;
+  queueUrl: string;
+  metrics: Pick<Metrics, 'setQueueDepth'>;
+  intervalMs: number;
+  log: Pick<Logger, 'warn' | 'debug' | 'info'>;
+}
+
+/**
+ * Reads the queue's approximate depth now and then every `intervalMs` into
+ * lgs_sqs_queue_depth. Polls never overlap (the next is scheduled when one ends) and
+ * the timer is unref'd, so the poller never holds the process open. `stop()` aborts a
+ * poll in progress and resolves once it has settled.
+ */
+export function startQueueDepthPoller(options: QueueDepthPollerOptions): { stop(): Promise<void> } {
+  const { sqs, queueUrl, metrics, intervalMs, log } = options;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let inFlight: Promise<void> | undefined;
+  let controller: AbortController | undefined;
+  let failing = false;
+
+  async function poll(): Promise<void> {
+    controller = new AbortController();
+    try {
+      const { Attributes: attributes = {} } = await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: queueUrl,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
+        { abortSignal: controller.signal },
+      );
+      metrics.setQueueDepth(
+        Number(attributes.ApproximateNumberOfMessages ?? 0),
+        Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
+      );
+      if (failing) log.info({ queueUrl }, 'queue depth poll recovered');
+      failing = false;
+    } catch (err) {
+      if (stopped) return;
+      // Warn once per outage, not once per interval.
+      if (failing) log.debug({ err, queueUrl }, 'queue depth poll failed');
+      else log.warn({ err, queueUrl }, 'queue depth poll failed');
+      failing = true;
+    }
+  }
+
+  function tick(): void {
+    inFlight = poll().finally(() => {
+      inFlight = undefined;
+      if (!stopped) timer = setTimeout(tick, intervalMs).unref();
+    });
+  }
+
+  tick();
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      controller?.abort();
+      await inFlight;
+    },
+  };
+}
