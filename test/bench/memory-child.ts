@@ -16,5 +16,7 @@ console.log(
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
     fetched: result.fetched,
     created: result.created,
+    // After a full collection: what the process still holds once the sync is done.
+    heapUsedAfterGcBytes: (globalThis.gc?.(), process.memoryUsage().heapUsed),
   }),
 );

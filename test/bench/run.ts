@@ -45,7 +45,7 @@ try {
     [4, () => rateLimit(options)],
     [5, () => memory(options)],
     [6, () => scaling(options)],
-    [7, () => scheduler({ ...options, sqsEndpoint: sqs.endpoint })],
+    [7, () => scheduler({ adminUrl, runs, quick, sqsEndpoint: sqs.endpoint })],
   ];
   for (const [n, scenario] of scenarios) {
     if (only && !only.has(n)) continue;

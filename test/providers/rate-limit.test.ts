@@ -45,7 +45,7 @@ describe('createRateLimiter', () => {
 
   it('never starts more than perMinute requests in any window, across concurrent callers', async () => {
     const time = fakeTime();
-    const limiter = createRateLimiter({ perMinute: 10, now: time.now, sleep: time.sleep });
+    const limiter = createRateLimiter({ perMinute: 10, guardMs: 0, now: time.now, sleep: time.sleep });
     const starts: number[] = [];
     // Three "syncs" sharing the one limiter.
     const sync = async (requests: number) => {
@@ -74,9 +74,18 @@ describe('createRateLimiter', () => {
     assert.ok(busiestWindow(starts, 60_000) <= 7, `busiest window held ${busiestWindow(starts, 60_000)}`);
   });
 
+  it('spaces windows by a guard of 2% by default, for servers that count arrivals', async () => {
+    const time = fakeTime();
+    const limiter = createRateLimiter({ perMinute: 2, windowMs: 1_000, now: time.now, sleep: time.sleep });
+    await limiter.acquire();
+    await limiter.acquire();
+    await limiter.acquire();
+    assert.equal(time.now(), 1_020);
+  });
+
   it('serves waiters in arrival order', async () => {
     const time = fakeTime();
-    const limiter = createRateLimiter({ perMinute: 1, windowMs: 1_000, now: time.now, sleep: time.sleep });
+    const limiter = createRateLimiter({ perMinute: 1, windowMs: 1_000, guardMs: 0, now: time.now, sleep: time.sleep });
     const order: number[] = [];
     await Promise.all([1, 2, 3, 4].map((n) => limiter.acquire().then(() => order.push(n))));
     assert.deepEqual(order, [1, 2, 3, 4]);
@@ -85,7 +94,7 @@ describe('createRateLimiter', () => {
 
   it('rejects an aborted waiter with its reason and gives its turn to the next', async () => {
     const time = fakeTime();
-    const limiter = createRateLimiter({ perMinute: 1, windowMs: 1_000, now: time.now, sleep: time.sleep });
+    const limiter = createRateLimiter({ perMinute: 1, windowMs: 1_000, guardMs: 0, now: time.now, sleep: time.sleep });
     await limiter.acquire();
     const controller = new AbortController();
     const first = limiter.acquire(controller.signal);
