@@ -11,12 +11,13 @@ const [databaseUrl, lumaUrl, messageJson] = process.argv.slice(2);
 const database = createDatabase({ url: databaseUrl!, poolMax: 2 });
 const result = await syncEvent(benchSyncDeps(database.db, lumaUrl!), JSON.parse(messageJson!));
 await database.close();
+globalThis.gc?.(); // a full collection first: what the process still holds once the sync is done
+const heapUsedAfterGcBytes = process.memoryUsage().heapUsed;
 console.log(
   JSON.stringify({
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
     fetched: result.fetched,
     created: result.created,
-    // After a full collection: what the process still holds once the sync is done.
-    heapUsedAfterGcBytes: (globalThis.gc?.(), process.memoryUsage().heapUsed),
+    heapUsedAfterGcBytes,
   }),
 );
