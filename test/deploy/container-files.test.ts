@@ -96,8 +96,8 @@ describe('compose.yaml', () => {
     assert.ok(valid, ajv.errorsText(validate.errors, { separator: '\n' }));
   });
 
-  it('has the five services, and every depends_on names one of them', () => {
-    assert.deepEqual(Object.keys(services).sort(), ['localstack', 'luma', 'migrate', 'postgres', 'worker']);
+  it('has the six services, and every depends_on names one of them', () => {
+    assert.deepEqual(Object.keys(services).sort(), ['localstack', 'luma', 'migrate', 'postgres', 'seed', 'worker']);
     for (const [name, service] of Object.entries(services)) {
       for (const dependency of Object.keys(dependsOn(service))) {
         assert.ok(dependency in services, `${name} depends on unknown service "${dependency}"`);
@@ -170,10 +170,17 @@ describe('compose.yaml', () => {
     const imageCheck = healthcheck(last(runtime, 'HEALTHCHECK')!.args).command;
     assert.deepEqual(worker.healthcheck?.test, ['CMD', ...imageCheck], 'same probe as the image');
     assert.deepEqual(dependsOn(worker), {
-      migrate: 'service_completed_successfully',
+      seed: 'service_completed_successfully',
       localstack: 'service_healthy',
       luma: 'service_healthy',
     });
+  });
+
+  it('seeds the demo directory after the migration, before the worker starts', () => {
+    const seed = services.seed!;
+    assert.deepEqual(dependsOn(seed), { migrate: 'service_completed_successfully' });
+    assert.deepEqual(seed.command, ['src/local/seed-cli.ts']);
+    assert.equal(seed.restart, 'no');
   });
 
   it('migrates once, after PostgreSQL is healthy', () => {
