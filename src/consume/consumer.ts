@@ -76,6 +76,8 @@ export class SyncConsumer {
   readonly #retryKinds: Set<string>;
   #consumers: Consumer[] = [];
   readonly #inFlight = new Set<InFlight>();
+  /** Acknowledged messages whose delete sqs-consumer has not finished, by message id. */
+  readonly #deleting = new Map<string, InFlight>();
   #stopping: Promise<StopReport> | undefined;
   #pollFailing = false;
   #lastPollAt: Date | undefined;
@@ -163,6 +165,9 @@ export class SyncConsumer {
       // A sync that ignores its signal must not hold shutdown forever; its message reappears anyway.
       await settledWithin(late, this.#options.abortWaitMs ?? 5_000);
     }
+    // sqs-consumer deletes an acknowledged message after the handler returns: wait for
+    // those deletes too, or closing the SQS client next could cut one off (a redelivery).
+    await settledWithin([...this.#deleting.values()], this.#options.abortWaitMs ?? 5_000);
     const report = { completed: running.length - late.length, aborted: late.length };
     this.#log.info(report, 'consumer stopped');
     return report;
@@ -184,6 +189,12 @@ export class SyncConsumer {
     };
     // Marked before anyone else awaits `done`, so stop() sees it as soon as it settles.
     entry.done.then(settle, settle);
+    entry.done.then(
+      (acked) => {
+        if (acked?.MessageId) this.#awaitDelete(acked.MessageId);
+      },
+      () => {},
+    );
     return entry.done;
   }
 
@@ -255,7 +266,24 @@ export class SyncConsumer {
     return true;
   }
 
+  /** Tracks the delete sqs-consumer makes of an acknowledged message, until it ends either way. */
+  #awaitDelete(messageId: string): void {
+    let finish = () => {};
+    const done = new Promise<undefined>((resolve) => {
+      finish = () => {
+        this.#deleting.delete(messageId);
+        resolve(undefined);
+      };
+    });
+    this.#deleting.set(messageId, { controller: new AbortController(), done, settled: false, finish });
+  }
+
+  #deleted(messageId: string | undefined): void {
+    if (messageId) this.#deleting.get(messageId)?.finish?.();
+  }
+
   #listen(consumer: Consumer): void {
+    consumer.on('message_processed', (message) => this.#deleted(message.MessageId));
     consumer.on('message_received', () => this.#pollOk());
     consumer.on('empty', () => this.#pollOk());
     consumer.on('error', (err, message) => {
@@ -269,6 +297,7 @@ export class SyncConsumer {
         this.#log.debug({ err, messageId }, 'heartbeat lost a race with the end of a sync');
       } else {
         this.#log.error({ err, messageId }, 'SQS error on a message');
+        if (typeof messageId === 'string') this.#deleted(messageId);
       }
     });
     // Handler failures are already logged in #process with their context; these are for tracing.
@@ -290,6 +319,8 @@ interface InFlight {
   controller: AbortController;
   done: Promise<Message | undefined>;
   settled: boolean;
+  /** For a pending delete: marks it ended. */
+  finish?: () => void;
 }
 
 interface MessageContext {
