@@ -220,11 +220,24 @@ export const schema = {
       env: 'LUMA_REQUEST_TIMEOUT_MS',
     },
     rateLimitPerMinute: {
-      doc: 'Client-side request budget per minute for this process (Luma allows 200 per calendar key).',
+      doc: 'Luma request budget per window (LUMA_RATE_LIMIT_WINDOW_MS): for all replicas on the key with the shared scope, per process otherwise (Luma allows 200 per minute per calendar key).',
       format: positiveInt(100_000).validate,
       ...intCoerce,
       default: 180,
       env: 'LUMA_RATE_LIMIT_PER_MINUTE',
+    },
+    rateLimitScope: {
+      doc: 'Who shares LUMA_RATE_LIMIT_PER_MINUTE: "shared" = every replica on the same Luma key, through the database (needs db:migrate); "process" = each process on its own.',
+      format: ['shared', 'process'],
+      default: 'shared',
+      env: 'LUMA_RATE_LIMIT_SCOPE',
+    },
+    rateLimitWindowMs: {
+      doc: 'Length of the rate-limit window in milliseconds. Luma counts per minute: keep 60000 in production; tests and benchmarks scale it down.',
+      format: positiveInt(3_600_000).validate,
+      ...intCoerce,
+      default: 60_000,
+      env: 'LUMA_RATE_LIMIT_WINDOW_MS',
     },
     rateLimitRetries: {
       doc: 'How many times a request answered 429 is retried before the sync fails.',
@@ -324,6 +337,9 @@ export interface Config {
     maxPages: number;
     requestTimeoutMs: number;
     rateLimitPerMinute: number;
+    /** "shared": one budget for every replica on the key, kept in the database; "process": one per process. */
+    rateLimitScope: 'shared' | 'process';
+    rateLimitWindowMs: number;
     rateLimitRetries: number;
     rateLimitWaitSeconds: number;
   };

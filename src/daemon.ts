@@ -75,7 +75,7 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
   shutdown.register('queue depth poller', () => poller.stop());
 
   if (config.consumer.enabled) {
-    const providers = createProviders(config, log, {
+    const providers = createProviders(config, database, log, {
       onRateLimited: () => metrics.rateLimited(),
       onRequest: () => metrics.lumaRequest(),
     });

@@ -138,7 +138,7 @@ async function runSyncCommand(config: Readonly<Config>, log: Logger, eventUid: s
       locationUid: event.locationUid,
       providerType: event.provider,
     } as SyncMessage;
-    const deps = createSyncDeps(config, database, createProviders(config, log), log);
+    const deps = createSyncDeps(config, database, createProviders(config, database, log), log);
     const result = await syncEvent(deps, message, { dryRun });
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return 0;

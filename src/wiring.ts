@@ -7,8 +7,9 @@ import { type Config, sqsEndpoint } from './config.ts';
 import type { Database } from './db/client.ts';
 import type { Logger } from './log.ts';
 import { createLumaProvider } from './providers/luma.ts';
-import { createRateLimiter } from './providers/rate-limit.ts';
+import { createRateLimiter, type RequestBudget } from './providers/rate-limit.ts';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.ts';
+import { createSharedBudget, sharedBudgetKey } from './providers/shared-budget.ts';
 import type { SyncDeps, SyncObserver } from './sync/sync-event.ts';
 
 export interface ProviderHooks {
@@ -17,12 +18,37 @@ export interface ProviderHooks {
 }
 
 /** Every provider the worker knows, keyed by ExternalEventProvider. Adding one is one line here. */
-export function createProviders(config: Readonly<Config>, log: Logger, hooks: ProviderHooks = {}): ProviderRegistry {
-  // One budget per process, shared by every concurrent sync on the same Luma key.
-  const limiter = createRateLimiter({ perMinute: config.luma.rateLimitPerMinute });
+export function createProviders(
+  config: Readonly<Config>,
+  database: Pick<Database, 'sql'>,
+  log: Logger,
+  hooks: ProviderHooks = {},
+): ProviderRegistry {
+  const lumaLog = log.child({ component: 'LumaApiService' });
   return createProviderRegistry([
-    createLumaProvider({ config: config.luma, limiter, log: log.child({ component: 'LumaApiService' }), ...hooks }),
+    createLumaProvider({
+      config: config.luma,
+      limiter: createLumaBudget(config, database, lumaLog),
+      log: lumaLog,
+      ...hooks,
+    }),
   ]);
+}
+
+/**
+ * The request budget of the Luma key, shared by every concurrent sync of this process and,
+ * with the "shared" scope, by every replica on the same key: Luma counts per key, and one
+ * 429 blocks the key for a minute.
+ */
+export function createLumaBudget(
+  config: Readonly<Config>,
+  database: Pick<Database, 'sql'>,
+  log: Logger,
+): RequestBudget {
+  const { rateLimitPerMinute: perMinute, rateLimitWindowMs: windowMs } = config.luma;
+  if (config.luma.rateLimitScope === 'process') return createRateLimiter({ perMinute, windowMs });
+  const key = sharedBudgetKey('LUMA', config.luma.apiKey);
+  return createSharedBudget({ sql: database.sql, key, perMinute, windowMs, log });
 }
 
 export function createSyncDeps(

@@ -23,6 +23,8 @@ export const REQUIRED_COLUMNS: Record<string, string[]> = {
 
 /** The index that makes synced rows duplicate-proof; its absence is as serious as a missing column. */
 const REQUIRED_INDEXES = ['PLEventGuest_synced_event_location_member_key'];
+/** The shared Luma request budget (migration 0003). */
+const REQUIRED_FUNCTION = 'luma_guest_sync.acquire_rate_budget(text,integer,integer)';
 
 export interface SchemaCheck {
   ok: boolean;
@@ -45,6 +47,9 @@ export async function checkSchema(sql: Sql): Promise<SchemaCheck> {
     SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ANY(${REQUIRED_INDEXES})`;
   const found = new Set(indexes.map((r) => r.indexname));
   for (const name of REQUIRED_INDEXES) if (!found.has(name)) missing.push(`index "${name}"`);
+  const [budget] = await sql<{ present: boolean }[]>`
+    SELECT to_regprocedure(${REQUIRED_FUNCTION}) IS NOT NULL AS present`;
+  if (!budget?.present) missing.push(`function ${REQUIRED_FUNCTION}`);
   const message =
     missing.length === 0
       ? 'schema ok'

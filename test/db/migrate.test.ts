@@ -24,7 +24,12 @@ describe('migrations on an empty database', () => {
     assert.match(before.message, /npm run db:migrate/);
 
     const first = await runMigrations(database.url);
-    assert.deepEqual(first.applied, ['0000_directory_tables', '0001_guest_sync_columns', '0002_guest_sync_indexes']);
+    assert.deepEqual(first.applied, [
+      '0000_directory_tables',
+      '0001_guest_sync_columns',
+      '0002_guest_sync_indexes',
+      '0003_rate_budget',
+    ]);
     assert.deepEqual(await checkSchema(database.sql), { ok: true, missing: [], message: 'schema ok' });
 
     const second = await runMigrations(database.url);
@@ -34,7 +39,7 @@ describe('migrations on an empty database', () => {
   it('serialise two migrators started at once', async () => {
     const database = await createTestDatabase({ migrate: false, label: 'migrate_race' });
     const [a, b] = await Promise.all([runMigrations(database.url), runMigrations(database.url)]);
-    assert.equal(a.applied.length + b.applied.length, 3);
+    assert.equal(a.applied.length + b.applied.length, 4);
     assert.equal((await checkSchema(database.sql)).ok, true);
   });
 });
@@ -46,7 +51,7 @@ describe('migrations on a live directory database', () => {
     const before = await snapshot(database.sql);
 
     const result = await runMigrations(database.url);
-    assert.equal(result.applied.length, 3);
+    assert.equal(result.applied.length, 4);
     assert.deepEqual(await snapshot(database.sql), before, 'no row changed');
     assert.equal((await checkSchema(database.sql)).ok, true);
 

@@ -35,6 +35,7 @@ interface Service {
   command?: string[] | string | null;
   environment?: Record<string, string | number | boolean | null>;
   depends_on?: string[] | Record<string, { condition: string }>;
+  restart?: string;
   healthcheck?: { test?: string | string[]; disable?: boolean };
   ports?: Array<string | number>;
   read_only?: boolean;

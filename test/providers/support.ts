@@ -18,6 +18,8 @@ export function lumaConfig(overrides: Partial<Config['luma']> = {}): Config['lum
     maxPages: 50,
     requestTimeoutMs: 2_000,
     rateLimitPerMinute: 1_000,
+    rateLimitScope: 'process',
+    rateLimitWindowMs: 60_000,
     rateLimitRetries: 3,
     rateLimitWaitSeconds: 60,
     ...overrides,

@@ -1,5 +1,10 @@
 import { after } from 'node:test';
-import { type LumaSimulatorOptions, SIM_API_KEY, type SimGuestList, startLumaSimulator } from '../../src/local/luma-simulator.ts';
+import {
+  type LumaSimulatorOptions,
+  SIM_API_KEY,
+  type SimGuestList,
+  startLumaSimulator,
+} from '../../src/local/luma-simulator.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 import { testEnv } from './env.ts';
 import { createFifoQueue, createTestSqs } from './sqs-queue.ts';
@@ -9,9 +14,12 @@ import { createFifoQueue, createTestSqs } from './sqs-queue.ts';
  * FIFO queue (with a FIFO DLQ) on the test SQS server, and a simulated Luma served over
  * real HTTP. `env` is the worker's environment for them.
  */
-export async function startStack(
-  options: { label: string; luma?: Omit<LumaSimulatorOptions, 'apiKey'>; maxReceiveCount?: number; visibilityTimeout?: number },
-) {
+export async function startStack(options: {
+  label: string;
+  luma?: Omit<LumaSimulatorOptions, 'apiKey'>;
+  maxReceiveCount?: number;
+  visibilityTimeout?: number;
+}) {
   const database: TestDatabase = await createTestDatabase({ label: options.label });
   const sqs = createTestSqs();
   const queue = await createFifoQueue(sqs, {

@@ -15,7 +15,10 @@ export interface WorkerProcess {
   lines: Array<Record<string, unknown>>;
   stderr: () => string;
   /** Resolves with the first log line matching `predicate`; rejects after `timeoutMs`. */
-  waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   /** Resolves once GET /readyz answers 200. */
   waitUntilReady(timeoutMs?: number): Promise<void>;
   /** Resolves with the exit code (or the signal name) once the process has exited. */
@@ -51,7 +54,10 @@ export async function startWorkerProcess(
   });
 
   const lines: Array<Record<string, unknown>> = [];
-  const waiters: Array<{ predicate: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
+  const waiters: Array<{
+    predicate: (l: Record<string, unknown>) => boolean;
+    resolve: (l: Record<string, unknown>) => void;
+  }> = [];
   let buffered = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
     buffered += chunk;

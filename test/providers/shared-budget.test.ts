@@ -1,0 +1,235 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { createDatabase, type Sql } from '../../src/db/client.ts';
+import type { RequestBudget } from '../../src/providers/rate-limit.ts';
+import { createSharedBudget, sharedBudgetKey } from '../../src/providers/shared-budget.ts';
+import { createTestDatabase } from '../support/db.ts';
+
+/** The most starts inside any half-open window of `windowMs`. */
+function busiestWindow(starts: number[], windowMs: number): number {
+  const sorted = [...starts].sort((a, b) => a - b);
+  let best = 0;
+  let left = 0;
+  for (let right = 0; right < sorted.length; right++) {
+    while ((sorted[right] ?? 0) - (sorted[left] ?? 0) >= windowMs) left++;
+    best = Math.max(best, right - left + 1);
+  }
+  return best;
+}
+
+/**
+ * Records every granted start as the database stamped it: each grant is exactly one
+ * UPDATE of the key's row, appending its start. Test-only, in the test's own database.
+ */
+async function logStarts(sql: Sql): Promise<void> {
+  await sql`CREATE TABLE public.budget_log ("key" text NOT NULL, started_at timestamptz NOT NULL)`;
+  await sql`
+    CREATE FUNCTION public.log_budget_start() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      INSERT INTO public.budget_log VALUES (NEW.key, NEW.starts[cardinality(NEW.starts)]);
+      RETURN NEW;
+    END $$`;
+  await sql`
+    CREATE TRIGGER log_budget_start AFTER UPDATE ON luma_guest_sync.rate_budget
+    FOR EACH ROW EXECUTE FUNCTION public.log_budget_start()`;
+}
+
+/** The logged starts of `key`, in ms after the first, on the database's clock. */
+async function startsOf(sql: Sql, key: string): Promise<number[]> {
+  const rows = await sql<{ ms: string }[]>`
+    SELECT extract(epoch FROM started_at - min(started_at) OVER ()) * 1000 AS ms
+    FROM public.budget_log WHERE "key" = ${key} ORDER BY started_at`;
+  return rows.map((r) => Number(r.ms));
+}
+
+/** `loops` concurrent callers, each acquiring until `total` starts were granted between them. */
+async function drain(budget: RequestBudget, loops: number, shared: { granted: number; total: number }) {
+  await Promise.all(
+    Array.from({ length: loops }, async () => {
+      while (shared.granted < shared.total) {
+        await budget.acquire();
+        shared.granted++;
+      }
+    }),
+  );
+}
+
+const database = await createTestDatabase({ label: 'shared_budget' });
+const bare = await createTestDatabase({ migrate: false, label: 'shared_budget_bare' });
+await logStarts(database.sql);
+/** Separate pools, as separate replicas would have. */
+const replicas = [1, 2, 3].map(() => createDatabase({ url: database.url, poolMax: 2 }));
+after(() => Promise.all(replicas.map((r) => r.close())));
+let keys = 0;
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+const newKey = () => sharedBudgetKey('LUMA', `test-key-${++keys}-${Math.random()}`);
+
+describe('createSharedBudget', () => {
+  it('never grants more than perMinute starts in any window across replicas on separate connections', async () => {
+    const key = newKey();
+    const perMinute = 10;
+    const windowMs = 400;
+    // Three replicas with three syncs each, plus a second budget object on one pool.
+    const budgets = [...replicas, replicas[0]!].map((r) =>
+      createSharedBudget({ sql: r.sql, key, perMinute, windowMs }),
+    );
+    const shared = { granted: 0, total: 45 };
+    const started = performance.now();
+    await Promise.all(budgets.map((budget) => drain(budget, 3, shared)));
+    const elapsed = performance.now() - started;
+
+    const starts = await startsOf(database.sql, key);
+    // Every caller that entered the loop before the total was reached got its start.
+    assert.ok(starts.length >= 45 && starts.length <= 45 + budgets.length * 3, `${starts.length} starts`);
+    assert.equal(starts.length, shared.granted);
+    assert.equal(busiestWindow(starts, windowMs), perMinute, 'the busiest window holds exactly the budget');
+    // 45+ starts at 10 per window: the first 10 at once, then at least four more windows.
+    assert.ok(elapsed >= 4 * windowMs, `took ${Math.round(elapsed)} ms`);
+  });
+
+  it('counts a start committed while another caller waited for the key', async () => {
+    // The race a lone "lock, count, insert" statement loses: its snapshot predates the wait.
+    const key = newKey();
+    const [holder, waiter] = [replicas[0]!.sql, replicas[1]!.sql];
+    await createSharedBudget({ sql: holder, key, perMinute: 2, windowMs: 60_000 }).acquire();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const first = holder.begin(async (tx) => {
+      const [row] = await tx<{ wait: number }[]>`SELECT luma_guest_sync.acquire_rate_budget(${key}, 2, 60000) AS wait`;
+      await held;
+      return row!.wait;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // postgres.js sends a query when it is awaited; then() sends it now.
+    const second = Promise.resolve(
+      waiter<{ wait: number }[]>`SELECT luma_guest_sync.acquire_rate_budget(${key}, 2, 60000) AS wait`,
+    );
+    await waitUntil(async () => {
+      const [row] = await database.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE wait_event_type = 'Lock' AND query LIKE '%acquire_rate_budget%'`;
+      return row!.n === 1;
+    });
+    release();
+    assert.equal(await first, 0, 'the holder got the second start');
+    const [row] = await second;
+    assert.ok(row!.wait > 59_000, `the waiter was told to wait ${row!.wait} ms`);
+    assert.equal((await startsOf(database.sql, key)).length, 2);
+  });
+
+  it('reaches at least 90% of the budget when callers want more than it allows', async (t) => {
+    const key = newKey();
+    const perMinute = 20;
+    const windowMs = 1_000;
+    const budgets = replicas.map((r) => createSharedBudget({ sql: r.sql, key, perMinute, windowMs }));
+    const shared = { granted: 0, total: 85 };
+    await Promise.all(budgets.map((budget) => drain(budget, 4, shared)));
+
+    const starts = await startsOf(database.sql, key);
+    assert.ok(busiestWindow(starts, windowMs) <= perMinute);
+    // Half-open [0, 3 windows) of the database's clock: the ideal is three full budgets.
+    const inThreeWindows = starts.filter((ms) => ms < 3 * windowMs).length;
+    t.diagnostic(`${inThreeWindows} of ${3 * perMinute} possible starts in three windows`);
+    assert.ok(inThreeWindows >= 0.9 * 3 * perMinute, `${inThreeWindows} starts in three windows`);
+  });
+
+  it('keeps the budgets of different keys apart', async () => {
+    const [a, b] = [newKey(), newKey()];
+    const windowMs = 60_000;
+    const budgetA = createSharedBudget({ sql: replicas[0]!.sql, key: a, perMinute: 5, windowMs });
+    const budgetB = createSharedBudget({ sql: replicas[1]!.sql, key: b, perMinute: 5, windowMs });
+    const started = performance.now();
+    for (let i = 0; i < 5; i++) await Promise.all([budgetA.acquire(), budgetB.acquire()]);
+    assert.ok(performance.now() - started < 5_000, 'neither key waited for the other');
+    assert.equal((await startsOf(database.sql, a)).length, 5);
+    assert.equal((await startsOf(database.sql, b)).length, 5);
+
+    // A is exhausted for a minute; B's exhaustion is its own.
+    const timeout = AbortSignal.timeout(300);
+    await assert.rejects(budgetA.acquire(timeout), (err: Error) => err.name === 'TimeoutError');
+  });
+
+  it('rejects with the signal reason when aborted while waiting, and records no start', async () => {
+    const key = newKey();
+    const budget = createSharedBudget({ sql: replicas[0]!.sql, key, perMinute: 2, windowMs: 60_000 });
+    await budget.acquire();
+    await budget.acquire();
+
+    const first = new AbortController();
+    const second = new AbortController();
+    // `first` waits on the database's answer; `second` waits behind it in the process queue.
+    const waitingFirst = budget.acquire(first.signal);
+    const waitingSecond = budget.acquire(second.signal);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const started = performance.now();
+    second.abort(new Error('second gave up'));
+    first.abort(new Error('first gave up'));
+    await assert.rejects(waitingSecond, /second gave up/);
+    await assert.rejects(waitingFirst, /first gave up/);
+    assert.ok(performance.now() - started < 1_000, 'the abort ended the wait at once');
+
+    assert.equal((await startsOf(database.sql, key)).length, 2);
+    const aborted = AbortSignal.abort(new Error('already aborted'));
+    await assert.rejects(budget.acquire(aborted), /already aborted/);
+    // The queue is free again: another key-holder's next acquire waits, it does not hang forever.
+    await assert.rejects(budget.acquire(AbortSignal.timeout(100)), (err: Error) => err.name === 'TimeoutError');
+  });
+
+  it('asks the database once per start while there is room, and callers of one process take turns', async (t) => {
+    const key = newKey();
+    let calls = 0;
+    const counted = createDatabase({
+      url: database.url,
+      poolMax: 3,
+      onQuery: (query) => {
+        if (query.includes('acquire_rate_budget')) calls++;
+      },
+    });
+    try {
+      const budget = createSharedBudget({ sql: counted.sql, key, perMinute: 5, windowMs: 300 });
+      await Promise.all(Array.from({ length: 5 }, () => budget.acquire()));
+      assert.equal(calls, 5, 'five starts with room: five round trips');
+
+      calls = 0;
+      // Ten callers want ten more starts: each slot costs a refusal and a grant, not ten refusals.
+      await Promise.all(Array.from({ length: 10 }, () => budget.acquire()));
+      t.diagnostic(`${calls} round trips for ten starts past the budget`);
+      assert.ok(calls <= 2 * 10 + 2, `${calls} round trips for ten starts`);
+    } finally {
+      await counted.close();
+    }
+  });
+
+  it('names the budget by a hash of the key and never stores the key', async () => {
+    const apiKey = 'lk_live_S3CRET-budget-0123456789';
+    const key = sharedBudgetKey('LUMA', apiKey);
+    assert.equal(key, sharedBudgetKey('LUMA', apiKey), 'stable across replicas');
+    assert.notEqual(key, sharedBudgetKey('LUMA', `${apiKey}x`));
+    assert.ok(!key.includes(apiKey) && /^luma:[0-9a-f]{32}$/.test(key), key);
+    await createSharedBudget({ sql: replicas[0]!.sql, key, perMinute: 5 }).acquire();
+    const [row] = await database.sql<
+      { text: string }[]
+    >`SELECT string_agg("key", ',') AS text FROM luma_guest_sync.rate_budget`;
+    assert.ok(!row?.text.includes(apiKey));
+  });
+
+  it('says to run db:migrate when the budget function is missing', async () => {
+    const budget = createSharedBudget({ sql: bare.sql, key: newKey(), perMinute: 5 });
+    await assert.rejects(budget.acquire(), /shared Luma request budget is unavailable \(run db:migrate/);
+  });
+
+  it('refuses a budget that is not a whole number of at least 1', () => {
+    const sql = replicas[0]!.sql;
+    assert.throws(() => createSharedBudget({ sql, key: 'k', perMinute: 0 }), RangeError);
+    assert.throws(() => createSharedBudget({ sql, key: 'k', perMinute: 5, windowMs: 0.5 }), RangeError);
+  });
+});
