@@ -103,6 +103,7 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
         concurrency: config.consumer.concurrency,
         visibilityTimeoutSeconds: config.consumer.visibilityTimeoutSeconds,
         waitTimeSeconds: config.consumer.waitTimeSeconds,
+        poisonQueueUrl: config.queue.poisonUrl || undefined,
         onResult: (result) => metrics.recordSyncResult(result),
         onFailure: (err, info) => {
           if (!(err && typeof err === 'object' && timed.has(err))) metrics.recordSyncFailure(info.kind, 0);

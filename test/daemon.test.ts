@@ -9,7 +9,7 @@ import { silentLogger } from '../src/log.ts';
 import { runEnqueue, slotOf } from '../src/schedule/scheduler.ts';
 import { createTestDatabase } from './support/db.ts';
 import { guestsOf, seedEvent, seedMember } from './support/seed.ts';
-import { queueDepth, waitFor } from './support/sqs-queue.ts';
+import { createFifoQueue, queueDepth, receiveAll, waitFor } from './support/sqs-queue.ts';
 import { startStack } from './support/stack.ts';
 import { startWorkerProcess, type WorkerProcess } from './support/worker-process.ts';
 
@@ -89,9 +89,10 @@ describe('the daemon, as a real process', () => {
     assert.equal((await stopWith(worker, 'SIGTERM')).code, 0);
   });
 
-  it('drops a message that is not JSON with its reason and id, and counts it as bad_message', async () => {
+  it('drops a message that is not JSON with its reason and id, counts it as bad_message, and keeps a copy', async () => {
     const stack = await startStack({ label: 'daemon_poison' });
-    const worker = await startWorkerProcess(stack.env);
+    const poison = await createFifoQueue(stack.sqs, { label: 'poison-copies' });
+    const worker = await startWorkerProcess({ ...stack.env, PL_EVENT_GUEST_SYNC_POISON_QUEUE_URL: poison.url });
     await worker.waitUntilReady();
 
     const { MessageId } = await stack.sqs.send(
@@ -117,6 +118,9 @@ describe('the daemon, as a real process', () => {
       1,
       'received once',
     );
+    const [copy] = await receiveAll(stack.sqs, poison.url, { messageAttributes: true });
+    assert.equal(copy?.Body, 'this is {not json', 'the whole body is kept on the poison queue');
+    assert.equal(copy?.MessageAttributes?.errorKind?.StringValue, 'bad_message');
 
     assert.equal((await stopWith(worker, 'SIGTERM')).code, 0);
   });

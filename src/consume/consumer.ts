@@ -1,10 +1,11 @@
 import { once } from 'node:events';
-import { type Message, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import { Consumer } from 'sqs-consumer';
-import { errorKind, isPermanent, type PermanentError } from '../errors.ts';
+import { errorKind, isPermanent } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { SyncMessage, SyncResult } from '../sync/types.ts';
-import { excerpt, parseSyncMessage } from './message.ts';
+import { parseSyncMessage } from './message.ts';
+import { dropPoison, type MessageContext } from './poison.ts';
 
 /**
  * Permanent errors that are about this worker, not the message: a fixed API key or
@@ -219,7 +220,12 @@ export class SyncConsumer {
       }
       const permanent = isPermanent(err);
       if (permanent && !this.#retryKinds.has(kind)) {
-        const dropped = await this.#dropPoison(message, err, context);
+        const dropped = await dropPoison(
+          { sqs: this.#deps.sqs, log: this.#log, poisonQueueUrl: this.#options.poisonQueueUrl },
+          message,
+          err,
+          context,
+        );
         this.#options.onFailure?.(err, { messageId: message.MessageId, kind, permanent, acknowledged: dropped });
         if (!dropped) throw err;
         return message;
@@ -228,42 +234,6 @@ export class SyncConsumer {
       this.#options.onFailure?.(err, { messageId: message.MessageId, kind, permanent, acknowledged: false });
       throw err;
     }
-  }
-
-  /**
-   * Logs a message that can never succeed, with its reason, and copies it to the poison
-   * queue if there is one. False when the copy failed: the message must then stay.
-   */
-  async #dropPoison(message: Message, err: PermanentError, context: MessageContext): Promise<boolean> {
-    const { poisonQueueUrl } = this.#options;
-    if (poisonQueueUrl) {
-      const fifo = poisonQueueUrl.endsWith('.fifo');
-      try {
-        await this.#deps.sqs.send(
-          new SendMessageCommand({
-            QueueUrl: poisonQueueUrl,
-            MessageBody: message.Body || '(empty body)',
-            MessageAttributes: {
-              errorKind: { DataType: 'String', StringValue: err.kind },
-              errorReason: { DataType: 'String', StringValue: err.message.slice(0, 1000) },
-            },
-            ...(fifo ? { MessageGroupId: context.groupId ?? 'poison', MessageDeduplicationId: message.MessageId } : {}),
-          }),
-        );
-      } catch (copyErr) {
-        // Left for redelivery rather than deleted without its copy.
-        this.#log.error(
-          { ...context, kind: err.kind, reason: err.message, err: copyErr },
-          'could not copy a failed message to the poison queue: left for redelivery',
-        );
-        return false;
-      }
-    }
-    this.#log.error(
-      { ...context, kind: err.kind, reason: err.message, body: excerpt(message.Body), poisonQueueUrl },
-      'message can never succeed: dropped',
-    );
-    return true;
   }
 
   /** Tracks the delete sqs-consumer makes of an acknowledged message, until it ends either way. */
@@ -321,12 +291,6 @@ interface InFlight {
   settled: boolean;
   /** For a pending delete: marks it ended. */
   finish?: () => void;
-}
-
-interface MessageContext {
-  messageId: string | undefined;
-  receiveCount: number;
-  groupId: string | undefined;
 }
 
 /** Waits until every entry settled or `ms` passed, whichever is first. */

@@ -8,6 +8,7 @@ import { simGuest } from '../../src/local/luma-simulator.ts';
 import { silentLogger } from '../../src/log.ts';
 import { runEnqueue, slotOf } from '../../src/schedule/scheduler.ts';
 import { startStack } from '../support/stack.ts';
+import { busiestWindow } from '../support/windows.ts';
 import type { WorkerProcess } from '../support/worker-process.ts';
 
 export interface LoadShape {
@@ -148,18 +149,6 @@ export function memoryOf(pid: number): { rssMb: number; peakMb: number } {
   return { rssMb: Math.round(kb('VmRSS') / 1024), peakMb: Math.round(kb('VmHWM') / 1024) };
 }
 
-/** The most request arrivals inside any half-open window of `windowMs`. */
-export function busiestWindow(times: number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  let left = 0;
-  for (let right = 0; right < sorted.length; right++) {
-    while ((sorted[right] ?? 0) - (sorted[left] ?? 0) >= windowMs) left++;
-    best = Math.max(best, right - left + 1);
-  }
-  return best;
-}
-
 /** Luma requests per window over the run: arrivals after the first, per elapsed window. */
 export function requestsPerWindow(times: number[], windowMs: number): number {
   if (times.length < 2) return times.length;
@@ -237,3 +226,4 @@ export function describeRun(run: LoadRun): string {
     `peak RSS ${run.peakRssMb} MB (VmHWM); /metrics RSS at the end ${run.metricsRssMb.join(', ')} MB`,
   ].join('; ');
 }
+

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createRateLimiter } from '../../src/providers/rate-limit.ts';
+import { busiestWindow } from '../support/windows.ts';
 
 /** A clock that only moves when the limiter sleeps. */
 function fakeTime() {
@@ -20,18 +21,6 @@ function fakeTime() {
       now += ms;
     },
   };
-}
-
-/** The most starts inside any half-open window of `windowMs`. */
-function busiestWindow(starts: number[], windowMs: number): number {
-  const sorted = [...starts].sort((a, b) => a - b);
-  let best = 0;
-  let left = 0;
-  for (let right = 0; right < sorted.length; right++) {
-    while ((sorted[right] ?? 0) - (sorted[left] ?? 0) >= windowMs) left++;
-    best = Math.max(best, right - left + 1);
-  }
-  return best;
 }
 
 describe('createRateLimiter', () => {

@@ -4,18 +4,7 @@ import { createDatabase, type Sql } from '../../src/db/client.ts';
 import type { RequestBudget } from '../../src/providers/rate-limit.ts';
 import { createSharedBudget, sharedBudgetKey } from '../../src/providers/shared-budget.ts';
 import { createTestDatabase } from '../support/db.ts';
-
-/** The most starts inside any half-open window of `windowMs`. */
-function busiestWindow(starts: number[], windowMs: number): number {
-  const sorted = [...starts].sort((a, b) => a - b);
-  let best = 0;
-  let left = 0;
-  for (let right = 0; right < sorted.length; right++) {
-    while ((sorted[right] ?? 0) - (sorted[left] ?? 0) >= windowMs) left++;
-    best = Math.max(best, right - left + 1);
-  }
-  return best;
-}
+import { busiestWindow } from '../support/windows.ts';
 
 /**
  * Records every granted start as the database stamped it: each grant is exactly one
