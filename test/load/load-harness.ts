@@ -226,4 +226,3 @@ export function describeRun(run: LoadRun): string {
     `peak RSS ${run.peakRssMb} MB (VmHWM); /metrics RSS at the end ${run.metricsRssMb.join(', ')} MB`,
   ].join('; ');
 }
-
