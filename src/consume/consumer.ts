@@ -7,6 +7,9 @@ import type { SyncMessage, SyncResult } from '../sync/types.ts';
 import { parseSyncMessage } from './message.ts';
 import { dropPoison, type MessageContext } from './poison.ts';
 
+/** Wait between polls while receives fail: 1 s doubling to 10 s, back to none on success. */
+const RECEIVE_BACKOFF = { firstMs: 1_000, maxMs: 10_000 };
+
 /**
  * Permanent errors that are about this worker, not the message: a fixed API key or
  * provider config makes the same message succeed. They are left for redelivery (and the
@@ -254,14 +257,27 @@ export class SyncConsumer {
 
   #listen(consumer: Consumer): void {
     consumer.on('message_processed', (message) => this.#deleted(message.MessageId));
-    consumer.on('message_received', () => this.#pollOk());
-    consumer.on('empty', () => this.#pollOk());
+    // sqs-consumer polls again at once after most failed receives (a refused connection
+    // included): without a back-off an SQS outage is a busy loop of error lines.
+    let backoffMs = 0;
+    const pollOk = () => {
+      if (backoffMs > 0) {
+        backoffMs = 0;
+        consumer.updateOption('pollingWaitTimeMs', 0);
+      }
+      this.#pollOk();
+    };
+    consumer.on('message_received', pollOk);
+    consumer.on('empty', pollOk);
     consumer.on('error', (err, message) => {
       const messageId = Array.isArray(message) ? message.map((m) => m.MessageId) : message?.MessageId;
       if (!message) {
         // No message: the receive itself failed. sqs-consumer retries on its own.
         this.#pollFailing = true;
-        this.#log.error({ err }, 'SQS receive failed');
+        backoffMs = Math.min(Math.max(backoffMs * 2, RECEIVE_BACKOFF.firstMs), RECEIVE_BACKOFF.maxMs);
+        // Takes effect from the poll after next: sqs-consumer reads the wait as a poll starts.
+        consumer.updateOption('pollingWaitTimeMs', backoffMs);
+        this.#log.error({ err, pollingWaitMs: backoffMs }, 'SQS receive failed');
       } else if (err.message.startsWith('Error changing visibility timeout')) {
         // A heartbeat racing the handler's end (the message is already deleted); harmless.
         this.#log.debug({ err, messageId }, 'heartbeat lost a race with the end of a sync');

