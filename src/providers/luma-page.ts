@@ -47,6 +47,7 @@ const CONTROL = /\p{Cc}/u;
 const CONTROL_GLOBAL = /\p{Cc}/gu;
 const WHITESPACE = /\s/;
 const ISO_DATE_START = /^\d{4}-\d{2}-\d{2}/;
+const ASCII_UPPER = /[A-Z]+/g;
 
 /**
  * Validates and normalises one page. Throws a LumaError kind 'luma_invalid_response'
@@ -132,7 +133,9 @@ function readId(value: unknown): string | null {
 
 function readEmail(value: unknown): string | null {
   if (typeof value !== 'string') return null;
-  const email = value.trim().toLowerCase();
+  // ASCII letters only: matching lower-cases the rest in PostgreSQL, on both sides, because
+  // JavaScript's case mapping differs from the database's beyond ASCII (a final Σ, İ).
+  const email = value.trim().replace(ASCII_UPPER, (letters) => letters.toLowerCase());
   if (email.length < 3 || email.length > MAX_EMAIL) return null;
   const at = email.indexOf('@');
   if (at <= 0 || at === email.length - 1) return null;

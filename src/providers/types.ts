@@ -6,7 +6,7 @@ export type ProviderType = (typeof PROVIDER_TYPES)[number];
 export interface ExternalGuest {
   /** The provider's guest id, e.g. Luma's `gst-…`. */
   externalGuestId: string;
-  /** Trimmed and lower-cased; never empty. */
+  /** Trimmed, ASCII letters lower-cased (matching lower-cases the rest in the database); never empty. */
   email: string;
   name: string | null;
   approvalStatus: string;

@@ -20,8 +20,9 @@ export interface PageOutcome {
  * Matches one page of guests to directory members and adds the members who are not yet
  * guests of the event — in one statement, whatever the page size.
  *
- * Matching: emails trimmed and lower-cased on both sides (the guests' arrive so; the
- * migrations index Member on lower(btrim(email))); soft-deleted members never match; a
+ * Matching: emails trimmed and lower-cased on both sides, by PostgreSQL's lower() on both
+ * (the guests' arrive trimmed; the migrations index Member on lower(btrim(email))), so an
+ * email the directory and Luma spell alike always matches; soft-deleted members never match; a
  * member whose email repeats on the page is taken once, with the first guest's id; the
  * main team comes from "TeamMemberRole"."mainTeam".
  *
@@ -68,7 +69,7 @@ export async function addPageGuests(
     ),
     hits AS (
       SELECT m.uid AS member_uid, page.external_guest_id, page.ord
-      FROM page JOIN "Member" m ON lower(btrim(m.email)) = page.email AND m."deletedAt" IS NULL
+      FROM page JOIN "Member" m ON lower(btrim(m.email)) = lower(page.email) AND m."deletedAt" IS NULL
     ),
     members AS (
       SELECT DISTINCT ON (member_uid) member_uid, external_guest_id FROM hits ORDER BY member_uid, ord
