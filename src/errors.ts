@@ -1,3 +1,5 @@
+import { DrizzleQueryError } from 'drizzle-orm/errors';
+
 /**
  * The one error split callers branch on. A PermanentError can never succeed on
  * retry (a malformed message, an unknown provider, rejected credentials); every
@@ -22,5 +24,8 @@ export function isPermanent(err: unknown): err is PermanentError {
 export function errorKind(err: unknown): string {
   if (err instanceof PermanentError) return err.kind;
   if (err && typeof err === 'object' && 'kind' in err && typeof err.kind === 'string') return err.kind;
+  // Drizzle wraps every failed statement, the driver's own error (PostgresError, or a
+  // connection error) as its cause: a database outage is the commonest retryable failure.
+  if (err instanceof DrizzleQueryError || (err instanceof Error && err.name === 'PostgresError')) return 'database';
   return 'unexpected';
 }

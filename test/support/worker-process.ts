@@ -27,7 +27,8 @@ export interface WorkerProcess {
 
 /**
  * Starts the real worker (`node src/main.ts <command>`) as a child process with `env`
- * (on top of a minimal PATH/HOME), JSON logs captured. Killed after the test file.
+ * (on top of a minimal PATH/HOME), JSON logs captured. Killed (SIGKILL) when the test that
+ * started it ends — or the file, when started at module level.
  */
 export async function startWorkerProcess(
   env: Record<string, string>,
