@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import type { Message, SQSClient } from '@aws-sdk/client-sqs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ChangeMessageVisibilityCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import { Consumer } from 'sqs-consumer';
 import { errorKind, isPermanent } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -82,6 +83,8 @@ export class SyncConsumer {
   readonly #inFlight = new Set<InFlight>();
   /** Acknowledged messages whose delete sqs-consumer has not finished, by message id. */
   readonly #deleting = new Map<string, InFlight>();
+  /** Messages handed to us by polls still open at stop(): released once they all end. */
+  readonly #receivedWhileStopping: Message[] = [];
   #stopping: Promise<StopReport> | undefined;
   #pollFailing = false;
   #lastPollAt: Date | undefined;
@@ -158,6 +161,10 @@ export class SyncConsumer {
     // to it (invisible until its timeout); an open poll ends by itself within waitTimeSeconds.
     for (const consumer of this.#consumers) consumer.stop();
     await Promise.all(stopped);
+    // Polls open at stop() end within waitTimeSeconds; any message they bring is released
+    // when all have ended (no poller of ours can take it back), so another worker gets it
+    // at once instead of after its visibility timeout. Bounded by the grace.
+    const pollsEnded = this.#pollsEnded(Math.min(graceMs, (this.#options.waitTimeSeconds + 2) * 1000));
 
     const running = [...this.#inFlight.values()];
     await settledWithin(running, graceMs);
@@ -172,6 +179,7 @@ export class SyncConsumer {
     // sqs-consumer deletes an acknowledged message after the handler returns: wait for
     // those deletes too, or closing the SQS client next could cut one off (a redelivery).
     await settledWithin([...this.#deleting.values()], this.#options.abortWaitMs ?? 5_000);
+    if (await pollsEnded) await this.#release(this.#receivedWhileStopping.splice(0));
     const report = { completed: running.length - late.length, aborted: late.length };
     this.#log.info(report, 'consumer stopped');
     return report;
@@ -179,9 +187,10 @@ export class SyncConsumer {
 
   async #handle(message: Message): Promise<Message | undefined> {
     if (this.#stopping) {
-      // A long poll still open when stop() was called can hand us a message. Not syncing it
-      // and not releasing it: released, another poller's open poll could take it again.
-      this.#log.debug({ messageId: message.MessageId }, 'message received while stopping: left for redelivery');
+      // A long poll still open when stop() was called can hand us a message. Not synced;
+      // released once every poll of this process has ended (see #stop).
+      this.#log.debug({ messageId: message.MessageId }, 'message received while stopping: to be released');
+      this.#receivedWhileStopping.push(message);
       return undefined;
     }
     const controller = new AbortController();
@@ -237,6 +246,36 @@ export class SyncConsumer {
       this.#options.onFailure?.(err, { messageId: message.MessageId, kind, permanent, acknowledged: false });
       throw err;
     }
+  }
+
+  /** Resolves true once no poller of this process has a receive open, false after `ms`. */
+  async #pollsEnded(ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      if (this.#consumers.every((c) => !c.status.isPolling)) return true;
+      if (Date.now() >= deadline) return false;
+      await sleep(50);
+    }
+  }
+
+  /** Makes messages visible again at once; a failure only delays them to their timeout. */
+  async #release(messages: Message[]): Promise<void> {
+    await Promise.all(
+      messages.map((message) =>
+        this.#deps.sqs
+          .send(
+            new ChangeMessageVisibilityCommand({
+              QueueUrl: this.#deps.queueUrl,
+              ReceiptHandle: message.ReceiptHandle,
+              VisibilityTimeout: 0,
+            }),
+          )
+          .then(
+            () => this.#log.debug({ messageId: message.MessageId }, 'message received while stopping: released'),
+            (err: unknown) => this.#log.warn({ err, messageId: message.MessageId }, 'could not release a message'),
+          ),
+      ),
+    );
   }
 
   /** Tracks the delete sqs-consumer makes of an acknowledged message, until it ends either way. */

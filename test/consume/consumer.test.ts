@@ -345,6 +345,30 @@ describe('SyncConsumer', { concurrency: true }, () => {
     assert.equal(again[0]?.Attributes?.ApproximateReceiveCount, '2', 'received once by the open poll, then left');
   });
 
+  it('releases at once a message a long poll still open at stop() returns, when the grace allows', async (t) => {
+    const queue = await createFifoQueue(sqs, { label: 'late-release' });
+    let calls = 0;
+    const { consumer } = startConsumer(
+      t,
+      queue.url,
+      async (m) => {
+        calls++;
+        return resultOf(m);
+      },
+      { waitTimeSeconds: 2, concurrency: 2, visibilityTimeoutSeconds: 60 },
+    );
+    await sleep(300); // the long polls are open
+    const stopping = consumer.stop({ graceMs: 5_000 });
+    await send(queue.url, body('late'));
+    await stopping;
+
+    // Visible now, not after its 60 s visibility timeout.
+    const again = await receiveAll(sqs, queue.url);
+    assert.equal(calls, 0);
+    assert.equal(again.length, 1);
+    assert.equal(again[0]?.Attributes?.ApproximateReceiveCount, '2', 'received once by the open poll, then released');
+  });
+
   it('syncs different events concurrently but one message of an event at a time, in order', async (t) => {
     const queue = await createFifoQueue(sqs, { label: 'fifo' });
     await send(queue.url, body('A', { scheduledFor: '2031-06-01T03:00:00.000Z' }), 'A');
