@@ -1,12 +1,10 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ChangeMessageVisibilityCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import { Consumer } from 'sqs-consumer';
-import { errorKind, isPermanent } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { SyncMessage, SyncResult } from '../sync/types.ts';
-import { parseSyncMessage } from './message.ts';
-import { dropPoison, type MessageContext } from './poison.ts';
+import { type ProcessDeps, processMessage, releaseMessages } from './process-message.ts';
 
 /** Wait between polls while receives fail: 1 s doubling to 10 s, back to none on success. */
 const RECEIVE_BACKOFF = { firstMs: 1_000, maxMs: 10_000 };
@@ -78,7 +76,7 @@ export class SyncConsumer {
   readonly #deps: SyncConsumerDeps;
   readonly #options: SyncConsumerOptions;
   readonly #log: Logger;
-  readonly #retryKinds: Set<string>;
+  readonly #processDeps: ProcessDeps;
   #consumers: Consumer[] = [];
   readonly #inFlight = new Set<InFlight>();
   /** Acknowledged messages whose delete sqs-consumer has not finished, by message id. */
@@ -93,7 +91,15 @@ export class SyncConsumer {
     this.#deps = deps;
     this.#options = options;
     this.#log = deps.log.child({ component: 'SyncConsumer' });
-    this.#retryKinds = new Set(options.retryPermanentKinds ?? WORKER_PERMANENT_KINDS);
+    this.#processDeps = {
+      sqs: deps.sqs,
+      sync: deps.sync,
+      log: this.#log,
+      poisonQueueUrl: options.poisonQueueUrl,
+      retryKinds: new Set(options.retryPermanentKinds ?? WORKER_PERMANENT_KINDS),
+      onResult: options.onResult,
+      onFailure: options.onFailure,
+    };
   }
 
   start(): void {
@@ -179,7 +185,9 @@ export class SyncConsumer {
     // sqs-consumer deletes an acknowledged message after the handler returns: wait for
     // those deletes too, or closing the SQS client next could cut one off (a redelivery).
     await settledWithin([...this.#deleting.values()], this.#options.abortWaitMs ?? 5_000);
-    if (await pollsEnded) await this.#release(this.#receivedWhileStopping.splice(0));
+    if (await pollsEnded) {
+      await releaseMessages({ ...this.#deps, log: this.#log }, this.#receivedWhileStopping.splice(0));
+    }
     const report = { completed: running.length - late.length, aborted: late.length };
     this.#log.info(report, 'consumer stopped');
     return report;
@@ -194,7 +202,11 @@ export class SyncConsumer {
       return undefined;
     }
     const controller = new AbortController();
-    const entry: InFlight = { controller, done: this.#process(message, controller.signal), settled: false };
+    const entry: InFlight = {
+      controller,
+      done: processMessage(this.#processDeps, message, controller.signal),
+      settled: false,
+    };
     this.#inFlight.add(entry);
     const settle = () => {
       entry.settled = true;
@@ -211,43 +223,6 @@ export class SyncConsumer {
     return entry.done;
   }
 
-  async #process(message: Message, signal: AbortSignal): Promise<Message | undefined> {
-    const context: MessageContext = {
-      messageId: message.MessageId,
-      receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? 1),
-      groupId: message.Attributes?.MessageGroupId,
-    };
-    this.#log.debug(context, 'sync message received');
-    try {
-      const result = await this.#deps.sync(parseSyncMessage(message.Body), signal);
-      this.#options.onResult?.(result);
-      return message;
-    } catch (err) {
-      const kind = errorKind(err);
-      if (signal.aborted) {
-        // Left, not released: see #handle. It reappears after its visibility timeout.
-        this.#log.warn({ ...context, kind }, 'sync aborted by shutdown: message left for redelivery');
-        this.#options.onFailure?.(err, { messageId: message.MessageId, kind, permanent: false, acknowledged: false });
-        throw err;
-      }
-      const permanent = isPermanent(err);
-      if (permanent && !this.#retryKinds.has(kind)) {
-        const dropped = await dropPoison(
-          { sqs: this.#deps.sqs, log: this.#log, poisonQueueUrl: this.#options.poisonQueueUrl },
-          message,
-          err,
-          context,
-        );
-        this.#options.onFailure?.(err, { messageId: message.MessageId, kind, permanent, acknowledged: dropped });
-        if (!dropped) throw err;
-        return message;
-      }
-      this.#log.warn({ ...context, kind, permanent, err }, 'sync failed: message left for redelivery');
-      this.#options.onFailure?.(err, { messageId: message.MessageId, kind, permanent, acknowledged: false });
-      throw err;
-    }
-  }
-
   /** Resolves true once no poller of this process has a receive open, false after `ms`. */
   async #pollsEnded(ms: number): Promise<boolean> {
     const deadline = Date.now() + ms;
@@ -256,26 +231,6 @@ export class SyncConsumer {
       if (Date.now() >= deadline) return false;
       await sleep(50);
     }
-  }
-
-  /** Makes messages visible again at once; a failure only delays them to their timeout. */
-  async #release(messages: Message[]): Promise<void> {
-    await Promise.all(
-      messages.map((message) =>
-        this.#deps.sqs
-          .send(
-            new ChangeMessageVisibilityCommand({
-              QueueUrl: this.#deps.queueUrl,
-              ReceiptHandle: message.ReceiptHandle,
-              VisibilityTimeout: 0,
-            }),
-          )
-          .then(
-            () => this.#log.debug({ messageId: message.MessageId }, 'message received while stopping: released'),
-            (err: unknown) => this.#log.warn({ err, messageId: message.MessageId }, 'could not release a message'),
-          ),
-      ),
-    );
   }
 
   /** Tracks the delete sqs-consumer makes of an acknowledged message, until it ends either way. */

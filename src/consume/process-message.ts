@@ -1,0 +1,85 @@
+import { ChangeMessageVisibilityCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import { errorKind, isPermanent } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { SyncMessage, SyncResult } from '../sync/types.ts';
+import type { FailureInfo } from './consumer.ts';
+import { parseSyncMessage } from './message.ts';
+import { dropPoison, type MessageContext } from './poison.ts';
+
+export interface ProcessDeps {
+  sqs: SQSClient;
+  sync: (message: SyncMessage, signal: AbortSignal) => Promise<SyncResult>;
+  log: Logger;
+  poisonQueueUrl?: string;
+  /** Permanent error kinds still left for redelivery (about the worker, not the message). */
+  retryKinds: ReadonlySet<string>;
+  onResult?: (result: SyncResult) => void;
+  onFailure?: (err: unknown, info: FailureInfo) => void;
+}
+
+/**
+ * One received message, start to end. The message contract: resolves with the message to
+ * have sqs-consumer delete it (success, or a permanent failure dropped after logging);
+ * throws to leave it for redelivery (a retryable failure, a worker-level permanent one,
+ * or an abort by shutdown).
+ */
+export async function processMessage(
+  deps: ProcessDeps,
+  message: Message,
+  signal: AbortSignal,
+): Promise<Message | undefined> {
+  const context: MessageContext = {
+    messageId: message.MessageId,
+    receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? 1),
+    groupId: message.Attributes?.MessageGroupId,
+  };
+  deps.log.debug(context, 'sync message received');
+  try {
+    const result = await deps.sync(parseSyncMessage(message.Body), signal);
+    deps.onResult?.(result);
+    return message;
+  } catch (err) {
+    const kind = errorKind(err);
+    const failure = (permanent: boolean, acknowledged: boolean) =>
+      deps.onFailure?.(err, { messageId: message.MessageId, kind, permanent, acknowledged });
+    if (signal.aborted) {
+      // It reappears after its visibility timeout; the sync is idempotent.
+      deps.log.warn({ ...context, kind }, 'sync aborted by shutdown: message left for redelivery');
+      failure(false, false);
+      throw err;
+    }
+    const permanent = isPermanent(err);
+    if (permanent && !deps.retryKinds.has(kind)) {
+      const dropped = await dropPoison(deps, message, err, context);
+      failure(true, dropped);
+      if (!dropped) throw err;
+      return message;
+    }
+    deps.log.warn({ ...context, kind, permanent, err }, 'sync failed: message left for redelivery');
+    failure(permanent, false);
+    throw err;
+  }
+}
+
+/** Makes messages visible again at once; a failure only delays them to their timeout. */
+export async function releaseMessages(
+  deps: { sqs: SQSClient; queueUrl: string; log: Logger },
+  messages: readonly Message[],
+): Promise<void> {
+  await Promise.all(
+    messages.map((message) =>
+      deps.sqs
+        .send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: deps.queueUrl,
+            ReceiptHandle: message.ReceiptHandle,
+            VisibilityTimeout: 0,
+          }),
+        )
+        .then(
+          () => deps.log.debug({ messageId: message.MessageId }, 'message received while stopping: released'),
+          (err: unknown) => deps.log.warn({ err, messageId: message.MessageId }, 'could not release a message'),
+        ),
+    ),
+  );
+}
