@@ -4,7 +4,7 @@
  * It serves the demo guest lists and accepts only the key in LUMA_SIM_API_KEY.
  */
 import { DEMO_LUMA_EVENTS } from './demo-data.ts';
-import { startLumaSimulator } from './luma-simulator.ts';
+import { startLumaSimulator } from './luma-simulator-http.ts';
 
 const simulator = await startLumaSimulator(
   { events: DEMO_LUMA_EVENTS, apiKey: process.env.LUMA_SIM_API_KEY ?? 'local-dev-key' },

@@ -1,12 +1,10 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { getResponse, type HttpHandler, HttpResponse, http } from 'msw';
+import { type HttpHandler, HttpResponse, http } from 'msw';
 
 /**
  * A simulated Luma guest-list API built from msw handlers: tests mount them with
  * setupServer, `npm run local` and benchmarks serve the very same handlers over real
- * HTTP with startLumaSimulator. It answers both endpoint generations in their own
+ * HTTP with startLumaSimulator (luma-simulator-http.ts). It answers both endpoint generations in their own
  * shapes (../shared/spec/luma-api.md): the legacy path with wrapped entries and old
  * field names (`api_id`, `email`, `name`), the current path with flat entries (`id`,
  * `user_email`, `user_name`, …).
@@ -48,7 +46,7 @@ export interface LumaSimulatorOptions {
   rateLimit?: { requests: number; windowMs?: number; blockMs?: number };
   /** Told of every request as it arrives, before any latency. */
   onRequest?: (request: Request, pageNo: number) => void;
-  /** Consulted for every request after the latency; a Response it returns is served as is. */
+  /** Consulted for every request; a Response it returns is served as is, after the latency. */
   fault?: (request: Request, pageNo: number) => Response | undefined | Promise<Response | undefined>;
   /** Wall clock for the rate limit. */
   now?: () => number;
@@ -142,11 +140,33 @@ export function createLumaHandlers(opts: LumaSimulatorOptions): LumaHandlers {
     opts.onRequest?.(request, pageNo);
 
     const latency = typeof opts.latencyMs === 'function' ? opts.latencyMs(pageNo) : (opts.latencyMs ?? 0);
-    if (latency > 0) {
+    const answeredAt = performance.now() + latency;
+    const page = await answerPage(request, shape, query, eventId, cursorText, cursor, pageNo);
+    const response = page instanceof Response ? page : page.response;
+    // The latency is the whole time to answer, the simulator's own work included, as a
+    // real server's is: the page is ready after `latency` ms, not `latency` ms plus work.
+    const remaining = answeredAt - performance.now();
+    if (remaining > 0) {
       // The client may give up first (a timeout test); then nobody reads the answer.
-      const gaveUp = await delay(latency, false, { signal: request.signal }).catch(() => true);
+      const gaveUp = await delay(remaining, false, { signal: request.signal }).catch(() => true);
       if (gaveUp) return HttpResponse.error();
     }
+    if (!(page instanceof Response)) {
+      stats.pagesServed++;
+      stats.guestsServed += page.guests;
+    }
+    return response;
+  }
+
+  async function answerPage(
+    request: Request,
+    shape: 'legacy' | 'current',
+    query: URLSearchParams,
+    eventId: string | null,
+    cursorText: string | null,
+    cursor: Cursor | null,
+    pageNo: number,
+  ): Promise<Response | { response: Response; guests: number }> {
     const injected = await opts.fault?.(request, pageNo);
     if (injected) return injected;
     if (request.headers.get('x-luma-api-key') !== apiKey) return failure(401, 'Invalid API key');
@@ -179,12 +199,10 @@ export function createLumaHandlers(opts: LumaSimulatorOptions): LumaHandlers {
     // Skip ahead to the next match so the last page says has_more: false.
     while (index < total && !matches(guestAt(index))) index++;
     const hasMore = index < total;
-    stats.pagesServed++;
-    stats.guestsServed += entries.length;
     const body = hasMore
       ? { entries, has_more: true, next_cursor: encodeCursor({ eventId, offset: index, page: pageNo + 1 }) }
       : { entries, has_more: false };
-    return HttpResponse.json(body, { headers: limited });
+    return { response: HttpResponse.json(body, { headers: limited }), guests: entries.length };
   }
 
   const handlers = [
@@ -193,74 +211,6 @@ export function createLumaHandlers(opts: LumaSimulatorOptions): LumaHandlers {
     http.get(`*${CURRENT_GUESTS_PATH}`, ({ request }) => answer(request, 'current')),
   ];
   return Object.assign(handlers, { stats });
-}
-
-export interface RunningLumaSimulator {
-  /** Base URL, e.g. http://127.0.0.1:54321, for LUMA_API_URL. */
-  url: string;
-  stats: LumaSimulatorStats;
-  stop(): Promise<void>;
-}
-
-/**
- * Serves createLumaHandlers(opts) over real HTTP; by default on 127.0.0.1 and a free
- * port (tests, benchmarks), or where `listen` says (a container of its own).
- */
-export async function startLumaSimulator(
-  opts: LumaSimulatorOptions,
-  listen: { host?: string; port?: number } = {},
-): Promise<RunningLumaSimulator> {
-  const handlers = createLumaHandlers(opts);
-  const server = createServer((req, res) => {
-    void serve(handlers, req, res);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port ?? 0, listen.host ?? '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = !listen.host || listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host;
-  return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    stats: handlers.stats,
-    stop: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
-  };
-}
-
-async function serve(handlers: HttpHandler[], req: IncomingMessage, res: ServerResponse): Promise<void> {
-  // Aborted when the client goes away, so a slow handler stops waiting.
-  const gone = new AbortController();
-  res.once('close', () => gone.abort());
-  try {
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(req.headers)) {
-      for (const item of Array.isArray(value) ? value : [value ?? '']) headers.append(name, item);
-    }
-    const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-    const body = hasBody ? Buffer.concat(await req.toArray()) : undefined;
-    const request = new Request(new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`), {
-      method: req.method,
-      headers,
-      body,
-      signal: gone.signal,
-    });
-    const response =
-      (await getResponse(handlers, request)) ?? HttpResponse.json({ message: 'Not found' }, { status: 404 });
-    // HttpResponse.error() stands for a network failure: drop the connection.
-    if (response.type === 'error') {
-      req.socket.destroy();
-      return;
-    }
-    res.writeHead(response.status, Object.fromEntries(response.headers));
-    res.end(Buffer.from(await response.arrayBuffer()));
-  } catch {
-    if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-    res.end('simulator error');
-  }
 }
 
 interface Cursor {

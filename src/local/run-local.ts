@@ -20,7 +20,7 @@ import { DEMO_LUMA_EVENTS, demoEvents } from './demo-data.ts';
 import { freePort, startEmbeddedPostgres } from './embedded-postgres.ts';
 import { createFifoQueueWithDlq } from './local-queue.ts';
 import { startLocalSqs } from './local-sqs.ts';
-import { startLumaSimulator } from './luma-simulator.ts';
+import { startLumaSimulator } from './luma-simulator-http.ts';
 import { seedDemoDirectory } from './seed.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -6,7 +6,8 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SIM_API_KEY, startLumaSimulator } from '../../src/local/luma-simulator.ts';
+import { SIM_API_KEY } from '../../src/local/luma-simulator.ts';
+import { startLumaSimulator } from '../../src/local/luma-simulator-http.ts';
 
 const options = JSON.parse(process.argv[2] ?? '{}');
 const luma = await startLumaSimulator({ ...options, apiKey: SIM_API_KEY });

@@ -4,13 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { HttpResponse } from 'msw';
 import { errorKind, isPermanent } from '../../src/errors.ts';
-import {
-  CURRENT_GUESTS_PATH,
-  LEGACY_GUESTS_PATH,
-  type LumaSimulatorOptions,
-  type RunningLumaSimulator,
-  startLumaSimulator,
-} from '../../src/local/luma-simulator.ts';
+import { CURRENT_GUESTS_PATH, LEGACY_GUESTS_PATH, type LumaSimulatorOptions } from '../../src/local/luma-simulator.ts';
+import { type RunningLumaSimulator, startLumaSimulator } from '../../src/local/luma-simulator-http.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createLumaProvider } from '../../src/providers/luma.ts';
 import { createRateLimiter } from '../../src/providers/rate-limit.ts';

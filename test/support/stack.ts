@@ -1,10 +1,6 @@
 import { after } from 'node:test';
-import {
-  type LumaSimulatorOptions,
-  SIM_API_KEY,
-  type SimGuestList,
-  startLumaSimulator,
-} from '../../src/local/luma-simulator.ts';
+import { type LumaSimulatorOptions, SIM_API_KEY, type SimGuestList } from '../../src/local/luma-simulator.ts';
+import { startLumaSimulator } from '../../src/local/luma-simulator-http.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 import { testEnv } from './env.ts';
 import { createFifoQueue, createTestSqs } from './sqs-queue.ts';
