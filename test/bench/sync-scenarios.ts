@@ -174,7 +174,8 @@ export async function memory({ db, runs, quick }: SyncBenchOptions): Promise<Fig
   const rssDeltas: number[] = [];
   const heapDeltas: number[] = [];
   try {
-    for (let i = 0; i < Math.min(runs, 3); i++) {
+    // Peak RSS swings with garbage-collection timing: every run, not three, for a steadier median.
+    for (let i = 0; i < runs; i++) {
       const measure = async (externalEventId: string) => {
         const message = await benchEvent(db.sql, externalEventId);
         const { stdout } = await run(process.execPath, [
