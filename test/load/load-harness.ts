@@ -7,6 +7,7 @@ import type { Sql } from '../../src/db/client.ts';
 import { simGuest } from '../../src/local/luma-simulator.ts';
 import { silentLogger } from '../../src/log.ts';
 import { runEnqueue, slotOf } from '../../src/schedule/scheduler.ts';
+import { logBudgetStarts, loggedBudgetStarts } from '../support/budget-log.ts';
 import { startStack } from '../support/stack.ts';
 import { busiestWindow } from '../support/windows.ts';
 import type { WorkerProcess } from '../support/worker-process.ts';
@@ -96,29 +97,10 @@ export async function startLoadStack(label: string, shape: LoadShape) {
   };
 }
 
-/**
- * Records every start the shared budget grants, stamped by the database's clock: each
- * grant is one UPDATE of the key's row appending its start. Test-only, in the test's database.
- */
-export async function logBudgetStarts(sql: Sql): Promise<void> {
-  await sql`CREATE TABLE public.budget_log ("key" text NOT NULL, started_at timestamptz NOT NULL)`;
-  await sql`
-    CREATE FUNCTION public.log_budget_start() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      INSERT INTO public.budget_log VALUES (NEW.key, NEW.starts[cardinality(NEW.starts)]);
-      RETURN NEW;
-    END $$`;
-  await sql`
-    CREATE TRIGGER log_budget_start AFTER UPDATE ON luma_guest_sync.rate_budget
-    FOR EACH ROW EXECUTE FUNCTION public.log_budget_start()`;
-}
-
 /** The logged starts, in ms after the first, on the database's clock; and how many keys they used. */
 export async function budgetStarts(sql: Sql): Promise<{ starts: number[]; keys: number }> {
-  const rows = await sql<{ ms: string; key: string }[]>`
-    SELECT extract(epoch FROM started_at - min(started_at) OVER ()) * 1000 AS ms, "key"
-    FROM public.budget_log ORDER BY started_at`;
-  return { starts: rows.map((r) => Number(r.ms)), keys: new Set(rows.map((r) => r.key)).size };
+  const rows = await loggedBudgetStarts(sql);
+  return { starts: rows.map((r) => r.ms), keys: new Set(rows.map((r) => r.key)).size };
 }
 
 /** Polls until every event has guestLastSyncedAt, sampling `onTick` meanwhile. */

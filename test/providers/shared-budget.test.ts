@@ -3,32 +3,13 @@ import { after, describe, it } from 'node:test';
 import { createDatabase, type Sql } from '../../src/db/client.ts';
 import type { RequestBudget } from '../../src/providers/rate-limit.ts';
 import { createSharedBudget, sharedBudgetKey } from '../../src/providers/shared-budget.ts';
+import { logBudgetStarts, loggedBudgetStarts } from '../support/budget-log.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { busiestWindow } from '../support/windows.ts';
 
-/**
- * Records every granted start as the database stamped it: each grant is exactly one
- * UPDATE of the key's row, appending its start. Test-only, in the test's own database.
- */
-async function logStarts(sql: Sql): Promise<void> {
-  await sql`CREATE TABLE public.budget_log ("key" text NOT NULL, started_at timestamptz NOT NULL)`;
-  await sql`
-    CREATE FUNCTION public.log_budget_start() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      INSERT INTO public.budget_log VALUES (NEW.key, NEW.starts[cardinality(NEW.starts)]);
-      RETURN NEW;
-    END $$`;
-  await sql`
-    CREATE TRIGGER log_budget_start AFTER UPDATE ON luma_guest_sync.rate_budget
-    FOR EACH ROW EXECUTE FUNCTION public.log_budget_start()`;
-}
-
 /** The logged starts of `key`, in ms after the first, on the database's clock. */
 async function startsOf(sql: Sql, key: string): Promise<number[]> {
-  const rows = await sql<{ ms: string }[]>`
-    SELECT extract(epoch FROM started_at - min(started_at) OVER ()) * 1000 AS ms
-    FROM public.budget_log WHERE "key" = ${key} ORDER BY started_at`;
-  return rows.map((r) => Number(r.ms));
+  return (await loggedBudgetStarts(sql, key)).map((s) => s.ms);
 }
 
 /** `loops` concurrent callers, each acquiring until `total` starts were granted between them. */
@@ -45,7 +26,7 @@ async function drain(budget: RequestBudget, loops: number, shared: { granted: nu
 
 const database = await createTestDatabase({ label: 'shared_budget' });
 const bare = await createTestDatabase({ migrate: false, label: 'shared_budget_bare' });
-await logStarts(database.sql);
+await logBudgetStarts(database.sql);
 /** Separate pools, as separate replicas would have. */
 const replicas = [1, 2, 3].map(() => createDatabase({ url: database.url, poolMax: 2 }));
 after(() => Promise.all(replicas.map((r) => r.close())));
