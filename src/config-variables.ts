@@ -1,0 +1,244 @@
+import {
+  httpUrl,
+  intCoerce,
+  nonNegativeInt,
+  numCoerce,
+  positiveInt,
+  postgresUrl,
+  queueUrl,
+  share,
+} from './config-formats.ts';
+
+/**
+ * Every environment variable the worker reads, as a convict schema: the one source of the
+ * validation in config.ts, of config.schema.json and of the README's table. `doc` is the
+ * one-line description shown in both. The 'strict-boolean' and 'cron' formats are
+ * registered with convict by config.ts.
+ */
+export const schema = {
+  enabled: {
+    doc: 'Master toggle: when false the scheduler never enqueues.',
+    format: 'strict-boolean',
+    default: false,
+    env: 'PL_EVENT_GUEST_SYNC_ENABLED',
+  },
+  cron: {
+    doc: 'When the scheduler enqueues every syncable event (cron syntax, evaluated in UTC).',
+    format: 'cron',
+    default: '0 3 * * *',
+    env: 'PL_EVENT_GUEST_SYNC_CRON',
+  },
+  removeStale: {
+    doc: 'Remove synced guests who are no longer on the approved Luma list (opt-in).',
+    format: 'strict-boolean',
+    default: false,
+    env: 'PL_EVENT_GUEST_SYNC_REMOVE_STALE',
+  },
+  removeStaleMaxShare: {
+    doc: "Largest share of an event's synced guests one sync may remove; above it nothing is removed.",
+    format: share.validate,
+    ...numCoerce,
+    default: 0.5,
+    env: 'PL_EVENT_GUEST_SYNC_REMOVE_STALE_MAX_SHARE',
+  },
+  consumer: {
+    enabled: {
+      doc: 'Run the SQS consumer that syncs one event per message.',
+      format: 'strict-boolean',
+      default: false,
+      env: 'PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED',
+    },
+    concurrency: {
+      doc: 'How many events this process syncs at the same time.',
+      format: positiveInt(10).validate,
+      ...intCoerce,
+      default: 2,
+      env: 'PL_EVENT_GUEST_SYNC_CONCURRENCY',
+    },
+    visibilityTimeoutSeconds: {
+      doc: 'How long a received message stays hidden; a heartbeat extends it while a sync runs.',
+      format: positiveInt(43_200).validate,
+      ...intCoerce,
+      default: 120,
+      env: 'PL_EVENT_GUEST_SYNC_VISIBILITY_TIMEOUT_SECONDS',
+    },
+    waitTimeSeconds: {
+      doc: 'SQS long-polling wait per ReceiveMessage call.',
+      format: nonNegativeInt(20).validate,
+      ...intCoerce,
+      default: 20,
+      env: 'PL_EVENT_GUEST_SYNC_WAIT_TIME_SECONDS',
+    },
+  },
+  queue: {
+    name: {
+      doc: 'SQS FIFO queue name, looked up when no URL is given; ".fifo" is appended when missing.',
+      format: String,
+      default: 'pl-event-guest-sync',
+      env: 'PL_EVENT_GUEST_SYNC_QUEUE_NAME',
+    },
+    url: {
+      doc: 'SQS queue URL; takes precedence over the name.',
+      format: queueUrl({ fifo: true }).validate,
+      default: '',
+      env: 'PL_EVENT_GUEST_SYNC_QUEUE_URL',
+    },
+    poisonUrl: {
+      doc: 'Optional queue that gets a full copy of every message that can never succeed, before it is dropped.',
+      format: queueUrl({ fifo: false }).validate,
+      default: '',
+      env: 'PL_EVENT_GUEST_SYNC_POISON_QUEUE_URL',
+    },
+  },
+  luma: {
+    apiUrl: {
+      doc: 'Luma API base URL.',
+      format: httpUrl(false).validate,
+      default: 'https://public-api.luma.com',
+      env: 'LUMA_API_URL',
+    },
+    apiKey: {
+      doc: 'Luma API key, sent as the x-luma-api-key header. Required when the feature or the consumer is enabled.',
+      format: String,
+      default: '',
+      sensitive: true,
+      env: 'LUMA_API_KEY',
+    },
+    guestsPath: {
+      doc: 'Guest-list endpoint: the legacy /v1/event/get-guests or the current /v1/events/guests/list.',
+      format: String,
+      default: '/v1/event/get-guests',
+      env: 'LUMA_GUESTS_PATH',
+    },
+    pageSize: {
+      doc: 'Guests asked for per page (Luma caps it; 100 is the largest known to be accepted).',
+      format: positiveInt(1000).validate,
+      ...intCoerce,
+      default: 100,
+      env: 'LUMA_PAGE_SIZE',
+    },
+    maxPages: {
+      doc: 'Upper bound on pages per event: a sync that would read more fails instead of looping.',
+      format: positiveInt(1_000_000).validate,
+      ...intCoerce,
+      default: 10_000,
+      env: 'LUMA_MAX_PAGES',
+    },
+    requestTimeoutMs: {
+      doc: 'Timeout of one Luma request, in milliseconds.',
+      format: positiveInt(600_000).validate,
+      ...intCoerce,
+      default: 30_000,
+      env: 'LUMA_REQUEST_TIMEOUT_MS',
+    },
+    rateLimitPerMinute: {
+      doc: 'Luma request budget per window (LUMA_RATE_LIMIT_WINDOW_MS): for all replicas on the key with the shared scope, per process otherwise (Luma allows 200 per minute per calendar key).',
+      format: positiveInt(100_000).validate,
+      ...intCoerce,
+      default: 180,
+      env: 'LUMA_RATE_LIMIT_PER_MINUTE',
+    },
+    rateLimitScope: {
+      doc: 'Who shares LUMA_RATE_LIMIT_PER_MINUTE: "shared" = every replica on the same Luma key, through the database (needs db:migrate); "process" = each process on its own.',
+      format: ['shared', 'process'],
+      default: 'shared',
+      env: 'LUMA_RATE_LIMIT_SCOPE',
+    },
+    rateLimitWindowMs: {
+      doc: 'Length of the rate-limit window in milliseconds. Luma counts per minute: keep 60000 in production; tests and benchmarks scale it down.',
+      format: positiveInt(3_600_000).validate,
+      ...intCoerce,
+      default: 60_000,
+      env: 'LUMA_RATE_LIMIT_WINDOW_MS',
+    },
+    rateLimitRetries: {
+      doc: 'How many times a request answered 429 is retried before the sync fails.',
+      format: nonNegativeInt(10).validate,
+      ...intCoerce,
+      default: 3,
+      env: 'LUMA_RATE_LIMIT_RETRIES',
+    },
+    rateLimitWaitSeconds: {
+      doc: 'Wait after a 429 that carries no Retry-After header.',
+      format: nonNegativeInt(3600).validate,
+      ...intCoerce,
+      default: 60,
+      env: 'LUMA_RATE_LIMIT_WAIT_SECONDS',
+    },
+  },
+  database: {
+    url: {
+      doc: 'PostgreSQL connection URL of the directory database.',
+      format: postgresUrl.validate,
+      default: '',
+      sensitive: true,
+      env: 'DATABASE_URL',
+    },
+    poolMax: {
+      doc: 'Largest number of open database connections.',
+      format: positiveInt(100).validate,
+      ...intCoerce,
+      default: 5,
+      env: 'DATABASE_POOL_MAX',
+    },
+  },
+  aws: {
+    region: {
+      doc: 'AWS region of the queue.',
+      format: String,
+      default: 'us-east-1',
+      env: 'AWS_REGION',
+    },
+    sqsEndpoint: {
+      doc: 'SQS endpoint override (LocalStack, tests); the AWS SDK convention.',
+      format: httpUrl(true).validate,
+      default: '',
+      env: 'AWS_ENDPOINT_URL_SQS',
+    },
+    endpoint: {
+      doc: 'Endpoint override for every AWS service, used when AWS_ENDPOINT_URL_SQS is empty.',
+      format: httpUrl(true).validate,
+      default: '',
+      env: 'AWS_ENDPOINT_URL',
+    },
+  },
+  log: {
+    level: {
+      doc: 'Log level.',
+      format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      default: 'info',
+      env: 'LOG_LEVEL',
+    },
+    pretty: {
+      doc: 'Human-readable logs (development); JSON otherwise.',
+      format: 'strict-boolean',
+      default: false,
+      env: 'LOG_PRETTY',
+    },
+  },
+  http: {
+    port: {
+      doc: 'Port of /healthz, /readyz and /metrics (0 picks a free port).',
+      format: nonNegativeInt(65_535).validate,
+      ...intCoerce,
+      default: 8080,
+      env: 'HTTP_PORT',
+    },
+  },
+  shutdownGraceMs: {
+    doc: 'On SIGTERM, how long an in-flight sync may run before the process exits anyway.',
+    format: positiveInt(3_600_000).validate,
+    ...intCoerce,
+    default: 25_000,
+    env: 'SHUTDOWN_GRACE_MS',
+  },
+} as const;
+
+type Leaf = { env: string; doc: string; default: unknown; sensitive?: boolean; format: unknown };
+
+/** Every leaf of the schema with its dotted path, in declaration order. */
+export function schemaLeaves(node: object = schema, prefix = ''): Array<Leaf & { path: string }> {
+  return Object.entries(node).flatMap(([key, value]) =>
+    'env' in value ? [{ ...(value as Leaf), path: `${prefix}${key}` }] : schemaLeaves(value, `${prefix}${key}.`),
+  );
+}
