@@ -80,17 +80,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   }
   const config = conf.getProperties() as Config;
 
-  if (problems.length === 0) {
-    const needsLuma = config.enabled || config.consumer.enabled;
-    if (config.consumer.enabled && config.luma.apiKey === '') {
-      problems.push('LUMA_API_KEY: is required when PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED is true');
-    }
-    if (needsLuma && config.database.url === '') {
-      problems.push('DATABASE_URL: is required when the scheduler or the consumer is enabled');
-    }
-    if (config.queue.url === '' && config.queue.name === '' && needsLuma) {
-      problems.push('PL_EVENT_GUEST_SYNC_QUEUE_URL: or PL_EVENT_GUEST_SYNC_QUEUE_NAME is required');
-    }
+  // Rules across variables, checked even when others are bad so every problem is named
+  // at once; a toggle that is itself invalid counts as off here (it is reported above).
+  const featureOn = config.enabled === true || config.consumer.enabled === true;
+  if (featureOn && config.luma.apiKey === '') {
+    problems.push(
+      'LUMA_API_KEY: is required when PL_EVENT_GUEST_SYNC_ENABLED or PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED is true',
+    );
+  }
+  if (featureOn && config.database.url === '') {
+    problems.push('DATABASE_URL: is required when the scheduler or the consumer is enabled');
+  }
+  if (featureOn && config.queue.url === '' && config.queue.name === '') {
+    problems.push('PL_EVENT_GUEST_SYNC_QUEUE_URL: or PL_EVENT_GUEST_SYNC_QUEUE_NAME is required');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

@@ -74,10 +74,24 @@ describe('loadConfig', () => {
     assert.equal(problems.length, 6);
   });
 
-  it('requires the Luma key and the database when the consumer is enabled', () => {
-    const problems = problemsOf({ PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED: 'true' });
-    assert.ok(problems.some((p) => p.startsWith('LUMA_API_KEY:')));
-    assert.ok(problems.some((p) => p.startsWith('DATABASE_URL:')));
+  it('requires the Luma key and the database when the feature or the consumer is enabled', () => {
+    for (const toggle of ['PL_EVENT_GUEST_SYNC_ENABLED', 'PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED']) {
+      const problems = problemsOf({ [toggle]: 'true' });
+      assert.ok(
+        problems.some((p) => p.startsWith('LUMA_API_KEY: is required')),
+        toggle,
+      );
+      assert.ok(
+        problems.some((p) => p.startsWith('DATABASE_URL: is required')),
+        toggle,
+      );
+    }
+  });
+
+  it('names a missing key together with other bad variables, not after they are fixed', () => {
+    const problems = problemsOf({ PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED: 'true', LUMA_PAGE_SIZE: '0' });
+    assert.ok(problems.some((p) => p.startsWith('LUMA_PAGE_SIZE:')));
+    assert.ok(problems.some((p) => p.startsWith('LUMA_API_KEY: is required')));
   });
 
   it('never prints a secret value in its message', () => {
