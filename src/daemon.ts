@@ -13,7 +13,7 @@ import { createDatabase } from './db/client.ts';
 import { checkSchema } from './db/schema-check.ts';
 import { errorKind } from './errors.ts';
 import { createMetrics, startQueueDepthPoller } from './http/metrics.ts';
-import { createReadiness } from './http/readiness.ts';
+import { createReadiness, DetailError } from './http/readiness.ts';
 import { startHttpServer } from './http/server.ts';
 import type { Logger } from './log.ts';
 import { createScheduler, runEnqueue } from './schedule/scheduler.ts';
@@ -45,7 +45,7 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
     isShuttingDown: shutdown.isShuttingDown,
     sqsPing: async (signal) => {
       if (!sqs) return;
-      if (!queueUrl) throw new Error('queue not resolved yet');
+      if (!queueUrl) throw new DetailError('queue not looked up yet: the worker is still starting');
       await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }), {
         abortSignal: signal,
       });

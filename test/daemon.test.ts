@@ -138,6 +138,7 @@ describe('the daemon, as a real process', () => {
     assert.equal(checks.schema?.ok, false);
     assert.match(checks.schema?.detail ?? '', /db:migrate/);
     assert.match(checks.schema?.detail ?? '', /"Member"\."uid"/, 'names a missing column');
+    assert.match(checks.queue?.detail ?? '', /still starting/, 'the queue is not looked up yet, not unreachable');
 
     const migrate = await startWorkerProcess(env, { command: ['db:migrate'] });
     assert.equal(await migrate.exited, 0, migrate.stderr());

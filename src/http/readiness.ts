@@ -83,8 +83,8 @@ function schemaDetail(result: SchemaCheck): string {
   return `${what}; run \`luma-guest-sync db:migrate\``;
 }
 
-/** An error whose message was written for people and may be shown as it is. */
-class DetailError extends Error {}
+/** An error whose message was written for people and may be shown in /readyz as it is. */
+export class DetailError extends Error {}
 
 async function check(
   name: string,
