@@ -10,7 +10,12 @@ export interface StaleRemoval {
   removed: number;
   /** Why nothing was removed although rows were stale, if so. */
   guard: 'empty_list' | 'share_exceeded' | null;
+  /** In a dry run: the rows a real run would remove (at most DRY_RUN_LIST_LIMIT). */
+  staleRows?: Array<{ memberUid: string; externalGuestId: string }>;
 }
+
+/** A dry run lists at most this many stale rows; the count is always exact. */
+const DRY_RUN_LIST_LIMIT = 1000;
 
 /**
  * Removes the event's synced guests (externalGuestId set) whose member was not matched
@@ -32,7 +37,13 @@ export async function removeStaleGuests(
   if (stale === 0) return { synced, stale, removed: 0, guard: null };
   if (input.fetched === 0) return { synced, stale, removed: 0, guard: 'empty_list' };
   if (stale / synced > input.maxShare) return { synced, stale, removed: 0, guard: 'share_exceeded' };
-  if (input.dryRun) return { synced, stale, removed: 0, guard: null };
+  if (input.dryRun) {
+    const staleRows = await deps.db.execute<{ memberUid: string; externalGuestId: string }>(sql`
+      SELECT "memberUid", "externalGuestId" FROM "PLEventGuest"
+      WHERE "eventUid" = ${input.eventUid} AND "externalGuestId" IS NOT NULL AND NOT ("memberUid" = ANY(${keep}::text[]))
+      ORDER BY "memberUid" LIMIT ${DRY_RUN_LIST_LIMIT}`);
+    return { synced, stale, removed: 0, guard: null, staleRows: [...staleRows] };
+  }
   const deleted = await deps.db.execute(sql`
     DELETE FROM "PLEventGuest"
     WHERE "eventUid" = ${input.eventUid} AND "externalGuestId" IS NOT NULL AND NOT ("memberUid" = ANY(${keep}::text[]))

@@ -20,7 +20,7 @@ export interface SyncDeps {
 }
 
 export interface SyncObserver {
-  page?(page: { fetched: number; matched: number; created: number; skipped: number }): void;
+  /** The stale-removal guard kept guests (reason: empty_list or share_exceeded). */
   staleGuard?(guard: string): void;
 }
 
@@ -62,13 +62,13 @@ export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: S
       totals.matched += matchedGuests;
       totals.created += created;
       const page = { fetched: batch.guests.length, matched: matchedGuests, created, skipped: batch.skipped };
-      deps.observer?.page?.(page);
       log.debug({ page: batch.page, ...page }, 'page processed');
     },
     { eventUid: message.eventUid, externalEventId: target.externalEventId, signal: options.signal },
   );
 
   let removed = 0;
+  let staleToRemove: SyncResult['staleToRemove'];
   if (keepStale && deps.removeStale) {
     const removal = await removeStaleGuests(deps, {
       eventUid: target.eventUid,
@@ -77,7 +77,9 @@ export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: S
       maxShare: deps.removeStale.maxShare,
       dryRun,
     });
-    removed = dryRun ? removal.stale : removal.removed;
+    // A dry run reports what a real run would remove: nothing when a guard trips.
+    removed = removal.guard ? 0 : dryRun ? removal.stale : removal.removed;
+    if (dryRun && !removal.guard) staleToRemove = removal.staleRows;
     if (removal.guard) {
       deps.observer?.staleGuard?.(removal.guard);
       log.warn({ ...removal, maxShare: deps.removeStale.maxShare }, 'stale guests kept: removal guard tripped');
@@ -105,6 +107,7 @@ export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: S
     removed,
     dryRun,
     durationMs: Math.round(performance.now() - started),
+    ...(staleToRemove ? { staleToRemove } : {}),
   };
   log.info(result, 'sync complete');
   return result;

@@ -27,4 +27,6 @@ export interface SyncResult {
   removed: number;
   dryRun: boolean;
   durationMs: number;
+  /** In a dry run with stale removal on: the synced rows a real run would remove (at most 1,000). */
+  staleToRemove?: Array<{ memberUid: string; externalGuestId: string }>;
 }

@@ -71,6 +71,16 @@ describe('removing guests who left the approved list', () => {
     assert.equal((await guestsOf(db, event.uid)).length, 4);
   });
 
+  it('reports nothing to remove in a dry run when a guard would trip', async () => {
+    const { message, list } = await syncedEvent(4);
+    luma.serve({ events: { [message.externalEventId]: list.slice(3) } });
+
+    const result = await syncEvent(syncDeps(db, { removeStale }), message, { dryRun: true });
+
+    assert.equal(result.removed, 0);
+    assert.equal(result.staleToRemove, undefined);
+  });
+
   it('removes nothing when Luma returns an empty list', async () => {
     const { event, message } = await syncedEvent(3);
     luma.serve({ events: { [message.externalEventId]: [] } });
@@ -118,12 +128,13 @@ describe('removing guests who left the approved list', () => {
   });
 
   it('lists what it would remove in a dry run and removes nothing', async () => {
-    const { event, message, list } = await syncedEvent(4);
+    const { event, members, message, list } = await syncedEvent(4);
     luma.serve({ events: { [message.externalEventId]: list.slice(1) } });
 
     const result = await syncEvent(syncDeps(db, { removeStale }), message, { dryRun: true });
 
     assert.equal(result.removed, 1);
+    assert.deepEqual(result.staleToRemove, [{ memberUid: members[0]!.uid, externalGuestId: list[0]!.id }]);
     assert.equal((await guestsOf(db, event.uid)).length, 4);
   });
 
