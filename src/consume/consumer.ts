@@ -80,7 +80,7 @@ export class SyncConsumer {
   #consumers: Consumer[] = [];
   readonly #inFlight = new Set<InFlight>();
   /** Acknowledged messages whose delete sqs-consumer has not finished, by message id. */
-  readonly #deleting = new Map<string, InFlight>();
+  readonly #deleting = new Map<string, { done: Promise<void>; finish: () => void }>();
   /** Messages handed to us by polls still open at stop(): released once they all end. */
   readonly #receivedWhileStopping: Message[] = [];
   #stopping: Promise<StopReport> | undefined;
@@ -212,14 +212,12 @@ export class SyncConsumer {
       entry.settled = true;
       this.#inFlight.delete(entry);
     };
-    // Marked before anyone else awaits `done`, so stop() sees it as soon as it settles.
-    entry.done.then(settle, settle);
-    entry.done.then(
-      (acked) => {
-        if (acked?.MessageId) this.#awaitDelete(acked.MessageId);
-      },
-      () => {},
-    );
+    // Marked before anyone else awaits `done`, so stop() sees it as soon as it settles; an
+    // acknowledged message is tracked until sqs-consumer has deleted it.
+    entry.done.then((acked) => {
+      settle();
+      if (acked?.MessageId) this.#awaitDelete(acked.MessageId);
+    }, settle);
     return entry.done;
   }
 
@@ -235,18 +233,14 @@ export class SyncConsumer {
 
   /** Tracks the delete sqs-consumer makes of an acknowledged message, until it ends either way. */
   #awaitDelete(messageId: string): void {
-    let finish = () => {};
-    const done = new Promise<undefined>((resolve) => {
-      finish = () => {
-        this.#deleting.delete(messageId);
-        resolve(undefined);
-      };
-    });
-    this.#deleting.set(messageId, { controller: new AbortController(), done, settled: false, finish });
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#deleting.set(messageId, { done: promise, finish: resolve });
   }
 
   #deleted(messageId: string | undefined): void {
-    if (messageId) this.#deleting.get(messageId)?.finish?.();
+    if (!messageId) return;
+    this.#deleting.get(messageId)?.finish();
+    this.#deleting.delete(messageId);
   }
 
   #listen(consumer: Consumer): void {
@@ -280,7 +274,7 @@ export class SyncConsumer {
         if (typeof messageId === 'string') this.#deleted(messageId);
       }
     });
-    // Handler failures are already logged in #process with their context; these are for tracing.
+    // Handler failures are already logged by processMessage with their context; these are for tracing.
     consumer.on('processing_error', (err, message) =>
       this.#log.debug({ err, messageId: message.MessageId }, 'processing_error'),
     );
@@ -299,12 +293,10 @@ interface InFlight {
   controller: AbortController;
   done: Promise<Message | undefined>;
   settled: boolean;
-  /** For a pending delete: marks it ended. */
-  finish?: () => void;
 }
 
 /** Waits until every entry settled or `ms` passed, whichever is first. */
-async function settledWithin(entries: InFlight[], ms: number): Promise<void> {
+async function settledWithin(entries: ReadonlyArray<{ done: Promise<unknown> }>, ms: number): Promise<void> {
   if (entries.length === 0) return;
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<void>((resolve) => {
