@@ -87,7 +87,8 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
       {
         sqs,
         queueUrl: resolvedQueueUrl,
-        log: log.child({ component: 'PLEventGuestSyncConsumer' }),
+        // SyncConsumer binds its own component; binding one here too would repeat the key.
+        log,
         sync: async (message: SyncMessage, signal: AbortSignal) => {
           const started = performance.now();
           try {

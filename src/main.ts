@@ -91,7 +91,9 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     process.stderr.write('luma-guest-sync: DATABASE_URL is required\n');
     return 2;
   }
-  const log = createLogger(config.log);
+  // sync and enqueue print their result on stdout for scripts to parse; their logs go to stderr.
+  const printsResult = parsed.command === 'sync' || parsed.command === 'enqueue';
+  const log = createLogger({ ...config.log, toStderr: printsResult });
 
   switch (parsed.command) {
     case 'db:migrate': {
