@@ -73,6 +73,14 @@ export const postgresUrl = {
   },
 };
 
+/** A region's shape only ("eu-west-1"): which regions exist is AWS's to say. */
+export const awsRegion = {
+  validate(value: unknown) {
+    if (value === '') return;
+    if (!/^[a-z]{2,}(-[a-z0-9]+)+$/.test(String(value))) throw new Error('must be an AWS region such as "eu-west-1"');
+  },
+};
+
 export const positiveInt = (max: number) => ({
   validate(value: unknown) {
     if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > max) {

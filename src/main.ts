@@ -9,7 +9,7 @@
 
 import { parseArgs } from 'node:util';
 import { eq, sql } from 'drizzle-orm';
-import { type Config, ConfigError, loadConfig } from './config.ts';
+import { type Config, ConfigError, loadConfig, resolveAwsRegion } from './config.ts';
 import { resolveQueueUrl } from './consume/queue-url.ts';
 import { runDaemon } from './daemon.ts';
 import { createDatabase, redactDatabaseUrl } from './db/client.ts';
@@ -91,6 +91,17 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     process.stderr.write('luma-guest-sync: DATABASE_URL is required\n');
     return 2;
   }
+  const needsQueue =
+    parsed.command === 'daemon'
+      ? config.enabled || config.consumer.enabled
+      : parsed.command === 'enqueue' && !parsed.dryRun;
+  if (needsQueue) {
+    const problem = await awsRegionProblem(config);
+    if (problem) {
+      process.stderr.write(`luma-guest-sync: ${problem.message}\n`);
+      return 2;
+    }
+  }
   // sync and enqueue print their result on stdout for scripts to parse; their logs go to stderr.
   const printsResult = parsed.command === 'sync' || parsed.command === 'enqueue';
   const log = createLogger({ ...config.log, toStderr: printsResult });
@@ -160,6 +171,20 @@ async function runEnqueueCommand(config: Readonly<Config>, log: Logger, dryRun: 
   } finally {
     sqs.destroy();
     await database.close();
+  }
+}
+
+/** A ConfigError when the SQS client would have no region, before anything is started. */
+async function awsRegionProblem(config: Readonly<Config>): Promise<ConfigError | undefined> {
+  const sqs = createSqsClient(config);
+  try {
+    await resolveAwsRegion(sqs);
+    return undefined;
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  } finally {
+    sqs.destroy();
   }
 }
 
