@@ -13,6 +13,8 @@ import { type Config, ConfigError, loadConfig, resolveAwsRegion } from './config
 import { resolveQueueUrl } from './consume/queue-url.ts';
 import { runDaemon } from './daemon.ts';
 import { createDatabase, redactDatabaseUrl } from './db/client.ts';
+import { connectionOptions } from './db/connection-options.ts';
+import { DatabaseUrlError } from './db/database-url.ts';
 import { runMigrations } from './db/migrate.ts';
 import { plEvent } from './db/schema.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -89,6 +91,14 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   }
   if (config.database.url === '') {
     process.stderr.write('luma-guest-sync: DATABASE_URL is required\n');
+    return 2;
+  }
+  try {
+    // Reads the CA file sslrootcert names: a missing one is a configuration error too.
+    connectionOptions(config.database.url);
+  } catch (err) {
+    if (!(err instanceof DatabaseUrlError)) throw err;
+    process.stderr.write(`luma-guest-sync: ${new ConfigError([`DATABASE_URL: ${err.message}`]).message}\n`);
     return 2;
   }
   const needsQueue =
