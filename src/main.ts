@@ -14,9 +14,10 @@ import { resolveQueueUrl } from './consume/queue-url.ts';
 import { runDaemon } from './daemon.ts';
 import { createDatabase, redactDatabaseUrl } from './db/client.ts';
 import { connectionOptions } from './db/connection-options.ts';
-import { DatabaseUrlError } from './db/database-url.ts';
+import { DatabaseUrlError, parseDatabaseUrl } from './db/database-url.ts';
 import { runMigrations } from './db/migrate.ts';
 import { plEvent } from './db/schema.ts';
+import { explainError } from './explain-error.ts';
 import { createLogger, type Logger } from './log.ts';
 import { runEnqueue, slotOf } from './schedule/scheduler.ts';
 import { syncEvent } from './sync/sync-event.ts';
@@ -93,6 +94,13 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     process.stderr.write('luma-guest-sync: DATABASE_URL is required\n');
     return 2;
   }
+  // Every event is synced from Luma (the one provider), dry runs too: say so before connecting.
+  if (parsed.command === 'sync' && config.luma.apiKey === '') {
+    const problem =
+      'LUMA_API_KEY: is required by sync (it reads the guest list from Luma); set it to the calendar API key';
+    process.stderr.write(`luma-guest-sync: ${new ConfigError([problem]).message}\n`);
+    return 2;
+  }
   try {
     // Reads the CA file sslrootcert names: a missing one is a configuration error too.
     connectionOptions(config.database.url);
@@ -116,6 +124,27 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const printsResult = parsed.command === 'sync' || parsed.command === 'enqueue';
   const log = createLogger({ ...config.log, toStderr: printsResult });
 
+  try {
+    return await runCommand(parsed, config, log);
+  } catch (err) {
+    if (parsed.command === 'daemon') throw err;
+    // A one-shot command's failure, in one line: the root cause and what to do.
+    let databaseUser: string | undefined;
+    try {
+      databaseUser = parseDatabaseUrl(config.database.url).user;
+    } catch {
+      // Checked above; nothing to add.
+    }
+    process.stderr.write(`luma-guest-sync: ${explainError(err, { databaseUser })}\n`);
+    return 1;
+  }
+}
+
+async function runCommand(
+  parsed: ReturnType<typeof parseCommand>,
+  config: Readonly<Config>,
+  log: Logger,
+): Promise<number> {
   switch (parsed.command) {
     case 'db:migrate': {
       log.info({ database: redactDatabaseUrl(config.database.url) }, 'applying migrations');
@@ -205,7 +234,7 @@ export function runCli(): void {
       if (code !== 0) process.exitCode = code;
     },
     (err: unknown) => {
-      process.stderr.write(`luma-guest-sync: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`luma-guest-sync: ${explainError(err)}\n`);
       process.exit(1);
     },
   );
