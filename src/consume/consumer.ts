@@ -5,6 +5,7 @@ import { Consumer } from 'sqs-consumer';
 import type { Logger } from '../log.ts';
 import type { SyncMessage, SyncResult } from '../sync/types.ts';
 import { type ProcessDeps, processMessage, releaseMessages } from './process-message.ts';
+import { queueProblem } from './queue-url.ts';
 
 /** Wait between polls while receives fail: 1 s doubling to 10 s, back to none on success. */
 const RECEIVE_BACKOFF = { firstMs: 1_000, maxMs: 10_000 };
@@ -86,6 +87,9 @@ export class SyncConsumer {
   #stopping: Promise<StopReport> | undefined;
   #pollFailing = false;
   #lastPollAt: Date | undefined;
+  /** The receive failure last logged, and how many failed receives since the last success. */
+  #receiveProblem: string | undefined;
+  #receiveFailures = 0;
 
   constructor(deps: SyncConsumerDeps, options: SyncConsumerOptions) {
     this.#deps = deps;
@@ -265,7 +269,7 @@ export class SyncConsumer {
         backoffMs = Math.min(Math.max(backoffMs * 2, RECEIVE_BACKOFF.firstMs), RECEIVE_BACKOFF.maxMs);
         // Takes effect from the poll after next: sqs-consumer reads the wait as a poll starts.
         consumer.updateOption('pollingWaitTimeMs', backoffMs);
-        this.#log.error({ err, pollingWaitMs: backoffMs }, 'SQS receive failed');
+        this.#receiveFailed(err);
       } else if (err.message.startsWith('Error changing visibility timeout')) {
         // A heartbeat racing the handler's end (the message is already deleted); harmless.
         this.#log.debug({ err, messageId }, 'heartbeat lost a race with the end of a sync');
@@ -284,8 +288,29 @@ export class SyncConsumer {
   }
 
   #pollOk(): void {
+    if (this.#receiveFailures > 0) {
+      this.#log.info({ failures: this.#receiveFailures, queueUrl: this.#deps.queueUrl }, 'SQS receive recovered');
+    }
+    this.#receiveFailures = 0;
+    this.#receiveProblem = undefined;
     this.#pollFailing = false;
     this.#lastPollAt = new Date();
+  }
+
+  /**
+   * Every poller fails every poll while the queue is gone: the first failure is logged,
+   * short and saying what to do; the same failure again only at debug; the recovery once,
+   * with the count.
+   */
+  #receiveFailed(err: unknown): void {
+    this.#receiveFailures++;
+    const reason = queueProblem(err, this.#deps.queueUrl);
+    if (reason === this.#receiveProblem) {
+      this.#log.debug({ reason, failures: this.#receiveFailures }, 'SQS receive failed again');
+      return;
+    }
+    this.#receiveProblem = reason;
+    this.#log.error({ reason, queueUrl: this.#deps.queueUrl }, 'SQS receive failed');
   }
 }
 
