@@ -309,12 +309,15 @@ describe('Luma provider', () => {
     });
 
     it("when Luma rejects the request (other 4xx), quoting a bounded part of Luma's message", async () => {
-      mount({ fault: () => page({ message: `pagination_limit is invalid ${'!'.repeat(500)}` }, { status: 400 }) });
+      const stats = mount({
+        fault: () => page({ message: `pagination_limit is invalid ${'!'.repeat(500)}` }, { status: 400 }),
+      });
       const err = await rejectionOf(provider().luma.fetchGuestsInBatches(collectBatches().onBatch, EVENT));
       assert.ok(err instanceof PermanentError);
       assert.equal(err.kind, 'luma_rejected');
       assert.match(err.message, /HTTP 400: pagination_limit is invalid/);
       assert.ok(err.message.length < 200);
+      assert.equal(stats.requests, 1);
     });
   });
 
@@ -375,6 +378,24 @@ describe('Luma provider', () => {
       });
     }
 
+    it('on a cursor seen two pages earlier (a cycle A, B, A), before LUMA_MAX_PAGES', async () => {
+      // Only a guard that remembers every cursor stops this cycle; one that remembers only
+      // the previous cursor loops on until LUMA_MAX_PAGES (10,000 requests by default).
+      const nextCursor: Record<string, string> = { first: 'cursor-a', 'cursor-a': 'cursor-b', 'cursor-b': 'cursor-a' };
+      const stats = mount({
+        fault: (request) => {
+          const cursor = new URL(request.url).searchParams.get('pagination_cursor') ?? 'first';
+          return cursorPage(nextCursor[cursor]);
+        },
+      });
+      const err = await rejectionOf(
+        provider({ maxPages: 50 }).luma.fetchGuestsInBatches(collectBatches().onBatch, EVENT),
+      );
+      assert.equal(errorKind(err), 'luma_invalid_response');
+      assert.match(err.message, /event uid-event-1, page 3: "next_cursor" repeats the cursor of page 1/);
+      assert.equal(stats.requests, 3);
+    });
+
     it('on more pages than maxPages', async () => {
       const stats = mount({ events: { 'evt-abc': { guestCount: 100 } } });
       const { batches, onBatch } = collectBatches();
@@ -418,20 +439,32 @@ describe('Luma provider', () => {
   });
 
   it('stops when the caller aborts, rejecting with the abort reason', async () => {
-    const stats = mount({ events: { 'evt-abc': { guestCount: 10 } } });
+    const pagesAsked: number[] = [];
+    mount({ events: { 'evt-abc': { guestCount: 10 } }, onRequest: (_request, pageNo) => pagesAsked.push(pageNo) });
     const controller = new AbortController();
     const reason = new Error('shutting down');
+    const budget = countingBudget();
+    const p = provider({ pageSize: 2 }, { limiter: budget });
+    const handled: number[] = [];
     const err = await rejectionOf(
-      provider({ pageSize: 2 }).luma.fetchGuestsInBatches(
+      p.luma.fetchGuestsInBatches(
         async (batch) => {
+          handled.push(batch.page);
           if (batch.page === 2) controller.abort(reason);
         },
         { ...EVENT, signal: controller.signal },
       ),
     );
     assert.equal(err, reason);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.ok(stats.requests <= 3);
+    // Page 1, page 2, and the look-ahead for page 3 that was already under way when page 2
+    // was handed over: the abort cancels it, and the loop asks for nothing more.
+    assert.deepEqual(handled, [1, 2]);
+    assert.equal(p.requests(), 3);
+    assert.equal(budget.acquired, 3);
+    assert.ok(
+      pagesAsked.every((n) => n <= 3),
+      `pages asked: ${pagesAsked}`,
+    );
   });
 
   it('never puts the API key in an error message, its causes, or a log line', async () => {
