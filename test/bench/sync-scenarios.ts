@@ -1,12 +1,8 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { createDatabase, type Database } from '../../src/db/client.ts';
 import { createRateLimiter } from '../../src/providers/rate-limit.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
 import { type Figure, figure, time } from './harness.ts';
 import { benchEvent, benchSyncDeps, startSimulatedLuma } from './sync-env.ts';
-
-const run = promisify(execFile);
 
 export interface SyncBenchOptions {
   db: Database & { url: string };
@@ -163,48 +159,6 @@ export async function rateLimit({ db, runs, quick }: SyncBenchOptions): Promise<
     );
   }
   return figures;
-}
-
-/** Scenario 5: peak RSS grows with nothing but a page: 100k guests cost about what 1k do. */
-export async function memory({ db, runs, quick }: SyncBenchOptions): Promise<Figure[]> {
-  const large = quick ? 20_000 : 100_000;
-  const luma = await startSimulatedLuma({
-    events: { 'evt-mem-small': { guestCount: 1_000 }, 'evt-mem-large': { guestCount: large } },
-  });
-  const rssDeltas: number[] = [];
-  const heapDeltas: number[] = [];
-  try {
-    // Peak RSS swings with garbage-collection timing: every run, not three, for a steadier median.
-    for (let i = 0; i < runs; i++) {
-      const measure = async (externalEventId: string) => {
-        const message = await benchEvent(db.sql, externalEventId);
-        const { stdout } = await run(process.execPath, [
-          '--expose-gc',
-          '--import',
-          'tsx',
-          'test/bench/memory-child.ts',
-          db.url,
-          luma.url,
-          JSON.stringify(message),
-        ]);
-        return JSON.parse(stdout.trim().split('\n').at(-1)!) as { maxRssBytes: number; heapUsedAfterGcBytes: number };
-      };
-      const small = await measure('evt-mem-small');
-      const big = await measure('evt-mem-large');
-      rssDeltas.push((big.maxRssBytes - small.maxRssBytes) / 2 ** 20);
-      heapDeltas.push((big.heapUsedAfterGcBytes - small.heapUsedAfterGcBytes) / 2 ** 20);
-    }
-  } finally {
-    await luma.stop();
-  }
-  const name = `5. memory, ${large / 1000}k vs 1k guests`;
-  return [
-    figure(name, 'peak RSS difference', 'MiB', rssDeltas, { text: '<= 30', ok: (m) => m <= 30 }),
-    figure(name, 'heap held after the sync (after GC), difference', 'MiB', heapDeltas, {
-      text: 'reported',
-      ok: () => true,
-    }),
-  ];
 }
 
 /** Scenario 6: time per guest stays flat as the list grows. */

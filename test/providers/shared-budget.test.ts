@@ -60,7 +60,7 @@ describe('createSharedBudget', () => {
     assert.ok(starts.length >= 45 && starts.length <= 45 + budgets.length * 3, `${starts.length} starts`);
     assert.equal(starts.length, shared.granted);
     assert.equal(busiestWindow(starts, windowMs), perMinute, 'the busiest window holds exactly the budget');
-    // 45+ starts at 10 per window, on the database's clock: the first 10 at once, then
+    // 45+ starts, 10 in any window, on the database's clock: the first 10 at once, then
     // at least four more windows before the last (a lower bound no machine speed can break).
     assert.ok(starts.at(-1)! >= 4 * windowMs, `the last start came ${starts.at(-1)} ms after the first`);
   });
@@ -116,10 +116,10 @@ describe('createSharedBudget', () => {
     const starts = await startsOf(database.sql, key);
     assert.equal(starts.length, shared.granted);
     assert.ok(starts.length >= 85, `${starts.length} starts`);
-    assert.ok(busiestWindow(starts, windowMs) <= perMinute);
-    t.diagnostic(
-      `${starts.filter((ms) => ms < 3 * windowMs).length} of ${3 * perMinute} possible starts in three windows`,
-    );
+    const busiest = busiestWindow(starts, windowMs);
+    assert.ok(busiest <= perMinute, `the busiest window held ${busiest} starts`);
+    const inThreeWindows = starts.filter((at) => at < 3 * windowMs).length;
+    t.diagnostic(`${inThreeWindows} of ${3 * perMinute} possible starts in three windows`);
   });
 
   it('keeps the budgets of different keys apart', async () => {
