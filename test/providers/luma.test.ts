@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { HttpResponse, http } from 'msw';
 import { setupServer } from 'msw/node';
@@ -194,8 +195,12 @@ describe('Luma provider', () => {
       // the race below turns into a failure.
       const next = requested[batch.page];
       if (next) {
-        const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('no look-ahead')), 1_000));
-        await Promise.race([next.promise, timeout]);
+        // A deadline only for the deadlock: generous, so a busy machine cannot trip it.
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('no look-ahead')), 30_000);
+        });
+        await Promise.race([next.promise, timeout]).finally(() => clearTimeout(timer));
       }
       await new Promise((resolve) => setTimeout(resolve, 5));
       pages.push(batch.page);
@@ -412,13 +417,13 @@ describe('Luma provider', () => {
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
     try {
-      const lookAheadSent = deferred();
+      const lookAheadSent = deferred<Request>();
       const stats = mount({
         events: { 'evt-abc': { guestCount: 10 } },
-        // Page 2 is slow, so it is still in flight when onBatch(1) fails.
-        latencyMs: (n) => (n === 2 ? 200 : 0),
-        onRequest: (_request, pageNo) => {
-          if (pageNo === 2) lookAheadSent.resolve();
+        // Page 2 is answered only after a minute, so it is in flight when onBatch(1) fails.
+        latencyMs: (n) => (n === 2 ? 60_000 : 0),
+        onRequest: (request, pageNo) => {
+          if (pageNo === 2) lookAheadSent.resolve(request);
         },
       });
       const boom = new Error('database is down');
@@ -429,7 +434,9 @@ describe('Luma provider', () => {
         }, EVENT),
       );
       assert.equal(err, boom);
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      // The server sees the client give up on the look-ahead: cancelled, not left running.
+      const lookAhead = await lookAheadSent.promise;
+      if (!lookAhead.signal.aborted) await once(lookAhead.signal, 'abort');
       assert.equal(stats.requests, 2, 'page 1 and the look-ahead for page 2, nothing after');
       assert.equal(stats.pagesServed, 1, 'the look-ahead was cancelled');
       assert.deepEqual(unhandled, []);
