@@ -12,6 +12,7 @@ import { type LocalPostgres, startEmbeddedPostgres } from '../../src/local/embed
 import { startLocalSqs } from '../../src/local/local-sqs.ts';
 import { type Figure, machine, table } from './harness.ts';
 import { memory } from './memory-scenario.ts';
+import { pageParsing } from './parse-scenario.ts';
 import { scheduler } from './scheduler-scenario.ts';
 import { seedBulkMembers } from './seed-bulk.ts';
 import { createBenchDatabase } from './sync-env.ts';
@@ -47,6 +48,7 @@ try {
     [5, () => memory(options)],
     [6, () => scaling(options)],
     [7, () => scheduler({ adminUrl, runs, quick, sqsEndpoint: sqs.endpoint })],
+    [8, () => pageParsing({ runs })],
   ];
   for (const [n, scenario] of scenarios) {
     if (only && !only.has(n)) continue;
