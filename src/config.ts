@@ -16,6 +16,8 @@ convict.addFormat(cronExpression);
 export interface Config {
   enabled: boolean;
   cron: string;
+  /** A syncable event whose last success is older than this is overdue (metrics, `status`). */
+  overdueAfterHours: number;
   removeStale: boolean;
   removeStaleMaxShare: number;
   consumer: { enabled: boolean; concurrency: number; visibilityTimeoutSeconds: number; waitTimeSeconds: number };

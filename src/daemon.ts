@@ -14,10 +14,12 @@ import { checkSchema } from './db/schema-check.ts';
 import { errorKind } from './errors.ts';
 import { createMetrics, startQueueDepthPoller } from './http/metrics.ts';
 import { createReadiness, DetailError } from './http/readiness.ts';
+import { registerScrapeGauges } from './http/scrape-gauges.ts';
 import { startHttpServer } from './http/server.ts';
 import type { Logger } from './log.ts';
 import { createScheduler, runEnqueue } from './schedule/scheduler.ts';
 import { createShutdown } from './shutdown.ts';
+import { countOverdueEvents } from './status/overdue.ts';
 import { syncEvent } from './sync/sync-event.ts';
 import type { SyncMessage } from './sync/types.ts';
 import { createProviders, createSqsClient, createSyncDeps } from './wiring.ts';
@@ -50,6 +52,11 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
         abortSignal: signal,
       });
     },
+  });
+  registerScrapeGauges(metrics.registry, {
+    readiness,
+    countOverdueEvents: () => countOverdueEvents(database, new Date(), config.overdueAfterHours),
+    overdueAfterHours: config.overdueAfterHours,
   });
   const http = await startHttpServer({ port: config.http.port, metrics, readiness, log });
   shutdown.register('http server', () => http.close());

@@ -1,4 +1,9 @@
-import { GetQueueAttributesCommand, type GetQueueAttributesCommandOutput } from '@aws-sdk/client-sqs';
+import {
+  GetQueueAttributesCommand,
+  type GetQueueAttributesCommandOutput,
+  GetQueueUrlCommand,
+  type GetQueueUrlCommandOutput,
+} from '@aws-sdk/client-sqs';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
 import type { SyncResult } from '../sync/types.ts';
@@ -22,6 +27,8 @@ export interface Metrics {
   recordSyncFailure(kind: string, durationMs: number): void;
   /** One scheduler run: events put on the queue, and those SendMessageBatch reported failed. */
   recordEnqueueRun(run: { enqueued: number; failed: number }): void;
+  /** Messages waiting in the queue's dead-letter queue (from its redrive policy). */
+  setDeadLetterDepth(messages: number): void;
   /** A scheduler slot skipped because the previous run was still going. */
   enqueueRunSkipped(): void;
   /** The stale-removal guard kept guests; fits SyncObserver.staleGuard of src/sync/sync-event.ts. */
@@ -52,6 +59,11 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
   const lastRunEvents = new Gauge({
     name: 'lgs_enqueue_last_run_events',
     help: 'Events enqueued by the most recent scheduler run.',
+    registers,
+  });
+  const lastRunTime = new Gauge({
+    name: 'lgs_enqueue_last_run_timestamp_seconds',
+    help: 'Unix time at which the most recent scheduler run of this process finished enqueueing.',
     registers,
   });
   const runsSkipped = new Counter({
@@ -109,6 +121,11 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
     labelNames: ['state'] as const,
     registers,
   });
+  const deadLetterDepth = new Gauge({
+    name: 'lgs_sqs_dlq_depth',
+    help: "Approximate messages in the sync queue's dead-letter queue: events that failed every delivery.",
+    registers,
+  });
   const lastSuccess = new Gauge({
     name: 'lgs_last_successful_sync_timestamp_seconds',
     help: 'Unix time of the last successful event sync by this process.',
@@ -144,11 +161,13 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
       eventsEnqueued.inc(enqueued);
       enqueueFailed.inc(failed);
       lastRunEvents.set(enqueued);
+      lastRunTime.set(now() / 1000);
     },
     enqueueRunSkipped: () => runsSkipped.inc(),
     staleGuard: (reason) => staleGuardTripped.inc({ reason }),
     rateLimited: () => lumaRateLimited.inc(),
     lumaRequest: () => lumaRequests.inc(),
+    setDeadLetterDepth: (messages) => deadLetterDepth.set(messages),
     setQueueDepth(visible, inFlight) {
       queueDepth.set({ state: 'visible' }, visible);
       queueDepth.set({ state: 'in_flight' }, inFlight);
@@ -156,25 +175,26 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
   };
 }
 
-/** The one SQS call the poller makes; an SQSClient fits, and so does a test's object literal. */
+/** The SQS calls the poller makes; an SQSClient fits, and so does a test's object literal. */
 export interface QueueAttributesClient {
   send(
-    command: GetQueueAttributesCommand,
+    command: GetQueueAttributesCommand | GetQueueUrlCommand,
     options?: { abortSignal?: AbortSignal },
-  ): Promise<Pick<GetQueueAttributesCommandOutput, 'Attributes'>>;
+  ): Promise<Pick<GetQueueAttributesCommandOutput, 'Attributes'> & Pick<GetQueueUrlCommandOutput, 'QueueUrl'>>;
 }
 
 export interface QueueDepthPollerOptions {
   sqs: QueueAttributesClient;
   queueUrl: string;
-  metrics: Pick<Metrics, 'setQueueDepth'>;
+  metrics: Pick<Metrics, 'setQueueDepth' | 'setDeadLetterDepth'>;
   intervalMs: number;
   log: Pick<Logger, 'warn' | 'debug' | 'info'>;
 }
 
 /**
  * Reads the queue's approximate depth now and then every `intervalMs` into
- * lgs_sqs_queue_depth. Polls never overlap (the next is scheduled when one ends) and
+ * lgs_sqs_queue_depth, and the depth of the dead-letter queue its redrive policy names
+ * (looked up once, by the ARN's name and account) into lgs_sqs_dlq_depth. Polls never overlap (the next is scheduled when one ends) and
  * the timer is unref'd, so the poller never holds the process open. `stop()` aborts a
  * poll in progress and resolves once it has settled.
  */
@@ -185,21 +205,34 @@ export function startQueueDepthPoller(options: QueueDepthPollerOptions): { stop(
   let inFlight: Promise<void> | undefined;
   let controller: AbortController | undefined;
   let failing = false;
+  let deadLetterUrl: string | undefined;
 
   async function poll(): Promise<void> {
     controller = new AbortController();
+    const abortSignal = controller.signal;
     try {
       const { Attributes: attributes = {} } = await sqs.send(
         new GetQueueAttributesCommand({
           QueueUrl: queueUrl,
-          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'RedrivePolicy'],
         }),
-        { abortSignal: controller.signal },
+        { abortSignal },
       );
       metrics.setQueueDepth(
         Number(attributes.ApproximateNumberOfMessages ?? 0),
         Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
       );
+      const target = deadLetterTarget(attributes.RedrivePolicy);
+      if (target && !deadLetterUrl) {
+        ({ QueueUrl: deadLetterUrl } = await sqs.send(new GetQueueUrlCommand(target), { abortSignal }));
+      }
+      if (deadLetterUrl) {
+        const { Attributes: dlq = {} } = await sqs.send(
+          new GetQueueAttributesCommand({ QueueUrl: deadLetterUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+          { abortSignal },
+        );
+        metrics.setDeadLetterDepth(Number(dlq.ApproximateNumberOfMessages ?? 0));
+      }
       if (failing) log.info({ queueUrl }, 'queue depth poll recovered');
       failing = false;
     } catch (err) {
@@ -227,4 +260,18 @@ export function startQueueDepthPoller(options: QueueDepthPollerOptions): { stop(
       await inFlight;
     },
   };
+}
+
+/** The dead-letter queue's name and account from a redrive policy (`arn:aws:sqs:region:account:name`). */
+function deadLetterTarget(
+  policy: string | undefined,
+): { QueueName: string; QueueOwnerAWSAccountId: string } | undefined {
+  if (!policy) return undefined;
+  try {
+    const arn = String((JSON.parse(policy) as { deadLetterTargetArn?: unknown }).deadLetterTargetArn ?? '');
+    const [, , , , account, name] = arn.split(':');
+    return account && name ? { QueueName: name, QueueOwnerAWSAccountId: account } : undefined;
+  } catch {
+    return undefined;
+  }
 }
