@@ -33,6 +33,7 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
   shutdown.installSignalHandlers();
 
   const metrics = createMetrics();
+  metrics.setRateBudget((config.luma.rateLimitPerMinute * 60_000) / config.luma.rateLimitWindowMs);
   const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });
   shutdown.register('database', () => database.close());
 

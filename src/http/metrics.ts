@@ -37,6 +37,8 @@ export interface Metrics {
   rateLimited(): void;
   /** One request sent to Luma. */
   lumaRequest(): void;
+  /** The configured Luma request budget, per minute, for the dashboard's budget-use ratio. */
+  setRateBudget(requestsPerMinute: number): void;
   setQueueDepth(visible: number, inFlight: number): void;
 }
 
@@ -115,6 +117,11 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
     registers,
   });
   const lumaRequests = new Counter({ name: 'lgs_luma_requests_total', help: 'Requests sent to Luma.', registers });
+  const rateBudget = new Gauge({
+    name: 'lgs_luma_rate_budget_per_minute',
+    help: 'Configured Luma request budget per minute (for every replica on the key with the shared scope).',
+    registers,
+  });
   const queueDepth = new Gauge({
     name: 'lgs_sqs_queue_depth',
     help: 'Approximate messages on the sync queue: visible (waiting) and in_flight (received, not yet deleted).',
@@ -167,6 +174,7 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
     staleGuard: (reason) => staleGuardTripped.inc({ reason }),
     rateLimited: () => lumaRateLimited.inc(),
     lumaRequest: () => lumaRequests.inc(),
+    setRateBudget: (requestsPerMinute) => rateBudget.set(requestsPerMinute),
     setDeadLetterDepth: (messages) => deadLetterDepth.set(messages),
     setQueueDepth(visible, inFlight) {
       queueDepth.set({ state: 'visible' }, visible);

@@ -79,11 +79,13 @@ describe('createMetrics', () => {
     metrics.lumaRequest();
     metrics.rateLimited();
     metrics.setQueueDepth(5, 2);
+    metrics.setRateBudget(180);
     const text = await metrics.registry.metrics();
     assert.equal(sample(text, 'lgs_events_enqueued_total'), 11);
     assert.equal(sample(text, 'lgs_events_enqueue_failed_total'), 1);
     assert.equal(sample(text, 'lgs_enqueue_last_run_events'), 4);
     assert.equal(sample(text, 'lgs_enqueue_last_run_timestamp_seconds'), 1_700_000_000);
+    assert.equal(sample(text, 'lgs_luma_rate_budget_per_minute'), 180);
     assert.equal(sample(text, 'lgs_enqueue_runs_skipped_total'), 1);
     assert.equal(sample(text, 'lgs_stale_removal_guard_total{reason="share_exceeded"}'), 1);
     assert.equal(sample(text, 'lgs_stale_removal_guard_total{reason="empty_list"}'), 0);
