@@ -12,16 +12,19 @@ import { resolveQueueUrl } from './consume/queue-url.ts';
 import { createDatabase } from './db/client.ts';
 import { checkSchema } from './db/schema-check.ts';
 import { errorKind } from './errors.ts';
-import { createMetrics, startQueueDepthPoller } from './http/metrics.ts';
+import { withSyncHistory } from './history/record-attempt.ts';
+import { createMetrics } from './http/metrics.ts';
+import { startQueueDepthPoller } from './http/queue-depth-poller.ts';
 import { createReadiness, DetailError } from './http/readiness.ts';
 import { registerScrapeGauges } from './http/scrape-gauges.ts';
 import { startHttpServer } from './http/server.ts';
 import type { Logger } from './log.ts';
 import { createScheduler, runEnqueue } from './schedule/scheduler.ts';
+import { createTierScheduler } from './schedule/tier-schedule.ts';
 import { createShutdown } from './shutdown.ts';
 import { countOverdueEvents } from './status/overdue.ts';
 import { syncEvent } from './sync/sync-event.ts';
-import type { SyncMessage } from './sync/types.ts';
+import { type SyncMessage, triggerOf } from './sync/types.ts';
 import { createProviders, createSqsClient, createSyncDeps } from './wiring.ts';
 
 /** Back-off between attempts to reach a dependency at start: 1 s doubling to 30 s. */
@@ -88,6 +91,7 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
       onRequest: () => metrics.lumaRequest(),
     });
     const deps = createSyncDeps(config, database, providers, log, { staleGuard: (r) => metrics.staleGuard(r) });
+    const history = { sql: database.sql, retentionDays: config.history.retentionDays, log };
     // Failures seen by the sync wrapper carry a duration; the others (unparseable
     // messages) are counted from the consumer's onFailure.
     const timed = new WeakSet<object>();
@@ -98,9 +102,17 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
         log: log.child({ component: 'PLEventGuestSyncConsumer' }),
         sync: async (message: SyncMessage, signal: AbortSignal) => {
           const started = performance.now();
+          // Every line of the sync names what asked for it; the attempt goes to the history.
+          const trigger = triggerOf(message);
+          const traced = { ...deps, log: deps.log.child({ trigger }) };
           try {
-            return await syncEvent(deps, message, { signal });
+            const result = await withSyncHistory(history, { eventUid: message.eventUid, trigger }, () =>
+              syncEvent(traced, message, { signal }),
+            );
+            metrics.recordSyncTrigger(trigger, 'success');
+            return result;
           } catch (err) {
+            metrics.recordSyncTrigger(trigger, 'failure');
             metrics.recordSyncFailure(errorKind(err), performance.now() - started);
             if (err && typeof err === 'object') timed.add(err);
             throw err;
@@ -134,6 +146,18 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
     });
     scheduler.start();
     shutdown.register('scheduler', () => scheduler.stop({ graceMs: config.shutdownGraceMs }));
+    if (config.tiers.enabled) {
+      const tierScheduler = createTierScheduler({
+        config,
+        sql: database.sql,
+        sqs,
+        queueUrl: resolvedQueueUrl,
+        log,
+        onTick: (report) => metrics.recordTierTick(report),
+      });
+      tierScheduler.start();
+      shutdown.register('tier scheduler', () => tierScheduler.stop({ graceMs: config.shutdownGraceMs }));
+    }
   }
   log.info({ queueUrl: resolvedQueueUrl }, 'luma-guest-sync ready');
 }

@@ -1,12 +1,6 @@
-import {
-  GetQueueAttributesCommand,
-  type GetQueueAttributesCommandOutput,
-  GetQueueUrlCommand,
-  type GetQueueUrlCommandOutput,
-} from '@aws-sdk/client-sqs';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
-import type { SyncResult } from '../sync/types.ts';
+import { SYNC_TRIGGERS, type SyncResult } from '../sync/types.ts';
 
 /** Sync durations run from a sub-second empty list to a 30-minute million-guest event. */
 const SYNC_DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800];
@@ -29,6 +23,14 @@ export interface Metrics {
   recordEnqueueRun(run: { enqueued: number; failed: number }): void;
   /** Messages waiting in the queue's dead-letter queue (from its redrive policy). */
   setDeadLetterDepth(messages: number): void;
+  /** One sync attempt by what asked for it (src/sync/types.ts SYNC_TRIGGERS) and how it ended. */
+  recordSyncTrigger(trigger: string, outcome: 'success' | 'failure'): void;
+  /** One tick of the freshness schedule (src/schedule/tier-tick.ts). */
+  recordTierTick(report: {
+    enqueuedByTier: Record<string, number>;
+    deferred: number;
+    oldestDueSeconds: Record<string, number>;
+  }): void;
   /** A scheduler slot skipped because the previous run was still going. */
   enqueueRunSkipped(): void;
   /** The stale-removal guard kept guests; fits SyncObserver.staleGuard of src/sync/sync-event.ts. */
@@ -111,6 +113,29 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
     labelNames: ['kind'] as const,
     registers,
   });
+  const syncsByTrigger = new Counter({
+    name: 'lgs_syncs_total',
+    help: 'Event sync attempts by trigger (schedule, tier, webhook, manual) and outcome.',
+    labelNames: ['trigger', 'outcome'] as const,
+    registers,
+  });
+  const tierEnqueued = new Counter({
+    name: 'lgs_tier_events_enqueued_total',
+    help: 'Events put on the sync queue by the freshness tick, by tier (its horizon).',
+    labelNames: ['tier'] as const,
+    registers,
+  });
+  const tierDeferred = new Counter({
+    name: 'lgs_tier_events_deferred_total',
+    help: 'Due events a freshness tick left for a later one because its request budget was spent.',
+    registers,
+  });
+  const tierOldestDue = new Gauge({
+    name: 'lgs_tier_oldest_due_age_seconds',
+    help: "Per tier, at the last freshness tick: how long the tier's longest-waiting due event had been due.",
+    labelNames: ['tier'] as const,
+    registers,
+  });
   const lumaRateLimited = new Counter({
     name: 'lgs_luma_rate_limited_total',
     help: 'Luma requests answered 429.',
@@ -141,7 +166,10 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
 
   // Known label values start at 0 so a first increment shows up as a rate, not a new series.
   for (const reason of STALE_GUARD_REASONS) staleGuardTripped.inc({ reason }, 0);
-  for (const outcome of ['success', 'failure'] as const) syncDuration.zero({ outcome });
+  for (const outcome of ['success', 'failure'] as const) {
+    syncDuration.zero({ outcome });
+    for (const trigger of SYNC_TRIGGERS) syncsByTrigger.inc({ trigger, outcome }, 0);
+  }
 
   return {
     registry,
@@ -170,6 +198,12 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
       lastRunEvents.set(enqueued);
       lastRunTime.set(now() / 1000);
     },
+    recordSyncTrigger: (trigger, outcome) => syncsByTrigger.inc({ trigger, outcome }),
+    recordTierTick(report) {
+      for (const [tier, n] of Object.entries(report.enqueuedByTier)) tierEnqueued.inc({ tier }, n);
+      for (const [tier, seconds] of Object.entries(report.oldestDueSeconds)) tierOldestDue.set({ tier }, seconds);
+      tierDeferred.inc(report.deferred);
+    },
     enqueueRunSkipped: () => runsSkipped.inc(),
     staleGuard: (reason) => staleGuardTripped.inc({ reason }),
     rateLimited: () => lumaRateLimited.inc(),
@@ -181,105 +215,4 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
       queueDepth.set({ state: 'in_flight' }, inFlight);
     },
   };
-}
-
-/** The SQS calls the poller makes; an SQSClient fits, and so does a test's object literal. */
-export interface QueueAttributesClient {
-  send(
-    command: GetQueueAttributesCommand | GetQueueUrlCommand,
-    options?: { abortSignal?: AbortSignal },
-  ): Promise<Pick<GetQueueAttributesCommandOutput, 'Attributes'> & Pick<GetQueueUrlCommandOutput, 'QueueUrl'>>;
-}
-
-export interface QueueDepthPollerOptions {
-  sqs: QueueAttributesClient;
-  queueUrl: string;
-  metrics: Pick<Metrics, 'setQueueDepth' | 'setDeadLetterDepth'>;
-  intervalMs: number;
-  log: Pick<Logger, 'warn' | 'debug' | 'info'>;
-}
-
-/**
- * Reads the queue's approximate depth now and then every `intervalMs` into
- * lgs_sqs_queue_depth, and the depth of the dead-letter queue its redrive policy names
- * (looked up once, by the ARN's name and account) into lgs_sqs_dlq_depth. Polls never overlap (the next is scheduled when one ends) and
- * the timer is unref'd, so the poller never holds the process open. `stop()` aborts a
- * poll in progress and resolves once it has settled.
- */
-export function startQueueDepthPoller(options: QueueDepthPollerOptions): { stop(): Promise<void> } {
-  const { sqs, queueUrl, metrics, intervalMs, log } = options;
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  let inFlight: Promise<void> | undefined;
-  let controller: AbortController | undefined;
-  let failing = false;
-  let deadLetterUrl: string | undefined;
-
-  async function poll(): Promise<void> {
-    controller = new AbortController();
-    const abortSignal = controller.signal;
-    try {
-      const { Attributes: attributes = {} } = await sqs.send(
-        new GetQueueAttributesCommand({
-          QueueUrl: queueUrl,
-          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'RedrivePolicy'],
-        }),
-        { abortSignal },
-      );
-      metrics.setQueueDepth(
-        Number(attributes.ApproximateNumberOfMessages ?? 0),
-        Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
-      );
-      const target = deadLetterTarget(attributes.RedrivePolicy);
-      if (target && !deadLetterUrl) {
-        ({ QueueUrl: deadLetterUrl } = await sqs.send(new GetQueueUrlCommand(target), { abortSignal }));
-      }
-      if (deadLetterUrl) {
-        const { Attributes: dlq = {} } = await sqs.send(
-          new GetQueueAttributesCommand({ QueueUrl: deadLetterUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
-          { abortSignal },
-        );
-        metrics.setDeadLetterDepth(Number(dlq.ApproximateNumberOfMessages ?? 0));
-      }
-      if (failing) log.info({ queueUrl }, 'queue depth poll recovered');
-      failing = false;
-    } catch (err) {
-      if (stopped) return;
-      // Warn once per outage, not once per interval.
-      if (failing) log.debug({ err, queueUrl }, 'queue depth poll failed');
-      else log.warn({ err, queueUrl }, 'queue depth poll failed');
-      failing = true;
-    }
-  }
-
-  function tick(): void {
-    inFlight = poll().finally(() => {
-      inFlight = undefined;
-      if (!stopped) timer = setTimeout(tick, intervalMs).unref();
-    });
-  }
-
-  tick();
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      controller?.abort();
-      await inFlight;
-    },
-  };
-}
-
-/** The dead-letter queue's name and account from a redrive policy (`arn:aws:sqs:region:account:name`). */
-function deadLetterTarget(
-  policy: string | undefined,
-): { QueueName: string; QueueOwnerAWSAccountId: string } | undefined {
-  if (!policy) return undefined;
-  try {
-    const arn = String((JSON.parse(policy) as { deadLetterTargetArn?: unknown }).deadLetterTargetArn ?? '');
-    const [, , , , account, name] = arn.split(':');
-    return account && name ? { QueueName: name, QueueOwnerAWSAccountId: account } : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { createMetrics, startQueueDepthPoller } from '../../src/http/metrics.ts';
+import { createMetrics } from '../../src/http/metrics.ts';
+import { startQueueDepthPoller } from '../../src/http/queue-depth-poller.ts';
 import { createFifoQueueWithDlq } from '../../src/local/local-queue.ts';
 import type { SyncResult } from '../../src/sync/types.ts';
 import { captureLogger, createFifoQueue, createTestSqs, waitFor } from '../support/sqs-queue.ts';
