@@ -1,5 +1,4 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { Logger } from '../log.ts';
 import { SYNC_TRIGGERS, type SyncResult } from '../sync/types.ts';
 
 /** Sync durations run from a sub-second empty list to a 30-minute million-guest event. */
