@@ -108,6 +108,9 @@ const worker = await startWorkerProcess({
   PL_EVENT_GUEST_SYNC_ENABLED: 'true',
   // Every minute: the scheduler's own run sets the last-run timestamp the dashboard shows.
   PL_EVENT_GUEST_SYNC_CRON: '* * * * *',
+  // The freshness tiers too, ticking every minute, for the tier panel.
+  PL_EVENT_GUEST_SYNC_TIERS_ENABLED: 'true',
+  PL_EVENT_GUEST_SYNC_TIER_TICK_MINUTES: '1',
   LOG_LEVEL: 'info',
 });
 await worker.waitUntilReady();
