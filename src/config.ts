@@ -40,6 +40,15 @@ export interface Config {
     rateLimitRetries: number;
     rateLimitWaitSeconds: number;
   };
+  /** The opt-in Luma webhook receiver (src/webhooks/). */
+  webhook: {
+    enabled: boolean;
+    port: number;
+    secret: string;
+    debounceSeconds: number;
+    maxPerEventPerHour: number;
+    maxPerMinute: number;
+  };
   database: { url: string; poolMax: number };
   aws: { region: string; sqsEndpoint: string; endpoint: string };
   log: { level: string; pretty: boolean };
