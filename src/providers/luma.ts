@@ -175,6 +175,7 @@ export function createLumaProvider(deps: LumaProviderDeps): GuestProvider {
             log.warn({ eventUid, page, reason: err.message }, 'luma rejected the cursor: reading the list again');
             cursorPages = new Map();
             summary = { pages: 0, fetched: 0, skipped: 0 };
+            options.onRestart?.();
             page = 1;
             pending = fetchPage({ eventUid, externalEventId, page, cursor: null, signal });
             continue;

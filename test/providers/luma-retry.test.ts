@@ -194,11 +194,13 @@ describe('Luma error classes', () => {
     const logs = captureLogs();
     const p = provider({}, logs.log);
     const { batches, onBatch } = collectBatches();
-    const summary = await p.luma.fetchGuestsInBatches(onBatch, EVENT);
+    let restarts = 0;
+    const summary = await p.luma.fetchGuestsInBatches(onBatch, { ...EVENT, onRestart: () => restarts++ });
     assert.deepEqual(
       batches.map((b) => b.page),
       [1, 2, 1, 2, 3],
     );
+    assert.equal(restarts, 1, 'the caller was told before page 1 came again');
     assert.deepEqual(summary, { pages: 3, fetched: 5, skipped: 0 }, 'the summary counts the complete pass');
     assert.equal(stats.requests, 6);
     const warning = logs.entries().find((e) => e.msg === 'luma rejected the cursor: reading the list again');
