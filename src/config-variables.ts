@@ -41,6 +41,15 @@ export const schema = {
     default: 0.5,
     env: 'PL_EVENT_GUEST_SYNC_REMOVE_STALE_MAX_SHARE',
   },
+  history: {
+    retentionDays: {
+      doc: 'How many days of sync history (luma_guest_sync.sync_history, one row per attempt) are kept.',
+      format: positiveInt(3650).validate,
+      ...intCoerce,
+      default: 30,
+      env: 'PL_EVENT_GUEST_SYNC_HISTORY_RETENTION_DAYS',
+    },
+  },
   consumer: {
     enabled: {
       doc: 'Run the SQS consumer that syncs one event per message.',

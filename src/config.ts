@@ -18,6 +18,8 @@ export interface Config {
   cron: string;
   removeStale: boolean;
   removeStaleMaxShare: number;
+  /** Sync history: one row per attempt in luma_guest_sync.sync_history. */
+  history: { retentionDays: number };
   consumer: { enabled: boolean; concurrency: number; visibilityTimeoutSeconds: number; waitTimeSeconds: number };
   queue: { name: string; url: string; poisonUrl: string };
   luma: {

@@ -15,6 +15,7 @@ import { runDaemon } from './daemon.ts';
 import { createDatabase, redactDatabaseUrl } from './db/client.ts';
 import { runMigrations } from './db/migrate.ts';
 import { plEvent } from './db/schema.ts';
+import { withSyncHistory } from './history/record-attempt.ts';
 import { createLogger, type Logger } from './log.ts';
 import { runEnqueue, slotOf } from './schedule/scheduler.ts';
 import { syncEvent } from './sync/sync-event.ts';
@@ -139,7 +140,10 @@ async function runSyncCommand(config: Readonly<Config>, log: Logger, eventUid: s
       providerType: event.provider,
     } as SyncMessage;
     const deps = createSyncDeps(config, database, createProviders(config, database, log), log);
-    const result = await syncEvent(deps, message, { dryRun });
+    const history = { sql: database.sql, retentionDays: config.history.retentionDays, log };
+    const result = await withSyncHistory(history, { eventUid, trigger: 'manual', dryRun }, () =>
+      syncEvent({ ...deps, log: log.child({ trigger: 'manual' }) }, message, { dryRun }),
+    );
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return 0;
   } finally {

@@ -1,7 +1,7 @@
 import { GetQueueAttributesCommand, type GetQueueAttributesCommandOutput } from '@aws-sdk/client-sqs';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
-import type { SyncResult } from '../sync/types.ts';
+import { SYNC_TRIGGERS, type SyncResult } from '../sync/types.ts';
 
 /** Sync durations run from a sub-second empty list to a 30-minute million-guest event. */
 const SYNC_DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800];
@@ -22,6 +22,8 @@ export interface Metrics {
   recordSyncFailure(kind: string, durationMs: number): void;
   /** One scheduler run: events put on the queue, and those SendMessageBatch reported failed. */
   recordEnqueueRun(run: { enqueued: number; failed: number }): void;
+  /** One sync attempt by what asked for it (src/sync/types.ts SYNC_TRIGGERS) and how it ended. */
+  recordSyncTrigger(trigger: string, outcome: 'success' | 'failure'): void;
   /** A scheduler slot skipped because the previous run was still going. */
   enqueueRunSkipped(): void;
   /** The stale-removal guard kept guests; fits SyncObserver.staleGuard of src/sync/sync-event.ts. */
@@ -97,6 +99,12 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
     labelNames: ['kind'] as const,
     registers,
   });
+  const syncsByTrigger = new Counter({
+    name: 'lgs_syncs_total',
+    help: 'Event sync attempts by trigger (schedule, tier, webhook, manual) and outcome.',
+    labelNames: ['trigger', 'outcome'] as const,
+    registers,
+  });
   const lumaRateLimited = new Counter({
     name: 'lgs_luma_rate_limited_total',
     help: 'Luma requests answered 429.',
@@ -117,7 +125,10 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
 
   // Known label values start at 0 so a first increment shows up as a rate, not a new series.
   for (const reason of STALE_GUARD_REASONS) staleGuardTripped.inc({ reason }, 0);
-  for (const outcome of ['success', 'failure'] as const) syncDuration.zero({ outcome });
+  for (const outcome of ['success', 'failure'] as const) {
+    syncDuration.zero({ outcome });
+    for (const trigger of SYNC_TRIGGERS) syncsByTrigger.inc({ trigger, outcome }, 0);
+  }
 
   return {
     registry,
@@ -145,6 +156,7 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
       enqueueFailed.inc(failed);
       lastRunEvents.set(enqueued);
     },
+    recordSyncTrigger: (trigger, outcome) => syncsByTrigger.inc({ trigger, outcome }),
     enqueueRunSkipped: () => runsSkipped.inc(),
     staleGuard: (reason) => staleGuardTripped.inc({ reason }),
     rateLimited: () => lumaRateLimited.inc(),
