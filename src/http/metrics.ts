@@ -32,6 +32,8 @@ export interface Metrics {
   rateLimited(): void;
   /** One request sent to Luma. */
   lumaRequest(): void;
+  /** A transient Luma failure retried in the process; `kind` as in errorKind (luma_unavailable, luma_timeout). */
+  lumaRetry(kind: string): void;
   setQueueDepth(visible: number, inFlight: number): void;
 }
 
@@ -111,6 +113,12 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
     registers,
   });
   const lumaRequests = new Counter({ name: 'lgs_luma_requests_total', help: 'Requests sent to Luma.', registers });
+  const lumaRetries = new Counter({
+    name: 'lgs_luma_retries_total',
+    help: 'Transient Luma failures (5xx, 408, 425, resets, timeouts) retried in the process, by kind; 429s are lgs_luma_rate_limited_total.',
+    labelNames: ['kind'] as const,
+    registers,
+  });
   const queueDepth = new Gauge({
     name: 'lgs_sqs_queue_depth',
     help: 'Approximate messages on the sync queue: visible (waiting) and in_flight (received, not yet deleted).',
@@ -161,6 +169,7 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
     staleGuard: (reason) => staleGuardTripped.inc({ reason }),
     rateLimited: () => lumaRateLimited.inc(),
     lumaRequest: () => lumaRequests.inc(),
+    lumaRetry: (kind) => lumaRetries.inc({ kind }),
     setQueueDepth(visible, inFlight) {
       queueDepth.set({ state: 'visible' }, visible);
       queueDepth.set({ state: 'in_flight' }, inFlight);

@@ -321,6 +321,13 @@ describe('Luma faults against a real worker', () => {
     figures.lumaRequests = luma.requests.length;
     figures.faultsServed = Object.fromEntries(luma.faultsServed);
     figures.rateLimitedCounted = rateLimited;
+    // The transient events alone served three 5xx, a hang and a reset, each retried in place.
+    const retries = [...body.matchAll(/^lgs_luma_retries_total\{kind="[a-z_]+"\} (\d+)$/gm)].reduce(
+      (sum, m) => sum + Number(m[1]),
+      0,
+    );
+    assert.ok(retries >= 5, `${retries} retries counted`);
+    figures.retriesCounted = retries;
     await watch.get(`${worker.url}/readyz`);
     worker.child.kill('SIGTERM');
     assert.equal(await worker.exited, 0);
