@@ -85,6 +85,7 @@ describe('Luma transport faults over real HTTP', () => {
       assert.equal(p.budget.acquired, 1, 'not retried in the process');
       // The socket closed long before the body's end: the server stopped writing.
       await new Promise((resolve) => setTimeout(resolve, 100));
+      console.log(`# luma-bounded cut ${JSON.stringify({ declareLength, sentMiB: sent.bytes / MiB })}`);
       assert.ok(sent.bytes < 40 * MiB, `${Math.round(sent.bytes / MiB)} MiB sent of 200`);
     });
   }
