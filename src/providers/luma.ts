@@ -81,66 +81,68 @@ export function createLumaProvider(deps: LumaProviderDeps): GuestProvider {
     let rateLimited = 0;
     let retried = 0;
 
+    /** Throws `failure`'s error unless it is transient and retries are left; else waits. */
+    const retryOrThrow = async (failure: Failure, attempt: number, status?: number, retryAfter?: string) => {
+      const { error, transient } = failure;
+      if (!transient) throw error;
+      if (++retried > config.retries) {
+        error.message += ` (gave up after ${attempt} attempts)`;
+        throw error;
+      }
+      const kind = (error as LumaError).kind;
+      deps.onRetry?.(kind);
+      // A 503 may say when to come back, as a 429 does; otherwise back off with jitter.
+      const waitMs = retryAfterMs(retryAfter, backoffMs(retried, backoff, random));
+      const fields = { eventUid: req.eventUid, page: req.page, attempt, kind, status, waitMs, reason: error.message };
+      log.warn(fields, 'luma request failed: retrying');
+      await pause(waitMs, req.signal);
+    };
+
     for (let attempt = 1; ; attempt++) {
       await limiter.acquire(req.signal);
       deps.onRequest?.();
       const started = performance.now();
-      let response: BoundedResponse | undefined;
-      let failure: Failure | undefined;
+      let response: BoundedResponse;
       try {
         response = await getBounded(http, path, { searchParams, signal: req.signal }, config.maxResponseBytes);
       } catch (err) {
         if (req.signal.aborted) throw req.signal.reason;
-        failure = requestFailure(err, req, config);
+        await retryOrThrow(requestFailure(err, req, config), attempt);
+        continue;
       }
-      const status = response?.statusCode;
-      if (response && status !== undefined && status >= 200 && status < 300) {
+      const status = response.statusCode;
+      if (status >= 200 && status < 300) {
         const parsed = parseGuestPage(response.body, req);
         const ms = Math.round(performance.now() - started);
         log.debug({ eventUid: req.eventUid, page: req.page, guests: parsed.guests.length, ms }, 'luma page fetched');
         return parsed;
       }
+      if (status !== 429) {
+        const retryAfter = status === 503 ? response.headers['retry-after'] : undefined;
+        await retryOrThrow(statusFailure(status, response.body, req, config), attempt, status, retryAfter);
+        continue;
+      }
 
-      let waitMs: number;
-      if (status === 429) {
-        deps.onRateLimited?.();
-        // attempt counts requests; rateLimitRetries counts the 429s retried.
-        if (++rateLimited > config.rateLimitRetries) {
-          throw new LumaError(
-            'luma_rate_limited',
-            `Luma kept answering 429 for event ${req.eventUid}, page ${req.page} after ${attempt} attempts`,
-          );
-        }
-        waitMs = retryAfterMs(
-          response?.headers['retry-after'] as string | undefined,
-          config.rateLimitWaitSeconds * 1000,
-        );
-        log.warn({ eventUid: req.eventUid, page: req.page, attempt, waitMs }, 'luma rate limited');
-      } else {
-        const { error, transient } = response
-          ? statusFailure(response.statusCode, response.body, req, config)
-          : failure!;
-        if (!transient) throw error;
-        if (++retried > config.retries) {
-          error.message += ` (gave up after ${attempt} attempts)`;
-          throw error;
-        }
-        const kind = (error as LumaError).kind;
-        deps.onRetry?.(kind);
-        // A 503 may say when to come back, as a 429 does; otherwise back off with jitter.
-        const fallback = backoffMs(retried, backoff, random);
-        const header = status === 503 ? (response?.headers['retry-after'] as string | undefined) : undefined;
-        waitMs = retryAfterMs(header, fallback);
-        log.warn(
-          { eventUid: req.eventUid, page: req.page, attempt, kind, status, waitMs, reason: error.message },
-          'luma request failed: retrying',
+      deps.onRateLimited?.();
+      // attempt counts requests; rateLimitRetries counts the 429s retried.
+      if (++rateLimited > config.rateLimitRetries) {
+        throw new LumaError(
+          'luma_rate_limited',
+          `Luma kept answering 429 for event ${req.eventUid}, page ${req.page} after ${attempt} attempts`,
         );
       }
-      try {
-        await sleep(waitMs, req.signal);
-      } catch (err) {
-        throw req.signal.aborted ? req.signal.reason : err;
-      }
+      const waitMs = retryAfterMs(response.headers['retry-after'], config.rateLimitWaitSeconds * 1000);
+      log.warn({ eventUid: req.eventUid, page: req.page, attempt, waitMs }, 'luma rate limited');
+      await pause(waitMs, req.signal);
+    }
+  }
+
+  /** The injectable sleep; an abort rejects with the signal's reason. */
+  async function pause(ms: number, signal: AbortSignal): Promise<void> {
+    try {
+      await sleep(ms, signal);
+    } catch (err) {
+      throw signal.aborted ? signal.reason : err;
     }
   }
 
