@@ -8,6 +8,7 @@ import {
   queueUrl,
   share,
 } from './config-formats.ts';
+import { parseTiers } from './schedule/tiers.ts';
 
 /**
  * Every environment variable the worker reads, as a convict schema: the one source of the
@@ -48,6 +49,46 @@ export const schema = {
       ...intCoerce,
       default: 30,
       env: 'PL_EVENT_GUEST_SYNC_HISTORY_RETENTION_DAYS',
+    },
+  },
+  tiers: {
+    enabled: {
+      doc: 'Opt-in freshness schedule: also sync events by how soon they start (needs PL_EVENT_GUEST_SYNC_ENABLED).',
+      format: 'strict-boolean',
+      default: false,
+      env: 'PL_EVENT_GUEST_SYNC_TIERS_ENABLED',
+    },
+    schedule: {
+      doc: 'Freshness tiers as <starts within>=<sync every> pairs (m, h, d); an event takes the nearest tier covering it.',
+      format: {
+        validate(value: unknown) {
+          parseTiers(String(value));
+        },
+      }.validate,
+      default: '48h=15m,14d=60m',
+      env: 'PL_EVENT_GUEST_SYNC_TIERS',
+    },
+    tickMinutes: {
+      doc: 'How often the freshness tick looks for due events, in minutes (a divisor of 60).',
+      format: {
+        validate(value: unknown) {
+          if (!Number.isInteger(value) || (value as number) < 1 || 60 % (value as number) !== 0) {
+            throw new Error(
+              'must be a whole number of minutes that divides 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60)',
+            );
+          }
+        },
+      }.validate,
+      ...intCoerce,
+      default: 5,
+      env: 'PL_EVENT_GUEST_SYNC_TIER_TICK_MINUTES',
+    },
+    budgetShare: {
+      doc: "Largest share of the Luma key's request budget (LUMA_RATE_LIMIT_PER_MINUTE) the freshness tick plans to spend.",
+      format: share.validate,
+      ...numCoerce,
+      default: 0.5,
+      env: 'PL_EVENT_GUEST_SYNC_TIER_BUDGET_SHARE',
     },
   },
   consumer: {

@@ -20,6 +20,8 @@ export interface Config {
   removeStaleMaxShare: number;
   /** Sync history: one row per attempt in luma_guest_sync.sync_history. */
   history: { retentionDays: number };
+  /** The opt-in freshness schedule (src/schedule/tier-schedule.ts). */
+  tiers: { enabled: boolean; schedule: string; tickMinutes: number; budgetShare: number };
   consumer: { enabled: boolean; concurrency: number; visibilityTimeoutSeconds: number; waitTimeSeconds: number };
   queue: { name: string; url: string; poisonUrl: string };
   luma: {

@@ -18,6 +18,7 @@ import { createReadiness, DetailError } from './http/readiness.ts';
 import { startHttpServer } from './http/server.ts';
 import type { Logger } from './log.ts';
 import { createScheduler, runEnqueue } from './schedule/scheduler.ts';
+import { createTierScheduler } from './schedule/tier-schedule.ts';
 import { createShutdown } from './shutdown.ts';
 import { syncEvent } from './sync/sync-event.ts';
 import { type SyncMessage, triggerOf } from './sync/types.ts';
@@ -137,6 +138,18 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
     });
     scheduler.start();
     shutdown.register('scheduler', () => scheduler.stop({ graceMs: config.shutdownGraceMs }));
+    if (config.tiers.enabled) {
+      const tierScheduler = createTierScheduler({
+        config,
+        sql: database.sql,
+        sqs,
+        queueUrl: resolvedQueueUrl,
+        log,
+        onTick: (report) => metrics.recordTierTick(report),
+      });
+      tierScheduler.start();
+      shutdown.register('tier scheduler', () => tierScheduler.stop({ graceMs: config.shutdownGraceMs }));
+    }
   }
   log.info({ queueUrl: resolvedQueueUrl }, 'luma-guest-sync ready');
 }

@@ -18,6 +18,8 @@ import { plEvent } from './db/schema.ts';
 import { withSyncHistory } from './history/record-attempt.ts';
 import { createLogger, type Logger } from './log.ts';
 import { runEnqueue, slotOf } from './schedule/scheduler.ts';
+import { runTierTick } from './schedule/tier-tick.ts';
+import { parseTiers, tickBudget } from './schedule/tiers.ts';
 import { syncEvent } from './sync/sync-event.ts';
 import type { SyncMessage } from './sync/types.ts';
 import { createProviders, createSqsClient, createSyncDeps } from './wiring.ts';
@@ -31,11 +33,13 @@ Usage:
                                            /healthz, /readyz and /metrics server on HTTP_PORT.
   luma-guest-sync sync --event <uid>       Sync one event now, in the foreground, and print the result.
   luma-guest-sync enqueue                  Find every syncable event and enqueue one message each, once.
+  luma-guest-sync enqueue --tiers          Run one tick of the freshness schedule: enqueue the events due by tier.
   luma-guest-sync db:migrate               Apply the migrations to DATABASE_URL (never done implicitly).
 
 Options:
   --dry-run    With sync: read Luma and report what would be written, writing nothing.
                With enqueue: report the events that would be enqueued, sending nothing.
+  --tiers      With enqueue: the freshness tick instead of the daily pass.
   --help       Show this text.
 
 All configuration is read from environment variables; see README.md or config.schema.json.
@@ -46,13 +50,20 @@ const COMMANDS = new Set<string>(['daemon', 'sync', 'enqueue', 'db:migrate']);
 
 export class UsageError extends Error {}
 
-export function parseCommand(argv: string[]): { command: Command; event?: string; dryRun: boolean; help: boolean } {
+export function parseCommand(argv: string[]): {
+  command: Command;
+  event?: string;
+  dryRun: boolean;
+  help: boolean;
+  tiers: boolean;
+} {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
       event: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
+      tiers: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -64,7 +75,9 @@ export function parseCommand(argv: string[]): { command: Command; event?: string
   const dryRun = values['dry-run'] ?? false;
   if (dryRun && command !== 'sync' && command !== 'enqueue')
     throw new UsageError('--dry-run belongs to sync and enqueue');
-  return { command: command as Command, event: values.event, dryRun, help: values.help ?? false };
+  const tiers = values.tiers ?? false;
+  if (tiers && command !== 'enqueue') throw new UsageError('--tiers belongs to the enqueue command');
+  return { command: command as Command, event: values.event, dryRun, help: values.help ?? false, tiers };
 }
 
 /** Runs one command; resolves to the process exit code (the daemon resolves once it is up). */
@@ -107,7 +120,9 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     case 'sync':
       return runSyncCommand(config, log, parsed.event!, parsed.dryRun);
     case 'enqueue':
-      return runEnqueueCommand(config, log, parsed.dryRun);
+      return parsed.tiers
+        ? runTierTickCommand(config, log, parsed.dryRun)
+        : runEnqueueCommand(config, log, parsed.dryRun);
     case 'daemon':
       await runDaemon(config, log);
       return 0;
@@ -157,6 +172,33 @@ async function runEnqueueCommand(config: Readonly<Config>, log: Logger, dryRun: 
   try {
     const queueUrl = dryRun ? '' : await resolveQueueUrl(sqs, config.queue);
     const report = await runEnqueue({ db: database.db, sqs, queueUrl, log }, slotOf(new Date()), { dryRun });
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return report.failed > 0 ? 1 : 0;
+  } finally {
+    sqs.destroy();
+    await database.close();
+  }
+}
+
+/** One tick of the freshness schedule now (`enqueue --tiers`), whether or not the tiers are enabled. */
+async function runTierTickCommand(config: Readonly<Config>, log: Logger, dryRun: boolean) {
+  const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });
+  const sqs = createSqsClient(config);
+  try {
+    const queueUrl = dryRun ? '' : await resolveQueueUrl(sqs, config.queue);
+    const tickMs = config.tiers.tickMinutes * 60_000;
+    const budget = tickBudget({
+      share: config.tiers.budgetShare,
+      perWindow: config.luma.rateLimitPerMinute,
+      windowMs: config.luma.rateLimitWindowMs,
+      tickMs,
+    });
+    const report = await runTierTick({ sql: database.sql, sqs, queueUrl, log }, slotOf(new Date()), {
+      tiers: parseTiers(config.tiers.schedule),
+      tickMs,
+      budget,
+      dryRun,
+    });
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return report.failed > 0 ? 1 : 0;
   } finally {

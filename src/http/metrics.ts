@@ -24,6 +24,12 @@ export interface Metrics {
   recordEnqueueRun(run: { enqueued: number; failed: number }): void;
   /** One sync attempt by what asked for it (src/sync/types.ts SYNC_TRIGGERS) and how it ended. */
   recordSyncTrigger(trigger: string, outcome: 'success' | 'failure'): void;
+  /** One tick of the freshness schedule (src/schedule/tier-tick.ts). */
+  recordTierTick(report: {
+    enqueuedByTier: Record<string, number>;
+    deferred: number;
+    oldestDueSeconds: Record<string, number>;
+  }): void;
   /** A scheduler slot skipped because the previous run was still going. */
   enqueueRunSkipped(): void;
   /** The stale-removal guard kept guests; fits SyncObserver.staleGuard of src/sync/sync-event.ts. */
@@ -107,6 +113,23 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
     labelNames: ['trigger', 'outcome'] as const,
     registers,
   });
+  const tierEnqueued = new Counter({
+    name: 'lgs_tier_events_enqueued_total',
+    help: 'Events put on the sync queue by the freshness tick, by tier (its horizon).',
+    labelNames: ['tier'] as const,
+    registers,
+  });
+  const tierDeferred = new Counter({
+    name: 'lgs_tier_events_deferred_total',
+    help: 'Due events a freshness tick left for a later one because its request budget was spent.',
+    registers,
+  });
+  const tierOldestDue = new Gauge({
+    name: 'lgs_tier_oldest_due_age_seconds',
+    help: "Per tier, at the last freshness tick: how long the tier's longest-waiting due event had been due.",
+    labelNames: ['tier'] as const,
+    registers,
+  });
   const lumaRateLimited = new Counter({
     name: 'lgs_luma_rate_limited_total',
     help: 'Luma requests answered 429.',
@@ -165,6 +188,11 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
       lastRunEvents.set(enqueued);
     },
     recordSyncTrigger: (trigger, outcome) => syncsByTrigger.inc({ trigger, outcome }),
+    recordTierTick(report) {
+      for (const [tier, n] of Object.entries(report.enqueuedByTier)) tierEnqueued.inc({ tier }, n);
+      for (const [tier, seconds] of Object.entries(report.oldestDueSeconds)) tierOldestDue.set({ tier }, seconds);
+      tierDeferred.inc(report.deferred);
+    },
     enqueueRunSkipped: () => runsSkipped.inc(),
     staleGuard: (reason) => staleGuardTripped.inc({ reason }),
     rateLimited: () => lumaRateLimited.inc(),

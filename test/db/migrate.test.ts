@@ -36,7 +36,8 @@ describe('migrations on an empty database', () => {
       '0002_guest_sync_indexes',
       '0003_rate_budget',
       '0004_sync_history',
-      '0005_rate_budget_clock_steps',
+      '0005_tier_enqueued',
+      '0006_rate_budget_clock_steps',
     ]);
     assert.deepEqual(await checkSchema(database.sql), { ok: true, missing: [], message: 'schema ok' });
 
