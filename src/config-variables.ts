@@ -244,6 +244,55 @@ export const schema = {
       env: 'LUMA_MAX_RESPONSE_BYTES',
     },
   },
+  webhook: {
+    enabled: {
+      doc: 'Serve POST /webhooks/luma on LUMA_WEBHOOK_PORT: a Luma guest delivery enqueues a sync of its event (opt-in).',
+      format: 'strict-boolean',
+      default: false,
+      env: 'LUMA_WEBHOOK_ENABLED',
+    },
+    port: {
+      doc: 'Port of the webhook receiver, apart from HTTP_PORT so only it is exposed to the internet (0 picks a free port).',
+      format: nonNegativeInt(65_535).validate,
+      ...intCoerce,
+      default: 8081,
+      env: 'LUMA_WEBHOOK_PORT',
+    },
+    secret: {
+      doc: 'The whsec_ secret of the Luma webhook (webhooks:register prints it): deliveries must carry a valid Standard Webhooks signature. Empty: not verified.',
+      format: {
+        validate(value: unknown) {
+          if (value !== '' && !/^(whsec_)?[A-Za-z0-9+/]+={0,2}$/.test(String(value))) {
+            throw new Error('must be a Standard Webhooks secret: whsec_ followed by base64');
+          }
+        },
+      }.validate,
+      default: '',
+      sensitive: true,
+      env: 'LUMA_WEBHOOK_SECRET',
+    },
+    debounceSeconds: {
+      doc: "Deliveries for one event within this window become one sync, sent when the window ends (at most 300: SQS's deduplication window).",
+      format: positiveInt(300).validate,
+      ...intCoerce,
+      default: 10,
+      env: 'LUMA_WEBHOOK_DEBOUNCE_SECONDS',
+    },
+    maxPerEventPerHour: {
+      doc: 'Most webhook-triggered syncs of one event per hour, per process; deliveries past it are acknowledged and dropped.',
+      format: positiveInt(3600).validate,
+      ...intCoerce,
+      default: 60,
+      env: 'LUMA_WEBHOOK_MAX_PER_EVENT_PER_HOUR',
+    },
+    maxPerMinute: {
+      doc: 'Most webhook-triggered syncs per minute for all events, per process; deliveries past it are acknowledged and dropped.',
+      format: positiveInt(10_000).validate,
+      ...intCoerce,
+      default: 60,
+      env: 'LUMA_WEBHOOK_MAX_PER_MINUTE',
+    },
+  },
   database: {
     url: {
       doc: 'PostgreSQL connection URL of the directory database.',

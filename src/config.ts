@@ -44,6 +44,15 @@ export interface Config {
     /** Responses larger than this are aborted while streaming. */
     maxResponseBytes: number;
   };
+  /** The opt-in Luma webhook receiver (src/webhooks/). */
+  webhook: {
+    enabled: boolean;
+    port: number;
+    secret: string;
+    debounceSeconds: number;
+    maxPerEventPerHour: number;
+    maxPerMinute: number;
+  };
   database: { url: string; poolMax: number };
   aws: { region: string; sqsEndpoint: string; endpoint: string };
   log: { level: string; pretty: boolean };

@@ -22,6 +22,7 @@ import { createTierScheduler } from './schedule/tier-schedule.ts';
 import { createShutdown } from './shutdown.ts';
 import { syncEvent } from './sync/sync-event.ts';
 import { type SyncMessage, triggerOf } from './sync/types.ts';
+import { startWebhookReceiver } from './webhooks/receiver.ts';
 import { createProviders, createSqsClient, createSyncDeps } from './wiring.ts';
 
 /** Back-off between attempts to reach a dependency at start: 1 s doubling to 30 s. */
@@ -36,7 +37,7 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
   const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });
   shutdown.register('database', () => database.close());
 
-  const needsQueue = config.enabled || config.consumer.enabled;
+  const needsQueue = config.enabled || config.consumer.enabled || config.webhook.enabled;
   const sqs: SQSClient | undefined = needsQueue ? createSqsClient(config) : undefined;
   if (sqs) shutdown.register('sqs client', () => sqs.destroy());
   let queueUrl: string | undefined;
@@ -150,6 +151,17 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
       tierScheduler.start();
       shutdown.register('tier scheduler', () => tierScheduler.stop({ graceMs: config.shutdownGraceMs }));
     }
+  }
+  if (config.webhook.enabled) {
+    const receiver = await startWebhookReceiver({
+      config,
+      db: database.db,
+      sqs,
+      queueUrl: resolvedQueueUrl,
+      log,
+      onOutcome: (outcome) => metrics.webhookDelivery(outcome),
+    });
+    shutdown.register('webhook receiver', () => receiver.stop());
   }
   log.info({ queueUrl: resolvedQueueUrl }, 'luma-guest-sync ready');
 }

@@ -2,6 +2,7 @@ import { GetQueueAttributesCommand, type GetQueueAttributesCommandOutput } from 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
 import { SYNC_TRIGGERS, type SyncResult } from '../sync/types.ts';
+import { WEBHOOK_OUTCOMES } from '../webhooks/server.ts';
 
 /** Sync durations run from a sub-second empty list to a 30-minute million-guest event. */
 const SYNC_DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800];
@@ -30,6 +31,8 @@ export interface Metrics {
     deferred: number;
     oldestDueSeconds: Record<string, number>;
   }): void;
+  /** One Luma webhook delivery by how it ended (src/webhooks/server.ts WEBHOOK_OUTCOMES). */
+  webhookDelivery(outcome: string): void;
   /** A scheduler slot skipped because the previous run was still going. */
   enqueueRunSkipped(): void;
   /** The stale-removal guard kept guests; fits SyncObserver.staleGuard of src/sync/sync-event.ts. */
@@ -130,6 +133,12 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
     labelNames: ['tier'] as const,
     registers,
   });
+  const webhookDeliveries = new Counter({
+    name: 'lgs_webhook_deliveries_total',
+    help: 'Luma webhook deliveries by outcome (accepted, coalesced, capped, unknown_event, ignored, bad_request, unauthorized, too_large, unavailable).',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
   const lumaRateLimited = new Counter({
     name: 'lgs_luma_rate_limited_total',
     help: 'Luma requests answered 429.',
@@ -160,6 +169,7 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
     syncDuration.zero({ outcome });
     for (const trigger of SYNC_TRIGGERS) syncsByTrigger.inc({ trigger, outcome }, 0);
   }
+  for (const outcome of WEBHOOK_OUTCOMES) webhookDeliveries.inc({ outcome }, 0);
 
   return {
     registry,
@@ -188,6 +198,7 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
       lastRunEvents.set(enqueued);
     },
     recordSyncTrigger: (trigger, outcome) => syncsByTrigger.inc({ trigger, outcome }),
+    webhookDelivery: (outcome) => webhookDeliveries.inc({ outcome }),
     recordTierTick(report) {
       for (const [tier, n] of Object.entries(report.enqueuedByTier)) tierEnqueued.inc({ tier }, n);
       for (const [tier, seconds] of Object.entries(report.oldestDueSeconds)) tierOldestDue.set({ tier }, seconds);
