@@ -39,6 +39,12 @@ export interface Config {
     rateLimitWindowMs: number;
     rateLimitRetries: number;
     rateLimitWaitSeconds: number;
+    /** In-process retries of a transient failure (not counting 429s, see rateLimitRetries). */
+    retries: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+    /** Responses larger than this are aborted while streaming. */
+    maxResponseBytes: number;
   };
   /** The opt-in Luma webhook receiver (src/webhooks/). */
   webhook: {
@@ -108,6 +114,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   }
   if (featureOn && config.queue.url === '' && config.queue.name === '') {
     problems.push('PL_EVENT_GUEST_SYNC_QUEUE_URL: or PL_EVENT_GUEST_SYNC_QUEUE_NAME is required');
+  }
+  if (config.luma.retryBaseMs > config.luma.retryMaxMs) {
+    problems.push('LUMA_RETRY_BASE_MS: must not exceed LUMA_RETRY_MAX_MS');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

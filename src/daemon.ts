@@ -90,6 +90,7 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
     const providers = createProviders(config, database, log, {
       onRateLimited: () => metrics.rateLimited(),
       onRequest: () => metrics.lumaRequest(),
+      onRetry: (kind) => metrics.lumaRetry(kind),
     });
     const deps = createSyncDeps(config, database, providers, log, { staleGuard: (r) => metrics.staleGuard(r) });
     const history = { sql: database.sql, retentionDays: config.history.retentionDays, log };

@@ -43,6 +43,8 @@ export interface Metrics {
   lumaRequest(): void;
   /** The configured Luma request budget, per minute, for the dashboard's budget-use ratio. */
   setRateBudget(requestsPerMinute: number): void;
+  /** A transient Luma failure retried in the process; `kind` as in errorKind (luma_unavailable, luma_timeout). */
+  lumaRetry(kind: string): void;
   setQueueDepth(visible: number, inFlight: number): void;
 }
 
@@ -155,6 +157,12 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
     help: 'Configured Luma request budget per minute (for every replica on the key with the shared scope).',
     registers,
   });
+  const lumaRetries = new Counter({
+    name: 'lgs_luma_retries_total',
+    help: 'Transient Luma failures (5xx, 408, 425, resets, timeouts) retried in the process, by kind; 429s are lgs_luma_rate_limited_total.',
+    labelNames: ['kind'] as const,
+    registers,
+  });
   const queueDepth = new Gauge({
     name: 'lgs_sqs_queue_depth',
     help: 'Approximate messages on the sync queue: visible (waiting) and in_flight (received, not yet deleted).',
@@ -220,6 +228,7 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
     lumaRequest: () => lumaRequests.inc(),
     setRateBudget: (requestsPerMinute) => rateBudget.set(requestsPerMinute),
     setDeadLetterDepth: (messages) => deadLetterDepth.set(messages),
+    lumaRetry: (kind) => lumaRetries.inc({ kind }),
     setQueueDepth(visible, inFlight) {
       queueDepth.set({ state: 'visible' }, visible);
       queueDepth.set({ state: 'in_flight' }, inFlight);

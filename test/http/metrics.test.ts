@@ -79,6 +79,7 @@ describe('createMetrics', () => {
     metrics.lumaRequest();
     metrics.lumaRequest();
     metrics.rateLimited();
+    metrics.lumaRetry('luma_timeout');
     metrics.setQueueDepth(5, 2);
     metrics.setRateBudget(180);
     const text = await metrics.registry.metrics();
@@ -92,6 +93,7 @@ describe('createMetrics', () => {
     assert.equal(sample(text, 'lgs_stale_removal_guard_total{reason="empty_list"}'), 0);
     assert.equal(sample(text, 'lgs_luma_requests_total'), 2);
     assert.equal(sample(text, 'lgs_luma_rate_limited_total'), 1);
+    assert.equal(sample(text, 'lgs_luma_retries_total{kind="luma_timeout"}'), 1);
     assert.equal(sample(text, 'lgs_sqs_queue_depth{state="visible"}'), 5);
     assert.equal(sample(text, 'lgs_sqs_queue_depth{state="in_flight"}'), 2);
   });
