@@ -30,6 +30,13 @@ export const schema = {
     default: '0 3 * * *',
     env: 'PL_EVENT_GUEST_SYNC_CRON',
   },
+  overdueAfterHours: {
+    doc: 'An event whose last successful sync is older than this is overdue: counted in lgs_events_overdue, and `status` exits 1 (the daily pass plus a margin).',
+    format: positiveInt(24 * 366).validate,
+    ...intCoerce,
+    default: 26,
+    env: 'PL_EVENT_GUEST_SYNC_OVERDUE_AFTER_HOURS',
+  },
   removeStale: {
     doc: 'Remove synced guests who are no longer on the approved Luma list (opt-in).',
     format: 'strict-boolean',
@@ -215,6 +222,34 @@ export const schema = {
       ...intCoerce,
       default: 60,
       env: 'LUMA_RATE_LIMIT_WAIT_SECONDS',
+    },
+    retries: {
+      doc: 'How many times a Luma request that failed transiently (5xx, 408, 425, a reset or refused connection, a timeout) is retried in the process before the sync fails and its message goes back to SQS.',
+      format: nonNegativeInt(20).validate,
+      ...intCoerce,
+      default: 5,
+      env: 'LUMA_RETRIES',
+    },
+    retryBaseMs: {
+      doc: 'Backoff before the first retry of a transient failure, in milliseconds; it doubles per retry up to LUMA_RETRY_MAX_MS, and the actual wait is a random share of it (full jitter).',
+      format: positiveInt(60_000).validate,
+      ...intCoerce,
+      default: 500,
+      env: 'LUMA_RETRY_BASE_MS',
+    },
+    retryMaxMs: {
+      doc: 'Longest backoff between two retries of a transient failure, in milliseconds (a Retry-After on 503 is honoured beyond it, as on 429).',
+      format: positiveInt(600_000).validate,
+      ...intCoerce,
+      default: 30_000,
+      env: 'LUMA_RETRY_MAX_MS',
+    },
+    maxResponseBytes: {
+      doc: 'Largest Luma response body read, in bytes (after decompression); a larger one is aborted while streaming and fails its page. A page of 100 guests is tens of KiB.',
+      format: positiveInt(1_073_741_824).validate,
+      ...intCoerce,
+      default: 4_194_304,
+      env: 'LUMA_MAX_RESPONSE_BYTES',
     },
   },
   webhook: {

@@ -56,7 +56,7 @@ describe('log lines a pipeline can ingest', () => {
   it('sync writes only its result to stdout, as one JSON document, and its log lines to stderr', async () => {
     const event = await seedEventWithGuests(2);
 
-    const run = await runCliProcess(['sync', '--event', event.uid], stack.env);
+    const run = await runCliProcess(['sync', '--event', event.uid], { ...stack.env, LOG_LEVEL: 'debug' });
 
     assert.equal(run.code, 0, run.stderr);
     const result = JSON.parse(run.stdout);
@@ -71,7 +71,7 @@ describe('log lines a pipeline can ingest', () => {
   });
 
   it('enqueue writes only its report to stdout and its log lines to stderr', async () => {
-    const run = await runCliProcess(['enqueue', '--dry-run'], stack.env);
+    const run = await runCliProcess(['enqueue', '--dry-run'], { ...stack.env, LOG_LEVEL: 'debug' });
 
     assert.equal(run.code, 0, run.stderr);
     assert.equal(JSON.parse(run.stdout).dryRun, true);

@@ -4,17 +4,22 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-export interface CliOutput {
+export interface CliRun {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** The JSON log lines, parsed: on stdout, or on stderr for sync and enqueue, which print a result. */
+  logs: Array<Record<string, unknown>>;
+  /** The pretty-printed JSON document the command printed on stdout, if any. */
+  printed: Record<string, unknown> | undefined;
 }
 
 /**
- * Runs one command of the real CLI (`node src/main.ts <args>`) to completion with `env` on
- * top of a minimal environment, and returns its exit code and both streams as written.
+ * Runs the real CLI to completion, `node --import tsx src/main.ts <args>`, with `env` on
+ * top of a minimal environment (no variable of the test runner leaks in). Killed if it
+ * runs past `timeoutMs`.
  */
-export function runCliProcess(args: string[], env: Record<string, string>, timeoutMs = 30_000): Promise<CliOutput> {
+export function runCliProcess(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<CliRun> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
     cwd: ROOT,
     env: {
@@ -23,7 +28,7 @@ export function runCliProcess(args: string[], env: Record<string, string>, timeo
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
       AWS_REGION: 'us-east-1',
-      LOG_LEVEL: 'debug',
+      LOG_LEVEL: 'info',
       LOG_PRETTY: 'false',
       ...env,
     },
@@ -38,11 +43,18 @@ export function runCliProcess(args: string[], env: Record<string, string>, timeo
     stderr += chunk;
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  return new Promise((resolve, reject) => {
+  return new Promise<CliRun>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      const logs = linesOf(`${stdout}\n${stderr}`)
+        .filter((line) => line.startsWith('{"level"'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      const lines = stdout.split('\n');
+      const start = lines.indexOf('{');
+      const end = lines.indexOf('}', start);
+      const printed = start >= 0 && end > start ? JSON.parse(lines.slice(start, end + 1).join('\n')) : undefined;
+      resolve({ code, stdout, stderr, logs, printed });
     });
   });
 }
