@@ -16,6 +16,10 @@ convict.addFormat(cronExpression);
 export interface Config {
   enabled: boolean;
   cron: string;
+  /** How late a cron firing may still run, in seconds. */
+  cronCatchUpSeconds: number;
+  /** SendMessageBatch calls the scheduler keeps in flight at once. */
+  enqueueConcurrency: number;
   removeStale: boolean;
   removeStaleMaxShare: number;
   consumer: { enabled: boolean; concurrency: number; visibilityTimeoutSeconds: number; waitTimeSeconds: number };

@@ -1,8 +1,10 @@
 /**
  * The long-running worker, composed by hand in dependency order. Each resource's release
- * goes on the shutdown list as it is made; shutdown releases them in reverse: the cron
- * stops first, then the consumer (in-flight syncs get the grace period), the HTTP
- * server, the SQS client, and the database last.
+ * goes on the shutdown list as it is made; shutdown releases them in reverse: first the
+ * intake stops (the cron stops firing and the consumer stops polling, both at once, so a
+ * slow enqueue run cannot keep the consumer taking messages), then the enqueue run in
+ * progress and the in-flight syncs finish within what is left of the one grace period,
+ * then the HTTP server, the SQS client, and the database last.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -16,7 +18,7 @@ import { createMetrics, startQueueDepthPoller } from './http/metrics.ts';
 import { createReadiness, DetailError } from './http/readiness.ts';
 import { startHttpServer } from './http/server.ts';
 import type { Logger } from './log.ts';
-import { createScheduler, runEnqueue } from './schedule/scheduler.ts';
+import { createScheduler, runEnqueue, type Scheduler } from './schedule/scheduler.ts';
 import { createShutdown } from './shutdown.ts';
 import { syncEvent } from './sync/sync-event.ts';
 import type { SyncMessage } from './sync/types.ts';
@@ -74,6 +76,8 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
   const poller = startQueueDepthPoller({ sqs, queueUrl, metrics, intervalMs: QUEUE_DEPTH_INTERVAL_MS, log });
   shutdown.register('queue depth poller', () => poller.stop());
 
+  let consumer: SyncConsumer | undefined;
+  let scheduler: Scheduler | undefined;
   if (config.consumer.enabled) {
     const providers = createProviders(config, database, log, {
       onRateLimited: () => metrics.rateLimited(),
@@ -83,7 +87,7 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
     // Failures seen by the sync wrapper carry a duration; the others (unparseable
     // messages) are counted from the consumer's onFailure.
     const timed = new WeakSet<object>();
-    const consumer = new SyncConsumer(
+    consumer = new SyncConsumer(
       {
         sqs,
         queueUrl: resolvedQueueUrl,
@@ -108,25 +112,37 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
         onFailure: (err, info) => {
           if (!(err && typeof err === 'object' && timed.has(err))) metrics.recordSyncFailure(info.kind, 0);
         },
+        onHeartbeatFailure: (reason) => metrics.heartbeatFailure(reason),
       },
     );
     consumer.start();
-    shutdown.register('consumer', () => consumer.stop({ graceMs: config.shutdownGraceMs }).then(() => undefined));
+    const started = consumer;
+    shutdown.register('consumer', async ({ remainingMs }) => void (await started.stop({ graceMs: remainingMs() })));
   }
 
   if (config.enabled) {
-    const scheduler = createScheduler({
+    scheduler = createScheduler({
       cron: config.cron,
+      catchUpMs: config.cronCatchUpSeconds * 1000,
       log,
       enqueueOnce: async (slot, signal) => {
-        const run = await runEnqueue({ db: database.db, sqs, queueUrl: resolvedQueueUrl, log }, slot, { signal });
+        const deps = { db: database.db, sqs, queueUrl: resolvedQueueUrl, log, concurrency: config.enqueueConcurrency };
+        const run = await runEnqueue(deps, slot, { signal });
         metrics.recordEnqueueRun(run);
       },
       onOverlap: () => metrics.enqueueRunSkipped(),
+      onMissed: () => metrics.enqueueSlotMissed(),
     });
     scheduler.start();
-    shutdown.register('scheduler', () => scheduler.stop({ graceMs: config.shutdownGraceMs }));
+    const started = scheduler;
+    shutdown.register('scheduler', ({ remainingMs }) => started.stop({ graceMs: remainingMs() }));
   }
+  // Released first: neither side takes new work while the work in progress finishes.
+  const intake = { scheduler, consumer };
+  shutdown.register('intake', () => {
+    intake.scheduler?.stopFiring();
+    intake.consumer?.stopPolling();
+  });
   log.info({ queueUrl: resolvedQueueUrl }, 'luma-guest-sync ready');
 }
 

@@ -290,7 +290,8 @@ describe('SyncConsumer', { concurrency: true }, () => {
             reject(signal.reason);
           });
         }),
-      { visibilityTimeoutSeconds: 2 },
+      // Room for a slow heartbeat on a loaded machine: the check below must see it still hidden.
+      { visibilityTimeoutSeconds: 4 },
     );
 
     await waitFor(() => started, 5_000, 'the sync to start');
@@ -309,7 +310,7 @@ describe('SyncConsumer', { concurrency: true }, () => {
         [again] = await receiveAll(sqs, queue.url);
         return again !== undefined;
       },
-      5_000,
+      10_000,
       'the redelivery',
     );
     assert.equal(JSON.parse(again!.Body!).eventUid, 'interrupted');
@@ -345,28 +346,52 @@ describe('SyncConsumer', { concurrency: true }, () => {
     assert.equal(again[0]?.Attributes?.ApproximateReceiveCount, '2', 'received once by the open poll, then left');
   });
 
-  it('releases at once a message a long poll still open at stop() returns, when the grace allows', async (t) => {
+  it('makes a message a poll brings back after polling stopped visible again at once', async (t) => {
     const queue = await createFifoQueue(sqs, { label: 'late-release' });
-    let calls = 0;
-    const { consumer } = startConsumer(
-      t,
-      queue.url,
-      async (m) => {
-        calls++;
-        return resultOf(m);
+    // A client of its own whose ReceiveMessage answers wait at a gate once they carry a
+    // message: the answer has arrived, polling stops, and only then does the consumer see it.
+    const gated = createTestSqs();
+    const answered = Promise.withResolvers<void>();
+    const gate = Promise.withResolvers<void>();
+    gated.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        const messages = (out.output as { Messages?: unknown[] }).Messages;
+        if (context.commandName === 'ReceiveMessageCommand' && messages?.length) {
+          answered.resolve();
+          await gate.promise;
+        }
+        return out;
       },
-      { waitTimeSeconds: 2, concurrency: 2, visibilityTimeoutSeconds: 60 },
+      { step: 'initialize', name: 'gate-receives' },
     );
-    await sleep(300); // the long polls are open
-    const stopping = consumer.stop({ graceMs: 5_000 });
+    let calls = 0;
+    const { log } = captureLogger();
+    const consumer = new SyncConsumer(
+      {
+        sqs: gated,
+        queueUrl: queue.url,
+        log,
+        sync: async (m) => {
+          calls++;
+          return resultOf(m);
+        },
+      },
+      { concurrency: 1, waitTimeSeconds: 1, visibilityTimeoutSeconds: 60 },
+    );
+    consumer.start();
+    t.after(() => consumer.stop({ graceMs: 0 }));
     await send(queue.url, body('late'));
-    await stopping;
+    await answered.promise;
+    consumer.stopPolling();
+    gate.resolve();
+    await consumer.stop({ graceMs: 5_000 });
 
     // Visible now, not after its 60 s visibility timeout.
     const again = await receiveAll(sqs, queue.url);
     assert.equal(calls, 0);
     assert.equal(again.length, 1);
-    assert.equal(again[0]?.Attributes?.ApproximateReceiveCount, '2', 'received once by the open poll, then released');
+    assert.equal(again[0]?.Attributes?.ApproximateReceiveCount, '2', 'received once by the poll, then released');
   });
 
   it('syncs different events concurrently but one message of an event at a time, in order', async (t) => {
