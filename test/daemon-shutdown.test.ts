@@ -52,12 +52,14 @@ describe('daemon shutdown order and promptness, as a real process', () => {
     const started = performance.now();
     worker.child.kill('SIGTERM');
     const code = await worker.exited;
-    const ms = performance.now() - started;
-    t.diagnostic(`idle worker exited ${Math.round(ms)} ms after SIGTERM`);
+    t.diagnostic(`idle worker exited ${Math.round(performance.now() - started)} ms after SIGTERM`);
 
     assert.equal(code, 0, worker.stderr());
-    // Not a speed check: waiting for the open poll takes the poll's 20 s whatever the machine.
-    assert.ok(ms < 10_000, `exited ${Math.round(ms)} ms after SIGTERM: it waited for the long poll`);
+    // It did not wait out the poll (20 s whatever the machine): the open poll was cut short.
+    assert.ok(
+      worker.lines.some((l) => l.msg === 'long poll aborted: polling stopped'),
+      'the open long poll was aborted',
+    );
     assert.ok(!worker.lines.some((l) => l.level === 50), 'no error line (an aborted poll is not an SQS failure)');
 
     // A message sent now may be handed to the poll the server still holds for the dead
