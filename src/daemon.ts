@@ -1,10 +1,10 @@
 /**
  * The long-running worker, composed by hand in dependency order. Each resource's release
  * goes on the shutdown list as it is made; shutdown releases them in reverse: first the
- * intake stops (the cron stops firing and the consumer stops polling, both at once, so a
- * slow enqueue run cannot keep the consumer taking messages), then the enqueue run in
- * progress and the in-flight syncs finish within what is left of the one grace period,
- * then the HTTP server, the SQS client, and the database last.
+ * intake stops (the crons stop firing and the consumer stops polling, all at once, so a
+ * slow enqueue run cannot keep the consumer taking messages), then the webhook receiver,
+ * the enqueue runs in progress and the in-flight syncs finish within what is left of the
+ * one grace period, then the HTTP server, the SQS client, and the database last.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -14,14 +14,17 @@ import { resolveQueueUrl } from './consume/queue-url.ts';
 import { createDatabase } from './db/client.ts';
 import { checkSchema } from './db/schema-check.ts';
 import { errorKind } from './errors.ts';
+import { withSyncHistory } from './history/record-attempt.ts';
 import { createMetrics, startQueueDepthPoller } from './http/metrics.ts';
 import { createReadiness, DetailError } from './http/readiness.ts';
 import { startHttpServer } from './http/server.ts';
 import type { Logger } from './log.ts';
 import { createScheduler, runEnqueue, type Scheduler } from './schedule/scheduler.ts';
+import { createTierScheduler } from './schedule/tier-schedule.ts';
 import { createShutdown } from './shutdown.ts';
 import { syncEvent } from './sync/sync-event.ts';
-import type { SyncMessage } from './sync/types.ts';
+import { type SyncMessage, triggerOf } from './sync/types.ts';
+import { startWebhookReceiver } from './webhooks/receiver.ts';
 import { createProviders, createSqsClient, createSyncDeps } from './wiring.ts';
 
 /** Back-off between attempts to reach a dependency at start: 1 s doubling to 30 s. */
@@ -36,7 +39,7 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
   const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });
   shutdown.register('database', () => database.close());
 
-  const needsQueue = config.enabled || config.consumer.enabled;
+  const needsQueue = config.enabled || config.consumer.enabled || config.webhook.enabled;
   const sqs: SQSClient | undefined = needsQueue ? createSqsClient(config) : undefined;
   if (sqs) shutdown.register('sqs client', () => sqs.destroy());
   let queueUrl: string | undefined;
@@ -78,12 +81,15 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
 
   let consumer: SyncConsumer | undefined;
   let scheduler: Scheduler | undefined;
+  let tiers: Scheduler | undefined;
   if (config.consumer.enabled) {
     const providers = createProviders(config, database, log, {
       onRateLimited: () => metrics.rateLimited(),
       onRequest: () => metrics.lumaRequest(),
+      onRetry: (kind) => metrics.lumaRetry(kind),
     });
     const deps = createSyncDeps(config, database, providers, log, { staleGuard: (r) => metrics.staleGuard(r) });
+    const history = { sql: database.sql, retentionDays: config.history.retentionDays, log };
     // Failures seen by the sync wrapper carry a duration; the others (unparseable
     // messages) are counted from the consumer's onFailure.
     const timed = new WeakSet<object>();
@@ -94,9 +100,17 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
         log: log.child({ component: 'PLEventGuestSyncConsumer' }),
         sync: async (message: SyncMessage, signal: AbortSignal) => {
           const started = performance.now();
+          // Every line of the sync names what asked for it; the attempt goes to the history.
+          const trigger = triggerOf(message);
+          const traced = { ...deps, log: deps.log.child({ trigger }) };
           try {
-            return await syncEvent(deps, message, { signal });
+            const result = await withSyncHistory(history, { eventUid: message.eventUid, trigger }, () =>
+              syncEvent(traced, message, { signal }),
+            );
+            metrics.recordSyncTrigger(trigger, 'success');
+            return result;
           } catch (err) {
+            metrics.recordSyncTrigger(trigger, 'failure');
             metrics.recordSyncFailure(errorKind(err), performance.now() - started);
             if (err && typeof err === 'object') timed.add(err);
             throw err;
@@ -136,11 +150,37 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
     scheduler.start();
     const started = scheduler;
     shutdown.register('scheduler', ({ remainingMs }) => started.stop({ graceMs: remainingMs() }));
+    if (config.tiers.enabled) {
+      const tierScheduler = createTierScheduler({
+        config,
+        sql: database.sql,
+        sqs,
+        queueUrl: resolvedQueueUrl,
+        log,
+        onTick: (report) => metrics.recordTierTick(report),
+      });
+      tierScheduler.start();
+      tiers = tierScheduler;
+      shutdown.register('tier scheduler', ({ remainingMs }) => tierScheduler.stop({ graceMs: remainingMs() }));
+    }
+  }
+  if (config.webhook.enabled) {
+    // A producer too: registered after the consumer, so it closes before the syncs are awaited.
+    const receiver = await startWebhookReceiver({
+      config,
+      db: database.db,
+      sqs,
+      queueUrl: resolvedQueueUrl,
+      log,
+      onOutcome: (outcome) => metrics.webhookDelivery(outcome),
+    });
+    shutdown.register('webhook receiver', () => receiver.stop());
   }
   // Released first: neither side takes new work while the work in progress finishes.
-  const intake = { scheduler, consumer };
+  const intake = { scheduler, tiers, consumer };
   shutdown.register('intake', () => {
     intake.scheduler?.stopFiring();
+    intake.tiers?.stopFiring();
     intake.consumer?.stopPolling();
   });
   log.info({ queueUrl: resolvedQueueUrl }, 'luma-guest-sync ready');

@@ -185,10 +185,12 @@ export class SyncConsumer {
   }
 
   async #stop(graceMs: number): Promise<StopReport> {
+    // The syncs in flight when stop() was called: one that ends while the pollers stop
+    // still counts as completed within the grace.
+    const running = [...this.#inFlight.values()];
     this.stopPolling();
     await this.#pollersStopped;
 
-    const running = [...this.#inFlight.values()];
     await settledWithin(running, graceMs);
 
     const late = running.filter((r) => !r.settled);

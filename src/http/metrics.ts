@@ -1,7 +1,8 @@
 import { GetQueueAttributesCommand, type GetQueueAttributesCommandOutput } from '@aws-sdk/client-sqs';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
-import type { SyncResult } from '../sync/types.ts';
+import { SYNC_TRIGGERS, type SyncResult } from '../sync/types.ts';
+import { WEBHOOK_OUTCOMES } from '../webhooks/server.ts';
 
 /** Sync durations run from a sub-second empty list to a 30-minute million-guest event. */
 const SYNC_DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800];
@@ -24,6 +25,16 @@ export interface Metrics {
   recordSyncFailure(kind: string, durationMs: number): void;
   /** One scheduler run: events put on the queue, and those SendMessageBatch reported failed. */
   recordEnqueueRun(run: { enqueued: number; failed: number }): void;
+  /** One sync attempt by what asked for it (src/sync/types.ts SYNC_TRIGGERS) and how it ended. */
+  recordSyncTrigger(trigger: string, outcome: 'success' | 'failure'): void;
+  /** One tick of the freshness schedule (src/schedule/tier-tick.ts). */
+  recordTierTick(report: {
+    enqueuedByTier: Record<string, number>;
+    deferred: number;
+    oldestDueSeconds: Record<string, number>;
+  }): void;
+  /** One Luma webhook delivery by how it ended (src/webhooks/server.ts WEBHOOK_OUTCOMES). */
+  webhookDelivery(outcome: string): void;
   /** A scheduler slot skipped because the previous run was still going. */
   enqueueRunSkipped(): void;
   /** A cron slot that never ran: it was later than the catch-up window when the process could fire it. */
@@ -36,6 +47,8 @@ export interface Metrics {
   rateLimited(): void;
   /** One request sent to Luma. */
   lumaRequest(): void;
+  /** A transient Luma failure retried in the process; `kind` as in errorKind (luma_unavailable, luma_timeout). */
+  lumaRetry(kind: string): void;
   setQueueDepth(visible: number, inFlight: number): void;
 }
 
@@ -103,6 +116,35 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
     labelNames: ['kind'] as const,
     registers,
   });
+  const syncsByTrigger = new Counter({
+    name: 'lgs_syncs_total',
+    help: 'Event sync attempts by trigger (schedule, tier, webhook, manual) and outcome.',
+    labelNames: ['trigger', 'outcome'] as const,
+    registers,
+  });
+  const tierEnqueued = new Counter({
+    name: 'lgs_tier_events_enqueued_total',
+    help: 'Events put on the sync queue by the freshness tick, by tier (its horizon).',
+    labelNames: ['tier'] as const,
+    registers,
+  });
+  const tierDeferred = new Counter({
+    name: 'lgs_tier_events_deferred_total',
+    help: 'Due events a freshness tick left for a later one because its request budget was spent.',
+    registers,
+  });
+  const tierOldestDue = new Gauge({
+    name: 'lgs_tier_oldest_due_age_seconds',
+    help: "Per tier, at the last freshness tick: how long the tier's longest-waiting due event had been due.",
+    labelNames: ['tier'] as const,
+    registers,
+  });
+  const webhookDeliveries = new Counter({
+    name: 'lgs_webhook_deliveries_total',
+    help: 'Luma webhook deliveries by outcome (accepted, coalesced, capped, unknown_event, ignored, bad_request, unauthorized, too_large, unavailable).',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
   const lumaRateLimited = new Counter({
     name: 'lgs_luma_rate_limited_total',
     help: 'Luma requests answered 429.',
@@ -120,6 +162,12 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
     labelNames: ['reason'] as const,
     registers,
   });
+  const lumaRetries = new Counter({
+    name: 'lgs_luma_retries_total',
+    help: 'Transient Luma failures (5xx, 408, 425, resets, timeouts) retried in the process, by kind; 429s are lgs_luma_rate_limited_total.',
+    labelNames: ['kind'] as const,
+    registers,
+  });
   const queueDepth = new Gauge({
     name: 'lgs_sqs_queue_depth',
     help: 'Approximate messages on the sync queue: visible (waiting) and in_flight (received, not yet deleted).',
@@ -134,7 +182,11 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
 
   // Known label values start at 0 so a first increment shows up as a rate, not a new series.
   for (const reason of STALE_GUARD_REASONS) staleGuardTripped.inc({ reason }, 0);
-  for (const outcome of ['success', 'failure'] as const) syncDuration.zero({ outcome });
+  for (const outcome of ['success', 'failure'] as const) {
+    syncDuration.zero({ outcome });
+    for (const trigger of SYNC_TRIGGERS) syncsByTrigger.inc({ trigger, outcome }, 0);
+  }
+  for (const outcome of WEBHOOK_OUTCOMES) webhookDeliveries.inc({ outcome }, 0);
   for (const reason of HEARTBEAT_FAILURE_REASONS) heartbeatFailures.inc({ reason }, 0);
 
   return {
@@ -163,12 +215,20 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
       enqueueFailed.inc(failed);
       lastRunEvents.set(enqueued);
     },
+    recordSyncTrigger: (trigger, outcome) => syncsByTrigger.inc({ trigger, outcome }),
+    webhookDelivery: (outcome) => webhookDeliveries.inc({ outcome }),
+    recordTierTick(report) {
+      for (const [tier, n] of Object.entries(report.enqueuedByTier)) tierEnqueued.inc({ tier }, n);
+      for (const [tier, seconds] of Object.entries(report.oldestDueSeconds)) tierOldestDue.set({ tier }, seconds);
+      tierDeferred.inc(report.deferred);
+    },
     enqueueRunSkipped: () => runsSkipped.inc(),
     enqueueSlotMissed: () => slotsMissed.inc(),
     heartbeatFailure: (reason) => heartbeatFailures.inc({ reason }),
     staleGuard: (reason) => staleGuardTripped.inc({ reason }),
     rateLimited: () => lumaRateLimited.inc(),
     lumaRequest: () => lumaRequests.inc(),
+    lumaRetry: (kind) => lumaRetries.inc({ kind }),
     setQueueDepth(visible, inFlight) {
       queueDepth.set({ state: 'visible' }, visible);
       queueDepth.set({ state: 'in_flight' }, inFlight);

@@ -77,6 +77,7 @@ describe('createMetrics', () => {
     metrics.lumaRequest();
     metrics.lumaRequest();
     metrics.rateLimited();
+    metrics.lumaRetry('luma_timeout');
     metrics.setQueueDepth(5, 2);
     const text = await metrics.registry.metrics();
     assert.equal(sample(text, 'lgs_events_enqueued_total'), 11);
@@ -87,6 +88,7 @@ describe('createMetrics', () => {
     assert.equal(sample(text, 'lgs_stale_removal_guard_total{reason="empty_list"}'), 0);
     assert.equal(sample(text, 'lgs_luma_requests_total'), 2);
     assert.equal(sample(text, 'lgs_luma_rate_limited_total'), 1);
+    assert.equal(sample(text, 'lgs_luma_retries_total{kind="luma_timeout"}'), 1);
     assert.equal(sample(text, 'lgs_sqs_queue_depth{state="visible"}'), 5);
     assert.equal(sample(text, 'lgs_sqs_queue_depth{state="in_flight"}'), 2);
   });
@@ -131,7 +133,10 @@ describe('startQueueDepthPoller', () => {
     }
   });
 
-  it('warns once per outage, keeps polling, and stops cleanly', async () => {
+  it('warns once per outage, keeps polling, and stops cleanly', async (t) => {
+    // The poller's clock is mocked, so "no poll after stop()" is checked over many
+    // intervals of its own time, not over a short window of the machine's.
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     let calls = 0;
     const failing = {
       send: async () => {
@@ -147,10 +152,16 @@ describe('startQueueDepthPoller', () => {
       intervalMs: 5,
       log,
     });
-    await waitFor(() => calls >= 4, 5_000, 'four polls');
+    /** Lets the failed poll settle (so it schedules the next one), then moves its clock on. */
+    const nextInterval = async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      t.mock.timers.tick(5);
+    };
+    for (let i = 0; i < 3; i++) await nextInterval();
+    assert.equal(calls, 4, 'one poll at start and one per interval');
     await poller.stop();
     const stoppedAt = calls;
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    for (let i = 0; i < 100; i++) await nextInterval();
     assert.equal(calls, stoppedAt, 'no poll after stop()');
     assert.equal(lines.filter((l) => l.msg === 'queue depth poll failed' && l.level === 40).length, 1);
   });
