@@ -76,8 +76,12 @@ describe('the visibility heartbeat through a real SQS server', () => {
 
     await started.promise;
     await link.cut();
+    const cutAt = performance.now();
     const timeout = setTimeout(() => aborted.reject(new Error('the sync was never aborted')), 15_000);
     const reason = await aborted.promise.finally(() => clearTimeout(timeout));
+    t.diagnostic(
+      `sync aborted ${Math.round(performance.now() - cutAt)} ms after the cut, ${failures.length} failed extension(s)`,
+    );
 
     assert.match(String((reason as Error).message), /can no longer be held/);
     assert.ok(failures.length >= 1, 'each failed extension is counted');
