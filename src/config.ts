@@ -20,6 +20,8 @@ export interface Config {
   cronCatchUpSeconds: number;
   /** SendMessageBatch calls the scheduler keeps in flight at once. */
   enqueueConcurrency: number;
+  /** A syncable event whose last success is older than this is overdue (metrics, `status`). */
+  overdueAfterHours: number;
   removeStale: boolean;
   removeStaleMaxShare: number;
   /** Sync history: one row per attempt in luma_guest_sync.sync_history. */
