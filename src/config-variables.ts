@@ -29,6 +29,13 @@ export const schema = {
     default: '0 3 * * *',
     env: 'PL_EVENT_GUEST_SYNC_CRON',
   },
+  overdueAfterHours: {
+    doc: 'An event whose last successful sync is older than this is overdue: counted in lgs_events_overdue, and `status` exits 1 (the daily pass plus a margin).',
+    format: positiveInt(24 * 366).validate,
+    ...intCoerce,
+    default: 26,
+    env: 'PL_EVENT_GUEST_SYNC_OVERDUE_AFTER_HOURS',
+  },
   removeStale: {
     doc: 'Remove synced guests who are no longer on the approved Luma list (opt-in).',
     format: 'strict-boolean',
@@ -214,6 +221,83 @@ export const schema = {
       ...intCoerce,
       default: 60,
       env: 'LUMA_RATE_LIMIT_WAIT_SECONDS',
+    },
+    retries: {
+      doc: 'How many times a Luma request that failed transiently (5xx, 408, 425, a reset or refused connection, a timeout) is retried in the process before the sync fails and its message goes back to SQS.',
+      format: nonNegativeInt(20).validate,
+      ...intCoerce,
+      default: 5,
+      env: 'LUMA_RETRIES',
+    },
+    retryBaseMs: {
+      doc: 'Backoff before the first retry of a transient failure, in milliseconds; it doubles per retry up to LUMA_RETRY_MAX_MS, and the actual wait is a random share of it (full jitter).',
+      format: positiveInt(60_000).validate,
+      ...intCoerce,
+      default: 500,
+      env: 'LUMA_RETRY_BASE_MS',
+    },
+    retryMaxMs: {
+      doc: 'Longest backoff between two retries of a transient failure, in milliseconds (a Retry-After on 503 is honoured beyond it, as on 429).',
+      format: positiveInt(600_000).validate,
+      ...intCoerce,
+      default: 30_000,
+      env: 'LUMA_RETRY_MAX_MS',
+    },
+    maxResponseBytes: {
+      doc: 'Largest Luma response body read, in bytes (after decompression); a larger one is aborted while streaming and fails its page. A page of 100 guests is tens of KiB.',
+      format: positiveInt(1_073_741_824).validate,
+      ...intCoerce,
+      default: 4_194_304,
+      env: 'LUMA_MAX_RESPONSE_BYTES',
+    },
+  },
+  webhook: {
+    enabled: {
+      doc: 'Serve POST /webhooks/luma on LUMA_WEBHOOK_PORT: a Luma guest delivery enqueues a sync of its event (opt-in).',
+      format: 'strict-boolean',
+      default: false,
+      env: 'LUMA_WEBHOOK_ENABLED',
+    },
+    port: {
+      doc: 'Port of the webhook receiver, apart from HTTP_PORT so only it is exposed to the internet (0 picks a free port).',
+      format: nonNegativeInt(65_535).validate,
+      ...intCoerce,
+      default: 8081,
+      env: 'LUMA_WEBHOOK_PORT',
+    },
+    secret: {
+      doc: 'The whsec_ secret of the Luma webhook (webhooks:register prints it): deliveries must carry a valid Standard Webhooks signature. Empty: not verified.',
+      format: {
+        validate(value: unknown) {
+          if (value !== '' && !/^(whsec_)?[A-Za-z0-9+/]+={0,2}$/.test(String(value))) {
+            throw new Error('must be a Standard Webhooks secret: whsec_ followed by base64');
+          }
+        },
+      }.validate,
+      default: '',
+      sensitive: true,
+      env: 'LUMA_WEBHOOK_SECRET',
+    },
+    debounceSeconds: {
+      doc: "Deliveries for one event within this window become one sync, sent when the window ends (at most 300: SQS's deduplication window).",
+      format: positiveInt(300).validate,
+      ...intCoerce,
+      default: 10,
+      env: 'LUMA_WEBHOOK_DEBOUNCE_SECONDS',
+    },
+    maxPerEventPerHour: {
+      doc: 'Most webhook-triggered syncs of one event per hour, per process; deliveries past it are acknowledged and dropped.',
+      format: positiveInt(3600).validate,
+      ...intCoerce,
+      default: 60,
+      env: 'LUMA_WEBHOOK_MAX_PER_EVENT_PER_HOUR',
+    },
+    maxPerMinute: {
+      doc: 'Most webhook-triggered syncs per minute for all events, per process; deliveries past it are acknowledged and dropped.',
+      format: positiveInt(10_000).validate,
+      ...intCoerce,
+      default: 60,
+      env: 'LUMA_WEBHOOK_MAX_PER_MINUTE',
     },
   },
   database: {

@@ -16,6 +16,8 @@ convict.addFormat(cronExpression);
 export interface Config {
   enabled: boolean;
   cron: string;
+  /** A syncable event whose last success is older than this is overdue (metrics, `status`). */
+  overdueAfterHours: number;
   removeStale: boolean;
   removeStaleMaxShare: number;
   /** Sync history: one row per attempt in luma_guest_sync.sync_history. */
@@ -37,6 +39,21 @@ export interface Config {
     rateLimitWindowMs: number;
     rateLimitRetries: number;
     rateLimitWaitSeconds: number;
+    /** In-process retries of a transient failure (not counting 429s, see rateLimitRetries). */
+    retries: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+    /** Responses larger than this are aborted while streaming. */
+    maxResponseBytes: number;
+  };
+  /** The opt-in Luma webhook receiver (src/webhooks/). */
+  webhook: {
+    enabled: boolean;
+    port: number;
+    secret: string;
+    debounceSeconds: number;
+    maxPerEventPerHour: number;
+    maxPerMinute: number;
   };
   database: { url: string; poolMax: number };
   aws: { region: string; sqsEndpoint: string; endpoint: string };
@@ -97,6 +114,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   }
   if (featureOn && config.queue.url === '' && config.queue.name === '') {
     problems.push('PL_EVENT_GUEST_SYNC_QUEUE_URL: or PL_EVENT_GUEST_SYNC_QUEUE_NAME is required');
+  }
+  if (config.luma.retryBaseMs > config.luma.retryMaxMs) {
+    problems.push('LUMA_RETRY_BASE_MS: must not exceed LUMA_RETRY_MAX_MS');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

@@ -13,15 +13,19 @@ import { createDatabase } from './db/client.ts';
 import { checkSchema } from './db/schema-check.ts';
 import { errorKind } from './errors.ts';
 import { withSyncHistory } from './history/record-attempt.ts';
-import { createMetrics, startQueueDepthPoller } from './http/metrics.ts';
+import { createMetrics } from './http/metrics.ts';
+import { startQueueDepthPoller } from './http/queue-depth-poller.ts';
 import { createReadiness, DetailError } from './http/readiness.ts';
+import { registerScrapeGauges } from './http/scrape-gauges.ts';
 import { startHttpServer } from './http/server.ts';
 import type { Logger } from './log.ts';
 import { createScheduler, runEnqueue } from './schedule/scheduler.ts';
 import { createTierScheduler } from './schedule/tier-schedule.ts';
 import { createShutdown } from './shutdown.ts';
+import { countOverdueEvents } from './status/overdue.ts';
 import { syncEvent } from './sync/sync-event.ts';
 import { type SyncMessage, triggerOf } from './sync/types.ts';
+import { startWebhookReceiver } from './webhooks/receiver.ts';
 import { createProviders, createSqsClient, createSyncDeps } from './wiring.ts';
 
 /** Back-off between attempts to reach a dependency at start: 1 s doubling to 30 s. */
@@ -33,10 +37,11 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
   shutdown.installSignalHandlers();
 
   const metrics = createMetrics();
+  metrics.setRateBudget((config.luma.rateLimitPerMinute * 60_000) / config.luma.rateLimitWindowMs);
   const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });
   shutdown.register('database', () => database.close());
 
-  const needsQueue = config.enabled || config.consumer.enabled;
+  const needsQueue = config.enabled || config.consumer.enabled || config.webhook.enabled;
   const sqs: SQSClient | undefined = needsQueue ? createSqsClient(config) : undefined;
   if (sqs) shutdown.register('sqs client', () => sqs.destroy());
   let queueUrl: string | undefined;
@@ -52,6 +57,11 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
         abortSignal: signal,
       });
     },
+  });
+  registerScrapeGauges(metrics.registry, {
+    readiness,
+    countOverdueEvents: () => countOverdueEvents(database, new Date(), config.overdueAfterHours),
+    overdueAfterHours: config.overdueAfterHours,
   });
   const http = await startHttpServer({ port: config.http.port, metrics, readiness, log });
   shutdown.register('http server', () => http.close());
@@ -80,6 +90,7 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
     const providers = createProviders(config, database, log, {
       onRateLimited: () => metrics.rateLimited(),
       onRequest: () => metrics.lumaRequest(),
+      onRetry: (kind) => metrics.lumaRetry(kind),
     });
     const deps = createSyncDeps(config, database, providers, log, { staleGuard: (r) => metrics.staleGuard(r) });
     const history = { sql: database.sql, retentionDays: config.history.retentionDays, log };
@@ -149,6 +160,17 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
       tierScheduler.start();
       shutdown.register('tier scheduler', () => tierScheduler.stop({ graceMs: config.shutdownGraceMs }));
     }
+  }
+  if (config.webhook.enabled) {
+    const receiver = await startWebhookReceiver({
+      config,
+      db: database.db,
+      sqs,
+      queueUrl: resolvedQueueUrl,
+      log,
+      onOutcome: (outcome) => metrics.webhookDelivery(outcome),
+    });
+    shutdown.register('webhook receiver', () => receiver.stop());
   }
   log.info({ queueUrl: resolvedQueueUrl }, 'luma-guest-sync ready');
 }
