@@ -29,6 +29,13 @@ export const schema = {
     default: '0 3 * * *',
     env: 'PL_EVENT_GUEST_SYNC_CRON',
   },
+  overdueAfterHours: {
+    doc: 'An event whose last successful sync is older than this is overdue: counted in lgs_events_overdue, and `status` exits 1 (the daily pass plus a margin).',
+    format: positiveInt(24 * 366).validate,
+    ...intCoerce,
+    default: 26,
+    env: 'PL_EVENT_GUEST_SYNC_OVERDUE_AFTER_HOURS',
+  },
   removeStale: {
     doc: 'Remove synced guests who are no longer on the approved Luma list (opt-in).',
     format: 'strict-boolean',

@@ -16,6 +16,8 @@ convict.addFormat(cronExpression);
 export interface Config {
   enabled: boolean;
   cron: string;
+  /** A syncable event whose last success is older than this is overdue (metrics, `status`). */
+  overdueAfterHours: number;
   removeStale: boolean;
   removeStaleMaxShare: number;
   /** Sync history: one row per attempt in luma_guest_sync.sync_history. */

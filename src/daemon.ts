@@ -13,13 +13,16 @@ import { createDatabase } from './db/client.ts';
 import { checkSchema } from './db/schema-check.ts';
 import { errorKind } from './errors.ts';
 import { withSyncHistory } from './history/record-attempt.ts';
-import { createMetrics, startQueueDepthPoller } from './http/metrics.ts';
+import { createMetrics } from './http/metrics.ts';
+import { startQueueDepthPoller } from './http/queue-depth-poller.ts';
 import { createReadiness, DetailError } from './http/readiness.ts';
+import { registerScrapeGauges } from './http/scrape-gauges.ts';
 import { startHttpServer } from './http/server.ts';
 import type { Logger } from './log.ts';
 import { createScheduler, runEnqueue } from './schedule/scheduler.ts';
 import { createTierScheduler } from './schedule/tier-schedule.ts';
 import { createShutdown } from './shutdown.ts';
+import { countOverdueEvents } from './status/overdue.ts';
 import { syncEvent } from './sync/sync-event.ts';
 import { type SyncMessage, triggerOf } from './sync/types.ts';
 import { startWebhookReceiver } from './webhooks/receiver.ts';
@@ -34,6 +37,7 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
   shutdown.installSignalHandlers();
 
   const metrics = createMetrics();
+  metrics.setRateBudget((config.luma.rateLimitPerMinute * 60_000) / config.luma.rateLimitWindowMs);
   const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });
   shutdown.register('database', () => database.close());
 
@@ -53,6 +57,11 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
         abortSignal: signal,
       });
     },
+  });
+  registerScrapeGauges(metrics.registry, {
+    readiness,
+    countOverdueEvents: () => countOverdueEvents(database, new Date(), config.overdueAfterHours),
+    overdueAfterHours: config.overdueAfterHours,
   });
   const http = await startHttpServer({ port: config.http.port, metrics, readiness, log });
   shutdown.register('http server', () => http.close());
