@@ -46,15 +46,6 @@ function resultOf(message: SyncMessage): SyncResult {
 
 type Sync = (message: SyncMessage, signal: AbortSignal) => Promise<SyncResult>;
 
-/** A promise the test settles: what a fake sync waits on instead of a fixed sleep. */
-function deferred() {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
-
 /** A started consumer on `queueUrl` with the fake sync, stopped after the test. */
 function startConsumer(
   t: TestContext,
@@ -255,7 +246,7 @@ describe('SyncConsumer', { concurrency: true }, () => {
       [...commands].filter(([name]) => name.startsWith('ChangeMessageVisibility')).reduce((n, [, c]) => n + c, 0);
     let calls = 0;
     let startedAt: number | undefined;
-    const finish = deferred();
+    const finish = Promise.withResolvers<void>();
     const { results, lines } = startConsumer(
       t,
       queue.url,
@@ -290,7 +281,7 @@ describe('SyncConsumer', { concurrency: true }, () => {
     const queue = await createFifoQueue(sqs, { label: 'grace-long' });
     await send(queue.url, body('finishing'));
     let started = false;
-    const finish = deferred();
+    const finish = Promise.withResolvers<void>();
     const { consumer, results } = startConsumer(t, queue.url, async (m) => {
       started = true;
       await finish.promise;
@@ -444,7 +435,7 @@ describe('SyncConsumer', { concurrency: true }, () => {
     const orderOfA: string[] = [];
     // Each sync holds until two run at once: a consumer that ran one at a time would never
     // get there, and the test would fail on its deadline rather than pass by luck.
-    const twoAtOnce = deferred();
+    const twoAtOnce = Promise.withResolvers<void>();
     const { results } = startConsumer(
       t,
       queue.url,
