@@ -30,6 +30,20 @@ export const schema = {
     default: '0 3 * * *',
     env: 'PL_EVENT_GUEST_SYNC_CRON',
   },
+  cronCatchUpSeconds: {
+    doc: 'How late a cron firing may still run (GC pause, CPU throttling, paused VM, clock step); 0 = only on time.',
+    format: nonNegativeInt(86_400).validate,
+    ...intCoerce,
+    default: 3_600,
+    env: 'PL_EVENT_GUEST_SYNC_CRON_CATCH_UP_SECONDS',
+  },
+  enqueueConcurrency: {
+    doc: 'SendMessageBatch calls (10 events each) the scheduler keeps in flight at once.',
+    format: positiveInt(100).validate,
+    ...intCoerce,
+    default: 16,
+    env: 'PL_EVENT_GUEST_SYNC_ENQUEUE_CONCURRENCY',
+  },
   overdueAfterHours: {
     doc: 'An event whose last successful sync is older than this is overdue: counted in lgs_events_overdue, and `status` exits 1 (the daily pass plus a margin).',
     format: positiveInt(24 * 366).validate,

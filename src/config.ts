@@ -16,6 +16,10 @@ convict.addFormat(cronExpression);
 export interface Config {
   enabled: boolean;
   cron: string;
+  /** How late a cron firing may still run, in seconds. */
+  cronCatchUpSeconds: number;
+  /** SendMessageBatch calls the scheduler keeps in flight at once. */
+  enqueueConcurrency: number;
   /** A syncable event whose last success is older than this is overdue (metrics, `status`). */
   overdueAfterHours: number;
   removeStale: boolean;

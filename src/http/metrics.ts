@@ -7,6 +7,8 @@ const SYNC_DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 
 
 /** The stale-removal guard reasons of src/sync/remove-stale.ts, pre-initialised so rate() sees a 0. */
 const STALE_GUARD_REASONS = ['empty_list', 'share_exceeded'];
+/** HeartbeatFailureReason of src/consume/heartbeat.ts. */
+const HEARTBEAT_FAILURE_REASONS = ['receipt_invalid', 'unreachable', 'rejected'];
 
 export type SyncOutcome = 'success' | 'failure' | 'dry_run';
 
@@ -35,6 +37,10 @@ export interface Metrics {
   webhookDelivery(outcome: string): void;
   /** A scheduler slot skipped because the previous run was still going. */
   enqueueRunSkipped(): void;
+  /** A cron slot that never ran: it was later than the catch-up window when the process could fire it. */
+  enqueueSlotMissed(): void;
+  /** A visibility extension that failed for a reason other than the race with a sync's end. */
+  heartbeatFailure(reason: string): void;
   /** The stale-removal guard kept guests; fits SyncObserver.staleGuard of src/sync/sync-event.ts. */
   staleGuard(reason: string): void;
   /** Luma answered 429. */
@@ -152,6 +158,17 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
     registers,
   });
   const lumaRequests = new Counter({ name: 'lgs_luma_requests_total', help: 'Requests sent to Luma.', registers });
+  const slotsMissed = new Counter({
+    name: 'lgs_enqueue_slots_missed_total',
+    help: 'Cron slots that never ran: later than the catch-up window when the process could fire them.',
+    registers,
+  });
+  const heartbeatFailures = new Counter({
+    name: 'lgs_sqs_heartbeat_failures_total',
+    help: 'Failed visibility extensions of messages being synced, by reason.',
+    labelNames: ['reason'] as const,
+    registers,
+  });
   const rateBudget = new Gauge({
     name: 'lgs_luma_rate_budget_per_minute',
     help: 'Configured Luma request budget per minute (for every replica on the key with the shared scope).',
@@ -187,6 +204,7 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
     for (const trigger of SYNC_TRIGGERS) syncsByTrigger.inc({ trigger, outcome }, 0);
   }
   for (const outcome of WEBHOOK_OUTCOMES) webhookDeliveries.inc({ outcome }, 0);
+  for (const reason of HEARTBEAT_FAILURE_REASONS) heartbeatFailures.inc({ reason }, 0);
 
   return {
     registry,
@@ -223,6 +241,8 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
       tierDeferred.inc(report.deferred);
     },
     enqueueRunSkipped: () => runsSkipped.inc(),
+    enqueueSlotMissed: () => slotsMissed.inc(),
+    heartbeatFailure: (reason) => heartbeatFailures.inc({ reason }),
     staleGuard: (reason) => staleGuardTripped.inc({ reason }),
     rateLimited: () => lumaRateLimited.inc(),
     lumaRequest: () => lumaRequests.inc(),

@@ -69,7 +69,8 @@ describe('Luma transport faults over real HTTP', () => {
 
   for (const declareLength of [false, true]) {
     it(`cuts a body over the cap while streaming (${declareLength ? 'declared' : 'chunked'}), naming its size and the cap`, async () => {
-      const sent = { bytes: 0 };
+      const serverStopped = Promise.withResolvers<void>();
+      const sent = { bytes: 0, ended: serverStopped.resolve };
       luma.script('evt-huge', () => ({ kind: 'huge', bytes: 200 * MiB, declareLength, sent }));
       const p = provider({ maxResponseBytes: 2 * MiB });
       const err = await rejectionOf(
@@ -83,8 +84,9 @@ describe('Luma transport faults over real HTTP', () => {
       const size = declareLength ? `${200 * MiB} bytes` : 'at least \\d+ bytes';
       assert.match(err.message, new RegExp(`\\(${size}, over the cap of ${2 * MiB}\\) for event uid-huge, page 1$`));
       assert.equal(p.budget.acquired, 1, 'not retried in the process');
-      // The socket closed long before the body's end: the server stopped writing.
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // The server stopped writing (it would go on to 200 MiB were the socket left open),
+      // and the socket closed long before the body's end.
+      await serverStopped.promise;
       console.log(`# luma-bounded cut ${JSON.stringify({ declareLength, sentMiB: sent.bytes / MiB })}`);
       assert.ok(sent.bytes < 40 * MiB, `${Math.round(sent.bytes / MiB)} MiB sent of 200`);
     });

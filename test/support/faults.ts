@@ -117,7 +117,13 @@ export type LumaFault =
    * fast as the client reads (Content-Length declared only with `declareLength`); stops when
    * the client goes away. `sent` counts the bytes handed to the socket.
    */
-  | { kind: 'huge'; bytes: number; declareLength?: boolean; sent?: { bytes: number } };
+  | {
+      kind: 'huge';
+      bytes: number;
+      declareLength?: boolean;
+      /** Counts the bytes written; `ended` is called once the server stops writing, either way. */
+      sent?: { bytes: number; ended?: () => void };
+    };
 
 export interface LumaRequest {
   eventId: string;
@@ -205,7 +211,11 @@ export async function startFaultyLuma(options: {
       return;
     }
     if (fault?.kind === 'huge') {
-      await streamHugeBody(res, fault, gone.signal);
+      try {
+        await streamHugeBody(res, fault, gone.signal);
+      } finally {
+        fault.sent?.ended?.();
+      }
       return;
     }
     if (fault?.kind === 'status') {
