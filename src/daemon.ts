@@ -151,6 +151,9 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
       shutdown.register('tier scheduler', () => tierScheduler.stop({ graceMs: config.shutdownGraceMs }));
     }
   }
+  if (config.tiers.enabled && !config.enabled) {
+    log.warn('PL_EVENT_GUEST_SYNC_TIERS_ENABLED is true but PL_EVENT_GUEST_SYNC_ENABLED is not: no tier ticks run');
+  }
   if (config.webhook.enabled) {
     const receiver = await startWebhookReceiver({
       config,
