@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { type LocalPostgres, startEmbeddedPostgres } from '../../src/local/embedded-postgres.ts';
 import { startLocalSqs } from '../../src/local/local-sqs.ts';
 import { type Figure, machine, table } from './harness.ts';
+import { referenceComparison } from './reference-scenario.ts';
 import { scheduler } from './scheduler-scenario.ts';
 import { seedBulkMembers } from './seed-bulk.ts';
 import { createBenchDatabase } from './sync-env.ts';
@@ -46,6 +47,7 @@ try {
     [5, () => memory(options)],
     [6, () => scaling(options)],
     [7, () => scheduler({ adminUrl, runs, quick, sqsEndpoint: sqs.endpoint })],
+    [8, () => referenceComparison(options)],
   ];
   for (const [n, scenario] of scenarios) {
     if (only && !only.has(n)) continue;
