@@ -14,7 +14,7 @@ interface Side {
 }
 
 /**
- * Scenario 8: the worker against the business flow's design (reference-pipeline.ts), on
+ * Scenario 9: the worker against the business flow's design (reference-pipeline.ts), on
  * the same members and the same simulated Luma lists, in the same run: a database-bound
  * first sync (no latency) and an API-bound one (50 ms per page). Each side counts the
  * Luma requests (the simulator's own count) and the SQL statements it sent.
@@ -52,7 +52,7 @@ export async function referenceComparison({ db, runs, quick }: SyncBenchOptions)
     }
     const created = new Set([...worker, ...reference].map((side) => side.created));
     if (created.size !== 1) throw new Error(`the two pipelines created different rows: ${[...created].join(', ')}`);
-    const name = `8. business-flow reference vs worker, ${label}`;
+    const name = `9. business-flow reference vs worker, ${label}`;
     const each = (pick: (s: Side) => number) => [worker.map(pick), reference.map(pick)] as const;
     const [workerMs, referenceMs] = each((s) => s.ms / 1000);
     const [workerRequests, referenceRequests] = each((s) => s.requests);

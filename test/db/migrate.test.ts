@@ -29,6 +29,8 @@ describe('migrations on an empty database', () => {
       '0001_guest_sync_columns',
       '0002_guest_sync_indexes',
       '0003_rate_budget',
+      '0004_sync_history',
+      '0005_tier_enqueued',
     ]);
     assert.deepEqual(await checkSchema(database.sql), { ok: true, missing: [], message: 'schema ok' });
 
@@ -39,7 +41,7 @@ describe('migrations on an empty database', () => {
   it('serialise two migrators started at once', async () => {
     const database = await createTestDatabase({ migrate: false, label: 'migrate_race' });
     const [a, b] = await Promise.all([runMigrations(database.url), runMigrations(database.url)]);
-    assert.equal(a.applied.length + b.applied.length, 4);
+    assert.equal(a.applied.length + b.applied.length, 6);
     assert.equal((await checkSchema(database.sql)).ok, true);
   });
 });
@@ -51,7 +53,7 @@ describe('migrations on a live directory database', () => {
     const before = await snapshot(database.sql);
 
     const result = await runMigrations(database.url);
-    assert.equal(result.applied.length, 4);
+    assert.equal(result.applied.length, 6);
     assert.deepEqual(await snapshot(database.sql), before, 'no row changed');
     assert.equal((await checkSchema(database.sql)).ok, true);
 
