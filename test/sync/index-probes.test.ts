@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { loadConfig } from '../../src/config.ts';
 import { createDatabase, type Db } from '../../src/db/client.ts';
-import type { SimGuest } from '../../src/local/luma-simulator.ts';
+import { SIM_API_KEY, type SimGuest } from '../../src/local/luma-simulator.ts';
+import { silentLogger } from '../../src/log.ts';
+import { createLumaProvider } from '../../src/providers/luma.ts';
+import { createProviderRegistry } from '../../src/providers/registry.ts';
+import { createSharedBudget } from '../../src/providers/shared-budget.ts';
 import type { ExternalGuest } from '../../src/providers/types.ts';
 import { addPageGuests } from '../../src/sync/add-page-guests.ts';
 import { withIndexProbes } from '../../src/sync/index-probes.ts';
@@ -132,17 +137,46 @@ describe('withIndexProbes', () => {
     }
   });
 
-  it('leaves the connection planning as usual afterwards', async () => {
-    const setting = await withIndexProbes(db, async (connection) => {
-      const [inside] = await connection.$client`SELECT current_setting('enable_seqscan') AS value`;
-      return inside!.value as string;
+  it("turns sequential scans off for the page loop's connection only", async () => {
+    const setting = async (handle: Db) => {
+      const [row] = await handle.$client`SELECT current_setting('enable_seqscan') AS value`;
+      return row!.value as string;
+    };
+    const during = await withIndexProbes(db, async (pages) => ({
+      pages: await setting(pages),
+      pool: await setting(db),
+    }));
+    assert.deepEqual(during, { pages: 'off', pool: 'on' });
+  });
+
+  it('completes a sync whose pool has one connection, with the rate budget shared through that pool', async () => {
+    // The page loop takes a budget grant from the pool before every page: it must not
+    // hold the pool's only connection while it does.
+    const pool = createDatabase({ url: database.url, poolMax: 1 });
+    const event = await seedEvent(db);
+    luma.serve({
+      events: {
+        [event.externalEventId!]: Array.from({ length: 250 }, (_, i) => ({ id: `gst-${i}`, email: emailOf(i) })),
+      },
     });
-    assert.equal(setting, 'off');
-    // Every connection of the pool (the reserved one went back to it) plans as usual again.
-    const settings = await Promise.all(
-      Array.from({ length: 10 }, () => sql.begin((tx) => tx`SELECT current_setting('enable_seqscan') AS value`)),
-    );
-    assert.deepEqual(new Set(settings.map(([row]) => row!.value)), new Set(['on']));
+    const limiter = createSharedBudget({ sql: pool.sql, key: 'index-probes-test', perMinute: 1_000 });
+    const provider = createLumaProvider({
+      config: { ...loadConfig({ LUMA_API_KEY: SIM_API_KEY }).luma, pageSize: 100 },
+      limiter,
+      log: silentLogger,
+    });
+    const message = {
+      eventUid: event.uid,
+      externalEventId: event.externalEventId!,
+      locationUid: event.locationUid!,
+      providerType: 'LUMA' as const,
+    };
+    try {
+      const result = await syncEvent({ ...syncDeps(pool.db), providers: createProviderRegistry([provider]) }, message);
+      assert.deepEqual({ pages: result.pages, created: result.created }, { pages: 3, created: 250 });
+    } finally {
+      await pool.close();
+    }
   });
 
   it('a first sync into a table whose statistics say it is nearly empty probes it by index on every page', async () => {
