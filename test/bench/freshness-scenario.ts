@@ -16,7 +16,7 @@ function percentile(values: number[], p: number): number {
 }
 
 /**
- * Scenario 9: a compressed day (one virtual day in 60 s, 30 s with --quick) with 30
+ * Scenario 10: a compressed day (one virtual day in 60 s, 30 s with --quick) with 30
  * events and 40 registrations arriving over it, run three times on the same day: the
  * daily pass alone, with the freshness tiers, and with webhooks. Reports the lag from a
  * guest's approval on Luma to their directory row, the Luma requests used, 429s, and
@@ -54,7 +54,7 @@ export async function freshness(options: { adminUrl: string; sqsEndpoint: string
 }
 
 function figuresOf(mode: Mode, result: DayResult, scale: number): Figure[] {
-  const name = `9. freshness, ${mode === 'daily' ? 'daily pass only' : mode === 'tiers' ? 'tiered schedule' : 'webhooks'}`;
+  const name = `10. freshness, ${mode === 'daily' ? 'daily pass only' : mode === 'tiers' ? 'tiered schedule' : 'webhooks'}`;
   const lagMs = result.registrations.map((reg, i) => {
     const appeared = result.appearedAt[i];
     return appeared === undefined ? undefined : appeared - reg.realAt;
