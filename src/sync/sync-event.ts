@@ -5,6 +5,7 @@ import { PermanentError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { getProvider, type ProviderRegistry } from '../providers/registry.ts';
 import { addPageGuests } from './add-page-guests.ts';
+import { withIndexProbes } from './index-probes.ts';
 import { runPostSyncPush } from './post-sync.ts';
 import { removeStaleGuests } from './remove-stale.ts';
 import type { SyncMessage, SyncResult } from './types.ts';
@@ -49,31 +50,33 @@ export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: S
   const keepStale = deps.removeStale?.enabled ? new Set<string>() : undefined;
   const counted = dryRun ? new Set<string>() : undefined;
 
-  const summary = await provider.fetchGuestsInBatches(
-    async (batch) => {
-      const outcome = await addPageGuests({ db: deps.db, now }, target, batch.guests, {
-        dryRun,
-        alreadyCounted: counted,
-      });
-      for (const uid of outcome.matchedMemberUids) keepStale?.add(uid);
-      for (const uid of outcome.createdMemberUids) counted?.add(uid);
-      const matchedGuests = outcome.matchedGuests;
-      const created = outcome.createdMemberUids.length;
-      totals.matched += matchedGuests;
-      totals.created += created;
-      const page = { fetched: batch.guests.length, matched: matchedGuests, created, skipped: batch.skipped };
-      log.debug({ page: batch.page, ...page }, 'page processed');
-    },
-    {
-      eventUid: message.eventUid,
-      externalEventId: target.externalEventId,
-      signal: options.signal,
-      // The list is read again from page 1: count matches once. Rows created stay created
-      // (the second pass finds them), and the member sets are sets.
-      onRestart: () => {
-        totals.matched = 0;
+  const summary = await withIndexProbes(deps.db, (pageDb) =>
+    provider.fetchGuestsInBatches(
+      async (batch) => {
+        const outcome = await addPageGuests({ db: pageDb, now }, target, batch.guests, {
+          dryRun,
+          alreadyCounted: counted,
+        });
+        for (const uid of outcome.matchedMemberUids) keepStale?.add(uid);
+        for (const uid of outcome.createdMemberUids) counted?.add(uid);
+        const matchedGuests = outcome.matchedGuests;
+        const created = outcome.createdMemberUids.length;
+        totals.matched += matchedGuests;
+        totals.created += created;
+        const page = { fetched: batch.guests.length, matched: matchedGuests, created, skipped: batch.skipped };
+        log.debug({ page: batch.page, ...page }, 'page processed');
       },
-    },
+      {
+        eventUid: message.eventUid,
+        externalEventId: target.externalEventId,
+        signal: options.signal,
+        // The list is read again from page 1: count matches once. Rows created stay created
+        // (the second pass finds them), and the member sets are sets.
+        onRestart: () => {
+          totals.matched = 0;
+        },
+      },
+    ),
   );
 
   let removed = 0;
