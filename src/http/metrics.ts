@@ -7,7 +7,7 @@ import type { SyncResult } from '../sync/types.ts';
 const SYNC_DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800];
 
 /** The stale-removal guard reasons of src/sync/remove-stale.ts, pre-initialised so rate() sees a 0. */
-const STALE_GUARD_REASONS = ['empty_list', 'share_exceeded'];
+const STALE_GUARD_REASONS = ['skipped_entries', 'empty_list', 'share_exceeded'];
 
 export type SyncOutcome = 'success' | 'failure' | 'dry_run';
 

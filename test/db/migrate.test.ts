@@ -29,6 +29,7 @@ describe('migrations on an empty database', () => {
       '0001_guest_sync_columns',
       '0002_guest_sync_indexes',
       '0003_rate_budget',
+      '0004_guest_sync_correctness',
     ]);
     assert.deepEqual(await checkSchema(database.sql), { ok: true, missing: [], message: 'schema ok' });
 
@@ -39,7 +40,7 @@ describe('migrations on an empty database', () => {
   it('serialise two migrators started at once', async () => {
     const database = await createTestDatabase({ migrate: false, label: 'migrate_race' });
     const [a, b] = await Promise.all([runMigrations(database.url), runMigrations(database.url)]);
-    assert.equal(a.applied.length + b.applied.length, 4);
+    assert.equal(a.applied.length + b.applied.length, 5);
     assert.equal((await checkSchema(database.sql)).ok, true);
   });
 });
@@ -51,7 +52,7 @@ describe('migrations on a live directory database', () => {
     const before = await snapshot(database.sql);
 
     const result = await runMigrations(database.url);
-    assert.equal(result.applied.length, 4);
+    assert.equal(result.applied.length, 5);
     assert.deepEqual(await snapshot(database.sql), before, 'no row changed');
     assert.equal((await checkSchema(database.sql)).ok, true);
 
@@ -95,7 +96,28 @@ describe('migrations on a live directory database', () => {
     await assert.rejects(
       database.sql`INSERT INTO "PLEventGuest" ("uid", "eventUid", "locationUid", "memberUid", "externalGuestId", "updatedAt")
         VALUES ('s-3', 'ev-1', 'loc-1', 'm-ada', 'gst-2', now()), ('s-4', 'ev-1', 'loc-1', 'm-ada', 'gst-3', now())`,
-      /duplicate key value violates unique constraint "PLEventGuest_synced_event_location_member_key"/,
+      /duplicate key value violates unique constraint "PLEventGuest_synced_event_member_key"/,
+    );
+  });
+
+  it('build the per-(event, member) index over the second rows a moved event got, and refuse new ones', async () => {
+    const database = await createTestDatabase({ migrate: false, label: 'migrate_moved_dups' });
+    await database.sql.unsafe(PRISMA_DIRECTORY);
+    // The location-keyed check of 0002's time: after a move, a second synced row per member.
+    await database.sql.unsafe(`
+      ALTER TABLE "PLEventGuest" ADD COLUMN "externalGuestId" TEXT;
+      INSERT INTO "PLEventGuest" ("uid", "eventUid", "locationUid", "memberUid", "externalGuestId", "updatedAt") VALUES
+        ('m-1', 'ev-9', 'loc-old', 'm-bob', 'gst-9', now()), ('m-2', 'ev-9', 'loc-new', 'm-bob', 'gst-9', now());`);
+    const before = await snapshot(database.sql);
+
+    await runMigrations(database.url);
+
+    assert.deepEqual(await snapshot(database.sql), before, 'the duplicates stay untouched');
+    assert.equal((await checkSchema(database.sql)).ok, true);
+    await assert.rejects(
+      database.sql`INSERT INTO "PLEventGuest" ("uid", "eventUid", "locationUid", "memberUid", "externalGuestId", "updatedAt")
+        VALUES ('m-3', 'ev-9', 'loc-a', 'm-ada', 'gst-8', now()), ('m-4', 'ev-9', 'loc-b', 'm-ada', 'gst-8', now())`,
+      /duplicate key value violates unique constraint "PLEventGuest_synced_event_member_key"/,
     );
   });
 });
