@@ -8,15 +8,32 @@ CREATE SCHEMA IF NOT EXISTS luma_guest_sync;
 -- already trimmed with) plus U+0085 — then PostgreSQL's lower(), then NFC, so that one
 -- address written precomposed or decomposed is one address. SQL, IMMUTABLE and
 -- schema-qualified so the planner inlines it and the index below matches the page
--- statement's expression.
-CREATE OR REPLACE FUNCTION luma_guest_sync.normalize_email(email text) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$
-  SELECT pg_catalog.normalize(
-    pg_catalog.lower(pg_catalog.btrim(email,
-      U&'\0009\000A\000B\000C\000D\0020\0085\00A0\1680\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000\FEFF')),
-    'NFC')
-$$;
+-- statement's expression. Unicode escapes and normalize() need a UTF8 database (the
+-- directory's is); on any other encoding (a bare local initdb gives SQL_ASCII) the
+-- function trims ASCII whitespace and lower-cases only, and says so.
+DO $$
+BEGIN
+  IF pg_catalog.getdatabaseencoding() = 'UTF8' THEN
+    EXECUTE $f$
+      CREATE OR REPLACE FUNCTION luma_guest_sync.normalize_email(email text) RETURNS text
+      LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+      AS $body$
+        SELECT pg_catalog.normalize(
+          pg_catalog.lower(pg_catalog.btrim(email,
+            U&'\0009\000A\000B\000C\000D\0020\0085\00A0\1680\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000\FEFF')),
+          'NFC')
+      $body$
+    $f$;
+  ELSE
+    RAISE NOTICE 'database encoding is %, not UTF8: emails are matched with ASCII whitespace trimmed and lower(), without NFC',
+      pg_catalog.getdatabaseencoding();
+    EXECUTE $f$
+      CREATE OR REPLACE FUNCTION luma_guest_sync.normalize_email(email text) RETURNS text
+      LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+      AS $body$ SELECT pg_catalog.lower(pg_catalog.btrim(email, E' \t\n\r\f\x0B')) $body$
+    $f$;
+  END IF;
+END $$;
 --> statement-breakpoint
 CREATE INDEX IF NOT EXISTS "Member_normalized_email_idx" ON "Member"(luma_guest_sync.normalize_email("email"));
 --> statement-breakpoint

@@ -45,6 +45,8 @@ export async function withEventLock<T>(
   const options = {
     ...db.$client.options,
     max: 1,
+    // Its two statements use only built-in types: skip the type lookup a new client makes.
+    fetch_types: false,
     onclose: () => {
       if (!done) lost.abort(new Error(`The lock on event ${eventUid} was lost: its database connection closed`));
     },

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import postgres from 'postgres';
 import { runMigrations } from '../../src/db/migrate.ts';
 import { checkSchema } from '../../src/db/schema-check.ts';
-import { createTestDatabase } from '../support/db.ts';
+import { createTestDatabase, withDatabase } from '../support/db.ts';
+import { testEnv } from '../support/env.ts';
 
 const PRISMA_DIRECTORY = readFileSync(new URL('../fixtures/prisma-directory.sql', import.meta.url), 'utf8');
 
@@ -119,5 +121,22 @@ describe('migrations on a live directory database', () => {
         VALUES ('m-3', 'ev-9', 'loc-a', 'm-ada', 'gst-8', now()), ('m-4', 'ev-9', 'loc-b', 'm-ada', 'gst-8', now())`,
       /duplicate key value violates unique constraint "PLEventGuest_synced_event_member_key"/,
     );
+  });
+
+  it('apply on a database that is not UTF8, matching with ASCII whitespace trimmed and lower-cased', async () => {
+    const admin = postgres(testEnv('adminDatabaseUrl'), { max: 1, onnotice: () => {} });
+    const name = `lgs_migrate_ascii_${Date.now()}`;
+    await admin.unsafe(`CREATE DATABASE "${name}" ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`);
+    const url = withDatabase(testEnv('adminDatabaseUrl'), name);
+    const sql = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      assert.equal((await runMigrations(url)).applied.length, 5);
+      const [row] = await sql`SELECT luma_guest_sync.normalize_email(${' \tvera@Example.dev\n'}) AS email`;
+      assert.equal(row?.email, 'vera@example.dev');
+    } finally {
+      await sql.end();
+      await admin.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await admin.end();
+    }
   });
 });
