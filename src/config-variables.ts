@@ -8,6 +8,7 @@ import {
   queueUrl,
   share,
 } from './config-formats.ts';
+import { parseTiers } from './schedule/tiers.ts';
 
 /**
  * Every environment variable the worker reads, as a convict schema: the one source of the
@@ -40,6 +41,55 @@ export const schema = {
     ...numCoerce,
     default: 0.5,
     env: 'PL_EVENT_GUEST_SYNC_REMOVE_STALE_MAX_SHARE',
+  },
+  history: {
+    retentionDays: {
+      doc: 'How many days of sync history (luma_guest_sync.sync_history, one row per attempt) are kept.',
+      format: positiveInt(3650).validate,
+      ...intCoerce,
+      default: 30,
+      env: 'PL_EVENT_GUEST_SYNC_HISTORY_RETENTION_DAYS',
+    },
+  },
+  tiers: {
+    enabled: {
+      doc: 'Opt-in freshness schedule: also sync events by how soon they start (needs PL_EVENT_GUEST_SYNC_ENABLED).',
+      format: 'strict-boolean',
+      default: false,
+      env: 'PL_EVENT_GUEST_SYNC_TIERS_ENABLED',
+    },
+    schedule: {
+      doc: 'Freshness tiers as <starts within>=<sync every> pairs (m, h, d); an event takes the nearest tier covering it.',
+      format: {
+        validate(value: unknown) {
+          parseTiers(String(value));
+        },
+      }.validate,
+      default: '48h=15m,14d=60m',
+      env: 'PL_EVENT_GUEST_SYNC_TIERS',
+    },
+    tickMinutes: {
+      doc: 'How often the freshness tick looks for due events, in minutes (a divisor of 60).',
+      format: {
+        validate(value: unknown) {
+          if (!Number.isInteger(value) || (value as number) < 1 || 60 % (value as number) !== 0) {
+            throw new Error(
+              'must be a whole number of minutes that divides 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60)',
+            );
+          }
+        },
+      }.validate,
+      ...intCoerce,
+      default: 5,
+      env: 'PL_EVENT_GUEST_SYNC_TIER_TICK_MINUTES',
+    },
+    budgetShare: {
+      doc: "Largest share of the Luma key's request budget (LUMA_RATE_LIMIT_PER_MINUTE) the freshness tick plans to spend.",
+      format: share.validate,
+      ...numCoerce,
+      default: 0.5,
+      env: 'PL_EVENT_GUEST_SYNC_TIER_BUDGET_SHARE',
+    },
   },
   consumer: {
     enabled: {
@@ -164,6 +214,55 @@ export const schema = {
       ...intCoerce,
       default: 60,
       env: 'LUMA_RATE_LIMIT_WAIT_SECONDS',
+    },
+  },
+  webhook: {
+    enabled: {
+      doc: 'Serve POST /webhooks/luma on LUMA_WEBHOOK_PORT: a Luma guest delivery enqueues a sync of its event (opt-in).',
+      format: 'strict-boolean',
+      default: false,
+      env: 'LUMA_WEBHOOK_ENABLED',
+    },
+    port: {
+      doc: 'Port of the webhook receiver, apart from HTTP_PORT so only it is exposed to the internet (0 picks a free port).',
+      format: nonNegativeInt(65_535).validate,
+      ...intCoerce,
+      default: 8081,
+      env: 'LUMA_WEBHOOK_PORT',
+    },
+    secret: {
+      doc: 'The whsec_ secret of the Luma webhook (webhooks:register prints it): deliveries must carry a valid Standard Webhooks signature. Empty: not verified.',
+      format: {
+        validate(value: unknown) {
+          if (value !== '' && !/^(whsec_)?[A-Za-z0-9+/]+={0,2}$/.test(String(value))) {
+            throw new Error('must be a Standard Webhooks secret: whsec_ followed by base64');
+          }
+        },
+      }.validate,
+      default: '',
+      sensitive: true,
+      env: 'LUMA_WEBHOOK_SECRET',
+    },
+    debounceSeconds: {
+      doc: "Deliveries for one event within this window become one sync, sent when the window ends (at most 300: SQS's deduplication window).",
+      format: positiveInt(300).validate,
+      ...intCoerce,
+      default: 10,
+      env: 'LUMA_WEBHOOK_DEBOUNCE_SECONDS',
+    },
+    maxPerEventPerHour: {
+      doc: 'Most webhook-triggered syncs of one event per hour, per process; deliveries past it are acknowledged and dropped.',
+      format: positiveInt(3600).validate,
+      ...intCoerce,
+      default: 60,
+      env: 'LUMA_WEBHOOK_MAX_PER_EVENT_PER_HOUR',
+    },
+    maxPerMinute: {
+      doc: 'Most webhook-triggered syncs per minute for all events, per process; deliveries past it are acknowledged and dropped.',
+      format: positiveInt(10_000).validate,
+      ...intCoerce,
+      default: 60,
+      env: 'LUMA_WEBHOOK_MAX_PER_MINUTE',
     },
   },
   database: {

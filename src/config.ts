@@ -18,6 +18,10 @@ export interface Config {
   cron: string;
   removeStale: boolean;
   removeStaleMaxShare: number;
+  /** Sync history: one row per attempt in luma_guest_sync.sync_history. */
+  history: { retentionDays: number };
+  /** The opt-in freshness schedule (src/schedule/tier-schedule.ts). */
+  tiers: { enabled: boolean; schedule: string; tickMinutes: number; budgetShare: number };
   consumer: { enabled: boolean; concurrency: number; visibilityTimeoutSeconds: number; waitTimeSeconds: number };
   queue: { name: string; url: string; poisonUrl: string };
   luma: {
@@ -33,6 +37,15 @@ export interface Config {
     rateLimitWindowMs: number;
     rateLimitRetries: number;
     rateLimitWaitSeconds: number;
+  };
+  /** The opt-in Luma webhook receiver (src/webhooks/). */
+  webhook: {
+    enabled: boolean;
+    port: number;
+    secret: string;
+    debounceSeconds: number;
+    maxPerEventPerHour: number;
+    maxPerMinute: number;
   };
   database: { url: string; poolMax: number };
   aws: { region: string; sqsEndpoint: string; endpoint: string };

@@ -12,14 +12,17 @@ import { resolveQueueUrl } from './consume/queue-url.ts';
 import { createDatabase } from './db/client.ts';
 import { checkSchema } from './db/schema-check.ts';
 import { errorKind } from './errors.ts';
+import { withSyncHistory } from './history/record-attempt.ts';
 import { createMetrics, startQueueDepthPoller } from './http/metrics.ts';
 import { createReadiness, DetailError } from './http/readiness.ts';
 import { startHttpServer } from './http/server.ts';
 import type { Logger } from './log.ts';
 import { createScheduler, runEnqueue } from './schedule/scheduler.ts';
+import { createTierScheduler } from './schedule/tier-schedule.ts';
 import { createShutdown } from './shutdown.ts';
 import { syncEvent } from './sync/sync-event.ts';
-import type { SyncMessage } from './sync/types.ts';
+import { type SyncMessage, triggerOf } from './sync/types.ts';
+import { startWebhookReceiver } from './webhooks/receiver.ts';
 import { createProviders, createSqsClient, createSyncDeps } from './wiring.ts';
 
 /** Back-off between attempts to reach a dependency at start: 1 s doubling to 30 s. */
@@ -34,7 +37,7 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
   const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });
   shutdown.register('database', () => database.close());
 
-  const needsQueue = config.enabled || config.consumer.enabled;
+  const needsQueue = config.enabled || config.consumer.enabled || config.webhook.enabled;
   const sqs: SQSClient | undefined = needsQueue ? createSqsClient(config) : undefined;
   if (sqs) shutdown.register('sqs client', () => sqs.destroy());
   let queueUrl: string | undefined;
@@ -80,6 +83,7 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
       onRequest: () => metrics.lumaRequest(),
     });
     const deps = createSyncDeps(config, database, providers, log, { staleGuard: (r) => metrics.staleGuard(r) });
+    const history = { sql: database.sql, retentionDays: config.history.retentionDays, log };
     // Failures seen by the sync wrapper carry a duration; the others (unparseable
     // messages) are counted from the consumer's onFailure.
     const timed = new WeakSet<object>();
@@ -90,9 +94,17 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
         log: log.child({ component: 'PLEventGuestSyncConsumer' }),
         sync: async (message: SyncMessage, signal: AbortSignal) => {
           const started = performance.now();
+          // Every line of the sync names what asked for it; the attempt goes to the history.
+          const trigger = triggerOf(message);
+          const traced = { ...deps, log: deps.log.child({ trigger }) };
           try {
-            return await syncEvent(deps, message, { signal });
+            const result = await withSyncHistory(history, { eventUid: message.eventUid, trigger }, () =>
+              syncEvent(traced, message, { signal }),
+            );
+            metrics.recordSyncTrigger(trigger, 'success');
+            return result;
           } catch (err) {
+            metrics.recordSyncTrigger(trigger, 'failure');
             metrics.recordSyncFailure(errorKind(err), performance.now() - started);
             if (err && typeof err === 'object') timed.add(err);
             throw err;
@@ -126,6 +138,29 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
     });
     scheduler.start();
     shutdown.register('scheduler', () => scheduler.stop({ graceMs: config.shutdownGraceMs }));
+    if (config.tiers.enabled) {
+      const tierScheduler = createTierScheduler({
+        config,
+        sql: database.sql,
+        sqs,
+        queueUrl: resolvedQueueUrl,
+        log,
+        onTick: (report) => metrics.recordTierTick(report),
+      });
+      tierScheduler.start();
+      shutdown.register('tier scheduler', () => tierScheduler.stop({ graceMs: config.shutdownGraceMs }));
+    }
+  }
+  if (config.webhook.enabled) {
+    const receiver = await startWebhookReceiver({
+      config,
+      db: database.db,
+      sqs,
+      queueUrl: resolvedQueueUrl,
+      log,
+      onOutcome: (outcome) => metrics.webhookDelivery(outcome),
+    });
+    shutdown.register('webhook receiver', () => receiver.stop());
   }
   log.info({ queueUrl: resolvedQueueUrl }, 'luma-guest-sync ready');
 }

@@ -74,6 +74,25 @@ describe('loadConfig', () => {
     assert.equal(problems.length, 6);
   });
 
+  it('leaves the freshness parts off by default and names a bad tier, tick or share', () => {
+    const config = loadConfig({});
+    assert.equal(config.tiers.enabled, false);
+    assert.equal(config.tiers.schedule, '48h=15m,14d=60m');
+    assert.equal(config.history.retentionDays, 30);
+    const problems = problemsOf({
+      PL_EVENT_GUEST_SYNC_TIERS: '48h=15s',
+      PL_EVENT_GUEST_SYNC_TIER_TICK_MINUTES: '7',
+      PL_EVENT_GUEST_SYNC_TIER_BUDGET_SHARE: '1.5',
+      PL_EVENT_GUEST_SYNC_HISTORY_RETENTION_DAYS: '0',
+    });
+    const byVar = (name: string) => problems.find((p) => p.startsWith(`${name}:`));
+    assert.match(byVar('PL_EVENT_GUEST_SYNC_TIERS') ?? '', /interval "15s" is not a duration such as 15m/);
+    assert.match(byVar('PL_EVENT_GUEST_SYNC_TIER_TICK_MINUTES') ?? '', /divides 60/);
+    assert.match(byVar('PL_EVENT_GUEST_SYNC_TIER_BUDGET_SHARE') ?? '', /at most 1/);
+    assert.match(byVar('PL_EVENT_GUEST_SYNC_HISTORY_RETENTION_DAYS') ?? '', /whole number from 1/);
+    assert.equal(problems.length, 4);
+  });
+
   it('requires the Luma key and the database when the feature or the consumer is enabled', () => {
     for (const toggle of ['PL_EVENT_GUEST_SYNC_ENABLED', 'PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED']) {
       const problems = problemsOf({ [toggle]: 'true' });

@@ -56,6 +56,12 @@ describe('npm run local', () => {
       assert.ok(output.includes(text), `shows ${text}`);
     }
     assert.ok(!output.includes('Not A Member'), 'a guest who is no member is not created');
+    assert.match(output, /\[local\] registered Luma webhook whk-\w+ for http:\/\/127\.0\.0\.1:\d+\/webhooks\/luma/);
+    assert.match(output, /\[local\] Barbara Liskov registered for Lisbon Hack Day on Luma; webhook answered 202/);
+    assert.match(
+      output,
+      /\[local\] webhook: Barbara Liskov is in the directory's Lisbon Hack Day guests \d+\.\d s after/,
+    );
     // PostgreSQL's backends run in groups of their own, but its postmaster is in ours and
     // outlives them; the worker and the runner are in ours too. Allow their last moments.
     await waitFor(() => !groupAlive(pgid), 5_000, 'every process of the local stack to exit');

@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { globSync } from 'node:fs';
 import { type LocalPostgres, startEmbeddedPostgres } from '../src/local/embedded-postgres.ts';
 import { startLocalSqs } from '../src/local/local-sqs.ts';
+import { assertCanCreateDatabases } from './support/db.ts';
 import { TEST_ENV } from './support/env.ts';
 
 const args = process.argv.slice(2);
@@ -22,6 +23,14 @@ const files =
         .filter((f) => !f.startsWith('test/bench/'))
         .sort();
 
+if (process.env.DATABASE_URL) {
+  try {
+    await assertCanCreateDatabases(process.env.DATABASE_URL);
+  } catch (err) {
+    console.error(`npm test: ${(err as Error).message}`);
+    process.exit(1);
+  }
+}
 const postgres: LocalPostgres | undefined = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres();
 const adminUrl = process.env.DATABASE_URL || postgres!.url;
 const sqs = await startLocalSqs();

@@ -161,6 +161,9 @@ export class SyncConsumer {
   }
 
   async #stop(graceMs: number): Promise<StopReport> {
+    // The syncs in flight when stop() was called: one that ends while the pollers stop
+    // still counts as completed within the grace.
+    const running = [...this.#inFlight.values()];
     // sqs-consumer may emit 'stopped' inside stop(), so listen first.
     const stopped = this.#consumers.map((c) => once(c, 'stopped'));
     // No abort: aborting an open long poll can strand a message the server already handed
@@ -172,7 +175,6 @@ export class SyncConsumer {
     // at once instead of after its visibility timeout. Bounded by the grace.
     const pollsEnded = this.#pollsEnded(Math.min(graceMs, (this.#options.waitTimeSeconds + 2) * 1000));
 
-    const running = [...this.#inFlight.values()];
     await settledWithin(running, graceMs);
 
     const late = running.filter((r) => !r.settled);

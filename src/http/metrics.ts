@@ -1,7 +1,8 @@
 import { GetQueueAttributesCommand, type GetQueueAttributesCommandOutput } from '@aws-sdk/client-sqs';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
-import type { SyncResult } from '../sync/types.ts';
+import { SYNC_TRIGGERS, type SyncResult } from '../sync/types.ts';
+import { WEBHOOK_OUTCOMES } from '../webhooks/server.ts';
 
 /** Sync durations run from a sub-second empty list to a 30-minute million-guest event. */
 const SYNC_DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800];
@@ -22,6 +23,16 @@ export interface Metrics {
   recordSyncFailure(kind: string, durationMs: number): void;
   /** One scheduler run: events put on the queue, and those SendMessageBatch reported failed. */
   recordEnqueueRun(run: { enqueued: number; failed: number }): void;
+  /** One sync attempt by what asked for it (src/sync/types.ts SYNC_TRIGGERS) and how it ended. */
+  recordSyncTrigger(trigger: string, outcome: 'success' | 'failure'): void;
+  /** One tick of the freshness schedule (src/schedule/tier-tick.ts). */
+  recordTierTick(report: {
+    enqueuedByTier: Record<string, number>;
+    deferred: number;
+    oldestDueSeconds: Record<string, number>;
+  }): void;
+  /** One Luma webhook delivery by how it ended (src/webhooks/server.ts WEBHOOK_OUTCOMES). */
+  webhookDelivery(outcome: string): void;
   /** A scheduler slot skipped because the previous run was still going. */
   enqueueRunSkipped(): void;
   /** The stale-removal guard kept guests; fits SyncObserver.staleGuard of src/sync/sync-event.ts. */
@@ -97,6 +108,35 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
     labelNames: ['kind'] as const,
     registers,
   });
+  const syncsByTrigger = new Counter({
+    name: 'lgs_syncs_total',
+    help: 'Event sync attempts by trigger (schedule, tier, webhook, manual) and outcome.',
+    labelNames: ['trigger', 'outcome'] as const,
+    registers,
+  });
+  const tierEnqueued = new Counter({
+    name: 'lgs_tier_events_enqueued_total',
+    help: 'Events put on the sync queue by the freshness tick, by tier (its horizon).',
+    labelNames: ['tier'] as const,
+    registers,
+  });
+  const tierDeferred = new Counter({
+    name: 'lgs_tier_events_deferred_total',
+    help: 'Due events a freshness tick left for a later one because its request budget was spent.',
+    registers,
+  });
+  const tierOldestDue = new Gauge({
+    name: 'lgs_tier_oldest_due_age_seconds',
+    help: "Per tier, at the last freshness tick: how long the tier's longest-waiting due event had been due.",
+    labelNames: ['tier'] as const,
+    registers,
+  });
+  const webhookDeliveries = new Counter({
+    name: 'lgs_webhook_deliveries_total',
+    help: 'Luma webhook deliveries by outcome (accepted, coalesced, capped, unknown_event, ignored, bad_request, unauthorized, too_large, unavailable).',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
   const lumaRateLimited = new Counter({
     name: 'lgs_luma_rate_limited_total',
     help: 'Luma requests answered 429.',
@@ -117,7 +157,11 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
 
   // Known label values start at 0 so a first increment shows up as a rate, not a new series.
   for (const reason of STALE_GUARD_REASONS) staleGuardTripped.inc({ reason }, 0);
-  for (const outcome of ['success', 'failure'] as const) syncDuration.zero({ outcome });
+  for (const outcome of ['success', 'failure'] as const) {
+    syncDuration.zero({ outcome });
+    for (const trigger of SYNC_TRIGGERS) syncsByTrigger.inc({ trigger, outcome }, 0);
+  }
+  for (const outcome of WEBHOOK_OUTCOMES) webhookDeliveries.inc({ outcome }, 0);
 
   return {
     registry,
@@ -144,6 +188,13 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
       eventsEnqueued.inc(enqueued);
       enqueueFailed.inc(failed);
       lastRunEvents.set(enqueued);
+    },
+    recordSyncTrigger: (trigger, outcome) => syncsByTrigger.inc({ trigger, outcome }),
+    webhookDelivery: (outcome) => webhookDeliveries.inc({ outcome }),
+    recordTierTick(report) {
+      for (const [tier, n] of Object.entries(report.enqueuedByTier)) tierEnqueued.inc({ tier }, n);
+      for (const [tier, seconds] of Object.entries(report.oldestDueSeconds)) tierOldestDue.set({ tier }, seconds);
+      tierDeferred.inc(report.deferred);
     },
     enqueueRunSkipped: () => runsSkipped.inc(),
     staleGuard: (reason) => staleGuardTripped.inc({ reason }),

@@ -11,10 +11,12 @@ import { parseArgs } from 'node:util';
 import { type LocalPostgres, startEmbeddedPostgres } from '../../src/local/embedded-postgres.ts';
 import { startLocalSqs } from '../../src/local/local-sqs.ts';
 import { type Figure, machine, table } from './harness.ts';
+import { memory } from './memory-scenario.ts';
+import { pageParsing } from './parse-scenario.ts';
 import { scheduler } from './scheduler-scenario.ts';
 import { seedBulkMembers } from './seed-bulk.ts';
 import { createBenchDatabase } from './sync-env.ts';
-import { apiBound, databaseBound, memory, rateLimit, scaling, statementsPerPage } from './sync-scenarios.ts';
+import { apiBound, databaseBound, rateLimit, scaling, statementsPerPage } from './sync-scenarios.ts';
 
 const { values } = parseArgs({
   options: {
@@ -46,6 +48,7 @@ try {
     [5, () => memory(options)],
     [6, () => scaling(options)],
     [7, () => scheduler({ adminUrl, runs, quick, sqsEndpoint: sqs.endpoint })],
+    [8, () => pageParsing({ runs })],
   ];
   for (const [n, scenario] of scenarios) {
     if (only && !only.has(n)) continue;

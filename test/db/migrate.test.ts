@@ -31,7 +31,9 @@ describe('migrations on an empty database', () => {
       '0001_guest_sync_columns',
       '0002_guest_sync_indexes',
       '0003_rate_budget',
-      '0004_guest_sync_correctness',
+      '0004_sync_history',
+      '0005_tier_enqueued',
+      '0006_guest_sync_correctness',
     ]);
     assert.deepEqual(await checkSchema(database.sql), { ok: true, missing: [], message: 'schema ok' });
 
@@ -42,7 +44,7 @@ describe('migrations on an empty database', () => {
   it('serialise two migrators started at once', async () => {
     const database = await createTestDatabase({ migrate: false, label: 'migrate_race' });
     const [a, b] = await Promise.all([runMigrations(database.url), runMigrations(database.url)]);
-    assert.equal(a.applied.length + b.applied.length, 5);
+    assert.equal(a.applied.length + b.applied.length, 7);
     assert.equal((await checkSchema(database.sql)).ok, true);
   });
 });
@@ -54,7 +56,7 @@ describe('migrations on a live directory database', () => {
     const before = await snapshot(database.sql);
 
     const result = await runMigrations(database.url);
-    assert.equal(result.applied.length, 5);
+    assert.equal(result.applied.length, 7);
     assert.deepEqual(await snapshot(database.sql), before, 'no row changed');
     assert.equal((await checkSchema(database.sql)).ok, true);
 
@@ -130,7 +132,7 @@ describe('migrations on a live directory database', () => {
     const url = withDatabase(testEnv('adminDatabaseUrl'), name);
     const sql = postgres(url, { max: 1, onnotice: () => {} });
     try {
-      assert.equal((await runMigrations(url)).applied.length, 5);
+      assert.equal((await runMigrations(url)).applied.length, 7);
       const [row] = await sql`SELECT luma_guest_sync.normalize_email(${' \tvera@Example.dev\n'}) AS email`;
       assert.equal(row?.email, 'vera@example.dev');
     } finally {

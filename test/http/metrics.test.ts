@@ -131,7 +131,10 @@ describe('startQueueDepthPoller', () => {
     }
   });
 
-  it('warns once per outage, keeps polling, and stops cleanly', async () => {
+  it('warns once per outage, keeps polling, and stops cleanly', async (t) => {
+    // The poller's clock is mocked, so "no poll after stop()" is checked over many
+    // intervals of its own time, not over a short window of the machine's.
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     let calls = 0;
     const failing = {
       send: async () => {
@@ -147,10 +150,16 @@ describe('startQueueDepthPoller', () => {
       intervalMs: 5,
       log,
     });
-    await waitFor(() => calls >= 4, 5_000, 'four polls');
+    /** Lets the failed poll settle (so it schedules the next one), then moves its clock on. */
+    const nextInterval = async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      t.mock.timers.tick(5);
+    };
+    for (let i = 0; i < 3; i++) await nextInterval();
+    assert.equal(calls, 4, 'one poll at start and one per interval');
     await poller.stop();
     const stoppedAt = calls;
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    for (let i = 0; i < 100; i++) await nextInterval();
     assert.equal(calls, stoppedAt, 'no poll after stop()');
     assert.equal(lines.filter((l) => l.msg === 'queue depth poll failed' && l.level === 40).length, 1);
   });
