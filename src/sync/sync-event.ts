@@ -43,19 +43,27 @@ export interface SyncOptions {
  * meanwhile fails at once with the retryable EventSyncRunningError.
  */
 export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: SyncOptions = {}): Promise<SyncResult> {
-  return withEventLock(deps.db, message.eventUid, (lockLost) =>
-    syncLockedEvent(deps, message, {
+  const log = deps.log.child({ component: 'PLEventGuestSyncService', eventUid: message.eventUid });
+  const result = await withEventLock(deps.db, message.eventUid, (lockLost) =>
+    syncLockedEvent(deps, log, message, {
       ...options,
       signal: options.signal ? AbortSignal.any([options.signal, lockLost]) : lockLost,
     }),
   );
+  // Logged once the lock is released, so that whoever sees this line can sync the event again.
+  log.info(result, 'sync complete');
+  return result;
 }
 
-async function syncLockedEvent(deps: SyncDeps, message: SyncMessage, options: SyncOptions): Promise<SyncResult> {
+async function syncLockedEvent(
+  deps: SyncDeps,
+  log: Logger,
+  message: SyncMessage,
+  options: SyncOptions,
+): Promise<SyncResult> {
   const started = performance.now();
   const now = deps.now ?? (() => new Date());
   const dryRun = options.dryRun ?? false;
-  const log = deps.log.child({ component: 'PLEventGuestSyncService', eventUid: message.eventUid });
   const provider = getProvider(deps.providers, message.providerType);
   const target = await loadTarget(deps.db, message, log);
 
@@ -139,7 +147,6 @@ async function syncLockedEvent(deps: SyncDeps, message: SyncMessage, options: Sy
     ...(staleToRemove ? { staleToRemove } : {}),
     ...(staleGuard ? { staleGuard } : {}),
   };
-  log.info(result, 'sync complete');
   return result;
 }
 
