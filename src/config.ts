@@ -16,6 +16,12 @@ convict.addFormat(cronExpression);
 export interface Config {
   enabled: boolean;
   cron: string;
+  /** How late a cron firing may still run, in seconds. */
+  cronCatchUpSeconds: number;
+  /** SendMessageBatch calls the scheduler keeps in flight at once. */
+  enqueueConcurrency: number;
+  /** A syncable event whose last success is older than this is overdue (metrics, `status`). */
+  overdueAfterHours: number;
   removeStale: boolean;
   removeStaleMaxShare: number;
   /** Sync history: one row per attempt in luma_guest_sync.sync_history. */
@@ -37,6 +43,12 @@ export interface Config {
     rateLimitWindowMs: number;
     rateLimitRetries: number;
     rateLimitWaitSeconds: number;
+    /** In-process retries of a transient failure (not counting 429s, see rateLimitRetries). */
+    retries: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+    /** Responses larger than this are aborted while streaming. */
+    maxResponseBytes: number;
   };
   /** The opt-in Luma webhook receiver (src/webhooks/). */
   webhook: {
@@ -106,6 +118,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   }
   if (featureOn && config.queue.url === '' && config.queue.name === '') {
     problems.push('PL_EVENT_GUEST_SYNC_QUEUE_URL: or PL_EVENT_GUEST_SYNC_QUEUE_NAME is required');
+  }
+  if (config.luma.retryBaseMs > config.luma.retryMaxMs) {
+    problems.push('LUMA_RETRY_BASE_MS: must not exceed LUMA_RETRY_MAX_MS');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

@@ -5,6 +5,7 @@
  *   luma-guest-sync sync --event <uid> [--dry-run] sync one event now, in the foreground
  *   luma-guest-sync enqueue [--dry-run]           run the scheduler's discovery once
  *   luma-guest-sync db:migrate                    apply the database migrations
+ *   luma-guest-sync status [--event <uid>] [--json] last sync and next due of each event
  *   luma-guest-sync webhooks:register --url <url> create (or reuse) the Luma webhook
  */
 
@@ -22,6 +23,7 @@ import { createLumaClient } from './providers/luma.ts';
 import { runEnqueue, slotOf } from './schedule/scheduler.ts';
 import { runTierTick } from './schedule/tier-tick.ts';
 import { parseTiers, tickBudget } from './schedule/tiers.ts';
+import { runStatusCommand } from './status/status-command.ts';
 import { syncEvent } from './sync/sync-event.ts';
 import type { SyncMessage } from './sync/types.ts';
 import { registerWebhook, WebhookRegistrationError } from './webhooks/register.ts';
@@ -38,6 +40,9 @@ Usage:
   luma-guest-sync enqueue                  Find every syncable event and enqueue one message each, once.
   luma-guest-sync enqueue --tiers          Run one tick of the freshness schedule: enqueue the events due by tier.
   luma-guest-sync db:migrate               Apply the migrations to DATABASE_URL (never done implicitly).
+  luma-guest-sync status                   Each syncable event's last sync, age and next due time; exits 1
+                                           when any last sync failed or is overdue (a scheduled check).
+  luma-guest-sync status --event <uid>     That event's status and recent sync attempts.
   luma-guest-sync webhooks:register --url <url>
                                            Create the calendar's Luma webhook for <url> (POST /webhooks/luma
                                            of LUMA_WEBHOOK_PORT), or reuse the existing one; prints its secret.
@@ -46,13 +51,14 @@ Options:
   --dry-run    With sync: read Luma and report what would be written, writing nothing.
                With enqueue: report the events that would be enqueued, sending nothing.
   --tiers      With enqueue: the freshness tick instead of the daily pass.
+  --json       With status: the same as JSON, for scripts.
   --help       Show this text.
 
 All configuration is read from environment variables; see README.md or config.schema.json.
 Exit codes: 0 success, 1 failure, 2 bad usage or configuration.`;
 
-type Command = 'daemon' | 'sync' | 'enqueue' | 'db:migrate' | 'webhooks:register';
-const COMMANDS = new Set<string>(['daemon', 'sync', 'enqueue', 'db:migrate', 'webhooks:register']);
+type Command = 'daemon' | 'sync' | 'enqueue' | 'db:migrate' | 'status' | 'webhooks:register';
+const COMMANDS = new Set<string>(['daemon', 'sync', 'enqueue', 'db:migrate', 'status', 'webhooks:register']);
 
 export class UsageError extends Error {}
 
@@ -62,6 +68,7 @@ export function parseCommand(argv: string[]): {
   dryRun: boolean;
   help: boolean;
   tiers: boolean;
+  json: boolean;
   url?: string;
 } {
   const { values, positionals } = parseArgs({
@@ -71,6 +78,7 @@ export function parseCommand(argv: string[]): {
       event: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
       tiers: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
       url: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -79,7 +87,11 @@ export function parseCommand(argv: string[]): {
   const command = positionals[0] ?? 'daemon';
   if (!COMMANDS.has(command)) throw new UsageError(`unknown command "${command}"`);
   if (command === 'sync' && !values.event && !values.help) throw new UsageError('sync needs --event <uid>');
-  if (values.event !== undefined && command !== 'sync') throw new UsageError('--event belongs to the sync command');
+  if (values.event !== undefined && command !== 'sync' && command !== 'status') {
+    throw new UsageError('--event belongs to the sync and status commands');
+  }
+  const json = values.json ?? false;
+  if (json && command !== 'status') throw new UsageError('--json belongs to the status command');
   const dryRun = values['dry-run'] ?? false;
   if (dryRun && command !== 'sync' && command !== 'enqueue')
     throw new UsageError('--dry-run belongs to sync and enqueue');
@@ -97,6 +109,7 @@ export function parseCommand(argv: string[]): {
     dryRun,
     help: values.help ?? false,
     tiers,
+    json,
     url: values.url,
   };
 }
@@ -146,6 +159,8 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
       return parsed.tiers
         ? runTierTickCommand(config, log, parsed.dryRun)
         : runEnqueueCommand(config, log, parsed.dryRun);
+    case 'status':
+      return runStatusCommand(config, { eventUid: parsed.event, json: parsed.json });
     case 'daemon':
       await runDaemon(config, log);
       return 0;

@@ -15,6 +15,7 @@ import type { SyncDeps, SyncObserver } from './sync/sync-event.ts';
 export interface ProviderHooks {
   onRateLimited?: () => void;
   onRequest?: () => void;
+  onRetry?: (kind: string) => void;
 }
 
 /** Every provider the worker knows, keyed by ExternalEventProvider. Adding one is one line here. */

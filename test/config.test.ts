@@ -49,6 +49,21 @@ describe('loadConfig', () => {
     assert.equal(sqsEndpoint(config), 'http://localhost:4566');
   });
 
+  it('reads the Luma retry and response bounds, and refuses a backoff base above its cap', () => {
+    const defaults = loadConfig({}).luma;
+    assert.deepEqual(
+      [defaults.retries, defaults.retryBaseMs, defaults.retryMaxMs, defaults.maxResponseBytes],
+      [5, 500, 30_000, 4 * 1024 * 1024],
+    );
+    const set = loadConfig({ LUMA_RETRIES: '0', LUMA_MAX_RESPONSE_BYTES: '1048576' }).luma;
+    assert.deepEqual([set.retries, set.maxResponseBytes], [0, 1_048_576]);
+    assert.deepEqual(problemsOf({ LUMA_RETRY_BASE_MS: '5000', LUMA_RETRY_MAX_MS: '1000' }), [
+      'LUMA_RETRY_BASE_MS: must not exceed LUMA_RETRY_MAX_MS',
+    ]);
+    assert.equal(problemsOf({ LUMA_MAX_RESPONSE_BYTES: '0' }).length, 1);
+    assert.equal(problemsOf({ LUMA_RETRIES: '-1' }).length, 1);
+  });
+
   it('returns a frozen object', () => {
     const config = loadConfig({});
     assert.ok(Object.isFrozen(config));

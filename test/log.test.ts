@@ -1,21 +1,8 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { createLogger } from '../src/log.ts';
+import { captureLogs } from './providers/support.ts';
 
 const SECRET = 'S3CRET-handed-to-the-logger-0123456789';
-
-/** A real process logger writing to a buffer, and its lines as text. */
-function capturingLogger() {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, callback) {
-      lines.push(...String(chunk).split('\n').filter(Boolean));
-      callback();
-    },
-  });
-  return { log: createLogger({ level: 'debug', pretty: false, destination }), lines };
-}
 
 /** An error the way got throws one: its request options, headers and API key included, on it. */
 function requestError(): Error {
@@ -44,7 +31,7 @@ const shapes: Array<[string, Record<string, unknown>]> = [
 describe('the process logger', () => {
   for (const [where, object] of shapes) {
     it(`redacts a secret handed to it as ${where}, and keeps the rest of the line`, () => {
-      const { log, lines } = capturingLogger();
+      const { log, lines } = captureLogs();
       log.child({ component: 'test' }).warn({ ...object, eventUid: 'evt-1' }, 'something happened');
       assert.equal(lines.length, 1);
       const [line] = lines as [string];
@@ -58,7 +45,7 @@ describe('the process logger', () => {
   }
 
   it('leaves values that are not secrets alone', () => {
-    const { log, lines } = capturingLogger();
+    const { log, lines } = captureLogs();
     log.info({ luma: { pageSize: 100 }, headers: { accept: 'application/json' } }, 'configured');
     const entry = JSON.parse(lines[0] ?? '{}') as { luma: unknown; headers: unknown };
     assert.deepEqual(entry.luma, { pageSize: 100 });

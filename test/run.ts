@@ -5,7 +5,7 @@
  * otherwise a throwaway embedded PostgreSQL is started. An SQS-compatible server
  * (fauxqs) is always started on a free loopback port.
  *
- *   npm test                          every file under test/ (benchmarks excluded)
+ *   npm test                          every file under test/ (benchmarks and test/ops/ excluded)
  *   npm test -- test/config.test.ts   just the files given
  */
 import { spawn } from 'node:child_process';
@@ -20,7 +20,7 @@ const files =
   args.length > 0
     ? args
     : globSync('test/**/*.test.ts')
-        .filter((f) => !f.startsWith('test/bench/'))
+        .filter((f) => !f.startsWith('test/bench/') && !f.startsWith('test/ops/'))
         .sort();
 
 if (process.env.DATABASE_URL) {

@@ -77,6 +77,24 @@ export interface TickPlan<E> {
 }
 
 /**
+ * When an event is next due in `tier`, in ms: a tier interval after it was last enqueued
+ * by a tick, or after its last successful sync by any trigger (less one tick, so a sync
+ * that started a moment after the tick that sent it still counts for that tick).
+ * -Infinity for an event never synced nor enqueued. Shared with the `status` command.
+ */
+export function tierDueAt(
+  candidate: Pick<TierCandidate, 'lastTierSlot' | 'lastSuccessAt'>,
+  tier: Tier,
+  tickMs: number,
+): number {
+  const references = [
+    candidate.lastTierSlot?.getTime(),
+    candidate.lastSuccessAt ? candidate.lastSuccessAt.getTime() - tickMs : undefined,
+  ].filter((t): t is number => t !== undefined);
+  return references.length === 0 ? Number.NEGATIVE_INFINITY : Math.max(...references) + tier.intervalMs;
+}
+
+/**
  * Picks the events due at `slot` and affordable within `budget` requests. An event is
  * due when a tier interval has passed since it was last enqueued by a tick, or since its
  * last successful sync by any trigger (less one tick, so a sync that started a moment
@@ -94,11 +112,7 @@ export function planTick<E>(
   for (const candidate of ordered) {
     const tier = tierOf(options.tiers, candidate.startDate.getTime(), now);
     if (!tier) continue;
-    const references = [
-      candidate.lastTierSlot?.getTime(),
-      candidate.lastSuccessAt ? candidate.lastSuccessAt.getTime() - options.tickMs : undefined,
-    ].filter((t): t is number => t !== undefined);
-    const dueAt = references.length === 0 ? Number.NEGATIVE_INFINITY : Math.max(...references) + tier.intervalMs;
+    const dueAt = tierDueAt(candidate, tier, options.tickMs);
     if (dueAt > now) continue;
     // An event never synced counts as due for one interval, so the gauge stays finite.
     const waited = Number.isFinite(dueAt) ? now - dueAt : tier.intervalMs;

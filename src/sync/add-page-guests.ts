@@ -21,7 +21,7 @@ export interface PageOutcome {
  * guests of the event — in one statement, whatever the page size.
  *
  * Matching: both sides' emails go through one normalisation in the database,
- * luma_guest_sync.normalize_email (migration 0006: every Unicode whitespace trimmed,
+ * luma_guest_sync.normalize_email (migration 0007: every Unicode whitespace trimmed,
  * lower(), NFC), and the "Member" side is an index probe on that expression; soft-deleted
  * members never match; a member whose email repeats on the page is taken once, with the
  * first guest's id; the main team comes from "TeamMemberRole"."mainTeam".

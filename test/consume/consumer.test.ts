@@ -46,15 +46,6 @@ function resultOf(message: SyncMessage): SyncResult {
 
 type Sync = (message: SyncMessage, signal: AbortSignal) => Promise<SyncResult>;
 
-/** A promise the test settles: what a fake sync waits on instead of a fixed sleep. */
-function deferred() {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
-
 /** A started consumer on `queueUrl` with the fake sync, stopped after the test. */
 function startConsumer(
   t: TestContext,
@@ -255,7 +246,7 @@ describe('SyncConsumer', { concurrency: true }, () => {
       [...commands].filter(([name]) => name.startsWith('ChangeMessageVisibility')).reduce((n, [, c]) => n + c, 0);
     let calls = 0;
     let startedAt: number | undefined;
-    const finish = deferred();
+    const finish = Promise.withResolvers<void>();
     const { results, lines } = startConsumer(
       t,
       queue.url,
@@ -290,7 +281,7 @@ describe('SyncConsumer', { concurrency: true }, () => {
     const queue = await createFifoQueue(sqs, { label: 'grace-long' });
     await send(queue.url, body('finishing'));
     let started = false;
-    const finish = deferred();
+    const finish = Promise.withResolvers<void>();
     const { consumer, results } = startConsumer(t, queue.url, async (m) => {
       started = true;
       await finish.promise;
@@ -325,7 +316,8 @@ describe('SyncConsumer', { concurrency: true }, () => {
             reject(signal.reason);
           });
         }),
-      { visibilityTimeoutSeconds: 2 },
+      // Room for a slow heartbeat on a loaded machine: the check below must see it still hidden.
+      { visibilityTimeoutSeconds: 4 },
     );
 
     await waitFor(() => started, 5_000, 'the sync to start');
@@ -344,7 +336,7 @@ describe('SyncConsumer', { concurrency: true }, () => {
         [again] = await receiveAll(sqs, queue.url);
         return again !== undefined;
       },
-      5_000,
+      10_000,
       'the redelivery',
     );
     assert.equal(JSON.parse(again!.Body!).eventUid, 'interrupted');
@@ -382,30 +374,52 @@ describe('SyncConsumer', { concurrency: true }, () => {
     assert.equal(again[0]?.Attributes?.ApproximateReceiveCount, '2', 'received once by the open poll, then left');
   });
 
-  it('releases at once a message a long poll still open at stop() returns, when the grace allows', async (t) => {
+  it('makes a message a poll brings back after polling stopped visible again at once', async (t) => {
     const queue = await createFifoQueue(sqs, { label: 'late-release' });
-    const watched = await createWatchedSqs();
-    let calls = 0;
-    const { consumer } = startConsumer(
-      t,
-      queue.url,
-      async (m) => {
-        calls++;
-        return resultOf(m);
+    // A client of its own whose ReceiveMessage answers wait at a gate once they carry a
+    // message: the answer has arrived, polling stops, and only then does the consumer see it.
+    const gated = createTestSqs();
+    const answered = Promise.withResolvers<void>();
+    const gate = Promise.withResolvers<void>();
+    gated.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        const messages = (out.output as { Messages?: unknown[] }).Messages;
+        if (context.commandName === 'ReceiveMessageCommand' && messages?.length) {
+          answered.resolve();
+          await gate.promise;
+        }
+        return out;
       },
-      { waitTimeSeconds: 2, concurrency: 2, visibilityTimeoutSeconds: 60 },
-      watched.sqs,
+      { step: 'initialize', name: 'gate-receives' },
     );
-    await waitFor(() => watched.receivesForwarded() >= 2, 30_000, 'both long polls to reach the server');
-    const stopping = consumer.stop({ graceMs: 5_000 });
+    let calls = 0;
+    const { log } = captureLogger();
+    const consumer = new SyncConsumer(
+      {
+        sqs: gated,
+        queueUrl: queue.url,
+        log,
+        sync: async (m) => {
+          calls++;
+          return resultOf(m);
+        },
+      },
+      { concurrency: 1, waitTimeSeconds: 1, visibilityTimeoutSeconds: 60 },
+    );
+    consumer.start();
+    t.after(() => consumer.stop({ graceMs: 0 }));
     await send(queue.url, body('late'));
-    await stopping;
+    await answered.promise;
+    consumer.stopPolling();
+    gate.resolve();
+    await consumer.stop({ graceMs: 5_000 });
 
     // Visible now, not after its 60 s visibility timeout.
     const again = await receiveAll(sqs, queue.url);
     assert.equal(calls, 0);
     assert.equal(again.length, 1);
-    assert.equal(again[0]?.Attributes?.ApproximateReceiveCount, '2', 'received once by the open poll, then released');
+    assert.equal(again[0]?.Attributes?.ApproximateReceiveCount, '2', 'received once by the poll, then released');
   });
 
   it('syncs different events concurrently but one message of an event at a time, in order', async (t) => {
@@ -421,7 +435,7 @@ describe('SyncConsumer', { concurrency: true }, () => {
     const orderOfA: string[] = [];
     // Each sync holds until two run at once: a consumer that ran one at a time would never
     // get there, and the test would fail on its deadline rather than pass by luck.
-    const twoAtOnce = deferred();
+    const twoAtOnce = Promise.withResolvers<void>();
     const { results } = startConsumer(
       t,
       queue.url,

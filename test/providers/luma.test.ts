@@ -327,13 +327,15 @@ describe('Luma provider', () => {
   });
 
   describe('fails with a retryable error', () => {
-    it('on a 5xx answer', async () => {
+    it('on a 5xx answer, once the in-process retries are spent', async () => {
       const stats = mount({ fault: () => new HttpResponse('<html>Bad gateway</html>', { status: 502 }) });
-      const err = await rejectionOf(provider().luma.fetchGuestsInBatches(collectBatches().onBatch, EVENT));
+      const err = await rejectionOf(
+        provider({ retries: 2 }).luma.fetchGuestsInBatches(collectBatches().onBatch, EVENT),
+      );
       assert.equal(isPermanent(err), false);
       assert.equal(errorKind(err), 'luma_unavailable');
       assert.match(err.message, /HTTP 502 for event uid-event-1, page 1/);
-      assert.equal(stats.requests, 1);
+      assert.equal(stats.requests, 3);
     });
 
     it('on a dropped connection', async () => {

@@ -204,6 +204,61 @@ describe('createSharedBudget', () => {
     }
   });
 
+  it('recovers by itself, within a window, from starts stamped in the future (a database clock stepped back)', async () => {
+    const key = newKey();
+    const windowMs = 400;
+    // A full budget stamped an hour ahead: what the row holds after the clock steps back an hour.
+    await database.sql`
+      INSERT INTO luma_guest_sync.rate_budget ("key", starts)
+      VALUES (${key}, ARRAY[now() + interval '1 hour', now() + interval '1 hour', now() + interval '1 hour'])`;
+    const [first] = await database.sql<{ wait: number }[]>`
+      SELECT luma_guest_sync.acquire_rate_budget(${key}, 3, ${windowMs}) AS wait`;
+    const cappedAtAWindow = first!.wait <= windowMs;
+    assert.ok(cappedAtAWindow, `the function asked for a ${first!.wait} ms wait`);
+
+    const waits: number[] = [];
+    const budget = createSharedBudget({
+      sql: replicas[0]!.sql,
+      key,
+      perMinute: 3,
+      windowMs,
+      sleep: (ms, signal) => {
+        waits.push(ms);
+        return new Promise((resolve) => setTimeout(resolve, ms)).then(() => signal?.throwIfAborted());
+      },
+    });
+    const started = performance.now();
+    // Unrecovered, the wait would be an hour; the deadline only bounds that hang.
+    await budget.acquire(AbortSignal.timeout(60_000));
+    console.log(
+      `# shared-budget clock step ${JSON.stringify({ firstAnswerMs: first!.wait, waits, grantedAfterMs: Math.round(performance.now() - started) })}`,
+    );
+    const everyWaitCapped = waits.every((wait) => wait <= windowMs * 1.02 + 1);
+    assert.ok(everyWaitCapped, `waits ${waits.join(', ')} ms`);
+    const [row] = await database.sql<{ ahead: number }[]>`
+      SELECT count(*)::int AS ahead FROM luma_guest_sync.rate_budget, unnest(starts) AS s
+      WHERE "key" = ${key} AND s > clock_timestamp()`;
+    assert.equal(row!.ahead, 0, 'no start is left in the future');
+  });
+
+  it('never waits longer than about one window, whatever the database answers', async () => {
+    // A replica still running an older acquire_rate_budget, or a clock step mid-call.
+    const answers = [3_600_000, 0];
+    const fake = (async () => [{ wait: answers.shift() ?? 0 }]) as unknown as Sql;
+    const waits: number[] = [];
+    const budget = createSharedBudget({
+      sql: fake,
+      key: 'k',
+      perMinute: 5,
+      windowMs: 1_000,
+      sleep: async (ms) => {
+        waits.push(ms);
+      },
+    });
+    await budget.acquire();
+    assert.deepEqual(waits, [1_020]);
+  });
+
   it('names the budget by a hash of the key and never stores the key', async () => {
     const apiKey = 'lk_live_S3CRET-budget-0123456789';
     const key = sharedBudgetKey('LUMA', apiKey);

@@ -90,8 +90,8 @@ describe('Luma webhooks end to end', () => {
     assert.equal(delivery?.status, 202);
     await waitFor(async () => (await guestsOf(db, event.uid)).length === 1, 15_000, 'the new guest row');
     const lagMs = performance.now() - approvedAt;
+    // A figure, not an assertion: the waitFor deadline above only bounds a hang.
     console.log(`# webhook lag from registration to directory row: ${Math.round(lagMs)} ms`);
-    assert.ok(lagMs < 15_000);
     const start = await worker.waitForLog((l) => l.msg === 'sync start' && l.eventUid === event.uid);
     assert.equal(start.trigger, 'webhook');
     await waitFor(async () => (await eventHistory(stack.database.sql, event.uid)).length === 1, 10_000, 'history');
