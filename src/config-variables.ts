@@ -1,4 +1,5 @@
 import {
+  awsRegion,
   httpUrl,
   intCoerce,
   nonNegativeInt,
@@ -332,10 +333,16 @@ export const schema = {
   },
   aws: {
     region: {
-      doc: 'AWS region of the queue.',
-      format: String,
-      default: 'us-east-1',
+      doc: "AWS region of the queue. When empty: AWS_DEFAULT_REGION, then the AWS SDK's own chain (the profile's region in the shared config file, then EC2 instance metadata); none at all is a configuration error.",
+      format: awsRegion.validate,
+      default: '',
       env: 'AWS_REGION',
+    },
+    defaultRegion: {
+      doc: 'Used when AWS_REGION is empty, as the AWS CLI does (the AWS SDK for JavaScript ignores it).',
+      format: awsRegion.validate,
+      default: '',
+      env: 'AWS_DEFAULT_REGION',
     },
     sqsEndpoint: {
       doc: 'SQS endpoint override (LocalStack, tests); the AWS SDK convention.',

@@ -60,7 +60,8 @@ export interface Config {
     maxPerMinute: number;
   };
   database: { url: string; poolMax: number };
-  aws: { region: string; sqsEndpoint: string; endpoint: string };
+  /** region and defaultRegion may be empty: the AWS SDK then resolves the region itself. */
+  aws: { region: string; defaultRegion: string; sqsEndpoint: string; endpoint: string };
   log: { level: string; pretty: boolean };
   http: { port: number };
   shutdownGraceMs: number;
@@ -134,6 +135,34 @@ export function fifoQueueName(name: string): string {
 /** The SQS endpoint override, if any: the service-specific variable wins, as in the AWS SDK. */
 export function sqsEndpoint(config: Pick<Config, 'aws'>): string | undefined {
   return config.aws.sqsEndpoint || config.aws.endpoint || undefined;
+}
+
+/**
+ * The region to hand the AWS SDK: AWS_REGION, else AWS_DEFAULT_REGION (the AWS CLI's order),
+ * else undefined so the SDK resolves it (profile region, then EC2 instance metadata).
+ */
+export function awsRegionOf(config: Pick<Config, 'aws'>): string | undefined {
+  return config.aws.region || config.aws.defaultRegion || undefined;
+}
+
+/** Said when no region can be found at all: every place one may be set. */
+export const NO_AWS_REGION =
+  'AWS_REGION: no AWS region found: set AWS_REGION (or AWS_DEFAULT_REGION), or a region in the AWS profile (AWS_PROFILE, in AWS_CONFIG_FILE or ~/.aws/config)';
+
+/**
+ * Resolves the region an AWS client will use, through the SDK's own chain. Throws a
+ * ConfigError naming the variables when there is none: the SDK's own "Region is missing"
+ * would surface only at the first request, as a retried runtime failure.
+ */
+export async function resolveAwsRegion(client: { config: { region: () => Promise<string> } }): Promise<string> {
+  let region: string | undefined;
+  try {
+    region = await client.config.region();
+  } catch {
+    // The SDK's "Region is missing": nothing in its chain named one.
+  }
+  if (!region) throw new ConfigError([NO_AWS_REGION]);
+  return region;
 }
 
 function deepFreeze<T>(value: T): Readonly<T> {

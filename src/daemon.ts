@@ -47,6 +47,8 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
   const sqs: SQSClient | undefined = needsQueue ? createSqsClient(config) : undefined;
   if (sqs) shutdown.register('sqs client', () => sqs.destroy());
   let queueUrl: string | undefined;
+  /** Why the latest queue lookup failed: /readyz says what the log says. */
+  let queueLookupProblem: string | undefined;
 
   const readiness = createReadiness({
     sql: database.sql,
@@ -54,7 +56,9 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
     isShuttingDown: shutdown.isShuttingDown,
     sqsPing: async (signal) => {
       if (!sqs) return;
-      if (!queueUrl) throw new DetailError('queue not looked up yet: the worker is still starting');
+      if (!queueUrl) {
+        throw new DetailError(queueLookupProblem ?? 'queue not looked up yet: the worker is still starting');
+      }
       await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }), {
         abortSignal: signal,
       });
@@ -80,7 +84,15 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
     if (!schema.ok) throw new Error(schema.message);
   });
   if (sqs) {
-    queueUrl = await retryUntil(stopping.signal, log, 'queue', () => resolveQueueUrl(sqs, config.queue));
+    queueUrl = await retryUntil(
+      stopping.signal,
+      log,
+      'queue',
+      () => resolveQueueUrl(sqs, config.queue),
+      (reason) => {
+        queueLookupProblem = reason;
+      },
+    );
   }
   if (stopping.signal.aborted || !sqs || !queueUrl) return;
   const resolvedQueueUrl = queueUrl;
@@ -106,7 +118,8 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
       {
         sqs,
         queueUrl: resolvedQueueUrl,
-        log: log.child({ component: 'PLEventGuestSyncConsumer' }),
+        // SyncConsumer binds its own component; binding one here too would repeat the key.
+        log,
         sync: async (message: SyncMessage, signal: AbortSignal) => {
           const started = performance.now();
           // Every line of the sync names what asked for it; the attempt goes to the history.
@@ -204,13 +217,16 @@ async function retryUntil<T>(
   log: Logger,
   what: string,
   attempt: () => Promise<T>,
+  onFailure?: (reason: string) => void,
 ): Promise<T | undefined> {
   let delay = BACKOFF.firstMs;
   for (let tries = 1; !signal.aborted; tries++) {
     try {
       return await attempt();
     } catch (err) {
-      log.warn({ what, tries, retryInMs: delay, reason: (err as Error).message }, 'waiting for a dependency');
+      const reason = (err as Error).message;
+      onFailure?.(reason);
+      log.warn({ what, tries, retryInMs: delay, reason }, 'waiting for a dependency');
       await sleep(delay, undefined, { signal }).catch(() => {});
       delay = Math.min(delay * 2, BACKOFF.maxMs);
     }

@@ -15,10 +15,13 @@ import { type Config, ConfigError, loadConfig } from './config.ts';
 import { resolveQueueUrl } from './consume/queue-url.ts';
 import { runDaemon } from './daemon.ts';
 import { createDatabase, redactDatabaseUrl } from './db/client.ts';
+import { parseDatabaseUrl } from './db/database-url.ts';
 import { runMigrations } from './db/migrate.ts';
 import { plEvent } from './db/schema.ts';
+import { explainError } from './explain-error.ts';
 import { withSyncHistory } from './history/record-attempt.ts';
 import { createLogger, type Logger } from './log.ts';
+import { preflight } from './preflight.ts';
 import { createLumaClient } from './providers/luma.ts';
 import { runEnqueue, slotOf } from './schedule/scheduler.ts';
 import { runTierTick } from './schedule/tier-tick.ts';
@@ -141,8 +144,36 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     process.stderr.write('luma-guest-sync: DATABASE_URL is required\n');
     return 2;
   }
-  const log = createLogger(config.log);
+  const problem = await preflight(parsed, config);
+  if (problem) {
+    process.stderr.write(`luma-guest-sync: ${problem.message}\n`);
+    return 2;
+  }
+  // sync and enqueue print their result on stdout for scripts to parse; their logs go to stderr.
+  const printsResult = parsed.command === 'sync' || parsed.command === 'enqueue';
+  const log = createLogger({ ...config.log, toStderr: printsResult });
 
+  try {
+    return await runCommand(parsed, config, log);
+  } catch (err) {
+    if (parsed.command === 'daemon') throw err;
+    // A one-shot command's failure, in one line: the root cause and what to do.
+    let databaseUser: string | undefined;
+    try {
+      databaseUser = parseDatabaseUrl(config.database.url).user;
+    } catch {
+      // Checked above; nothing to add.
+    }
+    process.stderr.write(`luma-guest-sync: ${explainError(err, { databaseUser })}\n`);
+    return 1;
+  }
+}
+
+async function runCommand(
+  parsed: ReturnType<typeof parseCommand>,
+  config: Readonly<Config>,
+  log: Logger,
+): Promise<number> {
   switch (parsed.command) {
     case 'db:migrate': {
       log.info({ database: redactDatabaseUrl(config.database.url) }, 'applying migrations');
@@ -164,6 +195,8 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     case 'daemon':
       await runDaemon(config, log);
       return 0;
+    case 'webhooks:register':
+      return runRegisterCommand(config, parsed.url!);
   }
 }
 
@@ -272,7 +305,7 @@ export function runCli(): void {
       if (code !== 0) process.exitCode = code;
     },
     (err: unknown) => {
-      process.stderr.write(`luma-guest-sync: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`luma-guest-sync: ${explainError(err)}\n`);
       process.exit(1);
     },
   );

@@ -25,7 +25,7 @@ interface CliRun {
   code: number | null;
   stdout: string;
   stderr: string;
-  /** The stdout lines that are JSON log lines, parsed. */
+  /** The JSON log lines, parsed: on stdout, or on stderr for the commands that print a result. */
   logs: Array<Record<string, unknown>>;
 }
 
@@ -62,7 +62,7 @@ function runCli(args: string[], env: Record<string, string>, options: { bin?: bo
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      const logs = stdout
+      const logs = `${stdout}\n${stderr}`
         .split('\n')
         .filter((line) => line.startsWith('{"level"'))
         .map((line) => JSON.parse(line) as Record<string, unknown>);

@@ -7,6 +7,7 @@ import { withAbortableReceives } from './abortable-receives.ts';
 import { type HeartbeatFailureReason, holdMessage } from './heartbeat.ts';
 import { listenToPoller } from './poller-events.ts';
 import { type ProcessDeps, processMessage, releaseMessages } from './process-message.ts';
+import { queueProblem } from './queue-url.ts';
 
 /**
  * Permanent errors that are about this worker, not the message: a fixed API key or
@@ -91,6 +92,9 @@ export class SyncConsumer {
   #stopping: Promise<StopReport> | undefined;
   #pollFailing = false;
   #lastPollAt: Date | undefined;
+  /** The receive failure last logged, and how many failed receives since the last success. */
+  #receiveProblem: string | undefined;
+  #receiveFailures = 0;
 
   constructor(deps: SyncConsumerDeps, options: SyncConsumerOptions) {
     this.#deps = deps;
@@ -136,7 +140,7 @@ export class SyncConsumer {
       listenToPoller(consumer, {
         log: this.#log,
         pollingStopped: () => this.#pollersStopped !== undefined,
-        onPoll: (ok) => this.#pollOk(ok),
+        onPoll: (ok, err) => this.#pollOk(ok, err),
         onDeleteSettled: (messageId) => this.#deleted(messageId),
       });
       this.#consumers.push(consumer);
@@ -265,9 +269,30 @@ export class SyncConsumer {
     this.#deleting.delete(messageId);
   }
 
-  #pollOk(ok: boolean): void {
+  /**
+   * Every poller fails every poll while the queue is gone: the first failure is logged,
+   * short and saying what to do; the same failure again only at debug; the recovery once,
+   * with the count.
+   */
+  #pollOk(ok: boolean, err?: unknown): void {
     this.#pollFailing = !ok;
-    if (ok) this.#lastPollAt = new Date();
+    if (ok) {
+      this.#lastPollAt = new Date();
+      if (this.#receiveFailures > 0) {
+        this.#log.info({ failures: this.#receiveFailures, queueUrl: this.#deps.queueUrl }, 'SQS receive recovered');
+      }
+      this.#receiveFailures = 0;
+      this.#receiveProblem = undefined;
+      return;
+    }
+    this.#receiveFailures++;
+    const reason = queueProblem(err, this.#deps.queueUrl);
+    if (reason === this.#receiveProblem) {
+      this.#log.debug({ reason, failures: this.#receiveFailures }, 'SQS receive failed again');
+      return;
+    }
+    this.#receiveProblem = reason;
+    this.#log.error({ reason, queueUrl: this.#deps.queueUrl }, 'SQS receive failed');
   }
 }
 

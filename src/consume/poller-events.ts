@@ -8,8 +8,8 @@ export interface PollerEventHandlers {
   log: Logger;
   /** True once polling was stopped on purpose: an aborted receive is then expected. */
   pollingStopped(): boolean;
-  /** Every receive's outcome, for /readyz. */
-  onPoll(ok: boolean): void;
+  /** Every receive's outcome, for /readyz; a failed one with its error, which the consumer logs (once per outage). */
+  onPoll(ok: boolean, err?: unknown): void;
   /** A message sqs-consumer finished with (deleted, or its delete failed). */
   onDeleteSettled(messageId: string): void;
 }
@@ -41,11 +41,10 @@ export function listenToPoller(consumer: Consumer, handlers: PollerEventHandlers
       log.debug({ err }, 'long poll aborted: polling stopped');
     } else if (!message) {
       // No message: the receive itself failed. sqs-consumer retries on its own.
-      handlers.onPoll(false);
       backoffMs = Math.min(Math.max(backoffMs * 2, RECEIVE_BACKOFF.firstMs), RECEIVE_BACKOFF.maxMs);
       // Takes effect from the poll after next: sqs-consumer reads the wait as a poll starts.
       consumer.updateOption('pollingWaitTimeMs', backoffMs);
-      log.error({ err, pollingWaitMs: backoffMs }, 'SQS receive failed');
+      handlers.onPoll(false, err);
     } else {
       // The heartbeat is ours (heartbeat.ts), so this is a failed delete: the message comes back.
       log.error({ err, messageId }, 'SQS error on a message');

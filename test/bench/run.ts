@@ -13,6 +13,7 @@ import { startLocalSqs } from '../../src/local/local-sqs.ts';
 import { type Figure, machine, table } from './harness.ts';
 import { memory } from './memory-scenario.ts';
 import { pageParsing } from './parse-scenario.ts';
+import { referenceComparison } from './reference-scenario.ts';
 import { scheduler } from './scheduler-scenario.ts';
 import { seedBulkMembers } from './seed-bulk.ts';
 import { createBenchDatabase } from './sync-env.ts';
@@ -51,6 +52,7 @@ try {
     [6, () => scaling(options)],
     [7, () => scheduler({ adminUrl, runs, quick, sqsRttMs: sqsRtt })],
     [8, () => pageParsing({ runs })],
+    [9, () => referenceComparison(options)],
   ];
   for (const [n, scenario] of scenarios) {
     if (only && !only.has(n)) continue;

@@ -8,9 +8,9 @@ export interface CliRun {
   code: number | null;
   stdout: string;
   stderr: string;
-  /** The stdout lines that are JSON log lines, parsed. */
+  /** The JSON log lines, parsed: on stdout, or on stderr for sync and enqueue, which print a result. */
   logs: Array<Record<string, unknown>>;
-  /** The pretty-printed JSON document the command printed among its log lines, if any. */
+  /** The pretty-printed JSON document the command printed on stdout, if any. */
   printed: Record<string, unknown> | undefined;
 }
 
@@ -47,10 +47,10 @@ export function runCliProcess(args: string[], env: Record<string, string>, timeo
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      const lines = stdout.split('\n');
-      const logs = lines
+      const logs = linesOf(`${stdout}\n${stderr}`)
         .filter((line) => line.startsWith('{"level"'))
         .map((line) => JSON.parse(line) as Record<string, unknown>);
+      const lines = stdout.split('\n');
       const start = lines.indexOf('{');
       const end = lines.indexOf('}', start);
       const printed = start >= 0 && end > start ? JSON.parse(lines.slice(start, end + 1).join('\n')) : undefined;
@@ -58,3 +58,6 @@ export function runCliProcess(args: string[], env: Record<string, string>, timeo
     });
   });
 }
+
+/** The non-empty lines of a stream's text. */
+export const linesOf = (text: string) => text.split('\n').filter((line) => line.trim() !== '');
