@@ -117,8 +117,9 @@ describe('migrations on a live directory database', () => {
     // The location-keyed check of 0002's time: after a move, a second synced row per member.
     await database.sql.unsafe(`
       ALTER TABLE "PLEventGuest" ADD COLUMN "externalGuestId" TEXT;
+      INSERT INTO "PLEventLocation" ("uid", "location", "updatedAt") VALUES ('loc-2', 'Porto', now());
       INSERT INTO "PLEventGuest" ("uid", "eventUid", "locationUid", "memberUid", "externalGuestId", "updatedAt") VALUES
-        ('m-1', 'ev-9', 'loc-old', 'm-bob', 'gst-9', now()), ('m-2', 'ev-9', 'loc-new', 'm-bob', 'gst-9', now());`);
+        ('m-1', 'ev-1', 'loc-1', 'm-bob', 'gst-9', now()), ('m-2', 'ev-1', 'loc-2', 'm-bob', 'gst-9', now());`);
     const before = await snapshot(database.sql);
 
     await runMigrations(database.url);
@@ -127,7 +128,7 @@ describe('migrations on a live directory database', () => {
     assert.equal((await checkSchema(database.sql)).ok, true);
     await assert.rejects(
       database.sql`INSERT INTO "PLEventGuest" ("uid", "eventUid", "locationUid", "memberUid", "externalGuestId", "updatedAt")
-        VALUES ('m-3', 'ev-9', 'loc-a', 'm-ada', 'gst-8', now()), ('m-4', 'ev-9', 'loc-b', 'm-ada', 'gst-8', now())`,
+        VALUES ('m-3', 'ev-1', 'loc-1', 'm-ada', 'gst-8', now()), ('m-4', 'ev-1', 'loc-2', 'm-ada', 'gst-8', now())`,
       /duplicate key value violates unique constraint "PLEventGuest_synced_event_member_key"/,
     );
   });
