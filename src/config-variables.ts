@@ -41,7 +41,7 @@ export const schema = {
     doc: 'SendMessageBatch calls (10 events each) the scheduler keeps in flight at once.',
     format: positiveInt(100).validate,
     ...intCoerce,
-    default: 16,
+    default: 32,
     env: 'PL_EVENT_GUEST_SYNC_ENQUEUE_CONCURRENCY',
   },
   overdueAfterHours: {

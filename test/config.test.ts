@@ -66,7 +66,7 @@ describe('loadConfig', () => {
 
   it('reads the cron catch-up window and the enqueue concurrency, and names bad ones', () => {
     const defaults = loadConfig({});
-    assert.deepEqual([defaults.cronCatchUpSeconds, defaults.enqueueConcurrency], [3_600, 16]);
+    assert.deepEqual([defaults.cronCatchUpSeconds, defaults.enqueueConcurrency], [3_600, 32]);
     const set = loadConfig({
       PL_EVENT_GUEST_SYNC_CRON_CATCH_UP_SECONDS: '0',
       PL_EVENT_GUEST_SYNC_ENQUEUE_CONCURRENCY: '4',
