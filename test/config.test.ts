@@ -106,6 +106,11 @@ describe('loadConfig', () => {
     assert.match(byVar('PL_EVENT_GUEST_SYNC_TIER_BUDGET_SHARE') ?? '', /at most 1/);
     assert.match(byVar('PL_EVENT_GUEST_SYNC_HISTORY_RETENTION_DAYS') ?? '', /whole number from 1/);
     assert.equal(problems.length, 4);
+    const webhook = problemsOf({ LUMA_WEBHOOK_SECRET: 'whsec_not base64!', LUMA_WEBHOOK_DEBOUNCE_SECONDS: '301' });
+    assert.match(webhook.find((p) => p.startsWith('LUMA_WEBHOOK_SECRET:')) ?? '', /whsec_ followed by base64/);
+    assert.ok(!webhook.join('\n').includes('not base64!'), 'the secret is not quoted');
+    assert.match(webhook.find((p) => p.startsWith('LUMA_WEBHOOK_DEBOUNCE_SECONDS:')) ?? '', /from 1 to 300/);
+    assert.equal(loadConfig({}).webhook.enabled, false);
   });
 
   it('requires the Luma key and the database when the feature or the consumer is enabled', () => {
