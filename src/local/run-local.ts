@@ -60,7 +60,7 @@ try {
   const httpPort = await freePort();
 
   say(`starting the worker (http://127.0.0.1:${httpPort}/metrics)…`);
-  worker = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts'), 'daemon'], {
+  worker = spawn(process.execPath, [path.join(ROOT, 'src/main.ts'), 'daemon'], {
     stdio: 'inherit',
     env: {
       ...process.env,

@@ -1,6 +1,6 @@
 /**
  * One sync in a process of its own, so its peak RSS is its own:
- *   node --import tsx test/bench/memory-child.ts <databaseUrl> <lumaUrl> <messageJson>
+ *   node test/bench/memory-child.ts <databaseUrl> <lumaUrl> <messageJson>
  * Prints {"maxRssBytes", "fetched", "created"} as one JSON line.
  */
 import { createDatabase } from '../../src/db/client.ts';

@@ -180,8 +180,6 @@ export async function memory({ db, runs, quick }: SyncBenchOptions): Promise<Fig
         const message = await benchEvent(db.sql, externalEventId);
         const { stdout } = await run(process.execPath, [
           '--expose-gc',
-          '--import',
-          'tsx',
           'test/bench/memory-child.ts',
           db.url,
           luma.url,
