@@ -3,6 +3,7 @@
  * message that says what is expected; convict names the variable.
  */
 import cron from 'node-cron';
+import { parseDatabaseUrl } from './db/database-url.ts';
 
 export const strictBoolean = {
   name: 'strict-boolean',
@@ -58,18 +59,19 @@ export const queueUrl = (options: { fifo: boolean }) => ({
   },
 });
 
+/** Read as libpq reads it (db/database-url.ts); the messages never hold the password. */
 export const postgresUrl = {
   validate(value: unknown) {
     if (value === '') return;
-    let url: URL;
-    try {
-      url = new URL(String(value));
-    } catch {
-      throw new Error('must be a postgres:// connection URL');
-    }
-    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-      throw new Error('must be a postgres:// connection URL');
-    }
+    parseDatabaseUrl(String(value));
+  },
+};
+
+/** A region's shape only ("eu-west-1"): which regions exist is AWS's to say. */
+export const awsRegion = {
+  validate(value: unknown) {
+    if (value === '') return;
+    if (!/^[a-z]{2,}(-[a-z0-9]+)+$/.test(String(value))) throw new Error('must be an AWS region such as "eu-west-1"');
   },
 };
 

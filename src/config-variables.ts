@@ -1,4 +1,5 @@
 import {
+  awsRegion,
   httpUrl,
   intCoerce,
   nonNegativeInt,
@@ -8,6 +9,7 @@ import {
   queueUrl,
   share,
 } from './config-formats.ts';
+import { parseTiers } from './schedule/tiers.ts';
 
 /**
  * Every environment variable the worker reads, as a convict schema: the one source of the
@@ -28,6 +30,27 @@ export const schema = {
     default: '0 3 * * *',
     env: 'PL_EVENT_GUEST_SYNC_CRON',
   },
+  cronCatchUpSeconds: {
+    doc: 'How late a cron firing may still run (GC pause, CPU throttling, paused VM, clock step); 0 = only on time.',
+    format: nonNegativeInt(86_400).validate,
+    ...intCoerce,
+    default: 3_600,
+    env: 'PL_EVENT_GUEST_SYNC_CRON_CATCH_UP_SECONDS',
+  },
+  enqueueConcurrency: {
+    doc: 'SendMessageBatch calls (10 events each) the scheduler keeps in flight at once.',
+    format: positiveInt(100).validate,
+    ...intCoerce,
+    default: 16,
+    env: 'PL_EVENT_GUEST_SYNC_ENQUEUE_CONCURRENCY',
+  },
+  overdueAfterHours: {
+    doc: 'An event whose last successful sync is older than this is overdue: counted in lgs_events_overdue, and `status` exits 1 (the daily pass plus a margin).',
+    format: positiveInt(24 * 366).validate,
+    ...intCoerce,
+    default: 26,
+    env: 'PL_EVENT_GUEST_SYNC_OVERDUE_AFTER_HOURS',
+  },
   removeStale: {
     doc: 'Remove synced guests who are no longer on the approved Luma list (opt-in).',
     format: 'strict-boolean',
@@ -40,6 +63,55 @@ export const schema = {
     ...numCoerce,
     default: 0.5,
     env: 'PL_EVENT_GUEST_SYNC_REMOVE_STALE_MAX_SHARE',
+  },
+  history: {
+    retentionDays: {
+      doc: 'How many days of sync history (luma_guest_sync.sync_history, one row per attempt) are kept.',
+      format: positiveInt(3650).validate,
+      ...intCoerce,
+      default: 30,
+      env: 'PL_EVENT_GUEST_SYNC_HISTORY_RETENTION_DAYS',
+    },
+  },
+  tiers: {
+    enabled: {
+      doc: 'Opt-in freshness schedule: also sync events by how soon they start (needs PL_EVENT_GUEST_SYNC_ENABLED).',
+      format: 'strict-boolean',
+      default: false,
+      env: 'PL_EVENT_GUEST_SYNC_TIERS_ENABLED',
+    },
+    schedule: {
+      doc: 'Freshness tiers as <starts within>=<sync every> pairs (m, h, d); an event takes the nearest tier covering it.',
+      format: {
+        validate(value: unknown) {
+          parseTiers(String(value));
+        },
+      }.validate,
+      default: '48h=15m,14d=60m',
+      env: 'PL_EVENT_GUEST_SYNC_TIERS',
+    },
+    tickMinutes: {
+      doc: 'How often the freshness tick looks for due events, in minutes (a divisor of 60).',
+      format: {
+        validate(value: unknown) {
+          if (!Number.isInteger(value) || (value as number) < 1 || 60 % (value as number) !== 0) {
+            throw new Error(
+              'must be a whole number of minutes that divides 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60)',
+            );
+          }
+        },
+      }.validate,
+      ...intCoerce,
+      default: 5,
+      env: 'PL_EVENT_GUEST_SYNC_TIER_TICK_MINUTES',
+    },
+    budgetShare: {
+      doc: "Largest share of the Luma key's request budget (LUMA_RATE_LIMIT_PER_MINUTE) the freshness tick plans to spend.",
+      format: share.validate,
+      ...numCoerce,
+      default: 0.5,
+      env: 'PL_EVENT_GUEST_SYNC_TIER_BUDGET_SHARE',
+    },
   },
   consumer: {
     enabled: {
@@ -165,6 +237,83 @@ export const schema = {
       default: 60,
       env: 'LUMA_RATE_LIMIT_WAIT_SECONDS',
     },
+    retries: {
+      doc: 'How many times a Luma request that failed transiently (5xx, 408, 425, a reset or refused connection, a timeout) is retried in the process before the sync fails and its message goes back to SQS.',
+      format: nonNegativeInt(20).validate,
+      ...intCoerce,
+      default: 5,
+      env: 'LUMA_RETRIES',
+    },
+    retryBaseMs: {
+      doc: 'Backoff before the first retry of a transient failure, in milliseconds; it doubles per retry up to LUMA_RETRY_MAX_MS, and the actual wait is a random share of it (full jitter).',
+      format: positiveInt(60_000).validate,
+      ...intCoerce,
+      default: 500,
+      env: 'LUMA_RETRY_BASE_MS',
+    },
+    retryMaxMs: {
+      doc: 'Longest backoff between two retries of a transient failure, in milliseconds (a Retry-After on 503 is honoured beyond it, as on 429).',
+      format: positiveInt(600_000).validate,
+      ...intCoerce,
+      default: 30_000,
+      env: 'LUMA_RETRY_MAX_MS',
+    },
+    maxResponseBytes: {
+      doc: 'Largest Luma response body read, in bytes (after decompression); a larger one is aborted while streaming and fails its page. A page of 100 guests is tens of KiB.',
+      format: positiveInt(1_073_741_824).validate,
+      ...intCoerce,
+      default: 4_194_304,
+      env: 'LUMA_MAX_RESPONSE_BYTES',
+    },
+  },
+  webhook: {
+    enabled: {
+      doc: 'Serve POST /webhooks/luma on LUMA_WEBHOOK_PORT: a Luma guest delivery enqueues a sync of its event (opt-in).',
+      format: 'strict-boolean',
+      default: false,
+      env: 'LUMA_WEBHOOK_ENABLED',
+    },
+    port: {
+      doc: 'Port of the webhook receiver, apart from HTTP_PORT so only it is exposed to the internet (0 picks a free port).',
+      format: nonNegativeInt(65_535).validate,
+      ...intCoerce,
+      default: 8081,
+      env: 'LUMA_WEBHOOK_PORT',
+    },
+    secret: {
+      doc: 'The whsec_ secret of the Luma webhook (webhooks:register prints it): deliveries must carry a valid Standard Webhooks signature. Empty: not verified.',
+      format: {
+        validate(value: unknown) {
+          if (value !== '' && !/^(whsec_)?[A-Za-z0-9+/]+={0,2}$/.test(String(value))) {
+            throw new Error('must be a Standard Webhooks secret: whsec_ followed by base64');
+          }
+        },
+      }.validate,
+      default: '',
+      sensitive: true,
+      env: 'LUMA_WEBHOOK_SECRET',
+    },
+    debounceSeconds: {
+      doc: "Deliveries for one event within this window become one sync, sent when the window ends (at most 300: SQS's deduplication window).",
+      format: positiveInt(300).validate,
+      ...intCoerce,
+      default: 10,
+      env: 'LUMA_WEBHOOK_DEBOUNCE_SECONDS',
+    },
+    maxPerEventPerHour: {
+      doc: 'Most webhook-triggered syncs of one event per hour, per process; deliveries past it are acknowledged and dropped.',
+      format: positiveInt(3600).validate,
+      ...intCoerce,
+      default: 60,
+      env: 'LUMA_WEBHOOK_MAX_PER_EVENT_PER_HOUR',
+    },
+    maxPerMinute: {
+      doc: 'Most webhook-triggered syncs per minute for all events, per process; deliveries past it are acknowledged and dropped.',
+      format: positiveInt(10_000).validate,
+      ...intCoerce,
+      default: 60,
+      env: 'LUMA_WEBHOOK_MAX_PER_MINUTE',
+    },
   },
   database: {
     url: {
@@ -184,10 +333,16 @@ export const schema = {
   },
   aws: {
     region: {
-      doc: 'AWS region of the queue.',
-      format: String,
-      default: 'us-east-1',
+      doc: "AWS region of the queue. When empty: AWS_DEFAULT_REGION, then the AWS SDK's own chain (the profile's region in the shared config file, then EC2 instance metadata); none at all is a configuration error.",
+      format: awsRegion.validate,
+      default: '',
       env: 'AWS_REGION',
+    },
+    defaultRegion: {
+      doc: 'Used when AWS_REGION is empty, as the AWS CLI does (the AWS SDK for JavaScript ignores it).',
+      format: awsRegion.validate,
+      default: '',
+      env: 'AWS_DEFAULT_REGION',
     },
     sqsEndpoint: {
       doc: 'SQS endpoint override (LocalStack, tests); the AWS SDK convention.',

@@ -16,8 +16,18 @@ convict.addFormat(cronExpression);
 export interface Config {
   enabled: boolean;
   cron: string;
+  /** How late a cron firing may still run, in seconds. */
+  cronCatchUpSeconds: number;
+  /** SendMessageBatch calls the scheduler keeps in flight at once. */
+  enqueueConcurrency: number;
+  /** A syncable event whose last success is older than this is overdue (metrics, `status`). */
+  overdueAfterHours: number;
   removeStale: boolean;
   removeStaleMaxShare: number;
+  /** Sync history: one row per attempt in luma_guest_sync.sync_history. */
+  history: { retentionDays: number };
+  /** The opt-in freshness schedule (src/schedule/tier-schedule.ts). */
+  tiers: { enabled: boolean; schedule: string; tickMinutes: number; budgetShare: number };
   consumer: { enabled: boolean; concurrency: number; visibilityTimeoutSeconds: number; waitTimeSeconds: number };
   queue: { name: string; url: string; poisonUrl: string };
   luma: {
@@ -33,9 +43,25 @@ export interface Config {
     rateLimitWindowMs: number;
     rateLimitRetries: number;
     rateLimitWaitSeconds: number;
+    /** In-process retries of a transient failure (not counting 429s, see rateLimitRetries). */
+    retries: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+    /** Responses larger than this are aborted while streaming. */
+    maxResponseBytes: number;
+  };
+  /** The opt-in Luma webhook receiver (src/webhooks/). */
+  webhook: {
+    enabled: boolean;
+    port: number;
+    secret: string;
+    debounceSeconds: number;
+    maxPerEventPerHour: number;
+    maxPerMinute: number;
   };
   database: { url: string; poolMax: number };
-  aws: { region: string; sqsEndpoint: string; endpoint: string };
+  /** region and defaultRegion may be empty: the AWS SDK then resolves the region itself. */
+  aws: { region: string; defaultRegion: string; sqsEndpoint: string; endpoint: string };
   log: { level: string; pretty: boolean };
   http: { port: number };
   shutdownGraceMs: number;
@@ -97,6 +123,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   if (featureOn && config.queue.url === '' && config.queue.name === '') {
     problems.push('PL_EVENT_GUEST_SYNC_QUEUE_URL: or PL_EVENT_GUEST_SYNC_QUEUE_NAME is required');
   }
+  if (config.luma.retryBaseMs > config.luma.retryMaxMs) {
+    problems.push('LUMA_RETRY_BASE_MS: must not exceed LUMA_RETRY_MAX_MS');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
 }
@@ -109,6 +138,34 @@ export function fifoQueueName(name: string): string {
 /** The SQS endpoint override, if any: the service-specific variable wins, as in the AWS SDK. */
 export function sqsEndpoint(config: Pick<Config, 'aws'>): string | undefined {
   return config.aws.sqsEndpoint || config.aws.endpoint || undefined;
+}
+
+/**
+ * The region to hand the AWS SDK: AWS_REGION, else AWS_DEFAULT_REGION (the AWS CLI's order),
+ * else undefined so the SDK resolves it (profile region, then EC2 instance metadata).
+ */
+export function awsRegionOf(config: Pick<Config, 'aws'>): string | undefined {
+  return config.aws.region || config.aws.defaultRegion || undefined;
+}
+
+/** Said when no region can be found at all: every place one may be set. */
+export const NO_AWS_REGION =
+  'AWS_REGION: no AWS region found: set AWS_REGION (or AWS_DEFAULT_REGION), or a region in the AWS profile (AWS_PROFILE, in AWS_CONFIG_FILE or ~/.aws/config)';
+
+/**
+ * Resolves the region an AWS client will use, through the SDK's own chain. Throws a
+ * ConfigError naming the variables when there is none: the SDK's own "Region is missing"
+ * would surface only at the first request, as a retried runtime failure.
+ */
+export async function resolveAwsRegion(client: { config: { region: () => Promise<string> } }): Promise<string> {
+  let region: string | undefined;
+  try {
+    region = await client.config.region();
+  } catch {
+    // The SDK's "Region is missing": nothing in its chain named one.
+  }
+  if (!region) throw new ConfigError([NO_AWS_REGION]);
+  return region;
 }
 
 function deepFreeze<T>(value: T): Readonly<T> {

@@ -1,8 +1,10 @@
 /**
  * The long-running worker, composed by hand in dependency order. Each resource's release
- * goes on the shutdown list as it is made; shutdown releases them in reverse: the cron
- * stops first, then the consumer (in-flight syncs get the grace period), the HTTP
- * server, the SQS client, and the database last.
+ * goes on the shutdown list as it is made; shutdown releases them in reverse: first the
+ * intake stops (the crons stop firing and the consumer stops polling, all at once, so a
+ * slow enqueue run cannot keep the consumer taking messages), then the webhook receiver,
+ * the enqueue runs in progress and the in-flight syncs finish within what is left of the
+ * one grace period, then the HTTP server, the SQS client, and the database last.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -12,14 +14,20 @@ import { resolveQueueUrl } from './consume/queue-url.ts';
 import { createDatabase } from './db/client.ts';
 import { checkSchema } from './db/schema-check.ts';
 import { errorKind } from './errors.ts';
-import { createMetrics, startQueueDepthPoller } from './http/metrics.ts';
+import { withSyncHistory } from './history/record-attempt.ts';
+import { createMetrics } from './http/metrics.ts';
+import { startQueueDepthPoller } from './http/queue-depth-poller.ts';
 import { createReadiness, DetailError } from './http/readiness.ts';
+import { registerScrapeGauges } from './http/scrape-gauges.ts';
 import { startHttpServer } from './http/server.ts';
 import type { Logger } from './log.ts';
-import { createScheduler, runEnqueue } from './schedule/scheduler.ts';
+import { createScheduler, runEnqueue, type Scheduler } from './schedule/scheduler.ts';
+import { createTierScheduler } from './schedule/tier-schedule.ts';
 import { createShutdown } from './shutdown.ts';
+import { countOverdueEvents } from './status/overdue.ts';
 import { syncEvent } from './sync/sync-event.ts';
-import type { SyncMessage } from './sync/types.ts';
+import { type SyncMessage, triggerOf } from './sync/types.ts';
+import { startWebhookReceiver } from './webhooks/receiver.ts';
 import { createProviders, createSqsClient, createSyncDeps } from './wiring.ts';
 
 /** Back-off between attempts to reach a dependency at start: 1 s doubling to 30 s. */
@@ -31,13 +39,16 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
   shutdown.installSignalHandlers();
 
   const metrics = createMetrics();
+  metrics.setRateBudget((config.luma.rateLimitPerMinute * 60_000) / config.luma.rateLimitWindowMs);
   const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });
   shutdown.register('database', () => database.close());
 
-  const needsQueue = config.enabled || config.consumer.enabled;
+  const needsQueue = config.enabled || config.consumer.enabled || config.webhook.enabled;
   const sqs: SQSClient | undefined = needsQueue ? createSqsClient(config) : undefined;
   if (sqs) shutdown.register('sqs client', () => sqs.destroy());
   let queueUrl: string | undefined;
+  /** Why the latest queue lookup failed: /readyz says what the log says. */
+  let queueLookupProblem: string | undefined;
 
   const readiness = createReadiness({
     sql: database.sql,
@@ -45,11 +56,18 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
     isShuttingDown: shutdown.isShuttingDown,
     sqsPing: async (signal) => {
       if (!sqs) return;
-      if (!queueUrl) throw new DetailError('queue not looked up yet: the worker is still starting');
+      if (!queueUrl) {
+        throw new DetailError(queueLookupProblem ?? 'queue not looked up yet: the worker is still starting');
+      }
       await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }), {
         abortSignal: signal,
       });
     },
+  });
+  registerScrapeGauges(metrics.registry, {
+    readiness,
+    countOverdueEvents: () => countOverdueEvents(database, new Date(), config.overdueAfterHours),
+    overdueAfterHours: config.overdueAfterHours,
   });
   const http = await startHttpServer({ port: config.http.port, metrics, readiness, log });
   shutdown.register('http server', () => http.close());
@@ -66,7 +84,15 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
     if (!schema.ok) throw new Error(schema.message);
   });
   if (sqs) {
-    queueUrl = await retryUntil(stopping.signal, log, 'queue', () => resolveQueueUrl(sqs, config.queue));
+    queueUrl = await retryUntil(
+      stopping.signal,
+      log,
+      'queue',
+      () => resolveQueueUrl(sqs, config.queue),
+      (reason) => {
+        queueLookupProblem = reason;
+      },
+    );
   }
   if (stopping.signal.aborted || !sqs || !queueUrl) return;
   const resolvedQueueUrl = queueUrl;
@@ -74,25 +100,39 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
   const poller = startQueueDepthPoller({ sqs, queueUrl, metrics, intervalMs: QUEUE_DEPTH_INTERVAL_MS, log });
   shutdown.register('queue depth poller', () => poller.stop());
 
+  let consumer: SyncConsumer | undefined;
+  let scheduler: Scheduler | undefined;
+  let tiers: Scheduler | undefined;
   if (config.consumer.enabled) {
     const providers = createProviders(config, database, log, {
       onRateLimited: () => metrics.rateLimited(),
       onRequest: () => metrics.lumaRequest(),
+      onRetry: (kind) => metrics.lumaRetry(kind),
     });
     const deps = createSyncDeps(config, database, providers, log, { staleGuard: (r) => metrics.staleGuard(r) });
+    const history = { sql: database.sql, retentionDays: config.history.retentionDays, log };
     // Failures seen by the sync wrapper carry a duration; the others (unparseable
     // messages) are counted from the consumer's onFailure.
     const timed = new WeakSet<object>();
-    const consumer = new SyncConsumer(
+    consumer = new SyncConsumer(
       {
         sqs,
         queueUrl: resolvedQueueUrl,
-        log: log.child({ component: 'PLEventGuestSyncConsumer' }),
+        // SyncConsumer binds its own component; binding one here too would repeat the key.
+        log,
         sync: async (message: SyncMessage, signal: AbortSignal) => {
           const started = performance.now();
+          // Every line of the sync names what asked for it; the attempt goes to the history.
+          const trigger = triggerOf(message);
+          const traced = { ...deps, log: deps.log.child({ trigger }) };
           try {
-            return await syncEvent(deps, message, { signal });
+            const result = await withSyncHistory(history, { eventUid: message.eventUid, trigger }, () =>
+              syncEvent(traced, message, { signal }),
+            );
+            metrics.recordSyncTrigger(trigger, 'success');
+            return result;
           } catch (err) {
+            metrics.recordSyncTrigger(trigger, 'failure');
             metrics.recordSyncFailure(errorKind(err), performance.now() - started);
             if (err && typeof err === 'object') timed.add(err);
             throw err;
@@ -108,25 +148,63 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
         onFailure: (err, info) => {
           if (!(err && typeof err === 'object' && timed.has(err))) metrics.recordSyncFailure(info.kind, 0);
         },
+        onHeartbeatFailure: (reason) => metrics.heartbeatFailure(reason),
       },
     );
     consumer.start();
-    shutdown.register('consumer', () => consumer.stop({ graceMs: config.shutdownGraceMs }).then(() => undefined));
+    const started = consumer;
+    shutdown.register('consumer', async ({ remainingMs }) => void (await started.stop({ graceMs: remainingMs() })));
   }
 
   if (config.enabled) {
-    const scheduler = createScheduler({
+    scheduler = createScheduler({
       cron: config.cron,
+      catchUpMs: config.cronCatchUpSeconds * 1000,
       log,
       enqueueOnce: async (slot, signal) => {
-        const run = await runEnqueue({ db: database.db, sqs, queueUrl: resolvedQueueUrl, log }, slot, { signal });
+        const deps = { db: database.db, sqs, queueUrl: resolvedQueueUrl, log, concurrency: config.enqueueConcurrency };
+        const run = await runEnqueue(deps, slot, { signal });
         metrics.recordEnqueueRun(run);
       },
       onOverlap: () => metrics.enqueueRunSkipped(),
+      onMissed: () => metrics.enqueueSlotMissed(),
     });
     scheduler.start();
-    shutdown.register('scheduler', () => scheduler.stop({ graceMs: config.shutdownGraceMs }));
+    const started = scheduler;
+    shutdown.register('scheduler', ({ remainingMs }) => started.stop({ graceMs: remainingMs() }));
+    if (config.tiers.enabled) {
+      const tierScheduler = createTierScheduler({
+        config,
+        sql: database.sql,
+        sqs,
+        queueUrl: resolvedQueueUrl,
+        log,
+        onTick: (report) => metrics.recordTierTick(report),
+      });
+      tierScheduler.start();
+      tiers = tierScheduler;
+      shutdown.register('tier scheduler', ({ remainingMs }) => tierScheduler.stop({ graceMs: remainingMs() }));
+    }
   }
+  if (config.webhook.enabled) {
+    // A producer too: registered after the consumer, so it closes before the syncs are awaited.
+    const receiver = await startWebhookReceiver({
+      config,
+      db: database.db,
+      sqs,
+      queueUrl: resolvedQueueUrl,
+      log,
+      onOutcome: (outcome) => metrics.webhookDelivery(outcome),
+    });
+    shutdown.register('webhook receiver', () => receiver.stop());
+  }
+  // Released first: neither side takes new work while the work in progress finishes.
+  const intake = { scheduler, tiers, consumer };
+  shutdown.register('intake', () => {
+    intake.scheduler?.stopFiring();
+    intake.tiers?.stopFiring();
+    intake.consumer?.stopPolling();
+  });
   log.info({ queueUrl: resolvedQueueUrl }, 'luma-guest-sync ready');
 }
 
@@ -139,13 +217,16 @@ async function retryUntil<T>(
   log: Logger,
   what: string,
   attempt: () => Promise<T>,
+  onFailure?: (reason: string) => void,
 ): Promise<T | undefined> {
   let delay = BACKOFF.firstMs;
   for (let tries = 1; !signal.aborted; tries++) {
     try {
       return await attempt();
     } catch (err) {
-      log.warn({ what, tries, retryInMs: delay, reason: (err as Error).message }, 'waiting for a dependency');
+      const reason = (err as Error).message;
+      onFailure?.(reason);
+      log.warn({ what, tries, retryInMs: delay, reason }, 'waiting for a dependency');
       await sleep(delay, undefined, { signal }).catch(() => {});
       delay = Math.min(delay * 2, BACKOFF.maxMs);
     }

@@ -5,6 +5,8 @@
  *   luma-guest-sync sync --event <uid> [--dry-run] sync one event now, in the foreground
  *   luma-guest-sync enqueue [--dry-run]           run the scheduler's discovery once
  *   luma-guest-sync db:migrate                    apply the database migrations
+ *   luma-guest-sync status [--event <uid>] [--json] last sync and next due of each event
+ *   luma-guest-sync webhooks:register --url <url> create (or reuse) the Luma webhook
  */
 
 import { parseArgs } from 'node:util';
@@ -13,12 +15,21 @@ import { type Config, ConfigError, loadConfig } from './config.ts';
 import { resolveQueueUrl } from './consume/queue-url.ts';
 import { runDaemon } from './daemon.ts';
 import { createDatabase, redactDatabaseUrl } from './db/client.ts';
+import { parseDatabaseUrl } from './db/database-url.ts';
 import { runMigrations } from './db/migrate.ts';
 import { plEvent } from './db/schema.ts';
+import { explainError } from './explain-error.ts';
+import { withSyncHistory } from './history/record-attempt.ts';
 import { createLogger, type Logger } from './log.ts';
+import { preflight } from './preflight.ts';
+import { createLumaClient } from './providers/luma.ts';
 import { runEnqueue, slotOf } from './schedule/scheduler.ts';
+import { runTierTick } from './schedule/tier-tick.ts';
+import { parseTiers, tickBudget } from './schedule/tiers.ts';
+import { runStatusCommand } from './status/status-command.ts';
 import { syncEvent } from './sync/sync-event.ts';
 import type { SyncMessage } from './sync/types.ts';
+import { registerWebhook, WebhookRegistrationError } from './webhooks/register.ts';
 import { createProviders, createSqsClient, createSyncDeps } from './wiring.ts';
 
 export const HELP = `luma-guest-sync — keeps the PL Network Directory's event guest lists in step with Luma
@@ -30,28 +41,48 @@ Usage:
                                            /healthz, /readyz and /metrics server on HTTP_PORT.
   luma-guest-sync sync --event <uid>       Sync one event now, in the foreground, and print the result.
   luma-guest-sync enqueue                  Find every syncable event and enqueue one message each, once.
+  luma-guest-sync enqueue --tiers          Run one tick of the freshness schedule: enqueue the events due by tier.
   luma-guest-sync db:migrate               Apply the migrations to DATABASE_URL (never done implicitly).
+  luma-guest-sync status                   Each syncable event's last sync, age and next due time; exits 1
+                                           when any last sync failed or is overdue (a scheduled check).
+  luma-guest-sync status --event <uid>     That event's status and recent sync attempts.
+  luma-guest-sync webhooks:register --url <url>
+                                           Create the calendar's Luma webhook for <url> (POST /webhooks/luma
+                                           of LUMA_WEBHOOK_PORT), or reuse the existing one; prints its secret.
 
 Options:
   --dry-run    With sync: read Luma and report what would be written, writing nothing.
                With enqueue: report the events that would be enqueued, sending nothing.
+  --tiers      With enqueue: the freshness tick instead of the daily pass.
+  --json       With status: the same as JSON, for scripts.
   --help       Show this text.
 
 All configuration is read from environment variables; see README.md or config.schema.json.
 Exit codes: 0 success, 1 failure, 2 bad usage or configuration.`;
 
-type Command = 'daemon' | 'sync' | 'enqueue' | 'db:migrate';
-const COMMANDS = new Set<string>(['daemon', 'sync', 'enqueue', 'db:migrate']);
+type Command = 'daemon' | 'sync' | 'enqueue' | 'db:migrate' | 'status' | 'webhooks:register';
+const COMMANDS = new Set<string>(['daemon', 'sync', 'enqueue', 'db:migrate', 'status', 'webhooks:register']);
 
 export class UsageError extends Error {}
 
-export function parseCommand(argv: string[]): { command: Command; event?: string; dryRun: boolean; help: boolean } {
+export function parseCommand(argv: string[]): {
+  command: Command;
+  event?: string;
+  dryRun: boolean;
+  help: boolean;
+  tiers: boolean;
+  json: boolean;
+  url?: string;
+} {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
       event: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
+      tiers: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      url: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -59,11 +90,31 @@ export function parseCommand(argv: string[]): { command: Command; event?: string
   const command = positionals[0] ?? 'daemon';
   if (!COMMANDS.has(command)) throw new UsageError(`unknown command "${command}"`);
   if (command === 'sync' && !values.event && !values.help) throw new UsageError('sync needs --event <uid>');
-  if (values.event !== undefined && command !== 'sync') throw new UsageError('--event belongs to the sync command');
+  if (values.event !== undefined && command !== 'sync' && command !== 'status') {
+    throw new UsageError('--event belongs to the sync and status commands');
+  }
+  const json = values.json ?? false;
+  if (json && command !== 'status') throw new UsageError('--json belongs to the status command');
   const dryRun = values['dry-run'] ?? false;
   if (dryRun && command !== 'sync' && command !== 'enqueue')
     throw new UsageError('--dry-run belongs to sync and enqueue');
-  return { command: command as Command, event: values.event, dryRun, help: values.help ?? false };
+  const tiers = values.tiers ?? false;
+  if (tiers && command !== 'enqueue') throw new UsageError('--tiers belongs to the enqueue command');
+  if (values.url !== undefined && command !== 'webhooks:register') {
+    throw new UsageError('--url belongs to the webhooks:register command');
+  }
+  if (command === 'webhooks:register' && !values.help && !/^https?:\/\/\S+$/.test(values.url ?? '')) {
+    throw new UsageError('webhooks:register needs --url <public http(s) URL of POST /webhooks/luma>');
+  }
+  return {
+    command: command as Command,
+    event: values.event,
+    dryRun,
+    help: values.help ?? false,
+    tiers,
+    json,
+    url: values.url,
+  };
 }
 
 /** Runs one command; resolves to the process exit code (the daemon resolves once it is up). */
@@ -87,12 +138,42 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     process.stderr.write(`luma-guest-sync: ${err.message}\n`);
     return 2;
   }
+  // The one command that needs Luma only, not the database.
+  if (parsed.command === 'webhooks:register') return runRegisterCommand(config, parsed.url!);
   if (config.database.url === '') {
     process.stderr.write('luma-guest-sync: DATABASE_URL is required\n');
     return 2;
   }
-  const log = createLogger(config.log);
+  const problem = await preflight(parsed, config);
+  if (problem) {
+    process.stderr.write(`luma-guest-sync: ${problem.message}\n`);
+    return 2;
+  }
+  // sync and enqueue print their result on stdout for scripts to parse; their logs go to stderr.
+  const printsResult = parsed.command === 'sync' || parsed.command === 'enqueue';
+  const log = createLogger({ ...config.log, toStderr: printsResult });
 
+  try {
+    return await runCommand(parsed, config, log);
+  } catch (err) {
+    if (parsed.command === 'daemon') throw err;
+    // A one-shot command's failure, in one line: the root cause and what to do.
+    let databaseUser: string | undefined;
+    try {
+      databaseUser = parseDatabaseUrl(config.database.url).user;
+    } catch {
+      // Checked above; nothing to add.
+    }
+    process.stderr.write(`luma-guest-sync: ${explainError(err, { databaseUser })}\n`);
+    return 1;
+  }
+}
+
+async function runCommand(
+  parsed: ReturnType<typeof parseCommand>,
+  config: Readonly<Config>,
+  log: Logger,
+): Promise<number> {
   switch (parsed.command) {
     case 'db:migrate': {
       log.info({ database: redactDatabaseUrl(config.database.url) }, 'applying migrations');
@@ -106,10 +187,16 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     case 'sync':
       return runSyncCommand(config, log, parsed.event!, parsed.dryRun);
     case 'enqueue':
-      return runEnqueueCommand(config, log, parsed.dryRun);
+      return parsed.tiers
+        ? runTierTickCommand(config, log, parsed.dryRun)
+        : runEnqueueCommand(config, log, parsed.dryRun);
+    case 'status':
+      return runStatusCommand(config, { eventUid: parsed.event, json: parsed.json });
     case 'daemon':
       await runDaemon(config, log);
       return 0;
+    case 'webhooks:register':
+      return runRegisterCommand(config, parsed.url!);
   }
 }
 
@@ -139,7 +226,10 @@ async function runSyncCommand(config: Readonly<Config>, log: Logger, eventUid: s
       providerType: event.provider,
     } as SyncMessage;
     const deps = createSyncDeps(config, database, createProviders(config, database, log), log);
-    const result = await syncEvent(deps, message, { dryRun });
+    const history = { sql: database.sql, retentionDays: config.history.retentionDays, log };
+    const result = await withSyncHistory(history, { eventUid, trigger: 'manual', dryRun }, () =>
+      syncEvent({ ...deps, log: log.child({ trigger: 'manual' }) }, message, { dryRun }),
+    );
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return 0;
   } finally {
@@ -161,6 +251,53 @@ async function runEnqueueCommand(config: Readonly<Config>, log: Logger, dryRun: 
   }
 }
 
+/** One tick of the freshness schedule now (`enqueue --tiers`), whether or not the tiers are enabled. */
+async function runTierTickCommand(config: Readonly<Config>, log: Logger, dryRun: boolean) {
+  const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });
+  const sqs = createSqsClient(config);
+  try {
+    const queueUrl = dryRun ? '' : await resolveQueueUrl(sqs, config.queue);
+    const tickMs = config.tiers.tickMinutes * 60_000;
+    const budget = tickBudget({
+      share: config.tiers.budgetShare,
+      perWindow: config.luma.rateLimitPerMinute,
+      windowMs: config.luma.rateLimitWindowMs,
+      tickMs,
+    });
+    const report = await runTierTick({ sql: database.sql, sqs, queueUrl, log }, slotOf(new Date()), {
+      tiers: parseTiers(config.tiers.schedule),
+      tickMs,
+      budget,
+      dryRun,
+    });
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return report.failed > 0 ? 1 : 0;
+  } finally {
+    sqs.destroy();
+    await database.close();
+  }
+}
+
+/** Creates (or finds) the calendar's webhook for `url`; prints it with its secret. */
+async function runRegisterCommand(config: Readonly<Config>, url: string) {
+  if (config.luma.apiKey === '') {
+    process.stderr.write('luma-guest-sync: LUMA_API_KEY is required for webhooks:register\n');
+    return 2;
+  }
+  try {
+    const webhook = await registerWebhook(createLumaClient(config.luma), url);
+    process.stdout.write(`${JSON.stringify(webhook, null, 2)}\n`);
+    process.stderr.write(
+      `luma-guest-sync: webhook ${webhook.id} ${webhook.reused ? 'already existed' : 'created'}; store its secret as LUMA_WEBHOOK_SECRET\n`,
+    );
+    return 0;
+  } catch (err) {
+    if (!(err instanceof WebhookRegistrationError)) throw err;
+    process.stderr.write(`luma-guest-sync: ${err.message}\n`);
+    return 1;
+  }
+}
+
 /** Runs main() for this process: sets the exit code, and reports a crash on stderr with exit 1. */
 export function runCli(): void {
   main().then(
@@ -168,7 +305,7 @@ export function runCli(): void {
       if (code !== 0) process.exitCode = code;
     },
     (err: unknown) => {
-      process.stderr.write(`luma-guest-sync: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`luma-guest-sync: ${explainError(err)}\n`);
       process.exit(1);
     },
   );

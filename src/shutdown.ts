@@ -1,7 +1,16 @@
 import type { Logger } from './log.ts';
 
 /** Frees one resource; may be async. Errors are logged and the remaining releases still run. */
-export type Release = () => Promise<void> | void;
+export type Release = (context: ReleaseContext) => Promise<void> | void;
+
+export interface ReleaseContext {
+  /**
+   * What is left of the one grace period all releases share (never below 0). A release
+   * that waits for work (an enqueue run, in-flight syncs) waits at most this long, so
+   * waiting releases in a row cannot add up past the deadline.
+   */
+  remainingMs(): number;
+}
 
 export interface ShutdownOptions {
   log: Pick<Logger, 'info' | 'warn' | 'error'> & Partial<Pick<Logger, 'flush'>>;
@@ -37,9 +46,10 @@ const FLUSH_TIMEOUT_MS = 1_000;
 const SIGNAL_EXIT_CODES: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
 
 /**
- * The one shutdown coordinator. main.ts registers each resource's release as it
- * creates it (cron last, so it is stopped first; then the consumer; the database
- * near the start, so it closes after everything that uses it).
+ * The one shutdown coordinator. daemon.ts registers each resource's release as it
+ * creates it; the last registered is released first: what stops the intake of new work
+ * (the cron and the consumer's polling), then the work in progress (the enqueue run, the
+ * syncs), then the rest, the database last since everything else uses it.
  */
 export function createShutdown(options: ShutdownOptions): Shutdown {
   const { log, graceMs } = options;
@@ -63,10 +73,12 @@ export function createShutdown(options: ShutdownOptions): Shutdown {
     exitNow(code);
   }
 
+  let context: ReleaseContext = { remainingMs: () => graceMs };
+
   async function guarded({ name, release }: { name: string; release: Release }): Promise<void> {
     const started = performance.now();
     try {
-      await release();
+      await release(context);
       log.info({ release: name, ms: Math.round(performance.now() - started) }, 'released');
     } catch (err) {
       log.error({ err, release: name }, 'release failed; continuing shutdown');
@@ -75,6 +87,8 @@ export function createShutdown(options: ShutdownOptions): Shutdown {
 
   async function run(reason: string, exitCode: number): Promise<void> {
     log.info({ reason, graceMs, releases: releases.length }, 'shutdown started');
+    const graceEndsAt = performance.now() + graceMs;
+    context = { remainingMs: () => Math.max(0, Math.round(graceEndsAt - performance.now())) };
     // unref'd: it must not keep an otherwise finished process alive, only end a hung one.
     const deadline = setTimeout(() => {
       log.error({ reason, graceMs, marginMs }, 'shutdown deadline passed; forcing exit');

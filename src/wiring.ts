@@ -3,7 +3,7 @@
  * pipeline's dependencies from the config. Nothing here runs at import time.
  */
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { type Config, sqsEndpoint } from './config.ts';
+import { awsRegionOf, type Config, sqsEndpoint } from './config.ts';
 import type { Database } from './db/client.ts';
 import type { Logger } from './log.ts';
 import { createLumaProvider } from './providers/luma.ts';
@@ -15,6 +15,7 @@ import type { SyncDeps, SyncObserver } from './sync/sync-event.ts';
 export interface ProviderHooks {
   onRateLimited?: () => void;
   onRequest?: () => void;
+  onRetry?: (kind: string) => void;
 }
 
 /** Every provider the worker knows, keyed by ExternalEventProvider. Adding one is one line here. */
@@ -67,7 +68,10 @@ export function createSyncDeps(
   };
 }
 
-/** The SQS client; credentials come from the SDK's default chain (task role, IRSA, env). */
+/**
+ * The SQS client; credentials come from the SDK's default chain (task role, IRSA, env), and
+ * so does the region when neither AWS_REGION nor AWS_DEFAULT_REGION is set (see awsRegionOf).
+ */
 export function createSqsClient(config: Readonly<Config>): SQSClient {
-  return new SQSClient({ region: config.aws.region, endpoint: sqsEndpoint(config) });
+  return new SQSClient({ region: awsRegionOf(config), endpoint: sqsEndpoint(config) });
 }

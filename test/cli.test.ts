@@ -24,7 +24,7 @@ interface CliRun {
   code: number | null;
   stdout: string;
   stderr: string;
-  /** The stdout lines that are JSON log lines, parsed. */
+  /** The JSON log lines, parsed: on stdout, or on stderr for the commands that print a result. */
   logs: Array<Record<string, unknown>>;
 }
 
@@ -61,7 +61,7 @@ function runCli(args: string[], env: Record<string, string>, options: { bin?: bo
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      const logs = stdout
+      const logs = `${stdout}\n${stderr}`
         .split('\n')
         .filter((line) => line.startsWith('{"level"'))
         .map((line) => JSON.parse(line) as Record<string, unknown>);
@@ -196,6 +196,25 @@ describe('luma-guest-sync enqueue', () => {
     const report = printedJson(run);
     assert.deepEqual([report.eventsFound, report.enqueued, report.dryRun], [3, 0, true]);
     assert.deepEqual(await receiveAll(sqs, queue.url), []);
+  });
+  it('with --tiers runs one freshness tick: the due events once, with trigger tier', async () => {
+    const { database, syncable } = await directoryWithEvents();
+    const sqs = createTestSqs();
+    const queue = await createFifoQueue(sqs, { label: 'cli-enqueue-tiers' });
+    const env = { ...stack.env, DATABASE_URL: database.url, PL_EVENT_GUEST_SYNC_QUEUE_URL: queue.url };
+
+    const run = await runCli(['enqueue', '--tiers'], env);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual([printedJson(run).enqueued, printedJson(run).failed], [3, 0]);
+    const bodies = (await receiveAll(sqs, queue.url)).map(
+      (m) => JSON.parse(m.Body!) as { eventUid: string; trigger: string },
+    );
+    assert.deepEqual(bodies.map((b) => b.eventUid).sort(), syncable);
+    assert.ok(bodies.every((b) => b.trigger === 'tier'));
+
+    const again = await runCli(['enqueue', '--tiers', '--dry-run'], env);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(printedJson(again).enqueued, 0, 'nothing is due again within its interval');
   });
 });
 

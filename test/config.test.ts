@@ -49,6 +49,21 @@ describe('loadConfig', () => {
     assert.equal(sqsEndpoint(config), 'http://localhost:4566');
   });
 
+  it('reads the Luma retry and response bounds, and refuses a backoff base above its cap', () => {
+    const defaults = loadConfig({}).luma;
+    assert.deepEqual(
+      [defaults.retries, defaults.retryBaseMs, defaults.retryMaxMs, defaults.maxResponseBytes],
+      [5, 500, 30_000, 4 * 1024 * 1024],
+    );
+    const set = loadConfig({ LUMA_RETRIES: '0', LUMA_MAX_RESPONSE_BYTES: '1048576' }).luma;
+    assert.deepEqual([set.retries, set.maxResponseBytes], [0, 1_048_576]);
+    assert.deepEqual(problemsOf({ LUMA_RETRY_BASE_MS: '5000', LUMA_RETRY_MAX_MS: '1000' }), [
+      'LUMA_RETRY_BASE_MS: must not exceed LUMA_RETRY_MAX_MS',
+    ]);
+    assert.equal(problemsOf({ LUMA_MAX_RESPONSE_BYTES: '0' }).length, 1);
+    assert.equal(problemsOf({ LUMA_RETRIES: '-1' }).length, 1);
+  });
+
   it('returns a frozen object', () => {
     const config = loadConfig({});
     assert.ok(Object.isFrozen(config));
@@ -72,6 +87,25 @@ describe('loadConfig', () => {
     assert.match(byVar('DATABASE_URL') ?? '', /postgres:\/\//);
     assert.match(byVar('LOG_LEVEL') ?? '', /possible values/);
     assert.equal(problems.length, 6);
+  });
+
+  it('leaves the freshness parts off by default and names a bad tier, tick or share', () => {
+    const config = loadConfig({});
+    assert.equal(config.tiers.enabled, false);
+    assert.equal(config.tiers.schedule, '48h=15m,14d=60m');
+    assert.equal(config.history.retentionDays, 30);
+    const problems = problemsOf({
+      PL_EVENT_GUEST_SYNC_TIERS: '48h=15s',
+      PL_EVENT_GUEST_SYNC_TIER_TICK_MINUTES: '7',
+      PL_EVENT_GUEST_SYNC_TIER_BUDGET_SHARE: '1.5',
+      PL_EVENT_GUEST_SYNC_HISTORY_RETENTION_DAYS: '0',
+    });
+    const byVar = (name: string) => problems.find((p) => p.startsWith(`${name}:`));
+    assert.match(byVar('PL_EVENT_GUEST_SYNC_TIERS') ?? '', /interval "15s" is not a duration such as 15m/);
+    assert.match(byVar('PL_EVENT_GUEST_SYNC_TIER_TICK_MINUTES') ?? '', /divides 60/);
+    assert.match(byVar('PL_EVENT_GUEST_SYNC_TIER_BUDGET_SHARE') ?? '', /at most 1/);
+    assert.match(byVar('PL_EVENT_GUEST_SYNC_HISTORY_RETENTION_DAYS') ?? '', /whole number from 1/);
+    assert.equal(problems.length, 4);
   });
 
   it('requires the Luma key and the database when the feature or the consumer is enabled', () => {

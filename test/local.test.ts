@@ -34,6 +34,12 @@ describe('npm run local', () => {
       assert.ok(output.includes(text), `shows ${text}`);
     }
     assert.ok(!output.includes('Not A Member'), 'a guest who is no member is not created');
+    assert.match(output, /\[local\] registered Luma webhook whk-\w+ for http:\/\/127\.0\.0\.1:\d+\/webhooks\/luma/);
+    assert.match(output, /\[local\] Barbara Liskov registered for Lisbon Hack Day on Luma; webhook answered 202/);
+    assert.match(
+      output,
+      /\[local\] webhook: Barbara Liskov is in the directory's Lisbon Hack Day guests \d+\.\d s after/,
+    );
     assert.match(lines(output).at(-1)!, /^\[local\] stopped: /);
     assert.equal(existsSync(tempFolderOf(run)), false, 'the temp folder is removed');
     await assertNothingLeft(run);

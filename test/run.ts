@@ -5,13 +5,14 @@
  * otherwise a throwaway embedded PostgreSQL is started. An SQS-compatible server
  * (fauxqs) is always started on a free loopback port.
  *
- *   npm test                          every file under test/ (benchmarks excluded)
+ *   npm test                          every file under test/ (benchmarks and test/ops/ excluded)
  *   npm test -- test/config.test.ts   just the files given
  */
 import { spawn } from 'node:child_process';
 import { globSync } from 'node:fs';
 import { type LocalPostgres, startEmbeddedPostgres } from '../src/local/embedded-postgres.ts';
 import { startLocalSqs } from '../src/local/local-sqs.ts';
+import { assertCanCreateDatabases } from './support/db.ts';
 import { TEST_ENV } from './support/env.ts';
 
 const args = process.argv.slice(2);
@@ -19,9 +20,17 @@ const files =
   args.length > 0
     ? args
     : globSync('test/**/*.test.ts')
-        .filter((f) => !f.startsWith('test/bench/'))
+        .filter((f) => !f.startsWith('test/bench/') && !f.startsWith('test/ops/'))
         .sort();
 
+if (process.env.DATABASE_URL) {
+  try {
+    await assertCanCreateDatabases(process.env.DATABASE_URL);
+  } catch (err) {
+    console.error(`npm test: ${(err as Error).message}`);
+    process.exit(1);
+  }
+}
 const postgres: LocalPostgres | undefined = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres();
 const adminUrl = process.env.DATABASE_URL || postgres!.url;
 const sqs = await startLocalSqs();

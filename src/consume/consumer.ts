@@ -1,13 +1,13 @@
 import { once } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import { Consumer } from 'sqs-consumer';
 import type { Logger } from '../log.ts';
 import type { SyncMessage, SyncResult } from '../sync/types.ts';
+import { withAbortableReceives } from './abortable-receives.ts';
+import { type HeartbeatFailureReason, holdMessage } from './heartbeat.ts';
+import { listenToPoller } from './poller-events.ts';
 import { type ProcessDeps, processMessage, releaseMessages } from './process-message.ts';
-
-/** Wait between polls while receives fail: 1 s doubling to 10 s, back to none on success. */
-const RECEIVE_BACKOFF = { firstMs: 1_000, maxMs: 10_000 };
+import { queueProblem } from './queue-url.ts';
 
 /**
  * Permanent errors that are about this worker, not the message: a fixed API key or
@@ -40,6 +40,8 @@ export interface SyncConsumerOptions {
   abortWaitMs?: number;
   onResult?: (result: SyncResult) => void;
   onFailure?: (err: unknown, info: FailureInfo) => void;
+  /** Told about every failed visibility extension, except the benign race with a sync's end. */
+  onHeartbeatFailure?: (reason: HeartbeatFailureReason) => void;
 }
 
 export interface FailureInfo {
@@ -77,20 +79,28 @@ export class SyncConsumer {
   readonly #options: SyncConsumerOptions;
   readonly #log: Logger;
   readonly #processDeps: ProcessDeps;
+  readonly #receives: ReturnType<typeof withAbortableReceives>;
   #consumers: Consumer[] = [];
+  #heartbeatSeconds: number | undefined;
   readonly #inFlight = new Set<InFlight>();
   /** Acknowledged messages whose delete sqs-consumer has not finished, by message id. */
   readonly #deleting = new Map<string, { done: Promise<void>; finish: () => void }>();
-  /** Messages handed to us by polls still open at stop(): released once they all end. */
-  readonly #receivedWhileStopping: Message[] = [];
+  /** Releases of messages that reached us after polling stopped. */
+  readonly #releasing: Array<{ done: Promise<void> }> = [];
+  /** Set once polling stops: each poller's 'stopped' event. */
+  #pollersStopped: Promise<unknown> | undefined;
   #stopping: Promise<StopReport> | undefined;
   #pollFailing = false;
   #lastPollAt: Date | undefined;
+  /** The receive failure last logged, and how many failed receives since the last success. */
+  #receiveProblem: string | undefined;
+  #receiveFailures = 0;
 
   constructor(deps: SyncConsumerDeps, options: SyncConsumerOptions) {
     this.#deps = deps;
     this.#options = options;
     this.#log = deps.log.child({ component: 'SyncConsumer' });
+    this.#receives = withAbortableReceives(deps.sqs);
     this.#processDeps = {
       sqs: deps.sqs,
       sync: deps.sync,
@@ -103,11 +113,12 @@ export class SyncConsumer {
   }
 
   start(): void {
-    if (this.#consumers.length > 0 || this.#stopping) return;
+    if (this.#consumers.length > 0 || this.#pollersStopped) return;
     const { visibilityTimeoutSeconds: visibility } = this.#options;
     // The heartbeat must fire before the message reappears; with 1 s there is no room for one.
     const heartbeat = this.#options.heartbeatIntervalSeconds ?? Math.max(1, Math.floor(visibility / 3));
     const heartbeatInterval = heartbeat >= 1 && heartbeat < visibility ? heartbeat : undefined;
+    this.#heartbeatSeconds = heartbeatInterval;
     if (heartbeatInterval === undefined) {
       this.#log.warn(
         { visibility, heartbeat },
@@ -116,17 +127,22 @@ export class SyncConsumer {
     }
     for (let i = 0; i < this.#options.concurrency; i++) {
       const consumer = Consumer.create({
-        sqs: this.#deps.sqs,
+        sqs: this.#receives.client,
         queueUrl: this.#deps.queueUrl,
         handleMessage: (message) => this.#handle(message),
         batchSize: 1,
         visibilityTimeout: visibility,
-        heartbeatInterval,
+        // No heartbeatInterval: the heartbeat is ours (heartbeat.ts), to tell failures apart.
         waitTimeSeconds: this.#options.waitTimeSeconds,
         suppressFifoWarning: true,
         messageSystemAttributeNames: ['ApproximateReceiveCount', 'MessageGroupId'],
       });
-      this.#listen(consumer);
+      listenToPoller(consumer, {
+        log: this.#log,
+        pollingStopped: () => this.#pollersStopped !== undefined,
+        onPoll: (ok, err) => this.#pollOk(ok, err),
+        onDeleteSettled: (messageId) => this.#deleted(messageId),
+      });
       this.#consumers.push(consumer);
     }
     for (const consumer of this.#consumers) consumer.start();
@@ -138,7 +154,7 @@ export class SyncConsumer {
 
   /** Polling and not stopping. */
   get isRunning(): boolean {
-    return !this.#stopping && this.#consumers.some((c) => c.status.isRunning);
+    return !this.#pollersStopped && this.#consumers.some((c) => c.status.isRunning);
   }
 
   /** For /readyz: running, and the latest receive did not fail (unknown before the first answers). */
@@ -152,6 +168,18 @@ export class SyncConsumer {
   }
 
   /**
+   * Takes no more messages: stops every poller and aborts its open long poll at once, so an
+   * idle worker need not wait out the poll. In-flight syncs go on. Idempotent; stop() calls it.
+   */
+  stopPolling(): void {
+    if (this.#pollersStopped) return;
+    // sqs-consumer may emit 'stopped' inside stop(), so listen first.
+    this.#pollersStopped = Promise.all(this.#consumers.map((c) => once(c, 'stopped')));
+    for (const consumer of this.#consumers) consumer.stop();
+    this.#receives.abort(new Error('consumer stopped polling'));
+  }
+
+  /**
    * Stops polling at once, lets in-flight syncs finish for up to graceMs, then aborts the
    * rest; their messages are left to reappear after the visibility timeout. Idempotent.
    */
@@ -161,18 +189,12 @@ export class SyncConsumer {
   }
 
   async #stop(graceMs: number): Promise<StopReport> {
-    // sqs-consumer may emit 'stopped' inside stop(), so listen first.
-    const stopped = this.#consumers.map((c) => once(c, 'stopped'));
-    // No abort: aborting an open long poll can strand a message the server already handed
-    // to it (invisible until its timeout); an open poll ends by itself within waitTimeSeconds.
-    for (const consumer of this.#consumers) consumer.stop();
-    await Promise.all(stopped);
-    // Polls open at stop() end within waitTimeSeconds; any message they bring is released
-    // when all have ended (no poller of ours can take it back), so another worker gets it
-    // at once instead of after its visibility timeout. Bounded by the grace.
-    const pollsEnded = this.#pollsEnded(Math.min(graceMs, (this.#options.waitTimeSeconds + 2) * 1000));
-
+    // The syncs in flight when stop() was called: one that ends while the pollers stop
+    // still counts as completed within the grace.
     const running = [...this.#inFlight.values()];
+    this.stopPolling();
+    await this.#pollersStopped;
+
     await settledWithin(running, graceMs);
 
     const late = running.filter((r) => !r.settled);
@@ -184,27 +206,27 @@ export class SyncConsumer {
     }
     // sqs-consumer deletes an acknowledged message after the handler returns: wait for
     // those deletes too, or closing the SQS client next could cut one off (a redelivery).
-    await settledWithin([...this.#deleting.values()], this.#options.abortWaitMs ?? 5_000);
-    if (await pollsEnded) {
-      await releaseMessages({ ...this.#deps, log: this.#log }, this.#receivedWhileStopping.splice(0));
-    }
+    await settledWithin([...this.#deleting.values(), ...this.#releasing], this.#options.abortWaitMs ?? 5_000);
     const report = { completed: running.length - late.length, aborted: late.length };
     this.#log.info(report, 'consumer stopped');
     return report;
   }
 
   async #handle(message: Message): Promise<Message | undefined> {
-    if (this.#stopping) {
-      // A long poll still open when stop() was called can hand us a message. Not synced;
-      // released once every poll of this process has ended (see #stop).
-      this.#log.debug({ messageId: message.MessageId }, 'message received while stopping: to be released');
-      this.#receivedWhileStopping.push(message);
+    if (this.#pollersStopped) {
+      // A poll answered just as polling stopped. Not synced: made visible again at once, so
+      // another worker takes it now rather than after its visibility timeout. No poller of
+      // ours can receive it back: all of them are stopped.
+      this.#log.debug({ messageId: message.MessageId }, 'message received while stopping: releasing it');
+      this.#releasing.push({ done: releaseMessages({ ...this.#deps, log: this.#log }, [message]) });
       return undefined;
     }
     const controller = new AbortController();
+    const hold = this.#hold(message, controller);
     const entry: InFlight = {
       controller,
-      done: processMessage(this.#processDeps, message, controller.signal),
+      // The heartbeat ends before sqs-consumer deletes the message, so a late one is a race.
+      done: processMessage(this.#processDeps, message, controller.signal).finally(() => hold?.stop()),
       settled: false,
     };
     this.#inFlight.add(entry);
@@ -221,14 +243,19 @@ export class SyncConsumer {
     return entry.done;
   }
 
-  /** Resolves true once no poller of this process has a receive open, false after `ms`. */
-  async #pollsEnded(ms: number): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      if (this.#consumers.every((c) => !c.status.isPolling)) return true;
-      if (Date.now() >= deadline) return false;
-      await sleep(50);
-    }
+  /** Keeps the message hidden while its sync runs; aborts the sync when it can no longer. */
+  #hold(message: Message, controller: AbortController) {
+    if (this.#heartbeatSeconds === undefined) return undefined;
+    return holdMessage({
+      sqs: this.#deps.sqs,
+      queueUrl: this.#deps.queueUrl,
+      message,
+      visibilityTimeoutSeconds: this.#options.visibilityTimeoutSeconds,
+      intervalSeconds: this.#heartbeatSeconds,
+      log: this.#log,
+      onFailure: this.#options.onHeartbeatFailure,
+      onLost: (err) => controller.abort(err),
+    });
   }
 
   /** Tracks the delete sqs-consumer makes of an acknowledged message, until it ends either way. */
@@ -237,55 +264,35 @@ export class SyncConsumer {
     this.#deleting.set(messageId, { done: promise, finish: resolve });
   }
 
-  #deleted(messageId: string | undefined): void {
-    if (!messageId) return;
+  #deleted(messageId: string): void {
     this.#deleting.get(messageId)?.finish();
     this.#deleting.delete(messageId);
   }
 
-  #listen(consumer: Consumer): void {
-    consumer.on('message_processed', (message) => this.#deleted(message.MessageId));
-    // sqs-consumer polls again at once after most failed receives (a refused connection
-    // included): without a back-off an SQS outage is a busy loop of error lines.
-    let backoffMs = 0;
-    const pollOk = () => {
-      if (backoffMs > 0) {
-        backoffMs = 0;
-        consumer.updateOption('pollingWaitTimeMs', 0);
+  /**
+   * Every poller fails every poll while the queue is gone: the first failure is logged,
+   * short and saying what to do; the same failure again only at debug; the recovery once,
+   * with the count.
+   */
+  #pollOk(ok: boolean, err?: unknown): void {
+    this.#pollFailing = !ok;
+    if (ok) {
+      this.#lastPollAt = new Date();
+      if (this.#receiveFailures > 0) {
+        this.#log.info({ failures: this.#receiveFailures, queueUrl: this.#deps.queueUrl }, 'SQS receive recovered');
       }
-      this.#pollOk();
-    };
-    consumer.on('message_received', pollOk);
-    consumer.on('empty', pollOk);
-    consumer.on('error', (err, message) => {
-      const messageId = Array.isArray(message) ? message.map((m) => m.MessageId) : message?.MessageId;
-      if (!message) {
-        // No message: the receive itself failed. sqs-consumer retries on its own.
-        this.#pollFailing = true;
-        backoffMs = Math.min(Math.max(backoffMs * 2, RECEIVE_BACKOFF.firstMs), RECEIVE_BACKOFF.maxMs);
-        // Takes effect from the poll after next: sqs-consumer reads the wait as a poll starts.
-        consumer.updateOption('pollingWaitTimeMs', backoffMs);
-        this.#log.error({ err, pollingWaitMs: backoffMs }, 'SQS receive failed');
-      } else if (err.message.startsWith('Error changing visibility timeout')) {
-        // A heartbeat racing the handler's end (the message is already deleted); harmless.
-        this.#log.debug({ err, messageId }, 'heartbeat lost a race with the end of a sync');
-      } else {
-        this.#log.error({ err, messageId }, 'SQS error on a message');
-        if (typeof messageId === 'string') this.#deleted(messageId);
-      }
-    });
-    // Handler failures are already logged by processMessage with their context; these are for tracing.
-    consumer.on('processing_error', (err, message) =>
-      this.#log.debug({ err, messageId: message.MessageId }, 'processing_error'),
-    );
-    consumer.on('timeout_error', (err, message) =>
-      this.#log.error({ err, messageId: message.MessageId }, 'message handler timed out'),
-    );
-  }
-
-  #pollOk(): void {
-    this.#pollFailing = false;
-    this.#lastPollAt = new Date();
+      this.#receiveFailures = 0;
+      this.#receiveProblem = undefined;
+      return;
+    }
+    this.#receiveFailures++;
+    const reason = queueProblem(err, this.#deps.queueUrl);
+    if (reason === this.#receiveProblem) {
+      this.#log.debug({ reason, failures: this.#receiveFailures }, 'SQS receive failed again');
+      return;
+    }
+    this.#receiveProblem = reason;
+    this.#log.error({ reason, queueUrl: this.#deps.queueUrl }, 'SQS receive failed');
   }
 }
 

@@ -1,6 +1,6 @@
 import { PermanentError } from '../errors.ts';
 import { PROVIDER_TYPES, type ProviderType } from '../providers/types.ts';
-import type { SyncMessage } from '../sync/types.ts';
+import { SYNC_TRIGGERS, type SyncMessage, type SyncTrigger } from '../sync/types.ts';
 
 /** Longest accepted id: directory uids are ~25 characters and Luma ids ~20; anything far longer is not an id. */
 export const MAX_FIELD_LENGTH = 256;
@@ -54,6 +54,18 @@ export function parseSyncMessage(body: string | undefined): SyncMessage {
       );
     }
     message.scheduledFor = scheduledFor;
+  }
+  const trigger = record.trigger;
+  if (trigger !== undefined && trigger !== null) {
+    if (typeof trigger !== 'string') {
+      throw bad(`trigger is ${describe(trigger)}; expected one of ${SYNC_TRIGGERS.join(', ')}`);
+    }
+    if (!(SYNC_TRIGGERS as readonly string[]).includes(trigger)) {
+      throw bad(
+        `trigger ${JSON.stringify(excerpt(trigger, 40))} is unknown; expected one of ${SYNC_TRIGGERS.join(', ')}`,
+      );
+    }
+    message.trigger = trigger as SyncTrigger;
   }
   return message;
 }

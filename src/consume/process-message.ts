@@ -3,6 +3,7 @@ import { errorKind, isPermanent } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { SyncMessage, SyncResult } from '../sync/types.ts';
 import type { FailureInfo } from './consumer.ts';
+import { MessageLostError } from './heartbeat.ts';
 import { parseSyncMessage } from './message.ts';
 import { dropPoison, type MessageContext } from './poison.ts';
 
@@ -43,8 +44,14 @@ export async function processMessage(
     const failure = (permanent: boolean, acknowledged: boolean) =>
       deps.onFailure?.(err, { messageId: message.MessageId, kind, permanent, acknowledged });
     if (signal.aborted) {
-      // It reappears after its visibility timeout; the sync is idempotent.
-      deps.log.warn({ ...context, kind }, 'sync aborted by shutdown: message left for redelivery');
+      // It reappears after its visibility timeout (at once when the heartbeat lost it); the sync is idempotent.
+      const lost = signal.reason instanceof MessageLostError;
+      deps.log.warn(
+        { ...context, kind, reason: lost ? signal.reason.message : undefined },
+        lost
+          ? 'sync aborted: its message can no longer be held'
+          : 'sync aborted by shutdown: message left for redelivery',
+      );
       failure(false, false);
       throw err;
     }

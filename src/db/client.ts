@@ -2,6 +2,8 @@ import type { SQL } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import { connectionOptions } from './connection-options.ts';
+import { describeDatabaseTarget, parseDatabaseUrl } from './database-url.ts';
 import * as schema from './schema.ts';
 
 export type Sql = postgres.Sql;
@@ -22,25 +24,25 @@ export interface DatabaseOptions {
 }
 
 export function createDatabase(options: DatabaseOptions): Database {
-  const sql = postgres(options.url, {
-    max: options.poolMax,
-    // TIMESTAMP(3) WITHOUT TIME ZONE holds UTC in this schema.
-    connection: { TimeZone: 'UTC', application_name: 'luma-guest-sync' },
-    onnotice: () => {},
-    debug: options.onQuery ? (_connection, query) => options.onQuery?.(query) : undefined,
-    idle_timeout: 30,
-    connect_timeout: 10,
-  });
+  const sql = postgres(
+    connectionOptions(options.url, {
+      max: options.poolMax,
+      // TIMESTAMP(3) WITHOUT TIME ZONE holds UTC in this schema.
+      connection: { TimeZone: 'UTC', application_name: 'luma-guest-sync' },
+      onnotice: () => {},
+      debug: options.onQuery ? (_connection, query) => options.onQuery?.(query) : undefined,
+      idle_timeout: 30,
+      connect_timeout: 10,
+    }),
+  );
   const db = drizzle(sql, { schema });
   return { db, sql, close: () => sql.end({ timeout: 5 }) };
 }
 
-/** Strips the password from a connection URL so it can be shown to people. */
+/** The connection URL as people may see it: where it leads, never its password. */
 export function redactDatabaseUrl(url: string): string {
   try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
+    return describeDatabaseTarget(parseDatabaseUrl(url));
   } catch {
     return '<unparseable database url>';
   }

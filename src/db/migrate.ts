@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { connectionOptions } from './connection-options.ts';
 
 export const MIGRATIONS_FOLDER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
 /** Our bookkeeping lives in a schema of our own, apart from the directory's tables. */
@@ -22,7 +23,7 @@ export interface MigrationResult {
  */
 export async function runMigrations(databaseUrl: string): Promise<MigrationResult> {
   // One connection, so the session-level advisory lock covers the migrator's transaction.
-  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {}, connection: { TimeZone: 'UTC' } });
+  const sql = postgres(connectionOptions(databaseUrl, { max: 1, onnotice: () => {}, connection: { TimeZone: 'UTC' } }));
   try {
     await sql`SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
     const before = await appliedCount(sql);

@@ -25,6 +25,8 @@ export const REQUIRED_COLUMNS: Record<string, string[]> = {
 const REQUIRED_INDEXES = ['PLEventGuest_synced_event_location_member_key'];
 /** The shared Luma request budget (migration 0003). */
 const REQUIRED_FUNCTION = 'luma_guest_sync.acquire_rate_budget(text,integer,integer)';
+/** The sync history every attempt is written to (migration 0004). */
+const REQUIRED_TABLE = 'luma_guest_sync.sync_history';
 
 export interface SchemaCheck {
   ok: boolean;
@@ -50,6 +52,8 @@ export async function checkSchema(sql: Sql): Promise<SchemaCheck> {
   const [budget] = await sql<{ present: boolean }[]>`
     SELECT to_regprocedure(${REQUIRED_FUNCTION}) IS NOT NULL AS present`;
   if (!budget?.present) missing.push(`function ${REQUIRED_FUNCTION}`);
+  const [history] = await sql<{ present: boolean }[]>`SELECT to_regclass(${REQUIRED_TABLE}) IS NOT NULL AS present`;
+  if (!history?.present) missing.push(`table ${REQUIRED_TABLE}`);
   const message =
     missing.length === 0
       ? 'schema ok'

@@ -18,12 +18,39 @@ export const memberApprovalState = pgEnum('MemberApprovalState', ['PENDING', 'AP
 export const teamStatus = pgEnum('TeamStatus', ['ACTIVE', 'INACTIVE']);
 export const plEventType = pgEnum('PLEventType', ['INVITE_ONLY', 'VIRTUAL', 'IN_PERSON']);
 export const irlGatheringPushRuleKind = pgEnum('IrlGatheringPushRuleKind', ['UPCOMING', 'REMINDER']);
-export const pushNotificationCategory = pgEnum('PushNotificationCategory', ['IRL_GATHERING']);
+export const pushNotificationCategory = pgEnum('PushNotificationCategory', [
+  'DEMO_DAY_LIKE',
+  'DEMO_DAY_CONNECT',
+  'DEMO_DAY_INVEST',
+  'DEMO_DAY_REFERRAL',
+  'DEMO_DAY_FEEDBACK',
+  'FORUM_POST',
+  'FORUM_REPLY',
+  'EVENT',
+  'SYSTEM',
+  'DEMO_DAY_ANNOUNCEMENT',
+  'IRL_GATHERING',
+  'GUIDE_POST',
+  'GUIDE_REPLY',
+  'NEW_FEATURE',
+  'GANTRY',
+  'TEAM_NEWS',
+  'AI_APP',
+]);
+export const imageSize = pgEnum('ImageSize', ['ORIGINAL', 'LARGE', 'MEDIUM', 'SMALL', 'TINY']);
 
+/** Every NOT NULL column without a default is declared, so a writer cannot forget one. */
 export const image = pgTable('Image', {
   id: serial('id').primaryKey(),
   uid: text('uid').notNull().unique(),
+  cid: text('cid').notNull(),
+  width: integer('width').notNull(),
+  height: integer('height').notNull(),
   url: text('url').notNull(),
+  filename: text('filename').notNull(),
+  size: integer('size').notNull(),
+  type: text('type').notNull(),
+  version: imageSize('version').notNull(),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });
@@ -39,11 +66,11 @@ export const member = pgTable('Member', {
   updatedAt: updatedAt(),
 });
 
+/** Keyed by uid: the live table has no id column. */
 export const memberApproval = pgTable('MemberApproval', {
-  id: serial('id').primaryKey(),
-  uid: text('uid').notNull().unique(),
+  uid: text('uid').primaryKey(),
   memberUid: text('memberUid').notNull().unique(),
-  state: memberApprovalState('state').notNull(),
+  state: memberApprovalState('state').notNull().default('PENDING'),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });
@@ -52,19 +79,20 @@ export const team = pgTable('Team', {
   id: serial('id').primaryKey(),
   uid: text('uid').notNull().unique(),
   name: text('name').notNull().unique(),
-  status: teamStatus('status'),
+  status: teamStatus('status').notNull().default('ACTIVE'),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });
 
-/** No uid column; unique on (memberUid, teamUid); at most one mainTeam per member. */
+/**
+ * No uid and no timestamps; unique on (memberUid, teamUid); at most one mainTeam per
+ * member (the live index "only_one_main_team").
+ */
 export const teamMemberRole = pgTable('TeamMemberRole', {
   id: serial('id').primaryKey(),
   memberUid: text('memberUid').notNull(),
   teamUid: text('teamUid').notNull(),
   mainTeam: boolean('mainTeam').notNull().default(false),
-  createdAt: createdAt(),
-  updatedAt: updatedAt(),
 });
 
 export const plEventLocation = pgTable('PLEventLocation', {
@@ -140,8 +168,8 @@ export const irlGatheringPushConfig = pgTable('IrlGatheringPushConfig', {
   minAttendeesPerEvent: integer('minAttendeesPerEvent').notNull().default(5),
   upcomingWindowDays: integer('upcomingWindowDays').notNull().default(7),
   reminderDaysBefore: integer('reminderDaysBefore').notNull().default(1),
-  totalEventsThreshold: integer('totalEventsThreshold'),
-  qualifiedEventsThreshold: integer('qualifiedEventsThreshold'),
+  totalEventsThreshold: integer('totalEventsThreshold').notNull().default(5),
+  qualifiedEventsThreshold: integer('qualifiedEventsThreshold').notNull().default(2),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });
@@ -155,7 +183,7 @@ export const irlGatheringPushCandidate = pgTable('IrlGatheringPushCandidate', {
   eventUid: text('eventUid').notNull(),
   eventStartDate: ts('eventStartDate').notNull(),
   eventEndDate: ts('eventEndDate').notNull(),
-  attendeeCount: integer('attendeeCount').notNull().default(0),
+  attendeeCount: integer('attendeeCount').notNull(),
   isSuppressed: boolean('isSuppressed').notNull().default(false),
   processedAt: ts('processedAt'),
   createdAt: createdAt(),
@@ -168,7 +196,7 @@ export const pushNotification = pgTable('PushNotification', {
   category: pushNotificationCategory('category').notNull(),
   title: text('title').notNull(),
   description: text('description'),
-  metadata: jsonb('metadata'),
+  metadata: jsonb('metadata').default({}),
   link: text('link'),
   isSent: boolean('isSent').notNull().default(false),
   sentAt: ts('sentAt'),

@@ -1,13 +1,14 @@
-import { GetQueueAttributesCommand, type GetQueueAttributesCommandOutput } from '@aws-sdk/client-sqs';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { Logger } from '../log.ts';
-import type { SyncResult } from '../sync/types.ts';
+import { SYNC_TRIGGERS, type SyncResult } from '../sync/types.ts';
+import { WEBHOOK_OUTCOMES } from '../webhooks/server.ts';
 
 /** Sync durations run from a sub-second empty list to a 30-minute million-guest event. */
 const SYNC_DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800];
 
 /** The stale-removal guard reasons of src/sync/remove-stale.ts, pre-initialised so rate() sees a 0. */
 const STALE_GUARD_REASONS = ['empty_list', 'share_exceeded'];
+/** HeartbeatFailureReason of src/consume/heartbeat.ts. */
+const HEARTBEAT_FAILURE_REASONS = ['receipt_invalid', 'unreachable', 'rejected'];
 
 export type SyncOutcome = 'success' | 'failure' | 'dry_run';
 
@@ -22,14 +23,34 @@ export interface Metrics {
   recordSyncFailure(kind: string, durationMs: number): void;
   /** One scheduler run: events put on the queue, and those SendMessageBatch reported failed. */
   recordEnqueueRun(run: { enqueued: number; failed: number }): void;
+  /** Messages waiting in the queue's dead-letter queue (from its redrive policy). */
+  setDeadLetterDepth(messages: number): void;
+  /** One sync attempt by what asked for it (src/sync/types.ts SYNC_TRIGGERS) and how it ended. */
+  recordSyncTrigger(trigger: string, outcome: 'success' | 'failure'): void;
+  /** One tick of the freshness schedule (src/schedule/tier-tick.ts). */
+  recordTierTick(report: {
+    enqueuedByTier: Record<string, number>;
+    deferred: number;
+    oldestDueSeconds: Record<string, number>;
+  }): void;
+  /** One Luma webhook delivery by how it ended (src/webhooks/server.ts WEBHOOK_OUTCOMES). */
+  webhookDelivery(outcome: string): void;
   /** A scheduler slot skipped because the previous run was still going. */
   enqueueRunSkipped(): void;
+  /** A cron slot that never ran: it was later than the catch-up window when the process could fire it. */
+  enqueueSlotMissed(): void;
+  /** A visibility extension that failed for a reason other than the race with a sync's end. */
+  heartbeatFailure(reason: string): void;
   /** The stale-removal guard kept guests; fits SyncObserver.staleGuard of src/sync/sync-event.ts. */
   staleGuard(reason: string): void;
   /** Luma answered 429. */
   rateLimited(): void;
   /** One request sent to Luma. */
   lumaRequest(): void;
+  /** The configured Luma request budget, per minute, for the dashboard's budget-use ratio. */
+  setRateBudget(requestsPerMinute: number): void;
+  /** A transient Luma failure retried in the process; `kind` as in errorKind (luma_unavailable, luma_timeout). */
+  lumaRetry(kind: string): void;
   setQueueDepth(visible: number, inFlight: number): void;
 }
 
@@ -52,6 +73,11 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
   const lastRunEvents = new Gauge({
     name: 'lgs_enqueue_last_run_events',
     help: 'Events enqueued by the most recent scheduler run.',
+    registers,
+  });
+  const lastRunTime = new Gauge({
+    name: 'lgs_enqueue_last_run_timestamp_seconds',
+    help: 'Unix time at which the most recent scheduler run of this process finished enqueueing.',
     registers,
   });
   const runsSkipped = new Counter({
@@ -97,16 +123,72 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
     labelNames: ['kind'] as const,
     registers,
   });
+  const syncsByTrigger = new Counter({
+    name: 'lgs_syncs_total',
+    help: 'Event sync attempts by trigger (schedule, tier, webhook, manual) and outcome.',
+    labelNames: ['trigger', 'outcome'] as const,
+    registers,
+  });
+  const tierEnqueued = new Counter({
+    name: 'lgs_tier_events_enqueued_total',
+    help: 'Events put on the sync queue by the freshness tick, by tier (its horizon).',
+    labelNames: ['tier'] as const,
+    registers,
+  });
+  const tierDeferred = new Counter({
+    name: 'lgs_tier_events_deferred_total',
+    help: 'Due events a freshness tick left for a later one because its request budget was spent.',
+    registers,
+  });
+  const tierOldestDue = new Gauge({
+    name: 'lgs_tier_oldest_due_age_seconds',
+    help: "Per tier, at the last freshness tick: how long the tier's longest-waiting due event had been due.",
+    labelNames: ['tier'] as const,
+    registers,
+  });
+  const webhookDeliveries = new Counter({
+    name: 'lgs_webhook_deliveries_total',
+    help: 'Luma webhook deliveries by outcome (accepted, coalesced, capped, unknown_event, ignored, bad_request, unauthorized, too_large, unavailable).',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
   const lumaRateLimited = new Counter({
     name: 'lgs_luma_rate_limited_total',
     help: 'Luma requests answered 429.',
     registers,
   });
   const lumaRequests = new Counter({ name: 'lgs_luma_requests_total', help: 'Requests sent to Luma.', registers });
+  const slotsMissed = new Counter({
+    name: 'lgs_enqueue_slots_missed_total',
+    help: 'Cron slots that never ran: later than the catch-up window when the process could fire them.',
+    registers,
+  });
+  const heartbeatFailures = new Counter({
+    name: 'lgs_sqs_heartbeat_failures_total',
+    help: 'Failed visibility extensions of messages being synced, by reason.',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  const rateBudget = new Gauge({
+    name: 'lgs_luma_rate_budget_per_minute',
+    help: 'Configured Luma request budget per minute (for every replica on the key with the shared scope).',
+    registers,
+  });
+  const lumaRetries = new Counter({
+    name: 'lgs_luma_retries_total',
+    help: 'Transient Luma failures (5xx, 408, 425, resets, timeouts) retried in the process, by kind; 429s are lgs_luma_rate_limited_total.',
+    labelNames: ['kind'] as const,
+    registers,
+  });
   const queueDepth = new Gauge({
     name: 'lgs_sqs_queue_depth',
     help: 'Approximate messages on the sync queue: visible (waiting) and in_flight (received, not yet deleted).',
     labelNames: ['state'] as const,
+    registers,
+  });
+  const deadLetterDepth = new Gauge({
+    name: 'lgs_sqs_dlq_depth',
+    help: "Approximate messages in the sync queue's dead-letter queue: events that failed every delivery.",
     registers,
   });
   const lastSuccess = new Gauge({
@@ -117,7 +199,12 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
 
   // Known label values start at 0 so a first increment shows up as a rate, not a new series.
   for (const reason of STALE_GUARD_REASONS) staleGuardTripped.inc({ reason }, 0);
-  for (const outcome of ['success', 'failure'] as const) syncDuration.zero({ outcome });
+  for (const outcome of ['success', 'failure'] as const) {
+    syncDuration.zero({ outcome });
+    for (const trigger of SYNC_TRIGGERS) syncsByTrigger.inc({ trigger, outcome }, 0);
+  }
+  for (const outcome of WEBHOOK_OUTCOMES) webhookDeliveries.inc({ outcome }, 0);
+  for (const reason of HEARTBEAT_FAILURE_REASONS) heartbeatFailures.inc({ reason }, 0);
 
   return {
     registry,
@@ -144,87 +231,27 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
       eventsEnqueued.inc(enqueued);
       enqueueFailed.inc(failed);
       lastRunEvents.set(enqueued);
+      lastRunTime.set(now() / 1000);
+    },
+    recordSyncTrigger: (trigger, outcome) => syncsByTrigger.inc({ trigger, outcome }),
+    webhookDelivery: (outcome) => webhookDeliveries.inc({ outcome }),
+    recordTierTick(report) {
+      for (const [tier, n] of Object.entries(report.enqueuedByTier)) tierEnqueued.inc({ tier }, n);
+      for (const [tier, seconds] of Object.entries(report.oldestDueSeconds)) tierOldestDue.set({ tier }, seconds);
+      tierDeferred.inc(report.deferred);
     },
     enqueueRunSkipped: () => runsSkipped.inc(),
+    enqueueSlotMissed: () => slotsMissed.inc(),
+    heartbeatFailure: (reason) => heartbeatFailures.inc({ reason }),
     staleGuard: (reason) => staleGuardTripped.inc({ reason }),
     rateLimited: () => lumaRateLimited.inc(),
     lumaRequest: () => lumaRequests.inc(),
+    setRateBudget: (requestsPerMinute) => rateBudget.set(requestsPerMinute),
+    setDeadLetterDepth: (messages) => deadLetterDepth.set(messages),
+    lumaRetry: (kind) => lumaRetries.inc({ kind }),
     setQueueDepth(visible, inFlight) {
       queueDepth.set({ state: 'visible' }, visible);
       queueDepth.set({ state: 'in_flight' }, inFlight);
-    },
-  };
-}
-
-/** The one SQS call the poller makes; an SQSClient fits, and so does a test's object literal. */
-export interface QueueAttributesClient {
-  send(
-    command: GetQueueAttributesCommand,
-    options?: { abortSignal?: AbortSignal },
-  ): Promise<Pick<GetQueueAttributesCommandOutput, 'Attributes'>>;
-}
-
-export interface QueueDepthPollerOptions {
-  sqs: QueueAttributesClient;
-  queueUrl: string;
-  metrics: Pick<Metrics, 'setQueueDepth'>;
-  intervalMs: number;
-  log: Pick<Logger, 'warn' | 'debug' | 'info'>;
-}
-
-/**
- * Reads the queue's approximate depth now and then every `intervalMs` into
- * lgs_sqs_queue_depth. Polls never overlap (the next is scheduled when one ends) and
- * the timer is unref'd, so the poller never holds the process open. `stop()` aborts a
- * poll in progress and resolves once it has settled.
- */
-export function startQueueDepthPoller(options: QueueDepthPollerOptions): { stop(): Promise<void> } {
-  const { sqs, queueUrl, metrics, intervalMs, log } = options;
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  let inFlight: Promise<void> | undefined;
-  let controller: AbortController | undefined;
-  let failing = false;
-
-  async function poll(): Promise<void> {
-    controller = new AbortController();
-    try {
-      const { Attributes: attributes = {} } = await sqs.send(
-        new GetQueueAttributesCommand({
-          QueueUrl: queueUrl,
-          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-        }),
-        { abortSignal: controller.signal },
-      );
-      metrics.setQueueDepth(
-        Number(attributes.ApproximateNumberOfMessages ?? 0),
-        Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
-      );
-      if (failing) log.info({ queueUrl }, 'queue depth poll recovered');
-      failing = false;
-    } catch (err) {
-      if (stopped) return;
-      // Warn once per outage, not once per interval.
-      if (failing) log.debug({ err, queueUrl }, 'queue depth poll failed');
-      else log.warn({ err, queueUrl }, 'queue depth poll failed');
-      failing = true;
-    }
-  }
-
-  function tick(): void {
-    inFlight = poll().finally(() => {
-      inFlight = undefined;
-      if (!stopped) timer = setTimeout(tick, intervalMs).unref();
-    });
-  }
-
-  tick();
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      controller?.abort();
-      await inFlight;
     },
   };
 }

@@ -3,7 +3,10 @@
  * (so a Ctrl-C in the terminal never reaches it, its worker or its PostgreSQL directly):
  * an embedded PostgreSQL, a local SQS server (fauxqs) and the simulated Luma, a migrated
  * and seeded demo directory, and the real daemon (src/main.ts) as a child process. It
- * enqueues one sync of every demo event at once and prints what was created.
+ * enqueues one sync of every demo event at once and prints what was created. Then a guest
+ * registers on the simulated Luma, whose signed webhook delivery brings them into the
+ * directory within seconds (the webhook is registered at start, as `webhooks:register`
+ * does). `--once` stops after that.
  *
  * On SIGTERM (sent by run-local.ts on the first Ctrl-C) or when run-local.ts goes away, it
  * stops in order: the worker first (it drains and closes its SQS and database clients),
@@ -21,7 +24,9 @@ import { sql } from 'drizzle-orm';
 import { createDatabase, type Database } from '../db/client.ts';
 import { runMigrations } from '../db/migrate.ts';
 import { silentLogger } from '../log.ts';
+import { createLumaClient } from '../providers/luma.ts';
 import { runEnqueue, slotOf } from '../schedule/scheduler.ts';
+import { registerWebhook } from '../webhooks/register.ts';
 import { DEMO_LUMA_EVENTS, demoEvents } from './demo-data.ts';
 import { freePort, type LocalPostgres, startEmbeddedPostgres } from './embedded-postgres.ts';
 import { createFifoQueueWithDlq } from './local-queue.ts';
@@ -88,6 +93,11 @@ try {
   await seedDemoDirectory(database.db);
   const { queueUrl } = await createFifoQueueWithDlq(sqs, 'pl-event-guest-sync');
   const httpPort = await freePort();
+  const webhookPort = await freePort();
+  const webhookUrl = `http://127.0.0.1:${webhookPort}/webhooks/luma`;
+  const lumaClient = createLumaClient({ apiUrl: luma.url, apiKey: LUMA_KEY, requestTimeoutMs: 5_000 });
+  const webhook = await registerWebhook(lumaClient, webhookUrl);
+  say(`registered Luma webhook ${webhook.id} for ${webhookUrl} (what webhooks:register does)`);
 
   if (stopping) await stopping; // a Ctrl-C during the start: do not start the worker
   say(`starting the worker (http://127.0.0.1:${httpPort}/metrics)…`);
@@ -106,6 +116,10 @@ try {
       PL_EVENT_GUEST_SYNC_WAIT_TIME_SECONDS: '1',
       LUMA_API_URL: luma.url,
       LUMA_API_KEY: LUMA_KEY,
+      LUMA_WEBHOOK_ENABLED: 'true',
+      LUMA_WEBHOOK_PORT: String(webhookPort),
+      LUMA_WEBHOOK_SECRET: webhook.secret,
+      LUMA_WEBHOOK_DEBOUNCE_SECONDS: '2',
       HTTP_PORT: String(httpPort),
       LOG_PRETTY: process.env.LOG_PRETTY ?? 'true',
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
@@ -134,6 +148,25 @@ try {
     LEFT JOIN "Team" t ON t.uid = g."teamUid" ORDER BY e.name, m.name`);
   say(`synced: ${rows.length} guest rows created`);
   console.table(rows.map((r) => ({ ...r })));
+
+  // A registration after start-up: Luma sends a signed guest.registered delivery.
+  const registeredAt = Date.now();
+  const [delivery] = await luma.registerGuest('evt-LisbonHack2', {
+    id: 'gst-hack-barbara',
+    email: 'barbara@example.org',
+    name: 'Barbara Liskov',
+  });
+  say(`Barbara Liskov registered for Lisbon Hack Day on Luma; webhook answered ${delivery?.status ?? 'nothing'}`);
+  for (;;) {
+    const [row] = await database.db.execute<{ n: number }>(sql`
+      SELECT count(*)::int AS n FROM "PLEventGuest" WHERE "eventUid" = 'evt-local-hack' AND "memberUid" = 'mem-barbara'`);
+    if (row?.n === 1) break;
+    if (Date.now() > registeredAt + 30_000) throw new Error('the webhook-triggered sync did not add the registration');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  say(
+    `webhook: Barbara Liskov is in the directory's Lisbon Hack Day guests ${((Date.now() - registeredAt) / 1000).toFixed(1)} s after registering`,
+  );
 
   if (values.once) await stop('--once');
   say('the worker keeps running; Ctrl-C stops everything');

@@ -1,12 +1,20 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getResponse, type HttpHandler, HttpResponse } from 'msw';
-import { createLumaHandlers, type LumaSimulatorOptions, type LumaSimulatorStats } from './luma-simulator.ts';
+import {
+  createLumaHandlers,
+  type LumaHandlers,
+  type LumaSimulatorOptions,
+  type LumaSimulatorStats,
+} from './luma-simulator.ts';
 
 export interface RunningLumaSimulator {
   /** Base URL, e.g. http://127.0.0.1:54321, for LUMA_API_URL. */
   url: string;
   stats: LumaSimulatorStats;
+  /** The simulator's webhooks and a guest registration that sends signed deliveries. */
+  webhooks: LumaHandlers['webhooks'];
+  registerGuest: LumaHandlers['registerGuest'];
   stop(): Promise<void>;
 }
 
@@ -31,6 +39,8 @@ export async function startLumaSimulator(
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     stats: handlers.stats,
+    webhooks: handlers.webhooks,
+    registerGuest: handlers.registerGuest,
     stop: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { type HttpHandler, HttpResponse, http } from 'msw';
+import { createSimWebhooks, type SimDelivery, type SimWebhooks } from './luma-simulator-webhooks.ts';
 
 /**
  * A simulated Luma guest-list API built from msw handlers: tests mount them with
@@ -61,7 +62,16 @@ export interface LumaSimulatorStats {
   byPath: { legacy: number; current: number };
 }
 
-export type LumaHandlers = HttpHandler[] & { readonly stats: LumaSimulatorStats };
+export type LumaHandlers = HttpHandler[] & {
+  readonly stats: LumaSimulatorStats;
+  /** Its webhooks: those registered through the API, and the deliveries sent. */
+  readonly webhooks: SimWebhooks;
+  /**
+   * A guest registers: added to the event's list (which must be an array) and announced
+   * to the webhooks with a signed guest.registered delivery. Resolves once delivered.
+   */
+  registerGuest(eventId: string, guest: SimGuest): Promise<SimDelivery[]>;
+};
 
 export const SIM_API_KEY = 'sim-luma-api-key';
 export const LEGACY_GUESTS_PATH = '/v1/event/get-guests';
@@ -205,12 +215,21 @@ export function createLumaHandlers(opts: LumaSimulatorOptions): LumaHandlers {
     return { response: HttpResponse.json(body, { headers: limited }), guests: entries.length };
   }
 
+  const webhooks = createSimWebhooks({ apiKey });
+  async function registerGuest(eventId: string, guest: SimGuest): Promise<SimDelivery[]> {
+    const list = opts.events[eventId];
+    if (list !== undefined && !Array.isArray(list)) throw new Error(`event ${eventId} has a generated guest list`);
+    opts.events[eventId] = [...((list as SimGuest[] | undefined) ?? []), guest];
+    return webhooks.deliver('guest.registered', eventId, guest);
+  }
+
   const handlers = [
+    ...webhooks.handlers,
     // '*' matches any origin and prefix, so api.lu.ma/public/... and 127.0.0.1:port both work.
     http.get(`*${LEGACY_GUESTS_PATH}`, ({ request }) => answer(request, 'legacy')),
     http.get(`*${CURRENT_GUESTS_PATH}`, ({ request }) => answer(request, 'current')),
   ];
-  return Object.assign(handlers, { stats });
+  return Object.assign(handlers, { stats, webhooks, registerGuest });
 }
 
 interface Cursor {

@@ -17,7 +17,7 @@ export async function seedDemoDirectory(db: Db, now = new Date()): Promise<void>
     .values(DEMO_MEMBERS.map(({ mainTeamUid: _, ...m }) => ({ ...m, ...at })))
     .onConflictDoNothing();
   const roles = DEMO_MEMBERS.flatMap((m) =>
-    m.mainTeamUid ? [{ memberUid: m.uid, teamUid: m.mainTeamUid, mainTeam: true, ...at }] : [],
+    m.mainTeamUid ? [{ memberUid: m.uid, teamUid: m.mainTeamUid, mainTeam: true }] : [],
   );
   await db.insert(s.teamMemberRole).values(roles).onConflictDoNothing();
   await db

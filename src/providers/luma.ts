@@ -1,10 +1,13 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import got, { type Got, type Response } from 'got';
+import got, { type Got } from 'got';
 import type { Config } from '../config.ts';
-import { PermanentError } from '../errors.ts';
+import { isPermanent } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { type BoundedResponse, getBounded } from './bounded-body.ts';
+import { CURSOR_REJECTED, type Failure, requestFailure, statusFailure } from './luma-failures.ts';
 import { type GuestPage, invalidPage, LumaError, parseGuestPage } from './luma-page.ts';
 import type { RequestBudget } from './rate-limit.ts';
+import { backoffMs, retryAfterMs } from './retry-policy.ts';
 import type { FetchSummary, GuestBatch, GuestFetchOptions, GuestProvider } from './types.ts';
 
 export type LumaConfig = Config['luma'];
@@ -21,16 +24,17 @@ export interface LumaProviderDeps {
   onRateLimited?: () => void;
   /** Called for every request sent (for the requests metric). */
   onRequest?: () => void;
+  /** Called for every transient failure retried in the process (for the retries metric). */
+  onRetry?: (kind: string) => void;
+  /** The jitter source of the backoff; Math.random unless a test pins it. */
+  random?: () => number;
 }
-
-/** A Retry-After beyond this is not believed; the configured wait is used instead. */
-const MAX_RETRY_AFTER_SECONDS = 3600;
-const MAX_DETAIL = 100;
 
 /**
  * The got instance for Luma. Retries are off and HTTP errors do not throw: the provider
  * owns both, because every retry must pass through the shared request budget and wait
- * through an injectable sleep, which got's own retry loop and hooks cannot do.
+ * through an injectable sleep, which got's own retry loop and hooks cannot do. Bodies are
+ * read as bounded streams (bounded-body.ts).
  * Redirects are not followed so the API key is never sent to another host.
  */
 export function createLumaClient(config: Pick<LumaConfig, 'apiUrl' | 'apiKey' | 'requestTimeoutMs'>): Got {
@@ -41,7 +45,6 @@ export function createLumaClient(config: Pick<LumaConfig, 'apiUrl' | 'apiKey' | 
     retry: { limit: 0 },
     throwHttpErrors: false,
     followRedirect: false,
-    responseType: 'text',
   });
 }
 
@@ -58,9 +61,16 @@ export function createLumaProvider(deps: LumaProviderDeps): GuestProvider {
   const { config, limiter, log } = deps;
   const http = deps.http ?? createLumaClient(config);
   const sleep = deps.sleep ?? ((ms: number, signal?: AbortSignal) => delay(ms, undefined, { signal }));
+  const random = deps.random ?? Math.random;
+  const backoff = { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs };
   // got refuses a path with a leading slash when prefixUrl is set.
   const path = config.guestsPath.replace(/^\/+/, '');
 
+  /**
+   * One page, retried in place while the failure is transient: every attempt asks the
+   * request budget first, 429s count against LUMA_RATE_LIMIT_RETRIES, every other
+   * transient failure against LUMA_RETRIES. Only when those run out does the sync fail.
+   */
   async function fetchPage(req: PageRequest): Promise<GuestPage> {
     const searchParams: Record<string, string> = {
       event_id: req.externalEventId,
@@ -68,16 +78,37 @@ export function createLumaProvider(deps: LumaProviderDeps): GuestProvider {
       pagination_limit: String(config.pageSize),
     };
     if (req.cursor !== null) searchParams.pagination_cursor = req.cursor;
+    let rateLimited = 0;
+    let retried = 0;
+
+    /** Throws `failure`'s error unless it is transient and retries are left; else waits. */
+    const retryOrThrow = async (failure: Failure, attempt: number, status?: number, retryAfter?: string) => {
+      const { error, transient } = failure;
+      if (!transient) throw error;
+      if (++retried > config.retries) {
+        error.message += ` (gave up after ${attempt} attempts)`;
+        throw error;
+      }
+      const kind = (error as LumaError).kind;
+      deps.onRetry?.(kind);
+      // A 503 may say when to come back, as a 429 does; otherwise back off with jitter.
+      const waitMs = retryAfterMs(retryAfter, backoffMs(retried, backoff, random));
+      const fields = { eventUid: req.eventUid, page: req.page, attempt, kind, status, waitMs, reason: error.message };
+      log.warn(fields, 'luma request failed: retrying');
+      await pause(waitMs, req.signal);
+    };
 
     for (let attempt = 1; ; attempt++) {
       await limiter.acquire(req.signal);
       deps.onRequest?.();
       const started = performance.now();
-      let response: Response<string>;
+      let response: BoundedResponse;
       try {
-        response = await http.get(path, { searchParams, signal: req.signal, responseType: 'text' });
+        response = await getBounded(http, path, { searchParams, signal: req.signal }, config.maxResponseBytes);
       } catch (err) {
-        throw requestFailure(err, req);
+        if (req.signal.aborted) throw req.signal.reason;
+        await retryOrThrow(requestFailure(err, req, config), attempt);
+        continue;
       }
       const status = response.statusCode;
       if (status >= 200 && status < 300) {
@@ -86,81 +117,33 @@ export function createLumaProvider(deps: LumaProviderDeps): GuestProvider {
         log.debug({ eventUid: req.eventUid, page: req.page, guests: parsed.guests.length, ms }, 'luma page fetched');
         return parsed;
       }
-      if (status !== 429) throw statusFailure(status, response.body, req);
+      if (status !== 429) {
+        const retryAfter = status === 503 ? response.headers['retry-after'] : undefined;
+        await retryOrThrow(statusFailure(status, response.body, req, config), attempt, status, retryAfter);
+        continue;
+      }
 
       deps.onRateLimited?.();
-      // attempt counts requests; rateLimitRetries counts the ones after the first.
-      if (attempt > config.rateLimitRetries) {
+      // attempt counts requests; rateLimitRetries counts the 429s retried.
+      if (++rateLimited > config.rateLimitRetries) {
         throw new LumaError(
           'luma_rate_limited',
           `Luma kept answering 429 for event ${req.eventUid}, page ${req.page} after ${attempt} attempts`,
         );
       }
-      const waitMs = retryAfterMs(response.headers['retry-after'], config.rateLimitWaitSeconds);
+      const waitMs = retryAfterMs(response.headers['retry-after'], config.rateLimitWaitSeconds * 1000);
       log.warn({ eventUid: req.eventUid, page: req.page, attempt, waitMs }, 'luma rate limited');
-      try {
-        await sleep(waitMs, req.signal);
-      } catch (err) {
-        throw req.signal.aborted ? req.signal.reason : err;
-      }
+      await pause(waitMs, req.signal);
     }
   }
 
-  function requestFailure(err: unknown, req: PageRequest): unknown {
-    if (req.signal.aborted) return req.signal.reason;
-    const code = (err as { code?: unknown } | null)?.code;
-    // got's errors carry the request options, headers and API key included: keep only
-    // the name, code and message, with the key scrubbed in case a message ever quotes it.
-    const cause = new Error(scrub(`${(err as Error)?.name ?? 'Error'}: ${(err as Error)?.message ?? String(err)}`));
-    if (typeof code === 'string') Object.assign(cause, { code });
-    if (code === 'ETIMEDOUT') {
-      return new LumaError(
-        'luma_timeout',
-        `Luma did not answer within ${config.requestTimeoutMs} ms for event ${req.eventUid}, page ${req.page}`,
-        { cause },
-      );
-    }
-    const what = typeof code === 'string' ? ` (${code})` : '';
-    return new LumaError('luma_unavailable', `Luma request failed${what} for event ${req.eventUid}, page ${req.page}`, {
-      cause,
-    });
-  }
-
-  function statusFailure(status: number, body: string, req: PageRequest): Error {
-    const where = `for event ${req.eventUid}, page ${req.page}`;
-    if (status === 401 || status === 403) {
-      return new PermanentError('luma_auth', `Luma rejected the API key (HTTP ${status}) ${where}`);
-    }
-    if (status === 404) {
-      return new PermanentError(
-        'luma_event_not_found',
-        `Luma does not know event ${req.externalEventId} (HTTP 404) ${where}`,
-      );
-    }
-    if (status >= 400 && status < 500) {
-      const detail = errorDetail(body);
-      return new PermanentError('luma_rejected', `Luma rejected the request (HTTP ${status}${detail}) ${where}`);
-    }
-    // 5xx, and 1xx/3xx which this API never sends on purpose (redirects are not followed).
-    return new LumaError('luma_unavailable', `Luma answered HTTP ${status} ${where}`);
-  }
-
-  /** Luma's own error message, bounded and scrubbed; no body is ever quoted whole. */
-  function errorDetail(body: string): string {
-    if (body.length > 100_000) return '';
+  /** The injectable sleep; an abort rejects with the signal's reason. */
+  async function pause(ms: number, signal: AbortSignal): Promise<void> {
     try {
-      const parsed = JSON.parse(body) as { message?: unknown; error?: unknown } | null;
-      const text = typeof parsed?.message === 'string' ? parsed.message : parsed?.error;
-      if (typeof text !== 'string' || text.trim() === '') return '';
-      const clean = scrub(text.replace(/\p{Cc}/gu, ' ').trim());
-      return `: ${clean.length > MAX_DETAIL ? `${clean.slice(0, MAX_DETAIL)}…` : clean}`;
-    } catch {
-      return '';
+      await sleep(ms, signal);
+    } catch (err) {
+      throw signal.aborted ? signal.reason : err;
     }
-  }
-
-  function scrub(text: string): string {
-    return config.apiKey.length >= 4 ? text.split(config.apiKey).join('[redacted]') : text;
   }
 
   return {
@@ -174,14 +157,31 @@ export function createLumaProvider(deps: LumaProviderDeps): GuestProvider {
       // Aborts the look-ahead request when onBatch fails, as well as on the caller's signal.
       const stop = new AbortController();
       const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-      const cursorPages = new Map<string, number>();
-      const summary: FetchSummary = { pages: 0, fetched: 0, skipped: 0 };
+      let cursorPages = new Map<string, number>();
+      let summary: FetchSummary = { pages: 0, fetched: 0, skipped: 0 };
+      let restarted = false;
 
       let page = 1;
       let pending = fetchPage({ eventUid, externalEventId, page, cursor: null, signal });
       try {
         for (;;) {
-          const current = await pending;
+          let current: GuestPage;
+          try {
+            current = await pending;
+          } catch (err) {
+            // An expired cursor: the list is read again from the start, once. Pages already
+            // handed over are handed over again, which the sync's idempotent writes absorb;
+            // the summary counts the complete pass only.
+            if (restarted || !isPermanent(err) || err.kind !== CURSOR_REJECTED) throw err;
+            restarted = true;
+            log.warn({ eventUid, page, reason: err.message }, 'luma rejected the cursor: reading the list again');
+            cursorPages = new Map();
+            summary = { pages: 0, fetched: 0, skipped: 0 };
+            options.onRestart?.();
+            page = 1;
+            pending = fetchPage({ eventUid, externalEventId, page, cursor: null, signal });
+            continue;
+          }
           let next: Promise<GuestPage> | null = null;
           if (current.hasMore) {
             const cursor = current.nextCursor;
@@ -213,16 +213,4 @@ export function createLumaProvider(deps: LumaProviderDeps): GuestProvider {
       }
     },
   };
-}
-
-/** Retry-After in seconds or as an HTTP date; the fallback when absent or not believable. */
-function retryAfterMs(header: string | undefined, fallbackSeconds: number): number {
-  if (header !== undefined && header.trim() !== '') {
-    const text = header.trim();
-    const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : (Date.parse(text) - Date.now()) / 1000;
-    if (Number.isFinite(seconds) && seconds >= 0 && seconds <= MAX_RETRY_AFTER_SECONDS) {
-      return Math.ceil(seconds * 1000);
-    }
-  }
-  return fallbackSeconds * 1000;
 }

@@ -116,7 +116,9 @@ export function createSharedBudget(options: SharedBudgetOptions): RequestBudget 
       await takeTurn(signal);
       try {
         for (;;) {
-          const waitMs = await tryStart();
+          // No slot frees later than one window from now; a longer answer is a clock step
+          // (migration 0006 corrects the row; a replica on an older function may not).
+          const waitMs = Math.min(await tryStart(), windowMs);
           if (waitMs <= 0) return;
           log?.debug({ waitMs, perMinute: limit, windowMs }, 'waiting for the shared luma request budget');
           try {

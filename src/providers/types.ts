@@ -26,6 +26,11 @@ export interface GuestFetchOptions {
   eventUid: string;
   externalEventId: string;
   signal?: AbortSignal;
+  /**
+   * Called when the provider starts the list again from page 1 (Luma rejected a cursor
+   * mid-list): the pages already handed over come again, so per-page tallies restart.
+   */
+  onRestart?: () => void;
 }
 
 export interface FetchSummary {

@@ -18,7 +18,7 @@ export const DISCOVERY_PAGE_SIZE = 1000;
  * The business document's eligibility rule: linked to a known provider, with a
  * non-blank external id and a location, ending strictly after `now`, not deleted.
  */
-function eligibleAt(now: Date) {
+export function eligibleAt(now: Date) {
   return and(
     inArray(plEvent.externalEventProvider, [...PROVIDER_TYPES]),
     isNotNull(plEvent.externalEventId),

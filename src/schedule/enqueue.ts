@@ -23,6 +23,8 @@ export interface EnqueueDeps {
    * the retries of entries SQS reports as failed.
    */
   retry?: { attempts: number; baseDelayMs: number };
+  /** SendMessageBatch calls in flight at once; default DEFAULT_ENQUEUE_CONCURRENCY. */
+  concurrency?: number;
 }
 
 export interface EnqueueReport {
@@ -35,6 +37,12 @@ export interface EnqueueReport {
 }
 
 const DEFAULT_RETRY = { attempts: 3, baseDelayMs: 200 };
+/**
+ * One call after another, 10,000 events are 1,000 round trips: 20 s at a real SQS round
+ * trip of 20 ms. 16 at once brings that near 1.3 s, still well under the SDK's 50 sockets
+ * and a FIFO queue's quota of 300 calls per second per action (in high-throughput mode far more).
+ */
+export const DEFAULT_ENQUEUE_CONCURRENCY = 16;
 
 /**
  * The deduplication id of one event in one scheduler slot. Derived from the slot, not the
@@ -58,11 +66,13 @@ export function toSyncMessage(event: SyncableEvent, slot: Date): SyncMessage {
 }
 
 /**
- * Sends one message per event, ten per SendMessageBatch. The message group is the event,
- * so a FIFO queue never runs two syncs of one event at once. Entries SQS reports as failed
- * are retried with back-off (unless SQS says the sender is at fault, which a retry cannot
- * fix) and then reported, not thrown; a call that throws on every attempt is thrown, since
- * the queue is then unreachable and the rest of the run would fail the same way.
+ * Sends one message per event, ten per SendMessageBatch, up to `deps.concurrency` calls at
+ * once (order across groups does not matter; within a group there is one message). The
+ * message group is the event, so a FIFO queue never runs two syncs of one event at once.
+ * Entries SQS reports as failed are retried with back-off (unless SQS says the sender is
+ * at fault, which a retry cannot fix) and then reported, not thrown; a call that throws on
+ * every attempt is thrown once the calls in flight have ended, since the queue is then
+ * unreachable and the rest of the run would fail the same way.
  */
 export async function enqueueEvents(
   deps: EnqueueDeps,
@@ -71,19 +81,33 @@ export async function enqueueEvents(
   options: { signal?: AbortSignal } = {},
 ): Promise<EnqueueReport> {
   const report: EnqueueReport = { enqueued: 0, failed: 0, calls: 0 };
-  for (let start = 0; start < events.length; start += BATCH_SIZE) {
-    options.signal?.throwIfAborted();
-    const entries = events.slice(start, start + BATCH_SIZE).map(
-      (event, i): SendMessageBatchRequestEntry => ({
-        Id: `m${i}`,
-        MessageBody: JSON.stringify(toSyncMessage(event, slot)),
-        MessageGroupId: event.eventUid,
-        MessageDeduplicationId: deduplicationId(event.eventUid, slot),
-      }),
-    );
-    await sendBatch(deps, entries, report);
-  }
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const lane = async () => {
+    while (!failure && next < events.length) {
+      const start = next;
+      next += BATCH_SIZE;
+      try {
+        options.signal?.throwIfAborted();
+        await sendBatch(deps, toEntries(events.slice(start, start + BATCH_SIZE), slot), report);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  const lanes = Math.min(deps.concurrency ?? DEFAULT_ENQUEUE_CONCURRENCY, Math.ceil(events.length / BATCH_SIZE));
+  await Promise.all(Array.from({ length: lanes }, lane));
+  if (failure) throw failure.err;
   return report;
+}
+
+function toEntries(events: readonly SyncableEvent[], slot: Date): SendMessageBatchRequestEntry[] {
+  return events.map((event, i) => ({
+    Id: `m${i}`,
+    MessageBody: JSON.stringify(toSyncMessage(event, slot)),
+    MessageGroupId: event.eventUid,
+    MessageDeduplicationId: deduplicationId(event.eventUid, slot),
+  }));
 }
 
 async function sendBatch(deps: EnqueueDeps, entries: SendMessageBatchRequestEntry[], report: EnqueueReport) {

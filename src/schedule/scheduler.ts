@@ -19,8 +19,8 @@ export type RunEnqueueDeps = EnqueueDeps & { db: Db; log: Logger };
 /**
  * One scheduler run: discovers the events syncable at `slot` and enqueues one message per
  * event for that slot. Used by the cron and by the `enqueue` command; with `dryRun` it
- * discovers and reports without sending. Pages are enqueued as they are read, so memory
- * stays flat for any number of events.
+ * discovers and reports without sending. Pages are enqueued as they are read (at most two
+ * in memory: the one being sent and the next), so memory stays flat for any number of events.
  */
 export async function runEnqueue(
   deps: RunEnqueueDeps,
@@ -36,29 +36,53 @@ export async function runEnqueue(
     calls: 0,
     dryRun,
   };
-  for await (const page of findSyncableEventPages(deps, slot)) {
-    report.eventsFound += page.length;
-    if (dryRun) continue;
-    const sent = await enqueueEvents(deps, page, slot, { signal: options.signal });
-    report.enqueued += sent.enqueued;
-    report.failed += sent.failed;
-    report.calls += sent.calls;
+  const pages = findSyncableEventPages(deps, slot);
+  try {
+    // The next page is read while this one is sent: discovery hides behind the round trips.
+    let upcoming = pages.next();
+    for (let page = await upcoming; !page.done; page = await upcoming) {
+      upcoming = pages.next();
+      upcoming.catch(() => {}); // awaited on the next turn; not an unhandled rejection meanwhile
+      report.eventsFound += page.value.length;
+      if (dryRun) continue;
+      const sent = await enqueueEvents(deps, page.value, slot, { signal: options.signal });
+      report.enqueued += sent.enqueued;
+      report.failed += sent.failed;
+      report.calls += sent.calls;
+    }
+  } finally {
+    await pages.return(undefined);
   }
   const level = report.failed > 0 ? 'warn' : 'info';
   deps.log[level](report, 'enqueue run complete');
   return report;
 }
 
+/** How fine a cron expression's slots are: to the second when it has a seconds field. */
+export type SlotPrecision = 'minute' | 'second';
+
+export function slotPrecisionOf(cronExpression: string): SlotPrecision {
+  // node-cron reads six fields as seconds first; five as minutes first.
+  return cronExpression.trim().split(/\s+/).length === 6 ? 'second' : 'minute';
+}
+
 /**
- * The slot of a cron firing: its scheduled time truncated to the minute. Replicas whose
- * clocks or timers differ by seconds still agree on it, and it goes into every
- * deduplication id, so each slot enqueues each event once across all replicas.
+ * The slot of a cron firing: its scheduled time truncated to the expression's precision.
+ * It goes into every deduplication id, so each slot enqueues each event once across all
+ * replicas; a slot as fine as the expression keeps two firings of one minute (a seconds
+ * field) from sharing an id, which SQS would drop as a duplicate.
  */
-export function slotOf(date: Date): Date {
+export function slotOf(date: Date, precision: SlotPrecision = 'minute'): Date {
   const slot = new Date(date.getTime());
-  slot.setUTCSeconds(0, 0);
+  if (precision === 'minute') slot.setUTCSeconds(0, 0);
+  else slot.setUTCMilliseconds(0);
   return slot;
 }
+
+/** node-cron's own tolerance: a firing later than this was skipped before catch-up existed. */
+const LATE_WARNING_MS = 1_000;
+/** Default catch-up window: how late a firing may still run. */
+export const DEFAULT_CATCH_UP_MS = 3_600_000;
 
 export interface SchedulerOptions {
   /** Cron expression, evaluated in UTC. */
@@ -66,30 +90,52 @@ export interface SchedulerOptions {
   /** One run for one slot; the signal is aborted when stop() gives up waiting. */
   enqueueOnce: (slot: Date, signal: AbortSignal) => Promise<unknown>;
   log: Logger;
+  /**
+   * How late a firing may still run (a GC pause, CPU throttling, a paused VM, a clock
+   * step); later, or once the next slot has come, it is reported missed. Default 1 h.
+   */
+  catchUpMs?: number;
   /** Told about every firing skipped because the previous run was still going. */
   onOverlap?: (slot: Date) => void;
+  /** Told about every slot that never ran: later than the catch-up window, or overtaken by a newer slot. */
+  onMissed?: (slot: Date) => void;
   /** Told about every run that threw. */
   onError?: (err: unknown, slot: Date) => void;
 }
 
 export interface Scheduler {
   start(): void;
+  /** Stops firing; a run in progress goes on. Idempotent; stop() calls it. */
+  stopFiring(): void;
   /** Stops firing, then waits up to graceMs for a run in progress, aborting it after that. */
   stop(options?: { graceMs?: number }): Promise<void>;
-  /** The run the cron performs for a firing at `firedAt`; exposed for tests and the CLI. */
-  tick(firedAt: Date): Promise<void>;
+  /** The run the cron performs for the slot scheduled at `scheduledAt`; exposed for tests. */
+  tick(scheduledAt: Date): Promise<void>;
 }
 
 /**
  * The cron that only enqueues. node-cron's noOverlap skips a firing while the previous
  * run is still going (a slow run must not double the queue), and we log and count it.
+ *
+ * Late firings: node-cron runs a slot only while it is at most `missedExecutionTolerance`
+ * late (1 s by default), so a GC pause, CPU throttling, a paused VM or a clock step at
+ * 03:00 used to lose that replica's sync for the day. Its own option is enough here: with
+ * the tolerance set to the catch-up window, a late slot runs late, once (node-cron moves
+ * on to the next slot after it), with a warning naming the delay. When several slots
+ * passed, node-cron runs the newest and reports the older ones missed: each run enqueues
+ * every event, so the newest supersedes them. A slot later than the window is reported
+ * missed and counted, not run.
  */
 export function createScheduler(options: SchedulerOptions): Scheduler {
   const log = options.log.child({ component: 'Scheduler' });
+  const precision = slotPrecisionOf(options.cron);
+  const catchUpMs = options.catchUpMs ?? DEFAULT_CATCH_UP_MS;
   let current: { done: Promise<void>; controller: AbortController } | undefined;
 
-  const tick = async (firedAt: Date) => {
-    const slot = slotOf(firedAt);
+  const tick = async (scheduledAt: Date) => {
+    const slot = slotOf(scheduledAt, precision);
+    const lateMs = Date.now() - scheduledAt.getTime();
+    if (lateMs >= LATE_WARNING_MS) log.warn({ slot: slot.toISOString(), lateMs }, 'cron firing late: running it now');
     const controller = new AbortController();
     const done = (async () => {
       try {
@@ -109,13 +155,24 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   };
 
   let task: ScheduledTask | undefined;
+  let firing: Promise<void> | undefined;
+  const stopFiring = () => {
+    if (!task) return;
+    const stopping = task;
+    task = undefined;
+    firing = (async () => {
+      await stopping.stop();
+      await stopping.destroy();
+    })();
+  };
   return {
     start() {
-      if (task) return;
+      if (task || firing) return;
       task = cron.createTask(options.cron, (context) => tick(context.date), {
         name: 'luma-guest-sync-enqueue',
         timezone: 'UTC',
         noOverlap: true,
+        missedExecutionTolerance: catchUpMs,
         // node-cron's own warnings would repeat the structured lines logged below.
         logger: {
           info: (m) => log.debug({ source: 'node-cron' }, String(m)),
@@ -125,23 +182,31 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         },
       });
       task.on('execution:overlap', (context) => {
-        const slot = slotOf(context.date);
+        const slot = slotOf(context.date, precision);
         log.warn({ slot: slot.toISOString() }, 'enqueue run skipped: the previous run is still going');
         options.onOverlap?.(slot);
       });
       task.on('execution:missed', (context) => {
-        log.warn({ slot: slotOf(context.date).toISOString() }, 'cron firing missed: the event loop was blocked');
+        const slot = slotOf(context.date, precision);
+        const lateMs = context.triggeredAt.getTime() - context.date.getTime();
+        log.warn(
+          { slot: slot.toISOString(), lateMs, catchUpMs },
+          'cron slot missed: later than the catch-up window or overtaken by a newer slot',
+        );
+        options.onMissed?.(slot);
       });
       task.start();
-      log.info({ cron: options.cron, timezone: 'UTC', next: task.getNextRun()?.toISOString() }, 'scheduler started');
+      log.info(
+        { cron: options.cron, timezone: 'UTC', catchUpMs, next: task.getNextRun()?.toISOString() },
+        'scheduler started',
+      );
     },
 
+    stopFiring,
+
     async stop({ graceMs = 10_000 } = {}) {
-      if (task) {
-        await task.stop();
-        await task.destroy();
-        task = undefined;
-      }
+      stopFiring();
+      await firing;
       const running = current;
       if (!running) return;
       let timer: NodeJS.Timeout | undefined;

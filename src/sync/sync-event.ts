@@ -64,7 +64,16 @@ export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: S
       const page = { fetched: batch.guests.length, matched: matchedGuests, created, skipped: batch.skipped };
       log.debug({ page: batch.page, ...page }, 'page processed');
     },
-    { eventUid: message.eventUid, externalEventId: target.externalEventId, signal: options.signal },
+    {
+      eventUid: message.eventUid,
+      externalEventId: target.externalEventId,
+      signal: options.signal,
+      // The list is read again from page 1: count matches once. Rows created stay created
+      // (the second pass finds them), and the member sets are sets.
+      onRestart: () => {
+        totals.matched = 0;
+      },
+    },
   );
 
   let removed = 0;

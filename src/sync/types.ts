@@ -1,5 +1,9 @@
 import type { ProviderType } from '../providers/types.ts';
 
+/** What asked for a sync: the daily pass, a freshness tier, a Luma webhook, or a person. */
+export const SYNC_TRIGGERS = ['schedule', 'tier', 'webhook', 'manual'] as const;
+export type SyncTrigger = (typeof SYNC_TRIGGERS)[number];
+
 /** The SQS message body: one event to sync. Field names are the business flow document's. */
 export interface SyncMessage {
   eventUid: string;
@@ -8,6 +12,16 @@ export interface SyncMessage {
   providerType: ProviderType;
   /** ISO time of the scheduler slot that enqueued it; absent for messages sent by hand. */
   scheduledFor?: string;
+  /** What enqueued it; absent in messages older than the field (see triggerOf). */
+  trigger?: SyncTrigger;
+}
+
+/**
+ * The trigger of a message. Messages written before the field existed came from the
+ * daily pass when they carry a slot, and from a person otherwise.
+ */
+export function triggerOf(message: Pick<SyncMessage, 'trigger' | 'scheduledFor'>): SyncTrigger {
+  return message.trigger ?? (message.scheduledFor ? 'schedule' : 'manual');
 }
 
 /** What one event sync did; logged once as one line and returned to the caller. */

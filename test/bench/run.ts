@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--out results.json] [--runs N] [--only 1,3]`
+ * `npm run bench [-- --quick] [--out results.json] [--runs N] [--only 1,3] [--sqs-rtt-ms 20]`
  *
  * Measures the real pipeline against its own limits, in one run: a real PostgreSQL
  * (DATABASE_URL, or a throwaway embedded one), the simulated Luma over real HTTP, and
@@ -11,10 +11,12 @@ import { parseArgs } from 'node:util';
 import { type LocalPostgres, startEmbeddedPostgres } from '../../src/local/embedded-postgres.ts';
 import { startLocalSqs } from '../../src/local/local-sqs.ts';
 import { type Figure, machine, table } from './harness.ts';
+import { memory } from './memory-scenario.ts';
+import { pageParsing } from './parse-scenario.ts';
 import { scheduler } from './scheduler-scenario.ts';
 import { seedBulkMembers } from './seed-bulk.ts';
 import { createBenchDatabase } from './sync-env.ts';
-import { apiBound, databaseBound, memory, rateLimit, scaling, statementsPerPage } from './sync-scenarios.ts';
+import { apiBound, databaseBound, rateLimit, scaling, statementsPerPage } from './sync-scenarios.ts';
 
 const { values } = parseArgs({
   options: {
@@ -22,10 +24,12 @@ const { values } = parseArgs({
     out: { type: 'string' },
     runs: { type: 'string' },
     only: { type: 'string' },
+    'sqs-rtt-ms': { type: 'string' },
   },
 });
 const quick = values.quick ?? false;
 const runs = Number(values.runs ?? (quick ? 3 : 5));
+const sqsRtt = values['sqs-rtt-ms'] === undefined ? undefined : Number(values['sqs-rtt-ms']);
 const only = values.only ? new Set(values.only.split(',').map(Number)) : undefined;
 
 const postgres: LocalPostgres | undefined = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres();
@@ -45,7 +49,8 @@ try {
     [4, () => rateLimit(options)],
     [5, () => memory(options)],
     [6, () => scaling(options)],
-    [7, () => scheduler({ adminUrl, runs, quick, sqsEndpoint: sqs.endpoint })],
+    [7, () => scheduler({ adminUrl, runs, quick, sqsRttMs: sqsRtt })],
+    [8, () => pageParsing({ runs })],
   ];
   for (const [n, scenario] of scenarios) {
     if (only && !only.has(n)) continue;

@@ -17,8 +17,8 @@ export async function seedBulkMembers(sql: Sql, members: number): Promise<void> 
     FROM generate_series(0, ${members - 1}) AS i
     ON CONFLICT DO NOTHING`;
   await sql`
-    INSERT INTO "TeamMemberRole" ("memberUid", "teamUid", "mainTeam", "updatedAt")
-    SELECT 'bench-m-' || i, 'bench-team', true, now() FROM generate_series(0, ${members - 1}, 2) AS i
+    INSERT INTO "TeamMemberRole" ("memberUid", "teamUid", "mainTeam")
+    SELECT 'bench-m-' || i, 'bench-team', true FROM generate_series(0, ${members - 1}, 2) AS i
     ON CONFLICT DO NOTHING`;
   await sql`ANALYZE "Member"`;
   await sql`ANALYZE "TeamMemberRole"`;

@@ -15,7 +15,7 @@ import { createLumaProvider } from '../../src/providers/luma.ts';
 import { createRateLimiter, type RequestBudget } from '../../src/providers/rate-limit.ts';
 import { createProviderRegistry } from '../../src/providers/registry.ts';
 import type { SyncDeps } from '../../src/sync/sync-event.ts';
-import { withDatabase } from '../support/db.ts';
+import { cannotCreateDatabase, withDatabase } from '../support/db.ts';
 import { seedBenchEvent } from './seed-bulk.ts';
 
 const LUMA_PROCESS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'luma-process.ts');
@@ -26,7 +26,12 @@ export async function createBenchDatabase(
 ): Promise<Database & { url: string; drop(): Promise<void> }> {
   const name = `lgs_bench_${randomBytes(4).toString('hex')}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`CREATE DATABASE "${name}"`);
+  try {
+    await admin.unsafe(`CREATE DATABASE "${name}"`);
+  } catch (err) {
+    await admin.end();
+    throw cannotCreateDatabase(err);
+  }
   const url = withDatabase(adminUrl, name);
   await runMigrations(url);
   const database = createDatabase({ url, poolMax: 4 });

@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it, type TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { type FailureInfo, SyncConsumer, type SyncConsumerOptions } from '../../src/consume/consumer.ts';
 import { PermanentError } from '../../src/errors.ts';
 import type { SyncMessage, SyncResult } from '../../src/sync/types.ts';
 import {
   captureLogger,
+  countCommands,
   createFifoQueue,
   createTestSqs,
+  createWatchedSqs,
   queueDepth,
   receiveAll,
   waitFor,
@@ -46,12 +47,18 @@ function resultOf(message: SyncMessage): SyncResult {
 type Sync = (message: SyncMessage, signal: AbortSignal) => Promise<SyncResult>;
 
 /** A started consumer on `queueUrl` with the fake sync, stopped after the test. */
-function startConsumer(t: TestContext, queueUrl: string, sync: Sync, options: Partial<SyncConsumerOptions> = {}) {
+function startConsumer(
+  t: TestContext,
+  queueUrl: string,
+  sync: Sync,
+  options: Partial<SyncConsumerOptions> = {},
+  client: SQSClient = sqs,
+) {
   const { log, lines } = captureLogger();
   const results: SyncResult[] = [];
   const failures: Array<FailureInfo & { err: unknown }> = [];
   const consumer = new SyncConsumer(
-    { sqs, queueUrl, log, sync },
+    { sqs: client, queueUrl, log, sync },
     {
       concurrency: 2,
       visibilityTimeoutSeconds: 2,
@@ -232,25 +239,40 @@ describe('SyncConsumer', { concurrency: true }, () => {
   it('keeps a slow sync’s message invisible past the visibility timeout with the heartbeat', async (t) => {
     const queue = await createFifoQueue(sqs, { label: 'heartbeat' });
     await send(queue.url, body('slow'));
+    // A client of its own, so only this consumer's visibility extensions are counted.
+    const client = createTestSqs();
+    const commands = countCommands(client);
+    const extensions = () =>
+      [...commands].filter(([name]) => name.startsWith('ChangeMessageVisibility')).reduce((n, [, c]) => n + c, 0);
     let calls = 0;
-    let started = false;
+    let startedAt: number | undefined;
+    const finish = Promise.withResolvers<void>();
     const { results, lines } = startConsumer(
       t,
       queue.url,
       async (m) => {
         calls++;
-        started = true;
-        await sleep(4_500);
+        startedAt ??= Date.now();
+        await finish.promise; // the sync runs until the test has seen what it needs
         return resultOf(m);
       },
-      { visibilityTimeoutSeconds: 2, heartbeatIntervalSeconds: 1, concurrency: 1 },
+      // 3 s of slack between beats, so a busy machine's late timer does not let it reappear.
+      { visibilityTimeoutSeconds: 4, heartbeatIntervalSeconds: 1, concurrency: 1 },
+      client,
     );
 
-    await waitFor(() => started, 5_000, 'the sync to start');
-    await sleep(3_000); // well past the 2 s visibility timeout
+    await waitFor(() => startedAt !== undefined, 30_000, 'the sync to start');
+    // The visibility timeout it was received with has passed (counted from the sync's start,
+    // which is after the receive), and the heartbeat extended it meanwhile.
+    await waitFor(
+      () => Date.now() > startedAt! + 4_000 && extensions() >= 2,
+      60_000,
+      'the first visibility timeout to pass under heartbeats',
+    );
     assert.deepEqual(await receiveAll(sqs, queue.url, { visibilityTimeout: 0 }), [], 'still hidden');
-    await waitFor(() => results.length === 1, 5_000, 'the slow sync');
-    await waitFor(() => empty(queue.url), 5_000, 'an empty queue');
+    finish.resolve();
+    await waitFor(() => results.length === 1, 30_000, 'the slow sync');
+    await waitFor(() => empty(queue.url), 30_000, 'an empty queue');
     assert.equal(calls, 1, 'never redelivered while running');
     assert.ok(!lines.some((l) => l.level >= 50), 'no error logged');
   });
@@ -259,15 +281,19 @@ describe('SyncConsumer', { concurrency: true }, () => {
     const queue = await createFifoQueue(sqs, { label: 'grace-long' });
     await send(queue.url, body('finishing'));
     let started = false;
+    const finish = Promise.withResolvers<void>();
     const { consumer, results } = startConsumer(t, queue.url, async (m) => {
       started = true;
-      await sleep(800);
+      await finish.promise;
       return resultOf(m);
     });
 
-    await waitFor(() => started, 5_000, 'the sync to start');
+    await waitFor(() => started, 30_000, 'the sync to start');
     assert.equal(consumer.isRunning, true);
-    const report = await consumer.stop({ graceMs: 5_000 });
+    const stopping = consumer.stop({ graceMs: 60_000 });
+    // The sync ends only once stop() has begun waiting for it.
+    finish.resolve();
+    const report = await stopping;
     assert.deepEqual(report, { completed: 1, aborted: 0 });
     assert.equal(consumer.isRunning, false);
     assert.equal(results.length, 1);
@@ -290,7 +316,8 @@ describe('SyncConsumer', { concurrency: true }, () => {
             reject(signal.reason);
           });
         }),
-      { visibilityTimeoutSeconds: 2 },
+      // Room for a slow heartbeat on a loaded machine: the check below must see it still hidden.
+      { visibilityTimeoutSeconds: 4 },
     );
 
     await waitFor(() => started, 5_000, 'the sync to start');
@@ -309,7 +336,7 @@ describe('SyncConsumer', { concurrency: true }, () => {
         [again] = await receiveAll(sqs, queue.url);
         return again !== undefined;
       },
-      5_000,
+      10_000,
       'the redelivery',
     );
     assert.equal(JSON.parse(again!.Body!).eventUid, 'interrupted');
@@ -318,6 +345,7 @@ describe('SyncConsumer', { concurrency: true }, () => {
 
   it('leaves, without syncing, a message a long poll still open at stop() returns', async (t) => {
     const queue = await createFifoQueue(sqs, { label: 'late-poll' });
+    const watched = await createWatchedSqs();
     let calls = 0;
     const { consumer } = startConsumer(
       t,
@@ -327,8 +355,9 @@ describe('SyncConsumer', { concurrency: true }, () => {
         return resultOf(m);
       },
       { waitTimeSeconds: 3, concurrency: 1, visibilityTimeoutSeconds: 2 },
+      watched.sqs,
     );
-    await sleep(300); // the long poll is open
+    await waitFor(() => watched.receivesForwarded() >= 1, 30_000, 'the long poll to reach the server');
     await consumer.stop({ graceMs: 0 });
     await send(queue.url, body('late'));
 
@@ -345,28 +374,52 @@ describe('SyncConsumer', { concurrency: true }, () => {
     assert.equal(again[0]?.Attributes?.ApproximateReceiveCount, '2', 'received once by the open poll, then left');
   });
 
-  it('releases at once a message a long poll still open at stop() returns, when the grace allows', async (t) => {
+  it('makes a message a poll brings back after polling stopped visible again at once', async (t) => {
     const queue = await createFifoQueue(sqs, { label: 'late-release' });
-    let calls = 0;
-    const { consumer } = startConsumer(
-      t,
-      queue.url,
-      async (m) => {
-        calls++;
-        return resultOf(m);
+    // A client of its own whose ReceiveMessage answers wait at a gate once they carry a
+    // message: the answer has arrived, polling stops, and only then does the consumer see it.
+    const gated = createTestSqs();
+    const answered = Promise.withResolvers<void>();
+    const gate = Promise.withResolvers<void>();
+    gated.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        const messages = (out.output as { Messages?: unknown[] }).Messages;
+        if (context.commandName === 'ReceiveMessageCommand' && messages?.length) {
+          answered.resolve();
+          await gate.promise;
+        }
+        return out;
       },
-      { waitTimeSeconds: 2, concurrency: 2, visibilityTimeoutSeconds: 60 },
+      { step: 'initialize', name: 'gate-receives' },
     );
-    await sleep(300); // the long polls are open
-    const stopping = consumer.stop({ graceMs: 5_000 });
+    let calls = 0;
+    const { log } = captureLogger();
+    const consumer = new SyncConsumer(
+      {
+        sqs: gated,
+        queueUrl: queue.url,
+        log,
+        sync: async (m) => {
+          calls++;
+          return resultOf(m);
+        },
+      },
+      { concurrency: 1, waitTimeSeconds: 1, visibilityTimeoutSeconds: 60 },
+    );
+    consumer.start();
+    t.after(() => consumer.stop({ graceMs: 0 }));
     await send(queue.url, body('late'));
-    await stopping;
+    await answered.promise;
+    consumer.stopPolling();
+    gate.resolve();
+    await consumer.stop({ graceMs: 5_000 });
 
     // Visible now, not after its 60 s visibility timeout.
     const again = await receiveAll(sqs, queue.url);
     assert.equal(calls, 0);
     assert.equal(again.length, 1);
-    assert.equal(again[0]?.Attributes?.ApproximateReceiveCount, '2', 'received once by the open poll, then released');
+    assert.equal(again[0]?.Attributes?.ApproximateReceiveCount, '2', 'received once by the poll, then released');
   });
 
   it('syncs different events concurrently but one message of an event at a time, in order', async (t) => {
@@ -380,6 +433,9 @@ describe('SyncConsumer', { concurrency: true }, () => {
     let maxOverall = 0;
     let maxPerEvent = 0;
     const orderOfA: string[] = [];
+    // Each sync holds until two run at once: a consumer that ran one at a time would never
+    // get there, and the test would fail on its deadline rather than pass by luck.
+    const twoAtOnce = Promise.withResolvers<void>();
     const { results } = startConsumer(
       t,
       queue.url,
@@ -389,7 +445,9 @@ describe('SyncConsumer', { concurrency: true }, () => {
         maxOverall = Math.max(maxOverall, overall);
         maxPerEvent = Math.max(maxPerEvent, active.get(m.eventUid)!);
         if (m.eventUid === 'A') orderOfA.push(m.scheduledFor!);
-        await sleep(400);
+        if (overall >= 2) twoAtOnce.resolve();
+        await twoAtOnce.promise;
+        await new Promise((resolve) => setImmediate(resolve));
         active.set(m.eventUid, active.get(m.eventUid)! - 1);
         overall--;
         return resultOf(m);
@@ -397,7 +455,7 @@ describe('SyncConsumer', { concurrency: true }, () => {
       { concurrency: 3 },
     );
 
-    await waitFor(() => results.length === 4, 10_000, 'four syncs');
+    await waitFor(() => results.length === 4, 60_000, 'four syncs');
     assert.ok(maxOverall >= 2, `events ran concurrently (max ${maxOverall})`);
     assert.ok(maxOverall <= 3, 'never more than the concurrency');
     assert.equal(maxPerEvent, 1, 'one message per event in flight');

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { MAX_FIELD_LENGTH, parseSyncMessage } from '../../src/consume/message.ts';
 import { PermanentError } from '../../src/errors.ts';
 import { PROVIDER_TYPES } from '../../src/providers/types.ts';
+import { triggerOf } from '../../src/sync/types.ts';
 
 const valid = {
   eventUid: 'clx1event',
@@ -30,6 +31,18 @@ describe('parseSyncMessage', () => {
     assert.deepEqual(parseSyncMessage(JSON.stringify({ ...valid, extra: 1 })), valid);
     const { scheduledFor: _, ...manual } = valid;
     assert.deepEqual(parseSyncMessage(JSON.stringify(manual)), manual, 'scheduledFor is optional');
+  });
+
+  it('keeps a known trigger, and accepts messages written before the field existed', () => {
+    for (const trigger of ['schedule', 'tier', 'webhook', 'manual']) {
+      assert.equal(parseSyncMessage(JSON.stringify({ ...valid, trigger })).trigger, trigger);
+    }
+    assert.equal(parseSyncMessage(JSON.stringify(valid)).trigger, undefined);
+    assert.equal(triggerOf(parseSyncMessage(JSON.stringify(valid))), 'schedule', 'an old slot message: the daily pass');
+    const { scheduledFor: _, ...byHand } = valid;
+    assert.equal(triggerOf(parseSyncMessage(JSON.stringify(byHand))), 'manual', 'an old message without a slot');
+    rejects(JSON.stringify({ ...valid, trigger: 'cron' }), 'bad_message', /trigger "cron" is unknown; expected one of/);
+    rejects(JSON.stringify({ ...valid, trigger: 7 }), 'bad_message', /trigger is a number; expected one of/);
   });
 
   it('rejects bodies that are not a JSON object', () => {

@@ -7,11 +7,21 @@ const sqs = createTestSqs();
 const calls = countCommands(sqs);
 
 describe('resolveQueueUrl', () => {
-  it('uses the configured URL without asking SQS', async () => {
+  it('uses the configured URL without looking a name up, once SQS confirms the queue exists', async () => {
+    const queue = await createFifoQueue(sqs, { label: 'configured' });
     const before = calls.get('GetQueueUrlCommand') ?? 0;
-    const url = 'https://sqs.us-east-1.amazonaws.com/123456789012/pl-event-guest-sync.fifo';
-    assert.equal(await resolveQueueUrl(sqs, { name: 'ignored', url }), url);
+    assert.equal(await resolveQueueUrl(sqs, { name: 'ignored', url: queue.url }), queue.url);
     assert.equal(calls.get('GetQueueUrlCommand') ?? 0, before);
+  });
+
+  it('fails, saying what to do, when the configured URL names no queue', async () => {
+    const url = (await createFifoQueue(sqs, { label: 'configured' })).url.replace(/\.fifo$/, '-gone.fifo');
+    await assert.rejects(
+      resolveQueueUrl(sqs, { name: 'ignored', url }),
+      new RegExp(
+        `SQS queue ${url.replace(/[.?]/g, '\\$&')} does not exist: create it as a FIFO queue, or correct PL_EVENT_GUEST_SYNC_QUEUE_URL`,
+      ),
+    );
   });
 
   it('looks the name up with ".fifo" appended when it is missing', async () => {

@@ -6,12 +6,13 @@
  * production dependency (the image installs no others).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createMetrics } from '../../src/http/metrics.ts';
 import { startHttpServer } from '../../src/http/server.ts';
@@ -98,5 +99,34 @@ describe('the runtime image contents', () => {
     }
     assert.deepEqual(problems, [], 'the runtime image installs production dependencies only');
     assert.ok(seen.size > 10, 'the walk followed the imports');
+  });
+
+  it('runs on a read-only filesystem with nothing writable, engine or not', () => {
+    // The smoke test runs the image read-only; this runs the same entrypoint where no engine
+    // is. A private mount namespace makes the work tree and the temp dir read-only. Inside a
+    // user namespace (--map-root-user) that needs no root, so the check runs for any user;
+    // where the kernel refuses namespaces the test fails saying so rather than skipping.
+    const probe = spawnSync('unshare', ['--map-root-user', '--mount', 'true'], { encoding: 'utf8' });
+    assert.equal(
+      probe.status,
+      0,
+      `cannot make a private mount namespace here (unshare --map-root-user --mount): ${probe.stderr || probe.error}`,
+    );
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'lgs-readonly-'));
+    after(() => rmSync(tmp, { recursive: true, force: true }));
+    const script = [
+      'set -e',
+      `mount --bind "${ROOT}" "${ROOT}" && mount -o remount,bind,ro "${ROOT}"`,
+      `mount --bind "${tmp}" "${tmp}" && mount -o remount,bind,ro "${tmp}"`,
+      `if touch "${tmp}/probe" 2>/dev/null || touch "${ROOT}/probe" 2>/dev/null; then echo "still writable"; exit 97; fi`,
+      `cd "${ROOT}" && exec "${process.execPath}" src/main.ts --help`,
+    ].join('\n');
+    const run = spawnSync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script], {
+      env: { ...process.env, NODE_ENV: 'production', TMPDIR: tmp },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(run.status, 0, `exit ${run.status}: ${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /^Usage:/m);
   });
 });

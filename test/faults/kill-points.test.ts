@@ -243,9 +243,9 @@ const points: KillPoint[] = [
     '8 inside post-sync: the push-candidate upsert',
     e8!,
     (tx) => tx`INSERT INTO "IrlGatheringPushCandidate"
-        ("uid", "ruleKind", "gatheringUid", "eventUid", "eventStartDate", "eventEndDate", "updatedAt")
+        ("uid", "ruleKind", "gatheringUid", "eventUid", "eventStartDate", "eventEndDate", "attendeeCount", "updatedAt")
       VALUES ('hold-p8', 'UPCOMING', ${e8!.locationUid}, ${e8!.uid}, ${e8!.startDate.toISOString()}::timestamp(3),
-        ${e8!.endDate.toISOString()}::timestamp(3), now())`,
+        ${e8!.endDate.toISOString()}::timestamp(3), 0, now())`,
     async () => {
       assert.deepEqual(await syncedRows(sql, e8!.uid), fullRows);
       // The business flow's post-sync order: guestLastSyncedAt first, then the push refresh.

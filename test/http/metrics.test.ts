@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { createMetrics, startQueueDepthPoller } from '../../src/http/metrics.ts';
+import { createMetrics } from '../../src/http/metrics.ts';
+import { startQueueDepthPoller } from '../../src/http/queue-depth-poller.ts';
+import { createFifoQueueWithDlq } from '../../src/local/local-queue.ts';
 import type { SyncResult } from '../../src/sync/types.ts';
 import { captureLogger, createFifoQueue, createTestSqs, waitFor } from '../support/sqs-queue.ts';
 
@@ -69,7 +71,7 @@ describe('createMetrics', () => {
   });
 
   it('reports scheduler runs, guards, Luma requests and queue depth', async () => {
-    const metrics = createMetrics();
+    const metrics = createMetrics({ now: () => 1_700_000_000_000 });
     metrics.recordEnqueueRun({ enqueued: 7, failed: 1 });
     metrics.recordEnqueueRun({ enqueued: 4, failed: 0 });
     metrics.enqueueRunSkipped();
@@ -77,16 +79,21 @@ describe('createMetrics', () => {
     metrics.lumaRequest();
     metrics.lumaRequest();
     metrics.rateLimited();
+    metrics.lumaRetry('luma_timeout');
     metrics.setQueueDepth(5, 2);
+    metrics.setRateBudget(180);
     const text = await metrics.registry.metrics();
     assert.equal(sample(text, 'lgs_events_enqueued_total'), 11);
     assert.equal(sample(text, 'lgs_events_enqueue_failed_total'), 1);
     assert.equal(sample(text, 'lgs_enqueue_last_run_events'), 4);
+    assert.equal(sample(text, 'lgs_enqueue_last_run_timestamp_seconds'), 1_700_000_000);
+    assert.equal(sample(text, 'lgs_luma_rate_budget_per_minute'), 180);
     assert.equal(sample(text, 'lgs_enqueue_runs_skipped_total'), 1);
     assert.equal(sample(text, 'lgs_stale_removal_guard_total{reason="share_exceeded"}'), 1);
     assert.equal(sample(text, 'lgs_stale_removal_guard_total{reason="empty_list"}'), 0);
     assert.equal(sample(text, 'lgs_luma_requests_total'), 2);
     assert.equal(sample(text, 'lgs_luma_rate_limited_total'), 1);
+    assert.equal(sample(text, 'lgs_luma_retries_total{kind="luma_timeout"}'), 1);
     assert.equal(sample(text, 'lgs_sqs_queue_depth{state="visible"}'), 5);
     assert.equal(sample(text, 'lgs_sqs_queue_depth{state="in_flight"}'), 2);
   });
@@ -131,7 +138,31 @@ describe('startQueueDepthPoller', () => {
     }
   });
 
-  it('warns once per outage, keeps polling, and stops cleanly', async () => {
+  it("reads the depth of the dead-letter queue named by the queue's redrive policy", async () => {
+    const { queueUrl, dlqUrl } = await createFifoQueueWithDlq(sqs, `depth-dlq-${Date.now()}`);
+    for (const id of ['a', 'b']) {
+      await sqs.send(
+        new SendMessageCommand({ QueueUrl: dlqUrl, MessageBody: id, MessageGroupId: id, MessageDeduplicationId: id }),
+      );
+    }
+    const metrics = createMetrics();
+    const { log } = captureLogger();
+    const poller = startQueueDepthPoller({ sqs, queueUrl, metrics, intervalMs: 20, log });
+    try {
+      await waitFor(
+        async () => sample(await metrics.registry.metrics(), 'lgs_sqs_dlq_depth') === 2,
+        5_000,
+        'dead-letter depth 2',
+      );
+    } finally {
+      await poller.stop();
+    }
+  });
+
+  it('warns once per outage, keeps polling, and stops cleanly', async (t) => {
+    // The poller's clock is mocked, so "no poll after stop()" is checked over many
+    // intervals of its own time, not over a short window of the machine's.
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     let calls = 0;
     const failing = {
       send: async () => {
@@ -147,10 +178,16 @@ describe('startQueueDepthPoller', () => {
       intervalMs: 5,
       log,
     });
-    await waitFor(() => calls >= 4, 5_000, 'four polls');
+    /** Lets the failed poll settle (so it schedules the next one), then moves its clock on. */
+    const nextInterval = async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      t.mock.timers.tick(5);
+    };
+    for (let i = 0; i < 3; i++) await nextInterval();
+    assert.equal(calls, 4, 'one poll at start and one per interval');
     await poller.stop();
     const stoppedAt = calls;
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    for (let i = 0; i < 100; i++) await nextInterval();
     assert.equal(calls, stoppedAt, 'no poll after stop()');
     assert.equal(lines.filter((l) => l.msg === 'queue depth poll failed' && l.level === 40).length, 1);
   });

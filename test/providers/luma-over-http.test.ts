@@ -153,7 +153,7 @@ describe('the provider against the simulator over real HTTP', () => {
     let requests = 0;
     const sim = await simulator({ latencyMs: () => (++requests === 1 ? 300 : 0) });
     const logs = captureLogs();
-    const config = lumaConfig({ apiUrl: sim.url, requestTimeoutMs: 50 });
+    const config = lumaConfig({ apiUrl: sim.url, requestTimeoutMs: 50, retries: 0 });
     const luma = createLumaProvider({ config, limiter: countingBudget(), log: logs.log });
     const err = await rejectionOf(luma.fetchGuestsInBatches(collectBatches().onBatch, EVENT));
     assert.equal(errorKind(err), 'luma_timeout');

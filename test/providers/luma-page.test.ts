@@ -196,19 +196,23 @@ describe('parseGuestPage', () => {
     assert.ok(notJson.message.length < 200);
   });
 
-  it('parses 50,000 guests in well under a second', () => {
+  it('parses a page of 50,000 guests whole, keeping order and normalising every email', () => {
+    // How fast is a figure for `npm run bench`, not an assertion here.
     const entries = Array.from({ length: 50_000 }, (_, i) => ({
       api_id: `gst-${i}`,
       guest: { api_id: `gst-${i}`, email: `Guest${i}@Example.com`, name: `Guest ${i}`, approval_status: 'approved' },
     }));
-    const body = JSON.stringify(page(entries));
-    // CPU time, not wall time, so a busy test machine does not fail it.
-    const cpuBefore = process.cpuUsage();
-    const result = parseGuestPage(body, ctx);
-    const used = process.cpuUsage(cpuBefore);
-    const ms = (used.user + used.system) / 1000;
+    const result = parseGuestPage(JSON.stringify(page(entries)), ctx);
     assert.equal(result.guests.length, 50_000);
-    assert.ok(ms < 1_000, `took ${ms.toFixed(0)} ms of CPU`);
+    assert.equal(result.skipped, 0);
+    assert.deepEqual(result.guests[49_999], {
+      externalGuestId: 'gst-49999',
+      email: 'guest49999@example.com',
+      name: 'Guest 49999',
+      approvalStatus: 'approved',
+      registeredAt: null,
+    });
+    assert.ok(result.guests.every((g, i) => g.externalGuestId === `gst-${i}` && g.email === `guest${i}@example.com`));
   });
 
   describe('on arbitrary input', () => {

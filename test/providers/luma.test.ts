@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { HttpResponse, http } from 'msw';
 import { setupServer } from 'msw/node';
@@ -194,8 +195,12 @@ describe('Luma provider', () => {
       // the race below turns into a failure.
       const next = requested[batch.page];
       if (next) {
-        const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('no look-ahead')), 1_000));
-        await Promise.race([next.promise, timeout]);
+        // A deadline only for the deadlock: generous, so a busy machine cannot trip it.
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('no look-ahead')), 30_000);
+        });
+        await Promise.race([next.promise, timeout]).finally(() => clearTimeout(timer));
       }
       await new Promise((resolve) => setTimeout(resolve, 5));
       pages.push(batch.page);
@@ -309,23 +314,28 @@ describe('Luma provider', () => {
     });
 
     it("when Luma rejects the request (other 4xx), quoting a bounded part of Luma's message", async () => {
-      mount({ fault: () => page({ message: `pagination_limit is invalid ${'!'.repeat(500)}` }, { status: 400 }) });
+      const stats = mount({
+        fault: () => page({ message: `pagination_limit is invalid ${'!'.repeat(500)}` }, { status: 400 }),
+      });
       const err = await rejectionOf(provider().luma.fetchGuestsInBatches(collectBatches().onBatch, EVENT));
       assert.ok(err instanceof PermanentError);
       assert.equal(err.kind, 'luma_rejected');
       assert.match(err.message, /HTTP 400: pagination_limit is invalid/);
       assert.ok(err.message.length < 200);
+      assert.equal(stats.requests, 1);
     });
   });
 
   describe('fails with a retryable error', () => {
-    it('on a 5xx answer', async () => {
+    it('on a 5xx answer, once the in-process retries are spent', async () => {
       const stats = mount({ fault: () => new HttpResponse('<html>Bad gateway</html>', { status: 502 }) });
-      const err = await rejectionOf(provider().luma.fetchGuestsInBatches(collectBatches().onBatch, EVENT));
+      const err = await rejectionOf(
+        provider({ retries: 2 }).luma.fetchGuestsInBatches(collectBatches().onBatch, EVENT),
+      );
       assert.equal(isPermanent(err), false);
       assert.equal(errorKind(err), 'luma_unavailable');
       assert.match(err.message, /HTTP 502 for event uid-event-1, page 1/);
-      assert.equal(stats.requests, 1);
+      assert.equal(stats.requests, 3);
     });
 
     it('on a dropped connection', async () => {
@@ -375,6 +385,24 @@ describe('Luma provider', () => {
       });
     }
 
+    it('on a cursor seen two pages earlier (a cycle A, B, A), before LUMA_MAX_PAGES', async () => {
+      // Only a guard that remembers every cursor stops this cycle; one that remembers only
+      // the previous cursor loops on until LUMA_MAX_PAGES (10,000 requests by default).
+      const nextCursor: Record<string, string> = { first: 'cursor-a', 'cursor-a': 'cursor-b', 'cursor-b': 'cursor-a' };
+      const stats = mount({
+        fault: (request) => {
+          const cursor = new URL(request.url).searchParams.get('pagination_cursor') ?? 'first';
+          return cursorPage(nextCursor[cursor]);
+        },
+      });
+      const err = await rejectionOf(
+        provider({ maxPages: 50 }).luma.fetchGuestsInBatches(collectBatches().onBatch, EVENT),
+      );
+      assert.equal(errorKind(err), 'luma_invalid_response');
+      assert.match(err.message, /event uid-event-1, page 3: "next_cursor" repeats the cursor of page 1/);
+      assert.equal(stats.requests, 3);
+    });
+
     it('on more pages than maxPages', async () => {
       const stats = mount({ events: { 'evt-abc': { guestCount: 100 } } });
       const { batches, onBatch } = collectBatches();
@@ -391,13 +419,13 @@ describe('Luma provider', () => {
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
     try {
-      const lookAheadSent = deferred();
+      const lookAheadSent = deferred<Request>();
       const stats = mount({
         events: { 'evt-abc': { guestCount: 10 } },
-        // Page 2 is slow, so it is still in flight when onBatch(1) fails.
-        latencyMs: (n) => (n === 2 ? 200 : 0),
-        onRequest: (_request, pageNo) => {
-          if (pageNo === 2) lookAheadSent.resolve();
+        // Page 2 is answered only after a minute, so it is in flight when onBatch(1) fails.
+        latencyMs: (n) => (n === 2 ? 60_000 : 0),
+        onRequest: (request, pageNo) => {
+          if (pageNo === 2) lookAheadSent.resolve(request);
         },
       });
       const boom = new Error('database is down');
@@ -408,7 +436,9 @@ describe('Luma provider', () => {
         }, EVENT),
       );
       assert.equal(err, boom);
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      // The server sees the client give up on the look-ahead: cancelled, not left running.
+      const lookAhead = await lookAheadSent.promise;
+      if (!lookAhead.signal.aborted) await once(lookAhead.signal, 'abort');
       assert.equal(stats.requests, 2, 'page 1 and the look-ahead for page 2, nothing after');
       assert.equal(stats.pagesServed, 1, 'the look-ahead was cancelled');
       assert.deepEqual(unhandled, []);
@@ -418,20 +448,32 @@ describe('Luma provider', () => {
   });
 
   it('stops when the caller aborts, rejecting with the abort reason', async () => {
-    const stats = mount({ events: { 'evt-abc': { guestCount: 10 } } });
+    const pagesAsked: number[] = [];
+    mount({ events: { 'evt-abc': { guestCount: 10 } }, onRequest: (_request, pageNo) => pagesAsked.push(pageNo) });
     const controller = new AbortController();
     const reason = new Error('shutting down');
+    const budget = countingBudget();
+    const p = provider({ pageSize: 2 }, { limiter: budget });
+    const handled: number[] = [];
     const err = await rejectionOf(
-      provider({ pageSize: 2 }).luma.fetchGuestsInBatches(
+      p.luma.fetchGuestsInBatches(
         async (batch) => {
+          handled.push(batch.page);
           if (batch.page === 2) controller.abort(reason);
         },
         { ...EVENT, signal: controller.signal },
       ),
     );
     assert.equal(err, reason);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.ok(stats.requests <= 3);
+    // Page 1, page 2, and the look-ahead for page 3 that was already under way when page 2
+    // was handed over: the abort cancels it, and the loop asks for nothing more.
+    assert.deepEqual(handled, [1, 2]);
+    assert.equal(p.requests(), 3);
+    assert.equal(budget.acquired, 3);
+    assert.ok(
+      pagesAsked.every((n) => n <= 3),
+      `pages asked: ${pagesAsked}`,
+    );
   });
 
   it('never puts the API key in an error message, its causes, or a log line', async () => {

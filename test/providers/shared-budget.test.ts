@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { createDatabase, type Sql } from '../../src/db/client.ts';
 import type { RequestBudget } from '../../src/providers/rate-limit.ts';
 import { createSharedBudget, sharedBudgetKey } from '../../src/providers/shared-budget.ts';
@@ -32,7 +33,8 @@ const replicas = [1, 2, 3].map(() => createDatabase({ url: database.url, poolMax
 after(() => Promise.all(replicas.map((r) => r.close())));
 let keys = 0;
 
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+/** Polls `check` until it holds; the deadline only bounds a hang, it times nothing. */
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error('timed out');
@@ -51,17 +53,16 @@ describe('createSharedBudget', () => {
       createSharedBudget({ sql: r.sql, key, perMinute, windowMs }),
     );
     const shared = { granted: 0, total: 45 };
-    const started = performance.now();
     await Promise.all(budgets.map((budget) => drain(budget, 3, shared)));
-    const elapsed = performance.now() - started;
 
     const starts = await startsOf(database.sql, key);
     // Every caller that entered the loop before the total was reached got its start.
     assert.ok(starts.length >= 45 && starts.length <= 45 + budgets.length * 3, `${starts.length} starts`);
     assert.equal(starts.length, shared.granted);
     assert.equal(busiestWindow(starts, windowMs), perMinute, 'the busiest window holds exactly the budget');
-    // 45+ starts at 10 per window: the first 10 at once, then at least four more windows.
-    assert.ok(elapsed >= 4 * windowMs, `took ${Math.round(elapsed)} ms`);
+    // 45+ starts, 10 in any window, on the database's clock: the first 10 at once, then
+    // at least four more windows before the last (a lower bound no machine speed can break).
+    assert.ok(starts.at(-1)! >= 4 * windowMs, `the last start came ${starts.at(-1)} ms after the first`);
   });
 
   it('counts a start committed while another caller waited for the key', async () => {
@@ -73,12 +74,18 @@ describe('createSharedBudget', () => {
     const held = new Promise<void>((resolve) => {
       release = resolve;
     });
+    let locked!: () => void;
+    const holding = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
     const first = holder.begin(async (tx) => {
       const [row] = await tx<{ wait: number }[]>`SELECT luma_guest_sync.acquire_rate_budget(${key}, 2, 60000) AS wait`;
+      locked();
       await held;
       return row!.wait;
     });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The holder's transaction has recorded its start and holds the key's row.
+    await holding;
     // postgres.js sends a query when it is awaited; then() sends it now.
     const second = Promise.resolve(
       waiter<{ wait: number }[]>`SELECT luma_guest_sync.acquire_rate_budget(${key}, 2, 60000) AS wait`,
@@ -96,7 +103,9 @@ describe('createSharedBudget', () => {
     assert.equal((await startsOf(database.sql, key)).length, 2);
   });
 
-  it('reaches at least 90% of the budget when callers want more than it allows', async (t) => {
+  it('grants every caller its start, within the budget, when callers want more than it allows', async (t) => {
+    // How much of the budget is used is a figure of speed: `npm run bench` measures it
+    // (scenario 4). Here: nobody is starved and no window is overfilled.
     const key = newKey();
     const perMinute = 20;
     const windowMs = 1_000;
@@ -105,11 +114,12 @@ describe('createSharedBudget', () => {
     await Promise.all(budgets.map((budget) => drain(budget, 4, shared)));
 
     const starts = await startsOf(database.sql, key);
-    assert.ok(busiestWindow(starts, windowMs) <= perMinute);
-    // Half-open [0, 3 windows) of the database's clock: the ideal is three full budgets.
-    const inThreeWindows = starts.filter((ms) => ms < 3 * windowMs).length;
+    assert.equal(starts.length, shared.granted);
+    assert.ok(starts.length >= 85, `${starts.length} starts`);
+    const busiest = busiestWindow(starts, windowMs);
+    assert.ok(busiest <= perMinute, `the busiest window held ${busiest} starts`);
+    const inThreeWindows = starts.filter((at) => at < 3 * windowMs).length;
     t.diagnostic(`${inThreeWindows} of ${3 * perMinute} possible starts in three windows`);
-    assert.ok(inThreeWindows >= 0.9 * 3 * perMinute, `${inThreeWindows} starts in three windows`);
   });
 
   it('keeps the budgets of different keys apart', async () => {
@@ -117,9 +127,11 @@ describe('createSharedBudget', () => {
     const windowMs = 60_000;
     const budgetA = createSharedBudget({ sql: replicas[0]!.sql, key: a, perMinute: 5, windowMs });
     const budgetB = createSharedBudget({ sql: replicas[1]!.sql, key: b, perMinute: 5, windowMs });
-    const started = performance.now();
-    for (let i = 0; i < 5; i++) await Promise.all([budgetA.acquire(), budgetB.acquire()]);
-    assert.ok(performance.now() - started < 5_000, 'neither key waited for the other');
+    // A's whole budget first. Were the keys shared, B's starts would then wait out the rest of
+    // A's minute; a generous deadline well inside that minute turns such a wait into a failure.
+    for (let i = 0; i < 5; i++) await budgetA.acquire();
+    const withinAsMinute = AbortSignal.timeout(30_000);
+    for (let i = 0; i < 5; i++) await budgetB.acquire(withinAsMinute);
     assert.equal((await startsOf(database.sql, a)).length, 5);
     assert.equal((await startsOf(database.sql, b)).length, 5);
 
@@ -130,22 +142,35 @@ describe('createSharedBudget', () => {
 
   it('rejects with the signal reason when aborted while waiting, and records no start', async () => {
     const key = newKey();
-    const budget = createSharedBudget({ sql: replicas[0]!.sql, key, perMinute: 2, windowMs: 60_000 });
+    let sleeping!: () => void;
+    const firstSleeps = new Promise<void>((resolve) => {
+      sleeping = resolve;
+    });
+    const budget = createSharedBudget({
+      sql: replicas[0]!.sql,
+      key,
+      perMinute: 2,
+      windowMs: 60_000,
+      // The real wait, announced: the database has answered "wait about a minute".
+      sleep: (ms, signal) => {
+        sleeping();
+        return delay(ms, undefined, { signal });
+      },
+    });
     await budget.acquire();
     await budget.acquire();
 
     const first = new AbortController();
     const second = new AbortController();
-    // `first` waits on the database's answer; `second` waits behind it in the process queue.
+    // `first` sleeps out the database's answer; `second` waits behind it in the process queue.
     const waitingFirst = budget.acquire(first.signal);
     const waitingSecond = budget.acquire(second.signal);
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    const started = performance.now();
+    await firstSleeps;
+    // Unaborted, both would wait about a minute and then be granted: rejecting is the proof.
     second.abort(new Error('second gave up'));
     first.abort(new Error('first gave up'));
     await assert.rejects(waitingSecond, /second gave up/);
     await assert.rejects(waitingFirst, /first gave up/);
-    assert.ok(performance.now() - started < 1_000, 'the abort ended the wait at once');
 
     assert.equal((await startsOf(database.sql, key)).length, 2);
     const aborted = AbortSignal.abort(new Error('already aborted'));
@@ -177,6 +202,61 @@ describe('createSharedBudget', () => {
     } finally {
       await counted.close();
     }
+  });
+
+  it('recovers by itself, within a window, from starts stamped in the future (a database clock stepped back)', async () => {
+    const key = newKey();
+    const windowMs = 400;
+    // A full budget stamped an hour ahead: what the row holds after the clock steps back an hour.
+    await database.sql`
+      INSERT INTO luma_guest_sync.rate_budget ("key", starts)
+      VALUES (${key}, ARRAY[now() + interval '1 hour', now() + interval '1 hour', now() + interval '1 hour'])`;
+    const [first] = await database.sql<{ wait: number }[]>`
+      SELECT luma_guest_sync.acquire_rate_budget(${key}, 3, ${windowMs}) AS wait`;
+    const cappedAtAWindow = first!.wait <= windowMs;
+    assert.ok(cappedAtAWindow, `the function asked for a ${first!.wait} ms wait`);
+
+    const waits: number[] = [];
+    const budget = createSharedBudget({
+      sql: replicas[0]!.sql,
+      key,
+      perMinute: 3,
+      windowMs,
+      sleep: (ms, signal) => {
+        waits.push(ms);
+        return new Promise((resolve) => setTimeout(resolve, ms)).then(() => signal?.throwIfAborted());
+      },
+    });
+    const started = performance.now();
+    // Unrecovered, the wait would be an hour; the deadline only bounds that hang.
+    await budget.acquire(AbortSignal.timeout(60_000));
+    console.log(
+      `# shared-budget clock step ${JSON.stringify({ firstAnswerMs: first!.wait, waits, grantedAfterMs: Math.round(performance.now() - started) })}`,
+    );
+    const everyWaitCapped = waits.every((wait) => wait <= windowMs * 1.02 + 1);
+    assert.ok(everyWaitCapped, `waits ${waits.join(', ')} ms`);
+    const [row] = await database.sql<{ ahead: number }[]>`
+      SELECT count(*)::int AS ahead FROM luma_guest_sync.rate_budget, unnest(starts) AS s
+      WHERE "key" = ${key} AND s > clock_timestamp()`;
+    assert.equal(row!.ahead, 0, 'no start is left in the future');
+  });
+
+  it('never waits longer than about one window, whatever the database answers', async () => {
+    // A replica still running an older acquire_rate_budget, or a clock step mid-call.
+    const answers = [3_600_000, 0];
+    const fake = (async () => [{ wait: answers.shift() ?? 0 }]) as unknown as Sql;
+    const waits: number[] = [];
+    const budget = createSharedBudget({
+      sql: fake,
+      key: 'k',
+      perMinute: 5,
+      windowMs: 1_000,
+      sleep: async (ms) => {
+        waits.push(ms);
+      },
+    });
+    await budget.acquire();
+    assert.deepEqual(waits, [1_020]);
   });
 
   it('names the budget by a hash of the key and never stores the key', async () => {

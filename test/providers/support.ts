@@ -22,6 +22,10 @@ export function lumaConfig(overrides: Partial<Config['luma']> = {}): Config['lum
     rateLimitWindowMs: 60_000,
     rateLimitRetries: 3,
     rateLimitWaitSeconds: 60,
+    retries: 3,
+    retryBaseMs: 100,
+    retryMaxMs: 1_000,
+    maxResponseBytes: 4 * 1024 * 1024,
     ...overrides,
   };
 }

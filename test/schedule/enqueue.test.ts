@@ -155,6 +155,60 @@ describe('enqueueEvents', () => {
     assert.equal(attempts, 3);
   });
 
+  it('keeps at most `concurrency` SendMessageBatch calls in flight, and uses them all', async () => {
+    const client = freshClient();
+    const queue = await createFifoQueue(client, { label: 'concurrent' });
+    let inFlight = 0;
+    let most = 0;
+    const full = Promise.withResolvers<void>();
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'SendMessageBatchCommand') return next(args);
+        inFlight++;
+        most = Math.max(most, inFlight);
+        // The first calls wait until four are open at once: overlap forced, not left to timing.
+        if (inFlight === 4) full.resolve();
+        await full.promise;
+        try {
+          return await next(args);
+        } finally {
+          inFlight--;
+        }
+      },
+      { step: 'initialize', name: 'overlap' },
+    );
+    const batch = events(100);
+
+    const report = await enqueueEvents({ sqs: client, queueUrl: queue.url, concurrency: 4 }, batch, SLOT);
+
+    assert.deepEqual(report, { enqueued: 100, failed: 0, calls: 10 });
+    assert.equal(most, 4, 'four calls at once, never more');
+    const messages = await receiveAll(sqs, queue.url);
+    assert.deepEqual(
+      messages.map((m) => m.Attributes?.MessageGroupId).sort(),
+      batch.map((e) => e.eventUid).sort(),
+      'every event exactly once',
+    );
+  });
+
+  it('takes no new batch once a call failed for good, and throws after the calls in flight end', async () => {
+    const client = freshClient();
+    const queue = await createFifoQueue(client, { label: 'fail-fast' });
+    let calls = 0;
+    client.middlewareStack.add(
+      () => async () => {
+        calls++;
+        throw Object.assign(new Error('access denied'), { $fault: 'client' });
+      },
+      { step: 'initialize', name: 'denied' },
+    );
+    await assert.rejects(
+      enqueueEvents({ sqs: client, queueUrl: queue.url, retry: fast, concurrency: 3 }, events(100), SLOT),
+      /SendMessageBatch failed after 1 attempt/,
+    );
+    assert.equal(calls, 3, 'the three calls already started, none after');
+  });
+
   it('throws at once when the queue does not exist', async () => {
     const queue = await createFifoQueue(sqs, { label: 'gone' });
     await assert.rejects(

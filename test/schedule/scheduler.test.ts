@@ -1,10 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createScheduler, runEnqueue, slotOf } from '../../src/schedule/scheduler.ts';
+import { deduplicationId } from '../../src/schedule/enqueue.ts';
+import { createScheduler, runEnqueue, slotOf, slotPrecisionOf } from '../../src/schedule/scheduler.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { DAY, seedEvent } from '../support/seed.ts';
-import { captureLogger, createFifoQueue, createTestSqs, queueDepth, receiveAll } from '../support/sqs-queue.ts';
+import {
+  captureLogger,
+  createFifoQueue,
+  createTestSqs,
+  queueDepth,
+  receiveAll,
+  waitFor,
+} from '../support/sqs-queue.ts';
 
 const { db } = await createTestDatabase({ label: 'scheduler' });
 const sqs = createTestSqs();
@@ -14,7 +22,36 @@ describe('slotOf', () => {
     assert.equal(slotOf(new Date('2031-06-01T03:00:42.123Z')).toISOString(), '2031-06-01T03:00:00.000Z');
     assert.equal(slotOf(new Date('2031-06-01T03:59:59.999Z')).toISOString(), '2031-06-01T03:59:00.000Z');
   });
+
+  it('is as fine as the cron expression: a seconds field gives one slot (and deduplication id) per second', () => {
+    assert.equal(slotPrecisionOf('0 3 * * *'), 'minute');
+    assert.equal(slotPrecisionOf(' */10 * * * * * '), 'second');
+    const at = (iso: string) => slotOf(new Date(iso), slotPrecisionOf('*/10 * * * * *')).toISOString();
+    assert.equal(at('2031-06-01T03:00:10.004Z'), '2031-06-01T03:00:10.000Z');
+    assert.equal(at('2031-06-01T03:00:20.000Z'), '2031-06-01T03:00:20.000Z');
+    const ids = ['03:00:10', '03:00:20'].map((t) => deduplicationId('evt', new Date(at(`2031-06-01T${t}.000Z`))));
+    assert.notEqual(ids[0], ids[1], 'two firings within one minute are not duplicates of each other');
+  });
 });
+
+/**
+ * Starts `scheduler` (cron every 3 s), then blocks the event loop from just before one of
+ * its slots until `lateMs` after it, as a GC pause or a paused VM would: node-cron's timer
+ * cannot fire until the block ends. Returns the slot. Every 3 s, so slots are epoch
+ * multiples of 3,000 ms.
+ */
+async function blockAcrossSlot(scheduler: { start(): void }, lateMs: number): Promise<Date> {
+  scheduler.start();
+  for (;;) {
+    const slot = Math.ceil((Date.now() + 600) / 3_000) * 3_000;
+    await sleep(Math.max(0, slot - 300 - Date.now()));
+    if (Date.now() >= slot - 50) continue; // woke too late to block before the slot: take the next
+    while (Date.now() < slot + lateMs) {
+      // busy: the event loop is blocked, as in a stop-the-world pause
+    }
+    return new Date(slot);
+  }
+}
 
 describe('createScheduler', () => {
   it('hands each run the slot of the firing, not the wall clock', async () => {
@@ -49,38 +86,101 @@ describe('createScheduler', () => {
     const { log, lines } = captureLogger();
     const runs: Date[] = [];
     const overlaps: Date[] = [];
+    // The first run lasts until a later firing has been skipped: an overlap is certain, not
+    // a matter of how long a sleep took on this machine.
+    const { promise: overlapped, resolve: sawOverlap } = Promise.withResolvers<void>();
     const scheduler = createScheduler({
       cron: '* * * * * *', // every second
       log,
       enqueueOnce: async (slot) => {
         runs.push(slot);
-        if (runs.length === 1) await sleep(2_300); // the first run outlasts the next two firings
+        if (runs.length === 1) await overlapped;
       },
-      onOverlap: (slot) => overlaps.push(slot),
+      onOverlap: (slot) => {
+        overlaps.push(slot);
+        sawOverlap();
+      },
     });
     scheduler.start();
-    await sleep(3_600);
-    await scheduler.stop({ graceMs: 2_000 });
+    await overlapped;
+    await scheduler.stop({ graceMs: 30_000 });
 
     assert.ok(overlaps.length >= 1, `expected a skipped firing, saw ${overlaps.length}`);
     assert.ok(lines.some((l) => l.msg === 'enqueue run skipped: the previous run is still going' && l.level === 40));
-    assert.ok(runs.length >= 1 && runs.length <= 3, `runs: ${runs.length}`);
-    for (const slot of [...runs, ...overlaps]) assert.equal(slot.getUTCSeconds() + slot.getUTCMilliseconds(), 0);
+    assert.ok(runs.length >= 1, `runs: ${runs.length}`);
+    // A seconds field makes slots as fine as the expression: whole, distinct seconds.
+    for (const slot of [...runs, ...overlaps]) assert.equal(slot.getUTCMilliseconds(), 0);
+    const keys = [...runs, ...overlaps].map((slot) => slot.toISOString());
+    assert.equal(new Set(keys).size, keys.length, `distinct slots: ${keys}`);
+  });
+
+  it('runs a firing that comes more than a second late once, late, with a warning naming the delay', async (t) => {
+    const { log, lines } = captureLogger();
+    const runs: string[] = [];
+    const missed: Date[] = [];
+    const scheduler = createScheduler({
+      cron: '*/3 * * * * *',
+      log,
+      enqueueOnce: async (slot) => void runs.push(slot.toISOString()),
+      onMissed: (slot) => missed.push(slot),
+    });
+    try {
+      const slot = await blockAcrossSlot(scheduler, 2_300);
+      const next = new Date(slot.getTime() + 3_000).toISOString();
+      await waitFor(() => runs.includes(next), 10_000, 'the firing after the late one');
+      assert.equal(runs.filter((r) => r === slot.toISOString()).length, 1, `the late slot ran once: ${runs}`);
+      const late = lines.find((l) => l.msg === 'cron firing late: running it now');
+      assert.equal(late?.level, 40);
+      assert.equal(late?.slot, slot.toISOString());
+      assert.ok(Number(late?.lateMs) >= 2_300, `lateMs ${late?.lateMs}`);
+      t.diagnostic(`the late slot ran ${late?.lateMs} ms after it was due`);
+      assert.deepEqual(missed, []);
+    } finally {
+      await scheduler.stop({ graceMs: 1_000 });
+    }
+  });
+
+  it('reports and counts, without running, a firing later than the catch-up window', async () => {
+    const { log, lines } = captureLogger();
+    const runs: string[] = [];
+    const missed: string[] = [];
+    const scheduler = createScheduler({
+      cron: '*/3 * * * * *',
+      catchUpMs: 1_000,
+      log,
+      enqueueOnce: async (slot) => void runs.push(slot.toISOString()),
+      onMissed: (slot) => missed.push(slot.toISOString()),
+    });
+    try {
+      const slot = await blockAcrossSlot(scheduler, 2_300);
+      await waitFor(() => missed.length > 0, 5_000, 'the missed slot to be reported');
+      assert.deepEqual(missed, [slot.toISOString()]);
+      assert.ok(!runs.includes(slot.toISOString()), 'not run');
+      const line = lines.find((l) => l.msg.startsWith('cron slot missed'));
+      assert.equal(line?.level, 40);
+      assert.equal(line?.slot, slot.toISOString());
+    } finally {
+      await scheduler.stop({ graceMs: 1_000 });
+    }
   });
 
   it('stop() waits for a run in progress within the grace', async () => {
     const { log } = captureLogger();
     let finished = false;
+    const { promise: released, resolve: release } = Promise.withResolvers<void>();
     const scheduler = createScheduler({
       cron: '0 3 * * *',
       log,
       enqueueOnce: async () => {
-        await sleep(200);
+        await released;
         finished = true;
       },
     });
     const run = scheduler.tick(new Date());
-    await scheduler.stop({ graceMs: 2_000 });
+    const stopping = scheduler.stop({ graceMs: 60_000 });
+    // The run ends only once stop() is waiting for it.
+    release();
+    await stopping;
     assert.equal(finished, true);
     await run;
   });

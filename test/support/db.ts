@@ -19,8 +19,15 @@ export async function createTestDatabase(options: { migrate?: boolean; label?: s
   const admin = testEnv('adminDatabaseUrl');
   const name = `lgs_${(options.label ?? 'test').replace(/\W/g, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
   const adminSql = postgres(admin, { max: 1, onnotice: () => {} });
-  await adminSql.unsafe(`CREATE DATABASE "${name}"`);
-  await adminSql.end();
+  try {
+    await adminSql.unsafe(`CREATE DATABASE "${name}"`);
+  } catch (err) {
+    throw cannotCreateDatabase(err);
+  } finally {
+    // An admin connection left open would keep the test file's process alive until the
+    // runner's timeout: the file must fail now, saying why.
+    await adminSql.end();
+  }
   const url = withDatabase(admin, name);
   if (options.migrate !== false) await runMigrations(url);
   const database = createDatabase({ url, poolMax: 10 });
@@ -41,6 +48,35 @@ export async function createTestDatabase(options: { migrate?: boolean; label?: s
     await cleanup.end();
   });
   return { ...database, url, name };
+}
+
+/** insufficient_privilege: the role may not create databases. */
+const NO_CREATEDB = '42501';
+
+/** The error a test file fails with when its database cannot be made, naming the fix where known. */
+export function cannotCreateDatabase(err: unknown): Error {
+  if ((err as { code?: unknown })?.code === NO_CREATEDB) {
+    return new Error(
+      'The test database role may not create databases: every test file creates its own, so the role in DATABASE_URL needs CREATEDB (ALTER ROLE <role> CREATEDB), or leave DATABASE_URL unset to use a throwaway embedded PostgreSQL',
+      { cause: err },
+    );
+  }
+  return new Error(`Could not create a test database: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
+
+/**
+ * Fails before any test runs when the admin role cannot create databases, instead of
+ * every test file failing on its own. Superusers and CREATEDB roles pass.
+ */
+export async function assertCanCreateDatabases(adminUrl: string): Promise<void> {
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    const [role] = await admin<{ allowed: boolean }[]>`
+      SELECT rolcreatedb OR rolsuper AS allowed FROM pg_roles WHERE rolname = current_user`;
+    if (!role?.allowed) throw cannotCreateDatabase(Object.assign(new Error('CREATEDB missing'), { code: NO_CREATEDB }));
+  } finally {
+    await admin.end();
+  }
 }
 
 export function withDatabase(url: string, database: string): string {

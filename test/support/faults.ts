@@ -109,7 +109,21 @@ export type LumaFault =
   /** 200 with the real body cut in half (and a Content-Length that agrees). */
   | { kind: 'truncate' }
   /** 200 with the real JSON body as `edit` returns it. */
-  | { kind: 'rewrite'; edit: (body: Record<string, unknown>, request: LumaRequest) => unknown };
+  | { kind: 'rewrite'; edit: (body: Record<string, unknown>, request: LumaRequest) => unknown }
+  /** The connection is destroyed before any answer: the client sees a reset ("socket hang up"). */
+  | { kind: 'reset' }
+  /**
+   * 200 with a body of `bytes` bytes of whitespace-padded JSON, streamed in 1 MiB chunks as
+   * fast as the client reads (Content-Length declared only with `declareLength`); stops when
+   * the client goes away. `sent` counts the bytes handed to the socket.
+   */
+  | {
+      kind: 'huge';
+      bytes: number;
+      declareLength?: boolean;
+      /** Counts the bytes written; `ended` is called once the server stops writing, either way. */
+      sent?: { bytes: number; ended?: () => void };
+    };
 
 export interface LumaRequest {
   eventId: string;
@@ -192,6 +206,18 @@ export async function startFaultyLuma(options: {
     const fault = scripts.get(eventId)?.(request);
     if (fault) faultsServed.set(fault.kind, (faultsServed.get(fault.kind) ?? 0) + 1);
     if (fault?.kind === 'hang') return;
+    if (fault?.kind === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.kind === 'huge') {
+      try {
+        await streamHugeBody(res, fault, gone.signal);
+      } finally {
+        fault.sent?.ended?.();
+      }
+      return;
+    }
     if (fault?.kind === 'status') {
       res.writeHead(fault.status, { 'content-type': fault.contentType ?? 'application/json', ...fault.headers });
       res.end(fault.body ?? JSON.stringify({ message: `fault ${fault.status}` }));
@@ -267,6 +293,45 @@ export async function startFaultyLuma(options: {
   };
   after(() => luma.stop());
   return luma;
+}
+
+/** A JSON page padded with spaces to `bytes`, written with backpressure until done or the client leaves. */
+async function streamHugeBody(
+  res: ServerResponse,
+  fault: { bytes: number; declareLength?: boolean; sent?: { bytes: number } },
+  gone: AbortSignal,
+): Promise<void> {
+  const head = Buffer.from('{"entries":[],"has_more":false');
+  const tail = Buffer.from('}');
+  const chunk = Buffer.alloc(1024 * 1024, ' ');
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    ...(fault.declareLength ? { 'content-length': String(fault.bytes) } : {}),
+  });
+  const write = async (buffer: Buffer): Promise<boolean> => {
+    if (gone.aborted || res.destroyed) return false;
+    if (fault.sent) fault.sent.bytes += buffer.length;
+    if (!res.write(buffer)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          gone.removeEventListener('abort', done);
+          resolve();
+        };
+        res.on('drain', done);
+        gone.addEventListener('abort', done);
+      });
+    }
+    return !gone.aborted;
+  };
+  let left = fault.bytes - head.length - tail.length;
+  if (!(await write(head))) return;
+  while (left > 0) {
+    const part = left >= chunk.length ? chunk : chunk.subarray(0, left);
+    left -= part.length;
+    if (!(await write(part))) return;
+  }
+  res.end(tail);
 }
 
 /** The page number inside a simulator cursor (base64url JSON [eventId, offset, page]). */

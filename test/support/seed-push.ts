@@ -29,7 +29,7 @@ export async function seedCandidate(
 ) {
   const [row] = await db
     .insert(s.irlGatheringPushCandidate)
-    .values({ uid: newUid(), updatedAt: new Date(), ...values })
+    .values({ uid: newUid(), attendeeCount: 0, updatedAt: new Date(), ...values })
     .returning();
   return row!;
 }
@@ -59,7 +59,21 @@ export async function notification(db: Db, uid: string) {
 }
 
 export async function seedImage(db: Db, url: string) {
-  const [row] = await db.insert(s.image).values({ uid: newUid(), url, updatedAt: new Date() }).returning();
+  const [row] = await db
+    .insert(s.image)
+    .values({
+      uid: newUid(),
+      url,
+      cid: 'bafy-test',
+      width: 64,
+      height: 64,
+      filename: 'avatar.png',
+      size: 1024,
+      type: 'image/png',
+      version: 'ORIGINAL',
+      updatedAt: new Date(),
+    })
+    .returning();
   return row!;
 }
 

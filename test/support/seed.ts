@@ -27,12 +27,10 @@ export async function seedMember(
     .values({ uid, name: `Member ${uid}`, email: `${uid}@example.org`, updatedAt: now(), ...memberValues })
     .returning();
   if (mainTeamUid) {
-    await db
-      .insert(s.teamMemberRole)
-      .values({ memberUid: uid, teamUid: mainTeamUid, mainTeam: true, updatedAt: now() });
+    await db.insert(s.teamMemberRole).values({ memberUid: uid, teamUid: mainTeamUid, mainTeam: true });
   }
   for (const teamUid of otherTeamUids) {
-    await db.insert(s.teamMemberRole).values({ memberUid: uid, teamUid, mainTeam: false, updatedAt: now() });
+    await db.insert(s.teamMemberRole).values({ memberUid: uid, teamUid, mainTeam: false });
   }
   return row!;
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { connect, createServer, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { after } from 'node:test';
 import {
@@ -21,6 +22,49 @@ export function createTestSqs(): SQSClient {
   });
   after(() => sqs.destroy());
   return sqs;
+}
+
+/**
+ * An SQS client whose requests pass through a loopback relay that counts the
+ * ReceiveMessage requests it has handed to the server: "a long poll is open" becomes an
+ * observable event instead of a guess after a sleep. Closed after the file.
+ */
+export async function createWatchedSqs(): Promise<{ sqs: SQSClient; receivesForwarded: () => number }> {
+  const target = new URL(testEnv('sqsEndpoint'));
+  const sockets = new Set<Socket>();
+  let receives = 0;
+  const relay = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.on('data', (chunk: Buffer) => {
+      // Counted once the bytes are written towards the server, not when the client sends them.
+      const found = chunk.toString('latin1').split('AmazonSQS.ReceiveMessage').length - 1;
+      upstream.write(chunk, () => {
+        receives += found;
+      });
+    });
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  const { port } = relay.address() as { port: number };
+  const sqs = new SQSClient({
+    region: 'us-east-1',
+    endpoint: `http://127.0.0.1:${port}`,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  after(async () => {
+    sqs.destroy();
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => relay.close(() => resolve()));
+  });
+  return { sqs, receivesForwarded: () => receives };
 }
 
 /**

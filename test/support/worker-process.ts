@@ -13,6 +13,8 @@ export interface WorkerProcess {
   url: string;
   /** Every JSON log line it wrote so far (stdout), parsed; and raw stderr text. */
   lines: Array<Record<string, unknown>>;
+  /** The same lines as written, unparsed (JSON.parse hides a repeated key). */
+  rawLines: string[];
   stderr: () => string;
   /** Resolves with the first log line matching `predicate`; rejects after `timeoutMs`. */
   waitForLog(
@@ -55,6 +57,7 @@ export async function startWorkerProcess(
   });
 
   const lines: Array<Record<string, unknown>> = [];
+  const rawLines: string[] = [];
   const waiters: Array<{
     predicate: (l: Record<string, unknown>) => boolean;
     resolve: (l: Record<string, unknown>) => void;
@@ -73,6 +76,7 @@ export async function startWorkerProcess(
         line = { msg: text, unparsed: true };
       }
       lines.push(line);
+      rawLines.push(text);
       for (const waiter of [...waiters]) {
         if (waiter.predicate(line)) {
           waiters.splice(waiters.indexOf(waiter), 1);
@@ -91,6 +95,7 @@ export async function startWorkerProcess(
     child,
     url,
     lines,
+    rawLines,
     stderr: () => stderr,
     exited,
     waitForLog(predicate, timeoutMs = 30_000) {

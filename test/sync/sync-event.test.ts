@@ -196,6 +196,28 @@ describe('syncEvent', () => {
     assert.equal(done?.updatedAt.getTime(), done?.guestLastSyncedAt?.getTime());
   });
 
+  it('reads the list again when Luma rejects a cursor mid-list, counting every guest once', async () => {
+    const members = await Promise.all([1, 2, 3, 4, 5].map((i) => seedMember(db, { email: `cursor${i}@x.org` })));
+    const { event, message } = await linkedEvent();
+    let rejected = 0;
+    luma.serve({
+      events: { [message.externalEventId]: members.map((m, i) => guest(`gst-c${i}`, m.email!)) },
+      // The cursor of page 3 has expired on its first use, as Luma's do when a list changes.
+      fault: (_request, page) =>
+        page === 3 && rejected++ === 0 ? HttpResponse.json({ message: 'Invalid cursor' }, { status: 400 }) : undefined,
+    });
+
+    const result = await syncEvent(syncDeps(db, { pageSize: 2 }), message);
+
+    assert.deepEqual(
+      { pages: result.pages, fetched: result.fetched, matched: result.matched, created: result.created },
+      { pages: 3, fetched: 5, matched: 5, created: 5 },
+    );
+    assert.equal((await guestsOf(db, event.uid)).length, 5);
+    const [row] = await db.select().from(plEvent).where(eq(plEvent.uid, event.uid));
+    assert.notEqual(row?.guestLastSyncedAt, null);
+  });
+
   it('writes nothing in a dry run but reports what it would create', async () => {
     const members = await Promise.all([1, 2].map((i) => seedMember(db, { email: `dry${i}@x.org` })));
     const { event, message } = await linkedEvent();

@@ -1,0 +1,92 @@
+import type { Sql } from '../db/client.ts';
+import { errorKind } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { SyncResult, SyncTrigger } from '../sync/types.ts';
+
+/** One sync attempt as luma_guest_sync.sync_history stores it (migration 0004). */
+export interface SyncAttempt {
+  eventUid: string;
+  trigger: SyncTrigger;
+  startedAt: Date;
+  finishedAt: Date;
+  outcome: 'success' | 'failure';
+  /** errorKind() of the failure; absent for a success. */
+  errorKind?: string;
+  /** The sync's counts; absent for a failure, which returns none. */
+  result?: Pick<SyncResult, 'pages' | 'fetched' | 'matched' | 'created' | 'removed' | 'skipped'>;
+}
+
+export interface HistoryDeps {
+  sql: Sql;
+  /** Rows older than this many days are deleted as new ones are written. */
+  retentionDays: number;
+}
+
+/**
+ * Rows past retention deleted per insert. Bounded so one insert never waits on a big
+ * delete; any steady rate of attempts still keeps the table at its retention, because
+ * each attempt deletes up to this many older rows and adds one.
+ */
+export const PRUNE_BATCH = 100;
+
+/**
+ * Writes one attempt, and prunes past-retention rows, in one statement: the history
+ * costs one round trip per attempt whatever the number of pages.
+ */
+export async function recordSyncAttempt(deps: HistoryDeps, attempt: SyncAttempt): Promise<void> {
+  const r = attempt.result;
+  const withoutAccount = r ? Math.max(0, r.fetched - r.matched) : null;
+  await deps.sql`
+    WITH pruned AS (
+      DELETE FROM luma_guest_sync.sync_history
+      WHERE id IN (
+        SELECT id FROM luma_guest_sync.sync_history
+        WHERE finished_at < now() - make_interval(days => ${deps.retentionDays}::int)
+        ORDER BY finished_at LIMIT ${PRUNE_BATCH}
+      )
+    )
+    INSERT INTO luma_guest_sync.sync_history
+      (event_uid, trigger, started_at, finished_at, outcome, error_kind,
+       pages, fetched, matched, created, removed, skipped, without_account)
+    VALUES (${attempt.eventUid}, ${attempt.trigger}, ${attempt.startedAt.toISOString()}::timestamptz,
+      ${attempt.finishedAt.toISOString()}::timestamptz,
+      ${attempt.outcome}, ${attempt.errorKind ?? null}, ${r?.pages ?? null}, ${r?.fetched ?? null},
+      ${r?.matched ?? null}, ${r?.created ?? null}, ${r?.removed ?? null}, ${r?.skipped ?? null}, ${withoutAccount})`;
+}
+
+/**
+ * Runs one sync and records it as one attempt, success or failure. A dry run is not an
+ * attempt (it writes nothing) and is not recorded. Failing to write the history never
+ * fails the sync: it is logged, and the sync's own outcome stands.
+ */
+export async function withSyncHistory(
+  deps: HistoryDeps & { log: Logger; now?: () => Date },
+  what: { eventUid: string; trigger: SyncTrigger; dryRun?: boolean },
+  run: () => Promise<SyncResult>,
+): Promise<SyncResult> {
+  const now = deps.now ?? (() => new Date());
+  const startedAt = now();
+  const record = async (attempt: Omit<SyncAttempt, 'eventUid' | 'trigger' | 'startedAt' | 'finishedAt'>) => {
+    if (what.dryRun) return;
+    try {
+      await recordSyncAttempt(deps, {
+        eventUid: what.eventUid,
+        trigger: what.trigger,
+        startedAt,
+        finishedAt: now(),
+        ...attempt,
+      });
+    } catch (err) {
+      deps.log.warn({ err, eventUid: what.eventUid, trigger: what.trigger }, 'could not record the sync attempt');
+    }
+  };
+  let result: SyncResult;
+  try {
+    result = await run();
+  } catch (err) {
+    await record({ outcome: 'failure', errorKind: errorKind(err) });
+    throw err;
+  }
+  await record({ outcome: 'success', result });
+  return result;
+}

@@ -1,0 +1,86 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { connect, createServer, type Socket } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export interface LatencyProxy {
+  /** Where clients connect instead of the target: http://127.0.0.1:<free port>. */
+  url: string;
+  /** The round trip it adds to every request/response exchange, in ms. */
+  rttMs: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * A TCP relay that delays every chunk by half of `rttMs` in each direction, so each
+ * request/response on a kept-alive connection costs one extra round trip, as a real SQS
+ * endpoint 10–30 ms away does. A loopback server inside the bench has none, which made
+ * the scheduler's 1,000 SendMessageBatch calls look free. Connection set-up is not delayed
+ * (the SDK keeps connections alive, so it is paid once per socket); chunks keep their order
+ * because every chunk in one direction waits the same time.
+ */
+export async function startLatencyProxy(target: { host: string; port: number }, rttMs: number): Promise<LatencyProxy> {
+  const half = rttMs / 2;
+  const sockets = new Set<Socket>();
+  const delayed = (from: Socket, to: Socket) => {
+    from.on('data', (chunk) => {
+      setTimeout(() => to.write(chunk), half);
+    });
+    from.on('end', () => setTimeout(() => to.end(), half));
+  };
+  const server = createServer((client) => {
+    const upstream = connect(target.port, target.host);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    delayed(client, upstream);
+    delayed(upstream, client);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    rttMs,
+    async stop() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * An SQS server with `rttMs` in front, in a child process of its own: a real SQS is
+ * another machine, and inside the bench process the server's work and the proxy's timers
+ * would compete with the scheduler for the event loop. Stopped with `stop()`.
+ */
+export async function startRemoteSqs(rttMs: number): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), String(rttMs)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+  return {
+    endpoint: line.trim(),
+    async stop() {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+// As a script: fauxqs on a free loopback port behind the proxy; prints the proxy's URL.
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { startFauxqs } = await import('fauxqs');
+  const server = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
+  const proxy = await startLatencyProxy({ host: '127.0.0.1', port: server.port }, Number(process.argv[2]));
+  console.log(proxy.url);
+  process.once('SIGTERM', () => void Promise.all([proxy.stop(), server.stop()]).then(() => process.exit(0)));
+}

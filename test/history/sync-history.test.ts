@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { createDatabase } from '../../src/db/client.ts';
+import { eventHistory, lastAttempts, lastSuccesses } from '../../src/history/queries.ts';
+import { PRUNE_BATCH, recordSyncAttempt, withSyncHistory } from '../../src/history/record-attempt.ts';
+import { createLogger } from '../../src/log.ts';
+import type { SyncResult } from '../../src/sync/types.ts';
+import { createTestDatabase } from '../support/db.ts';
+
+const database = await createTestDatabase({ label: 'sync_history' });
+const log = createLogger({ level: 'silent', pretty: false });
+const DAY = 86_400_000;
+
+function result(eventUid: string, pages: number): SyncResult {
+  return {
+    eventUid,
+    providerType: 'LUMA',
+    pages,
+    fetched: pages * 100,
+    matched: pages * 80,
+    created: 12,
+    skipped: 3,
+    removed: 1,
+    dryRun: false,
+    durationMs: 5,
+  };
+}
+
+/** A handle on the test database that counts the statements sent through it. */
+function countingDatabase() {
+  const statements: string[] = [];
+  const counted = createDatabase({ url: database.url, poolMax: 1, onQuery: (q) => statements.push(q) });
+  after(() => counted.close());
+  return { sql: counted.sql, statements };
+}
+
+describe('sync history', () => {
+  it('records a success with its counts and the approved guests without a directory account', async () => {
+    const deps = { sql: database.sql, retentionDays: 30, log };
+    await withSyncHistory(deps, { eventUid: 'evt-ok', trigger: 'webhook' }, async () => result('evt-ok', 4));
+    const [row] = await eventHistory(database.sql, 'evt-ok');
+    assert.ok(row);
+    assert.equal(row.trigger, 'webhook');
+    assert.equal(row.outcome, 'success');
+    assert.equal(row.errorKind, null);
+    assert.deepEqual(
+      [row.pages, row.fetched, row.matched, row.created, row.removed, row.skipped, row.withoutAccount],
+      [4, 400, 320, 12, 1, 3, 80],
+    );
+    assert.ok(row.finishedAt.getTime() >= row.startedAt.getTime());
+  });
+
+  it('records a failure with its error kind, and rethrows the error', async () => {
+    const deps = { sql: database.sql, retentionDays: 30, log };
+    const failure = Object.assign(new Error('Luma 502'), { kind: 'luma_http' });
+    await assert.rejects(
+      withSyncHistory(deps, { eventUid: 'evt-fail', trigger: 'tier' }, async () => {
+        throw failure;
+      }),
+      (err) => err === failure,
+    );
+    const [row] = await eventHistory(database.sql, 'evt-fail');
+    assert.equal(row?.outcome, 'failure');
+    assert.equal(row?.errorKind, 'luma_http');
+    assert.equal(row?.trigger, 'tier');
+    assert.equal(row?.pages, null);
+  });
+
+  it('does not record a dry run, which writes nothing', async () => {
+    const deps = { sql: database.sql, retentionDays: 30, log };
+    await withSyncHistory(deps, { eventUid: 'evt-dry', trigger: 'manual', dryRun: true }, async () => ({
+      ...result('evt-dry', 1),
+      dryRun: true,
+    }));
+    assert.deepEqual(await eventHistory(database.sql, 'evt-dry'), []);
+  });
+
+  it('writes one statement per attempt, whatever the number of pages', async () => {
+    for (const pages of [1, 500]) {
+      const counted = countingDatabase();
+      const deps = { sql: counted.sql, retentionDays: 30, log };
+      await withSyncHistory(deps, { eventUid: `evt-pages-${pages}`, trigger: 'schedule' }, async () =>
+        result(`evt-pages-${pages}`, pages),
+      );
+      assert.equal(counted.statements.filter((q) => q.includes('sync_history')).length, 1, `${pages} pages`);
+    }
+  });
+
+  it('keeps the sync outcome when the history cannot be written', async () => {
+    const broken = createDatabase({ url: database.url.replace(/\/[^/]*$/, '/no_such_database'), poolMax: 1 });
+    after(() => broken.close());
+    const warnings: unknown[] = [];
+    const spyLog = { warn: (obj: unknown) => warnings.push(obj) } as unknown as typeof log;
+    const got = await withSyncHistory(
+      { sql: broken.sql, retentionDays: 30, log: spyLog },
+      { eventUid: 'evt-nohist', trigger: 'schedule' },
+      async () => result('evt-nohist', 2),
+    );
+    assert.equal(got.pages, 2);
+    assert.equal(warnings.length, 1);
+  });
+
+  it('deletes rows past retention as new ones are written, a bounded batch at a time', async () => {
+    const old = new Date(Date.now() - 40 * DAY);
+    const recent = new Date(Date.now() - 10 * DAY);
+    const attempt = (eventUid: string, at: Date) => ({
+      eventUid,
+      trigger: 'schedule' as const,
+      startedAt: at,
+      finishedAt: at,
+      outcome: 'success' as const,
+      result: result(eventUid, 1),
+    });
+    // Written with a long retention so nothing is pruned while seeding.
+    for (let i = 0; i < PRUNE_BATCH + 5; i++) {
+      await recordSyncAttempt({ sql: database.sql, retentionDays: 3650 }, attempt('evt-old', old));
+    }
+    await recordSyncAttempt({ sql: database.sql, retentionDays: 3650 }, attempt('evt-recent', recent));
+
+    await recordSyncAttempt({ sql: database.sql, retentionDays: 30 }, attempt('evt-new', new Date()));
+    assert.equal((await eventHistory(database.sql, 'evt-old', 1000)).length, 5, 'one batch pruned');
+    await recordSyncAttempt({ sql: database.sql, retentionDays: 30 }, attempt('evt-new', new Date()));
+    assert.equal((await eventHistory(database.sql, 'evt-old', 1000)).length, 0, 'the rest on the next write');
+    assert.equal((await eventHistory(database.sql, 'evt-recent')).length, 1, 'rows within retention stay');
+  });
+
+  it('answers the last attempt per event, one event’s history, and each event’s last success', async () => {
+    const deps = { sql: database.sql, retentionDays: 30, log };
+    let clock = Date.UTC(2031, 0, 1);
+    const tick = () => {
+      clock += 1000;
+      return new Date(clock);
+    };
+    const at = { ...deps, now: tick };
+    await withSyncHistory(at, { eventUid: 'q-a', trigger: 'schedule' }, async () => result('q-a', 3));
+    await assert.rejects(
+      withSyncHistory(at, { eventUid: 'q-a', trigger: 'webhook' }, async () => {
+        throw new Error('boom');
+      }),
+    );
+    await withSyncHistory(at, { eventUid: 'q-b', trigger: 'tier' }, async () => result('q-b', 7));
+
+    const last = await lastAttempts(database.sql, { eventUids: ['q-a', 'q-b'] });
+    assert.deepEqual(
+      last.map((r) => [r.eventUid, r.trigger, r.outcome]),
+      [
+        ['q-b', 'tier', 'success'],
+        ['q-a', 'webhook', 'failure'],
+      ],
+    );
+    const history = await eventHistory(database.sql, 'q-a');
+    assert.deepEqual(
+      history.map((r) => r.outcome),
+      ['failure', 'success'],
+    );
+    const successes = await lastSuccesses(database.sql, ['q-a', 'q-b', 'q-none']);
+    assert.equal(successes.get('q-a')?.pages, 3, 'the failure after it does not hide the last success');
+    assert.equal(successes.get('q-b')?.pages, 7);
+    assert.equal(successes.has('q-none'), false);
+  });
+});

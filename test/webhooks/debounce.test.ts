@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it, mock } from 'node:test';
+import type { SyncableEvent } from '../../src/schedule/discover.ts';
+import { WebhookDebouncer } from '../../src/webhooks/debounce.ts';
+
+const WINDOW = 10_000;
+const START = Date.UTC(2031, 5, 1, 12, 0, 0);
+const event = (uid: string): SyncableEvent => ({
+  eventUid: uid,
+  externalEventId: `evt-${uid}`,
+  locationUid: 'loc',
+  providerType: 'LUMA',
+});
+
+function debouncer(caps: { perEvent?: number; perMinute?: number } = {}) {
+  const sent: Array<{ uid: string; window: string; at: number }> = [];
+  const errors: unknown[] = [];
+  const d = new WebhookDebouncer({
+    windowMs: WINDOW,
+    maxPerEventPerHour: caps.perEvent ?? 100,
+    maxPerMinute: caps.perMinute ?? 100,
+    send: async (e, windowStart) => {
+      sent.push({ uid: e.eventUid, window: windowStart.toISOString(), at: Date.now() });
+    },
+    log: { error: (obj: unknown) => errors.push(obj) } as never,
+  });
+  return { d, sent, errors };
+}
+
+describe('the webhook debouncer', () => {
+  beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'Date'], now: START + 2_000 }));
+  afterEach(() => mock.timers.reset());
+
+  it('turns a burst within one window into one send at the window’s end, keyed by the window', async () => {
+    const { d, sent } = debouncer();
+    assert.equal(d.offer(event('a')), 'scheduled');
+    mock.timers.tick(3_000);
+    assert.equal(d.offer(event('a')), 'coalesced');
+    assert.equal(d.offer(event('b')), 'scheduled');
+    mock.timers.tick(4_999);
+    assert.equal(sent.length, 0, 'nothing before the window ends');
+    mock.timers.tick(1);
+    await d.stop();
+    assert.deepEqual(
+      sent.map((s) => [s.uid, s.window, s.at - START]),
+      [
+        ['a', new Date(START).toISOString(), WINDOW],
+        ['b', new Date(START).toISOString(), WINDOW],
+      ],
+    );
+  });
+
+  it('schedules a new send for a delivery after the window ended', async () => {
+    const { d, sent } = debouncer();
+    d.offer(event('a'));
+    mock.timers.tick(8_000);
+    await Promise.resolve();
+    assert.equal(d.offer(event('a')), 'scheduled', 'the first send went: a new window');
+    mock.timers.tick(WINDOW);
+    await d.stop();
+    assert.deepEqual(
+      sent.map((s) => s.window),
+      [new Date(START).toISOString(), new Date(START + WINDOW).toISOString()],
+    );
+  });
+
+  it('caps the sends of one event per hour and of all events per minute', async () => {
+    const perEvent = debouncer({ perEvent: 2 });
+    for (let i = 0; i < 2; i++) {
+      assert.equal(perEvent.d.offer(event('a')), 'scheduled');
+      mock.timers.tick(WINDOW);
+    }
+    assert.equal(perEvent.d.offer(event('a')), 'capped');
+    assert.equal(perEvent.d.offer(event('b')), 'scheduled', 'other events are not held back');
+    mock.timers.tick(3_600_000);
+    assert.equal(perEvent.d.offer(event('a')), 'scheduled', 'an hour later it may go again');
+    await perEvent.d.stop();
+
+    const global = debouncer({ perMinute: 3 });
+    assert.deepEqual(
+      ['a', 'b', 'c', 'd'].map((uid) => global.d.offer(event(uid))),
+      ['scheduled', 'scheduled', 'scheduled', 'capped'],
+    );
+    mock.timers.tick(60_000);
+    assert.equal(global.d.offer(event('d')), 'scheduled');
+    await global.d.stop();
+  });
+
+  it('sends what still waits when stopped, so an acknowledged delivery is not dropped', async () => {
+    const { d, sent } = debouncer();
+    d.offer(event('a'));
+    assert.equal(d.pending, 1);
+    await d.stop();
+    assert.deepEqual(
+      sent.map((s) => s.uid),
+      ['a'],
+    );
+    assert.equal(d.pending, 0);
+  });
+
+  it('logs a send that fails, without throwing at the caller', async () => {
+    const errors: unknown[] = [];
+    const d = new WebhookDebouncer({
+      windowMs: WINDOW,
+      maxPerEventPerHour: 10,
+      maxPerMinute: 10,
+      send: async () => {
+        throw new Error('queue unreachable');
+      },
+      log: { error: (obj: unknown) => errors.push(obj) } as never,
+    });
+    d.offer(event('a'));
+    await d.stop();
+    assert.equal(errors.length, 1);
+  });
+});
