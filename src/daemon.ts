@@ -186,6 +186,9 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
       shutdown.register('tier scheduler', ({ remainingMs }) => tierScheduler.stop({ graceMs: remainingMs() }));
     }
   }
+  if (config.tiers.enabled && !config.enabled) {
+    log.warn('PL_EVENT_GUEST_SYNC_TIERS_ENABLED is true but PL_EVENT_GUEST_SYNC_ENABLED is not: no tier ticks run');
+  }
   if (config.webhook.enabled) {
     // A producer too: registered after the consumer, so it closes before the syncs are awaited.
     const receiver = await startWebhookReceiver({

@@ -242,7 +242,8 @@ async function runEnqueueCommand(config: Readonly<Config>, log: Logger, dryRun: 
   const sqs = createSqsClient(config);
   try {
     const queueUrl = dryRun ? '' : await resolveQueueUrl(sqs, config.queue);
-    const report = await runEnqueue({ db: database.db, sqs, queueUrl, log }, slotOf(new Date()), { dryRun });
+    const deps = { db: database.db, sqs, queueUrl, log, concurrency: config.enqueueConcurrency };
+    const report = await runEnqueue(deps, slotOf(new Date()), { dryRun });
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return report.failed > 0 ? 1 : 0;
   } finally {

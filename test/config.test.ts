@@ -64,6 +64,23 @@ describe('loadConfig', () => {
     assert.equal(problemsOf({ LUMA_RETRIES: '-1' }).length, 1);
   });
 
+  it('reads the cron catch-up window and the enqueue concurrency, and names bad ones', () => {
+    const defaults = loadConfig({});
+    assert.deepEqual([defaults.cronCatchUpSeconds, defaults.enqueueConcurrency], [3_600, 16]);
+    const set = loadConfig({
+      PL_EVENT_GUEST_SYNC_CRON_CATCH_UP_SECONDS: '0',
+      PL_EVENT_GUEST_SYNC_ENQUEUE_CONCURRENCY: '4',
+    });
+    assert.deepEqual([set.cronCatchUpSeconds, set.enqueueConcurrency], [0, 4]);
+    const problems = problemsOf({
+      PL_EVENT_GUEST_SYNC_CRON_CATCH_UP_SECONDS: '-1',
+      PL_EVENT_GUEST_SYNC_ENQUEUE_CONCURRENCY: '0',
+    });
+    assert.equal(problems.length, 2, problems.join('; '));
+    assert.ok(problems.some((p) => p.startsWith('PL_EVENT_GUEST_SYNC_CRON_CATCH_UP_SECONDS')));
+    assert.ok(problems.some((p) => p.startsWith('PL_EVENT_GUEST_SYNC_ENQUEUE_CONCURRENCY')));
+  });
+
   it('returns a frozen object', () => {
     const config = loadConfig({});
     assert.ok(Object.isFrozen(config));
@@ -106,6 +123,11 @@ describe('loadConfig', () => {
     assert.match(byVar('PL_EVENT_GUEST_SYNC_TIER_BUDGET_SHARE') ?? '', /at most 1/);
     assert.match(byVar('PL_EVENT_GUEST_SYNC_HISTORY_RETENTION_DAYS') ?? '', /whole number from 1/);
     assert.equal(problems.length, 4);
+    const webhook = problemsOf({ LUMA_WEBHOOK_SECRET: 'whsec_not base64!', LUMA_WEBHOOK_DEBOUNCE_SECONDS: '301' });
+    assert.match(webhook.find((p) => p.startsWith('LUMA_WEBHOOK_SECRET:')) ?? '', /whsec_ followed by base64/);
+    assert.ok(!webhook.join('\n').includes('not base64!'), 'the secret is not quoted');
+    assert.match(webhook.find((p) => p.startsWith('LUMA_WEBHOOK_DEBOUNCE_SECONDS:')) ?? '', /from 1 to 300/);
+    assert.equal(loadConfig({}).webhook.enabled, false);
   });
 
   it('requires the Luma key and the database when the feature or the consumer is enabled', () => {

@@ -22,6 +22,8 @@ export async function startWebhookReceiver(deps: {
   queueUrl: string;
   log: Logger;
   onOutcome?: (outcome: WebhookOutcome) => void;
+  /** The debounce window in ms, instead of LUMA_WEBHOOK_DEBOUNCE_SECONDS: the bench compresses time. */
+  windowMs?: number;
 }): Promise<{ port: number; stop(): Promise<void> }> {
   const { webhook } = deps.config;
   const log = deps.log.child({ component: 'LumaWebhookReceiver' });
@@ -29,7 +31,7 @@ export async function startWebhookReceiver(deps: {
     log.warn('LUMA_WEBHOOK_SECRET is not set: deliveries are not verified (each can only trigger a bounded re-read)');
   }
   const debouncer = new WebhookDebouncer({
-    windowMs: webhook.debounceSeconds * 1000,
+    windowMs: deps.windowMs ?? webhook.debounceSeconds * 1000,
     maxPerEventPerHour: webhook.maxPerEventPerHour,
     maxPerMinute: webhook.maxPerMinute,
     log,

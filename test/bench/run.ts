@@ -10,9 +10,11 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type LocalPostgres, startEmbeddedPostgres } from '../../src/local/embedded-postgres.ts';
 import { startLocalSqs } from '../../src/local/local-sqs.ts';
+import { freshness } from './freshness-scenario.ts';
 import { type Figure, machine, table } from './harness.ts';
 import { memory } from './memory-scenario.ts';
 import { pageParsing } from './parse-scenario.ts';
+import { referenceComparison } from './reference-scenario.ts';
 import { scheduler } from './scheduler-scenario.ts';
 import { seedBulkMembers } from './seed-bulk.ts';
 import { createBenchDatabase } from './sync-env.ts';
@@ -51,6 +53,8 @@ try {
     [6, () => scaling(options)],
     [7, () => scheduler({ adminUrl, runs, quick, sqsRttMs: sqsRtt })],
     [8, () => pageParsing({ runs })],
+    [9, () => referenceComparison(options)],
+    [10, () => freshness({ adminUrl, sqsEndpoint: sqs.endpoint, quick })],
   ];
   for (const [n, scenario] of scenarios) {
     if (only && !only.has(n)) continue;

@@ -2,6 +2,7 @@ import { createDatabase, type Database } from '../../src/db/client.ts';
 import { createRateLimiter } from '../../src/providers/rate-limit.ts';
 import { createSharedBudget } from '../../src/providers/shared-budget.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
+import { FIRST_SYNC_CASES, type FirstSyncCase, timeFirstSyncCase } from './first-sync-cases.ts';
 import { type Figure, figure, time } from './harness.ts';
 import { benchEvent, benchSyncDeps, startSimulatedLuma } from './sync-env.ts';
 
@@ -11,13 +12,18 @@ export interface SyncBenchOptions {
   quick: boolean;
 }
 
-/** Scenario 1: database-bound sync against its floors, and the re-sync. */
+/**
+ * Scenario 1: database-bound sync against its floors, the re-sync, and first syncs into a
+ * guest table whose statistics say it is empty or small (first-sync-cases.ts).
+ */
 export async function databaseBound({ db, runs, quick }: SyncBenchOptions): Promise<Figure[]> {
   const guests = quick ? 10_000 : 50_000;
   const luma = await startSimulatedLuma({ events: { 'evt-db-bound': { guestCount: guests } } });
   const rates: number[] = [];
   const ratios: number[] = [];
   const resync: number[] = [];
+  const cases = Object.keys(FIRST_SYNC_CASES) as FirstSyncCase[];
+  const caseRatios = new Map<FirstSyncCase, number[]>(cases.map((c) => [c, []]));
   try {
     for (let i = 0; i < runs; i++) {
       const deps = benchSyncDeps(db.db, luma.url);
@@ -34,6 +40,10 @@ export async function databaseBound({ db, runs, quick }: SyncBenchOptions): Prom
       rates.push(guests / (first.ms / 1000));
       ratios.push(first.ms / Math.max(fetchFloor.ms, writeFloor.ms));
       resync.push(guests / (again.ms / 1000));
+      for (const name of cases) {
+        const ms = await timeFirstSyncCase(db, luma.url, 'evt-db-bound', name);
+        caseRatios.get(name)!.push(ms / first.ms);
+      }
     }
   } finally {
     await luma.stop();
@@ -43,6 +53,12 @@ export async function databaseBound({ db, runs, quick }: SyncBenchOptions): Prom
     figure(name, 'first sync', 'guests/s', rates, { text: '>= 10000', ok: (m) => m >= 10_000 }),
     figure(name, 'first sync / max(fetch floor, write floor)', 'ratio', ratios, { text: '<= 2.0', ok: (m) => m <= 2 }),
     figure(name, 're-sync, nothing new', 'guests/s', resync, { text: '>= 20000', ok: (m) => m >= 20_000 }),
+    ...cases.map((c) =>
+      figure(name, `first sync, ${c} / normal first sync`, 'ratio', caseRatios.get(c)!, {
+        text: '<= 1.5',
+        ok: (m) => m <= 1.5,
+      }),
+    ),
   ];
 }
 

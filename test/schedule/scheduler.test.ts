@@ -23,7 +23,7 @@ describe('slotOf', () => {
     assert.equal(slotOf(new Date('2031-06-01T03:59:59.999Z')).toISOString(), '2031-06-01T03:59:00.000Z');
   });
 
-  it('is as fine as the cron expression: a seconds field gives one slot (and deduplication id) per second', () => {
+  it('is as fine as the cron expression: a seconds field gives each second its own slot (and deduplication id)', () => {
     assert.equal(slotPrecisionOf('0 3 * * *'), 'minute');
     assert.equal(slotPrecisionOf(' */10 * * * * * '), 'second');
     const at = (iso: string) => slotOf(new Date(iso), slotPrecisionOf('*/10 * * * * *')).toISOString();
@@ -132,7 +132,9 @@ describe('createScheduler', () => {
       const late = lines.find((l) => l.msg === 'cron firing late: running it now');
       assert.equal(late?.level, 40);
       assert.equal(late?.slot, slot.toISOString());
-      assert.ok(Number(late?.lateMs) >= 2_300, `lateMs ${late?.lateMs}`);
+      // A lower bound (it was blocked that long): a slower machine only makes it later.
+      const lateness = Number(late?.lateMs);
+      assert.ok(lateness >= 2_300, `late by ${lateness} ms`);
       t.diagnostic(`the late slot ran ${late?.lateMs} ms after it was due`);
       assert.deepEqual(missed, []);
     } finally {
