@@ -317,7 +317,7 @@ export const schema = {
   },
   database: {
     url: {
-      doc: 'PostgreSQL connection URL of the directory database.',
+      doc: 'PostgreSQL connection URL of the directory database, read as libpq reads it: a Unix socket with ?host=/dir, sslmode, sslrootcert (see the notes below the table).',
       format: postgresUrl.validate,
       default: '',
       sensitive: true,

@@ -34,7 +34,7 @@ interface CliRun {
  * `env` on top of a minimal environment. Killed if it runs past `timeoutMs`.
  */
 function runCli(args: string[], env: Record<string, string>, options: { bin?: boolean; timeoutMs?: number } = {}) {
-  const entry = options.bin ? ['src/bin.js'] : ['--import', 'tsx', 'src/main.ts'];
+  const entry = options.bin ? ['src/bin.js'] : ['src/main.ts'];
   const child = spawn(process.execPath, [...entry, ...args], {
     cwd: ROOT,
     env: {

@@ -13,9 +13,12 @@ export class EventSyncRunningError extends Error {
   /** Retryable: the consumer leaves the message for redelivery once the other sync is done. */
   readonly kind = 'event_sync_running';
 
-  constructor(readonly eventUid: string) {
+  readonly eventUid: string;
+
+  constructor(eventUid: string) {
     super(`Event ${eventUid} is already being synced (by another worker or a sync command); try again later`);
     this.name = 'EventSyncRunningError';
+    this.eventUid = eventUid;
   }
 }
 

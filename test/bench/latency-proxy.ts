@@ -66,7 +66,7 @@ export async function startLatencyProxy(target: { host: string; port: number }, 
 export async function startRemoteSqs(
   rttMs: number,
 ): Promise<{ endpoint: string; cpuSeconds(): number; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), String(rttMs)], {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), String(rttMs)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
