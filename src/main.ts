@@ -39,7 +39,8 @@ Usage:
                                            PL_EVENT_GUEST_SYNC_ENABLED=true, the SQS consumer when
                                            PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED=true, and the
                                            /healthz, /readyz and /metrics server on HTTP_PORT.
-  luma-guest-sync sync --event <uid>       Sync one event now, in the foreground, and print the result.
+  luma-guest-sync sync --event <uid>       Sync one event now, in the foreground, and print the result
+                                           (JSON on stdout; log lines on stderr).
   luma-guest-sync enqueue                  Find every syncable event and enqueue one message each, once.
   luma-guest-sync enqueue --tiers          Run one tick of the freshness schedule: enqueue the events due by tier.
   luma-guest-sync db:migrate               Apply the migrations to DATABASE_URL (never done implicitly).
@@ -149,8 +150,8 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     process.stderr.write(`luma-guest-sync: ${problem.message}\n`);
     return 2;
   }
-  // sync and enqueue print their result on stdout for scripts to parse; their logs go to stderr.
-  const printsResult = parsed.command === 'sync' || parsed.command === 'enqueue';
+  // sync, enqueue and status print their result on stdout for scripts to parse; their logs go to stderr.
+  const printsResult = parsed.command === 'sync' || parsed.command === 'enqueue' || parsed.command === 'status';
   const log = createLogger({ ...config.log, toStderr: printsResult });
 
   try {
