@@ -41,7 +41,7 @@ export const schema = {
     doc: 'SendMessageBatch calls (10 events each) the scheduler keeps in flight at once.',
     format: positiveInt(100).validate,
     ...intCoerce,
-    default: 16,
+    default: 32,
     env: 'PL_EVENT_GUEST_SYNC_ENQUEUE_CONCURRENCY',
   },
   overdueAfterHours: {
@@ -317,7 +317,7 @@ export const schema = {
   },
   database: {
     url: {
-      doc: 'PostgreSQL connection URL of the directory database.',
+      doc: 'PostgreSQL connection URL of the directory database, read as libpq reads it: a Unix socket with ?host=/dir, sslmode, sslrootcert (see the notes below the table).',
       format: postgresUrl.validate,
       default: '',
       sensitive: true,

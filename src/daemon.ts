@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Config } from './config.ts';
 import { SyncConsumer } from './consume/consumer.ts';
-import { resolveQueueUrl } from './consume/queue-url.ts';
+import { queueProblem, resolveQueueUrl } from './consume/queue-url.ts';
 import { createDatabase } from './db/client.ts';
 import { checkSchema } from './db/schema-check.ts';
 import { errorKind } from './errors.ts';
@@ -59,9 +59,14 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
       if (!queueUrl) {
         throw new DetailError(queueLookupProblem ?? 'queue not looked up yet: the worker is still starting');
       }
-      await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }), {
-        abortSignal: signal,
-      });
+      try {
+        await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }), {
+          abortSignal: signal,
+        });
+      } catch (err) {
+        // The sentence the consumer logs for the same failure, so the two agree.
+        throw new DetailError(queueProblem(err, queueUrl));
+      }
     },
   });
   registerScrapeGauges(metrics.registry, {

@@ -39,7 +39,8 @@ Usage:
                                            PL_EVENT_GUEST_SYNC_ENABLED=true, the SQS consumer when
                                            PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED=true, and the
                                            /healthz, /readyz and /metrics server on HTTP_PORT.
-  luma-guest-sync sync --event <uid>       Sync one event now, in the foreground, and print the result.
+  luma-guest-sync sync --event <uid>       Sync one event now, in the foreground, and print the result
+                                           (JSON on stdout; log lines on stderr).
   luma-guest-sync enqueue                  Find every syncable event and enqueue one message each, once.
   luma-guest-sync enqueue --tiers          Run one tick of the freshness schedule: enqueue the events due by tier.
   luma-guest-sync db:migrate               Apply the migrations to DATABASE_URL (never done implicitly).
@@ -149,8 +150,8 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     process.stderr.write(`luma-guest-sync: ${problem.message}\n`);
     return 2;
   }
-  // sync and enqueue print their result on stdout for scripts to parse; their logs go to stderr.
-  const printsResult = parsed.command === 'sync' || parsed.command === 'enqueue';
+  // sync, enqueue and status print their result on stdout for scripts to parse; their logs go to stderr.
+  const printsResult = parsed.command === 'sync' || parsed.command === 'enqueue' || parsed.command === 'status';
   const log = createLogger({ ...config.log, toStderr: printsResult });
 
   try {
@@ -242,7 +243,8 @@ async function runEnqueueCommand(config: Readonly<Config>, log: Logger, dryRun: 
   const sqs = createSqsClient(config);
   try {
     const queueUrl = dryRun ? '' : await resolveQueueUrl(sqs, config.queue);
-    const report = await runEnqueue({ db: database.db, sqs, queueUrl, log }, slotOf(new Date()), { dryRun });
+    const deps = { db: database.db, sqs, queueUrl, log, concurrency: config.enqueueConcurrency };
+    const report = await runEnqueue(deps, slotOf(new Date()), { dryRun });
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return report.failed > 0 ? 1 : 0;
   } finally {

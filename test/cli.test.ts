@@ -8,6 +8,7 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../src/db/client.ts';
 import { plEvent } from '../src/db/schema.ts';
 import { HELP } from '../src/main.ts';
+import { EVENT_LOCK_NAMESPACE } from '../src/sync/event-lock.ts';
 import { createTestDatabase } from './support/db.ts';
 import { testEnv } from './support/env.ts';
 import { DAY, guestsOf, seedEvent, seedMember } from './support/seed.ts';
@@ -33,7 +34,7 @@ interface CliRun {
  * `env` on top of a minimal environment. Killed if it runs past `timeoutMs`.
  */
 function runCli(args: string[], env: Record<string, string>, options: { bin?: boolean; timeoutMs?: number } = {}) {
-  const entry = options.bin ? ['src/bin.js'] : ['--import', 'tsx', 'src/main.ts'];
+  const entry = options.bin ? ['src/bin.js'] : ['src/main.ts'];
   const child = spawn(process.execPath, [...entry, ...args], {
     cwd: ROOT,
     env: {
@@ -130,6 +131,23 @@ describe('luma-guest-sync sync', () => {
     assert.equal(result.created, 2);
     assert.equal((await guestsOf(db, event.uid)).length, 0);
     assert.equal(await lastSyncedAt(db, event.uid), null);
+  });
+
+  it('says the event is already being synced, and writes nothing, while another sync holds it', async () => {
+    const event = await seedEventWithGuests(2, 0);
+    // What a worker's sync of the event holds while it runs.
+    const other = await stack.database.sql.reserve();
+    await other`SELECT pg_advisory_lock(${EVENT_LOCK_NAMESPACE}::int, hashtext(${event.uid}))`;
+    try {
+      const run = await runCli(['sync', '--event', event.uid], stack.env);
+
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, new RegExp(`Event ${event.uid} is already being synced`));
+      assert.equal((await guestsOf(db, event.uid)).length, 0);
+    } finally {
+      await other`SELECT pg_advisory_unlock_all()`;
+      other.release();
+    }
   });
 
   it('exits 1 for an event the directory does not have', async () => {

@@ -64,6 +64,23 @@ describe('loadConfig', () => {
     assert.equal(problemsOf({ LUMA_RETRIES: '-1' }).length, 1);
   });
 
+  it('reads the cron catch-up window and the enqueue concurrency, and names bad ones', () => {
+    const defaults = loadConfig({});
+    assert.deepEqual([defaults.cronCatchUpSeconds, defaults.enqueueConcurrency], [3_600, 32]);
+    const set = loadConfig({
+      PL_EVENT_GUEST_SYNC_CRON_CATCH_UP_SECONDS: '0',
+      PL_EVENT_GUEST_SYNC_ENQUEUE_CONCURRENCY: '4',
+    });
+    assert.deepEqual([set.cronCatchUpSeconds, set.enqueueConcurrency], [0, 4]);
+    const problems = problemsOf({
+      PL_EVENT_GUEST_SYNC_CRON_CATCH_UP_SECONDS: '-1',
+      PL_EVENT_GUEST_SYNC_ENQUEUE_CONCURRENCY: '0',
+    });
+    assert.equal(problems.length, 2, problems.join('; '));
+    assert.ok(problems.some((p) => p.startsWith('PL_EVENT_GUEST_SYNC_CRON_CATCH_UP_SECONDS')));
+    assert.ok(problems.some((p) => p.startsWith('PL_EVENT_GUEST_SYNC_ENQUEUE_CONCURRENCY')));
+  });
+
   it('returns a frozen object', () => {
     const config = loadConfig({});
     assert.ok(Object.isFrozen(config));

@@ -80,7 +80,16 @@ describe('the daemon, as a real process', () => {
     const healthz = await fetch(`${worker.url}/healthz`);
     assert.equal(healthz.status, 200);
     assert.equal(await healthz.text(), 'ok\n');
-    const metrics = await (await fetch(`${worker.url}/metrics`)).text();
+    // The result is counted after the sync's history row is written, just after the log line.
+    let metrics = '';
+    await waitFor(
+      async () => {
+        metrics = await (await fetch(`${worker.url}/metrics`)).text();
+        return sample(metrics, 'lgs_sync_duration_seconds_count{outcome="success"}') === 1;
+      },
+      10_000,
+      'the sync to be counted',
+    );
     assert.equal(sample(metrics, 'lgs_guests_fetched_total'), 4);
     assert.equal(sample(metrics, 'lgs_guests_matched_total'), 3);
     assert.equal(sample(metrics, 'lgs_guests_created_total'), 3);

@@ -1,52 +1,30 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import path from 'node:path';
-import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { type LocalRun, startLocalRun } from './support/local-run.ts';
 import { waitFor } from './support/sqs-queue.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-/** True while any process of the group `pgid` is alive. */
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw err;
-  }
+/** The temp folder run-local announces first. */
+function tempFolderOf(run: LocalRun): string {
+  const folder = /\[local\] temp folder: (\S+)/.exec(run.output())?.[1];
+  assert.ok(folder, run.output());
+  return folder;
 }
 
+/** Asserts that nothing the run started is alive (exiting processes get a moment to be reaped). */
+async function assertNothingLeft(run: LocalRun): Promise<void> {
+  await waitFor(() => run.processes().size === 0, 10_000, 'every process of the local run to exit').catch(() => {
+    assert.fail(`still running: ${JSON.stringify(Object.fromEntries(run.processes()))}`);
+  });
+}
+
+const lines = (text: string) => text.split('\n').filter((l) => l.trim() !== '');
+
 describe('npm run local', () => {
-  it('--once syncs the demo directory, prints the created guests and leaves no process behind', async () => {
-    // A process group of its own (npm, the runner, PostgreSQL, the worker), so what it
-    // leaves behind can be found, and killed if the test fails.
-    const child = spawn('npm', ['run', 'local', '--', '--once'], {
-      cwd: ROOT,
-      detached: true,
-      env: {
-        PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}`,
-        HOME: process.env.HOME ?? '/tmp',
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const pgid = child.pid!;
-    after(() => {
-      if (groupAlive(pgid)) process.kill(-pgid, 'SIGKILL');
-    });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk;
-    });
-    const timer = setTimeout(() => process.kill(-pgid, 'SIGKILL'), 60_000);
-    const [code] = await once(child, 'exit');
-    clearTimeout(timer);
+  it('--once syncs the demo directory, prints the created guests and leaves nothing behind', async () => {
+    const run = startLocalRun(['--once']);
+    const code = await run.exited;
+    const output = run.output();
 
     assert.equal(code, 0, output);
     assert.match(output, /\[local\] synced: 8 guest rows created/);
@@ -62,8 +40,56 @@ describe('npm run local', () => {
       output,
       /\[local\] webhook: Barbara Liskov is in the directory's Lisbon Hack Day guests \d+\.\d s after/,
     );
-    // PostgreSQL's backends run in groups of their own, but its postmaster is in ours and
-    // outlives them; the worker and the runner are in ours too. Allow their last moments.
-    await waitFor(() => !groupAlive(pgid), 5_000, 'every process of the local stack to exit');
+    assert.match(lines(output).at(-1)!, /^\[local\] stopped: /);
+    assert.equal(existsSync(tempFolderOf(run)), false, 'the temp folder is removed');
+    await assertNothingLeft(run);
+  });
+
+  it('stops on Ctrl-C: the worker first, then the servers, then a last line; nothing left', async () => {
+    const run = startLocalRun();
+    await run.waitForOutput(/Ctrl-C stops everything/);
+    const stopAt = run.output().length;
+    run.ctrlC();
+    await run.exited;
+    const output = run.output();
+    const after = output.slice(stopAt);
+
+    const order = [
+      /\[local\] SIGINT: stopping the worker, then the servers/,
+      /\[local\] stopping \(SIGTERM\): the worker first/,
+      /\[local\] worker stopped \(0\); stopping the SQS server, the simulated Luma and PostgreSQL/,
+      /\[local\] local stack stopped/,
+      /\[local\] stopped: the worker and the servers have exited; removed /,
+    ];
+    const positions = order.map((pattern) => after.search(pattern));
+    assert.ok(
+      positions.every((p, i) => p >= 0 && (i === 0 || p > positions[i - 1]!)),
+      `in order ${positions}:\n${after}`,
+    );
+    assert.match(lines(after).at(-1)!, order.at(-1)!, 'the last line');
+    // The worker stopped before the SQS server and the database did, so it logged no errors.
+    assert.doesNotMatch(after, /"level":(50|60)|\bERROR\b|Error:/, after);
+    assert.equal(existsSync(tempFolderOf(run)), false, 'the temp folder (with PostgreSQL data) is removed');
+    await assertNothingLeft(run);
+  });
+
+  it('forces on a second Ctrl-C while the stop hangs, and still removes the temp folder', async () => {
+    const run = startLocalRun();
+    await run.waitForOutput(/Ctrl-C stops everything/);
+    // Pause the worker: it cannot act on SIGTERM, so the orderly stop waits on it.
+    const worker = [...run.processes()].find(([, command]) => command.includes('src/main.ts daemon'));
+    assert.ok(worker, JSON.stringify([...run.processes()]));
+    process.kill(worker[0], 'SIGSTOP');
+
+    run.ctrlC();
+    await run.waitForOutput(/still stopping; Ctrl-C again to force/);
+    run.ctrlC();
+    const code = await run.exited;
+    const output = run.output();
+
+    assert.ok(code === 130 || code === 'SIGINT', `npm ended with ${code}`);
+    assert.match(lines(output).at(-1)!, /^\[local\] forced: killed the worker and the servers; removed /);
+    assert.equal(existsSync(tempFolderOf(run)), false, 'the temp folder is removed');
+    await assertNothingLeft(run);
   });
 });

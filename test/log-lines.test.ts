@@ -77,6 +77,13 @@ describe('log lines a pipeline can ingest', () => {
     assert.equal(JSON.parse(run.stdout).dryRun, true);
     assertIngestible(linesOf(run.stderr), 'enqueue');
   });
+  it('status --json writes only its report to stdout', async () => {
+    const run = await runCliProcess(['status', '--json'], { ...stack.env, LOG_LEVEL: 'debug' });
+
+    assert.ok(run.code === 0 || run.code === 1, run.stderr);
+    assert.doesNotThrow(() => JSON.parse(run.stdout), `stdout is one JSON document:\n${run.stdout}`);
+    for (const line of linesOf(run.stderr)) assert.deepEqual(duplicateKeys(line), [], line);
+  });
 });
 
 describe('duplicateKeys', () => {

@@ -35,14 +35,10 @@ const postgres: LocalPostgres | undefined = process.env.DATABASE_URL ? undefined
 const adminUrl = process.env.DATABASE_URL || postgres!.url;
 const sqs = await startLocalSqs();
 
-const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=180000', ...files],
-  {
-    stdio: 'inherit',
-    env: { ...process.env, [TEST_ENV.adminDatabaseUrl]: adminUrl, [TEST_ENV.sqsEndpoint]: sqs.endpoint },
-  },
-);
+const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=180000', ...files], {
+  stdio: 'inherit',
+  env: { ...process.env, [TEST_ENV.adminDatabaseUrl]: adminUrl, [TEST_ENV.sqsEndpoint]: sqs.endpoint },
+});
 const forward = (signal: NodeJS.Signals) => child.kill(signal);
 process.on('SIGINT', forward);
 process.on('SIGTERM', forward);

@@ -132,7 +132,7 @@ describe('createShutdown', () => {
 
 /** Runs the fixture as a real process; resolves lines as they arrive and the exit code. */
 function startChild(env: Record<string, string> = {}) {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', FIXTURE], {
+  const child: ChildProcess = spawn(process.execPath, [FIXTURE], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -7,7 +7,7 @@ import { withAbortableReceives } from './abortable-receives.ts';
 import { type HeartbeatFailureReason, holdMessage } from './heartbeat.ts';
 import { listenToPoller } from './poller-events.ts';
 import { type ProcessDeps, processMessage, releaseMessages } from './process-message.ts';
-import { queueProblem } from './queue-url.ts';
+import { createReceiveHealth, type ReceiveHealth } from './receive-health.ts';
 
 /**
  * Permanent errors that are about this worker, not the message: a fixed API key or
@@ -90,17 +90,14 @@ export class SyncConsumer {
   /** Set once polling stops: each poller's 'stopped' event. */
   #pollersStopped: Promise<unknown> | undefined;
   #stopping: Promise<StopReport> | undefined;
-  #pollFailing = false;
-  #lastPollAt: Date | undefined;
-  /** The receive failure last logged, and how many failed receives since the last success. */
-  #receiveProblem: string | undefined;
-  #receiveFailures = 0;
+  readonly #receiveHealth: ReceiveHealth;
 
   constructor(deps: SyncConsumerDeps, options: SyncConsumerOptions) {
     this.#deps = deps;
     this.#options = options;
     this.#log = deps.log.child({ component: 'SyncConsumer' });
     this.#receives = withAbortableReceives(deps.sqs);
+    this.#receiveHealth = createReceiveHealth(this.#log, deps.queueUrl);
     this.#processDeps = {
       sqs: deps.sqs,
       sync: deps.sync,
@@ -140,7 +137,7 @@ export class SyncConsumer {
       listenToPoller(consumer, {
         log: this.#log,
         pollingStopped: () => this.#pollersStopped !== undefined,
-        onPoll: (ok, err) => this.#pollOk(ok, err),
+        onPoll: (ok, err) => this.#receiveHealth.record(ok, err),
         onDeleteSettled: (messageId) => this.#deleted(messageId),
       });
       this.#consumers.push(consumer);
@@ -161,8 +158,8 @@ export class SyncConsumer {
   get health(): { running: boolean; pollOk: boolean; lastPollAt: Date | undefined; inFlight: number } {
     return {
       running: this.isRunning,
-      pollOk: !this.#pollFailing,
-      lastPollAt: this.#lastPollAt,
+      pollOk: this.#receiveHealth.ok,
+      lastPollAt: this.#receiveHealth.lastOkAt,
       inFlight: this.#inFlight.size,
     };
   }
@@ -267,32 +264,6 @@ export class SyncConsumer {
   #deleted(messageId: string): void {
     this.#deleting.get(messageId)?.finish();
     this.#deleting.delete(messageId);
-  }
-
-  /**
-   * Every poller fails every poll while the queue is gone: the first failure is logged,
-   * short and saying what to do; the same failure again only at debug; the recovery once,
-   * with the count.
-   */
-  #pollOk(ok: boolean, err?: unknown): void {
-    this.#pollFailing = !ok;
-    if (ok) {
-      this.#lastPollAt = new Date();
-      if (this.#receiveFailures > 0) {
-        this.#log.info({ failures: this.#receiveFailures, queueUrl: this.#deps.queueUrl }, 'SQS receive recovered');
-      }
-      this.#receiveFailures = 0;
-      this.#receiveProblem = undefined;
-      return;
-    }
-    this.#receiveFailures++;
-    const reason = queueProblem(err, this.#deps.queueUrl);
-    if (reason === this.#receiveProblem) {
-      this.#log.debug({ reason, failures: this.#receiveFailures }, 'SQS receive failed again');
-      return;
-    }
-    this.#receiveProblem = reason;
-    this.#log.error({ reason, queueUrl: this.#deps.queueUrl }, 'SQS receive failed');
   }
 }
 

@@ -6,7 +6,7 @@ import { WEBHOOK_OUTCOMES } from '../webhooks/server.ts';
 const SYNC_DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800];
 
 /** The stale-removal guard reasons of src/sync/remove-stale.ts, pre-initialised so rate() sees a 0. */
-const STALE_GUARD_REASONS = ['empty_list', 'share_exceeded'];
+const STALE_GUARD_REASONS = ['skipped_entries', 'empty_list', 'share_exceeded'];
 /** HeartbeatFailureReason of src/consume/heartbeat.ts. */
 const HEARTBEAT_FAILURE_REASONS = ['receipt_invalid', 'unreachable', 'rejected'];
 

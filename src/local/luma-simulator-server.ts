@@ -1,6 +1,6 @@
 /**
  * The simulated Luma as a process of its own, for the compose stack:
- *   LUMA_SIM_PORT=4000 node --import tsx src/local/luma-simulator-server.ts
+ *   LUMA_SIM_PORT=4000 node src/local/luma-simulator-server.ts
  * It serves the demo guest lists and accepts only the key in LUMA_SIM_API_KEY.
  */
 import { DEMO_LUMA_EVENTS } from './demo-data.ts';

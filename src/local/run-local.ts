@@ -1,153 +1,81 @@
 /**
  * `npm run local`: the whole worker end to end on one machine with nothing but Node 24.
- * Starts an embedded PostgreSQL, a local SQS server (fauxqs) and the simulated Luma,
- * migrates and seeds a small directory, runs the real daemon (src/main.ts) against them
- * as a child process, enqueues one sync of every event at once, and prints what it
- * created. Then a guest registers on the simulated Luma, whose signed webhook delivery
- * brings them into the directory within seconds (the webhook is registered at start, as
- * `webhooks:register` does). Ctrl-C shuts everything down. `--once` exits after that.
+ * Starts local-stack.ts (PostgreSQL, SQS, the simulated Luma, the real daemon) and stays
+ * in front of it, so a Ctrl-C stops things in order and leaves nothing behind:
+ *
+ *   - The stack runs in a session of its own: the terminal's Ctrl-C reaches only this
+ *     process (and npm), never the worker or PostgreSQL directly, which would otherwise
+ *     stop in whatever order the signal found them.
+ *   - The first Ctrl-C asks the stack to stop (SIGTERM): the worker first, then the servers.
+ *   - A second Ctrl-C, once offered, forces: the stack's whole process group is killed.
+ *   - Either way the stack's temp folder (TMPDIR for the stack, so PostgreSQL's data
+ *     folder lives there) is removed, and a last line says so.
+ *
+ *   npm run local [-- --once]      --once exits after the first sync
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { sql } from 'drizzle-orm';
-import { createDatabase } from '../db/client.ts';
-import { runMigrations } from '../db/migrate.ts';
-import { silentLogger } from '../log.ts';
-import { createLumaClient } from '../providers/luma.ts';
-import { runEnqueue, slotOf } from '../schedule/scheduler.ts';
-import { registerWebhook } from '../webhooks/register.ts';
-import { DEMO_LUMA_EVENTS, demoEvents } from './demo-data.ts';
-import { freePort, startEmbeddedPostgres } from './embedded-postgres.ts';
-import { createFifoQueueWithDlq } from './local-queue.ts';
-import { startLocalSqs } from './local-sqs.ts';
-import { startLumaSimulator } from './luma-simulator-http.ts';
-import { seedDemoDirectory } from './seed.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const { values } = parseArgs({ options: { once: { type: 'boolean', default: false } } });
+const STACK = path.join(path.dirname(fileURLToPath(import.meta.url)), 'local-stack.ts');
+/**
+ * Under `npm run`, one Ctrl-C arrives twice: from the terminal and forwarded by npm. Signals
+ * this close to the first belong to the same keypress; a force is offered only after it.
+ */
+const SAME_KEYPRESS_MS = 1_000;
 const say = (text: string) => process.stdout.write(`[local] ${text}\n`);
-const LUMA_KEY = 'local-dev-key';
 
-say('starting PostgreSQL, SQS and the simulated Luma…');
-const postgres = await startEmbeddedPostgres();
-const sqsServer = await startLocalSqs();
-const luma = await startLumaSimulator({ events: DEMO_LUMA_EVENTS, apiKey: LUMA_KEY });
-const database = createDatabase({ url: postgres.url, poolMax: 2 });
-const sqs = new SQSClient({
-  region: 'us-east-1',
-  endpoint: sqsServer.endpoint,
-  credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+const tempRoot = mkdtempSync(path.join(os.tmpdir(), 'lgs-local-'));
+// Run as root, embedded-postgres runs initdb as a postgres user, which must reach the files
+// it writes here: let others traverse the folder (not list it), as they can /tmp.
+chmodSync(tempRoot, 0o711);
+say(`temp folder: ${tempRoot}`);
+const stack = spawn(process.execPath, [STACK, ...process.argv.slice(2)], {
+  detached: true, // a new session and process group, out of the terminal's reach
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  env: { ...process.env, TMPDIR: tempRoot },
 });
-let worker: ChildProcess | undefined;
 
-async function stopAll(): Promise<void> {
-  if (worker && worker.exitCode === null) {
-    worker.kill('SIGTERM');
-    await once(worker, 'exit');
+let stopRequested = false;
+let forceOffered = false;
+let forced = false;
+
+function onSignal(signal: NodeJS.Signals): void {
+  if (!stopRequested) {
+    stopRequested = true;
+    say(`${signal}: stopping the worker, then the servers…`);
+    stack.kill('SIGTERM');
+    setTimeout(() => {
+      if (stack.exitCode !== null || stack.signalCode !== null) return;
+      forceOffered = true;
+      say('still stopping; Ctrl-C again to force');
+    }, SAME_KEYPRESS_MS).unref();
+    return;
   }
-  sqs.destroy();
-  await database.close();
-  await luma.stop();
-  await sqsServer.stop();
-  await postgres.stop();
-}
-
-try {
-  const migrated = await runMigrations(postgres.url);
-  say(`migrated: ${migrated.applied.join(', ')}`);
-  await seedDemoDirectory(database.db);
-  const { queueUrl } = await createFifoQueueWithDlq(sqs, 'pl-event-guest-sync');
-  const httpPort = await freePort();
-  const webhookPort = await freePort();
-  const webhookUrl = `http://127.0.0.1:${webhookPort}/webhooks/luma`;
-  const lumaClient = createLumaClient({ apiUrl: luma.url, apiKey: LUMA_KEY, requestTimeoutMs: 5_000 });
-  const webhook = await registerWebhook(lumaClient, webhookUrl);
-  say(`registered Luma webhook ${webhook.id} for ${webhookUrl} (what webhooks:register does)`);
-
-  say(`starting the worker (http://127.0.0.1:${httpPort}/metrics)…`);
-  worker = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts'), 'daemon'], {
-    stdio: 'inherit',
-    env: {
-      ...process.env,
-      DATABASE_URL: postgres.url,
-      AWS_REGION: 'us-east-1',
-      AWS_ENDPOINT_URL_SQS: sqsServer.endpoint,
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-      PL_EVENT_GUEST_SYNC_ENABLED: 'true',
-      PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED: 'true',
-      PL_EVENT_GUEST_SYNC_QUEUE_URL: queueUrl,
-      PL_EVENT_GUEST_SYNC_WAIT_TIME_SECONDS: '1',
-      LUMA_API_URL: luma.url,
-      LUMA_API_KEY: LUMA_KEY,
-      LUMA_WEBHOOK_ENABLED: 'true',
-      LUMA_WEBHOOK_PORT: String(webhookPort),
-      LUMA_WEBHOOK_SECRET: webhook.secret,
-      LUMA_WEBHOOK_DEBOUNCE_SECONDS: '2',
-      HTTP_PORT: String(httpPort),
-      LOG_PRETTY: process.env.LOG_PRETTY ?? 'true',
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-    },
-  });
-  const exited = once(worker, 'exit');
-
-  // The daemon's cron fires at 03:00 UTC; trigger the same enqueue now.
-  const report = await runEnqueue({ db: database.db, sqs, queueUrl, log: silentLogger }, slotOf(new Date()));
-  say(`enqueued ${report.enqueued} event(s); waiting for the worker to sync them…`);
-  const eventUids = demoEvents().map((e) => e.uid);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const [row] = await database.db.execute<{ pending: number }>(sql`
-      SELECT count(*)::int AS pending FROM "PLEvent"
-      WHERE uid = ANY(${sql.param(eventUids)}::text[]) AND "guestLastSyncedAt" IS NULL`);
-    if (row?.pending === 0) break;
-    if (Date.now() > deadline || worker.exitCode !== null) throw new Error('the worker did not sync the demo events');
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-
-  const rows = await database.db.execute<Record<string, string | null>>(sql`
-    SELECT e.name AS event, m.name AS member, m.email, t.name AS team, g."externalGuestId" AS luma_guest
-    FROM "PLEventGuest" g JOIN "PLEvent" e ON e.uid = g."eventUid" JOIN "Member" m ON m.uid = g."memberUid"
-    LEFT JOIN "Team" t ON t.uid = g."teamUid" ORDER BY e.name, m.name`);
-  say(`synced: ${rows.length} guest rows created`);
-  console.table(rows.map((r) => ({ ...r })));
-
-  // A registration after start-up: Luma sends a signed guest.registered delivery.
-  const registeredAt = Date.now();
-  const [delivery] = await luma.registerGuest('evt-LisbonHack2', {
-    id: 'gst-hack-barbara',
-    email: 'barbara@example.org',
-    name: 'Barbara Liskov',
-  });
-  say(`Barbara Liskov registered for Lisbon Hack Day on Luma; webhook answered ${delivery?.status ?? 'nothing'}`);
-  for (;;) {
-    const [row] = await database.db.execute<{ n: number }>(sql`
-      SELECT count(*)::int AS n FROM "PLEventGuest" WHERE "eventUid" = 'evt-local-hack' AND "memberUid" = 'mem-barbara'`);
-    if (row?.n === 1) break;
-    if (Date.now() > registeredAt + 30_000 || worker.exitCode !== null) {
-      throw new Error('the webhook-triggered sync did not add the registration');
+  if (!forceOffered || forced) return;
+  forced = true;
+  say(`${signal} again: forcing — killing the worker and the servers`);
+  // The stack, its worker and PostgreSQL's postmaster share the stack's process group;
+  // PostgreSQL's backends exit on their own when the postmaster is gone.
+  if (stack.pid !== undefined) {
+    try {
+      process.kill(-stack.pid, 'SIGKILL');
+    } catch {
+      // already gone
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  say(
-    `webhook: Barbara Liskov is in the directory's Lisbon Hack Day guests ${((Date.now() - registeredAt) / 1000).toFixed(1)} s after registering`,
-  );
-
-  if (values.once) {
-    await stopAll();
-    process.exit(0);
-  }
-  say('the worker keeps running; Ctrl-C stops everything');
-  process.once('SIGINT', () => say('stopping…'));
-  process.once('SIGTERM', () => worker?.kill('SIGTERM'));
-  await exited; // the worker shuts itself down on the Ctrl-C it receives with us
-  await stopAll();
-} catch (err) {
-  console.error(`[local] ${(err as Error).message}`);
-  await stopAll();
-  process.exit(1);
 }
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
+
+stack.on('exit', (code, signal) => {
+  rmSync(tempRoot, { recursive: true, force: true });
+  const how = forced
+    ? 'forced: killed the worker and the servers'
+    : code === 0
+      ? 'stopped: the worker and the servers have exited'
+      : `failed (exit ${code ?? signal}; see above)`;
+  say(`${how}; removed ${tempRoot}`);
+  process.exit(forced ? 130 : (code ?? 1));
+});

@@ -1,6 +1,6 @@
 /**
  * Seeds the demo directory (src/local/demo-data.ts) into DATABASE_URL, for the compose
- * stack: `node --import tsx src/local/seed-cli.ts`. Idempotent; needs a migrated database.
+ * stack: `node src/local/seed-cli.ts`. Idempotent; needs a migrated database.
  */
 import { createDatabase } from '../db/client.ts';
 import { seedDemoDirectory } from './seed.ts';

@@ -9,13 +9,16 @@ export interface BoundedResponse {
 
 /** A response whose body passed the cap: `bytes` were declared or read when it was cut. */
 export class ResponseTooLargeError extends Error {
-  constructor(
-    readonly bytes: number,
-    readonly maxBytes: number,
-    readonly declared: boolean,
-  ) {
+  readonly bytes: number;
+  readonly maxBytes: number;
+  readonly declared: boolean;
+
+  constructor(bytes: number, maxBytes: number, declared: boolean) {
     super(`${declared ? '' : 'at least '}${bytes} bytes, over the cap of ${maxBytes}`);
     this.name = 'ResponseTooLargeError';
+    this.bytes = bytes;
+    this.maxBytes = maxBytes;
+    this.declared = declared;
   }
 }
 

@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Logger } from '../log.ts';
 import type { SyncMessage } from '../sync/types.ts';
+import { createBatchFeed } from './batch-feed.ts';
 import type { SyncableEvent } from './discover.ts';
 
 /** SQS accepts at most 10 entries per SendMessageBatch. */
@@ -39,10 +40,12 @@ export interface EnqueueReport {
 const DEFAULT_RETRY = { attempts: 3, baseDelayMs: 200 };
 /**
  * One call after another, 10,000 events are 1,000 round trips: 20 s at a real SQS round
- * trip of 20 ms. 16 at once brings that near 1.3 s, still well under the SDK's 50 sockets
- * and a FIFO queue's quota of 300 calls per second per action (in high-throughput mode far more).
+ * trip of 20 ms. 32 at once bring the round trips to ~0.7 s (measured: 1.9 s in all with
+ * 16 at 2.1 s, on a busy machine); still under the SDK's 50 sockets. A FIFO queue allows
+ * 300 calls per second per action (high-throughput mode far more): past it the SDK
+ * retries the throttled calls.
  */
-export const DEFAULT_ENQUEUE_CONCURRENCY = 16;
+export const DEFAULT_ENQUEUE_CONCURRENCY = 32;
 
 /**
  * The deduplication id of one event in one scheduler slot. Derived from the slot, not the
@@ -74,31 +77,53 @@ export function toSyncMessage(event: SyncableEvent, slot: Date): SyncMessage {
  * every attempt is thrown once the calls in flight have ended, since the queue is then
  * unreachable and the rest of the run would fail the same way.
  */
-export async function enqueueEvents(
+export function enqueueEvents(
   deps: EnqueueDeps,
   events: readonly SyncableEvent[],
   slot: Date,
   options: { signal?: AbortSignal } = {},
 ): Promise<EnqueueReport> {
+  return enqueueEventPages(deps, onePage(events), slot, options);
+}
+
+/**
+ * enqueueEvents for pages as they are read (discovery's keyset pages): the calls keep
+ * going across page boundaries and the next page is read while one is sent, so at most
+ * about two pages are in memory. `onPage` is told each page's size as it is read.
+ */
+export async function enqueueEventPages(
+  deps: EnqueueDeps,
+  pages: AsyncIterable<readonly SyncableEvent[]>,
+  slot: Date,
+  options: { signal?: AbortSignal; onPage?: (events: number) => void } = {},
+): Promise<EnqueueReport> {
   const report: EnqueueReport = { enqueued: 0, failed: 0, calls: 0 };
-  let next = 0;
+  const lanes = deps.concurrency ?? DEFAULT_ENQUEUE_CONCURRENCY;
+  const feed = createBatchFeed(pages, BATCH_SIZE, { readAheadBelow: lanes, onPage: options.onPage });
   let failure: { err: unknown } | undefined;
   const lane = async () => {
-    while (!failure && next < events.length) {
-      const start = next;
-      next += BATCH_SIZE;
+    while (!failure) {
       try {
+        const batch = await feed.next();
+        if (!batch) return;
         options.signal?.throwIfAborted();
-        await sendBatch(deps, toEntries(events.slice(start, start + BATCH_SIZE), slot), report);
+        await sendBatch(deps, toEntries(batch, slot), report);
       } catch (err) {
         failure ??= { err };
       }
     }
   };
-  const lanes = Math.min(deps.concurrency ?? DEFAULT_ENQUEUE_CONCURRENCY, Math.ceil(events.length / BATCH_SIZE));
-  await Promise.all(Array.from({ length: lanes }, lane));
+  try {
+    await Promise.all(Array.from({ length: lanes }, lane));
+  } finally {
+    await feed.close();
+  }
   if (failure) throw failure.err;
   return report;
+}
+
+async function* onePage<T>(items: readonly T[]): AsyncGenerator<readonly T[]> {
+  if (items.length > 0) yield items;
 }
 
 function toEntries(events: readonly SyncableEvent[], slot: Date): SendMessageBatchRequestEntry[] {

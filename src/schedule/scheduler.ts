@@ -2,7 +2,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Db } from '../db/client.ts';
 import type { Logger } from '../log.ts';
 import { findSyncableEventPages } from './discover.ts';
-import { type EnqueueDeps, enqueueEvents } from './enqueue.ts';
+import { type EnqueueDeps, enqueueEventPages } from './enqueue.ts';
 
 export interface EnqueueRunReport {
   /** ISO time of the slot the messages carry. */
@@ -37,21 +37,16 @@ export async function runEnqueue(
     dryRun,
   };
   const pages = findSyncableEventPages(deps, slot);
-  try {
-    // The next page is read while this one is sent: discovery hides behind the round trips.
-    let upcoming = pages.next();
-    for (let page = await upcoming; !page.done; page = await upcoming) {
-      upcoming = pages.next();
-      upcoming.catch(() => {}); // awaited on the next turn; not an unhandled rejection meanwhile
-      report.eventsFound += page.value.length;
-      if (dryRun) continue;
-      const sent = await enqueueEvents(deps, page.value, slot, { signal: options.signal });
-      report.enqueued += sent.enqueued;
-      report.failed += sent.failed;
-      report.calls += sent.calls;
-    }
-  } finally {
-    await pages.return(undefined);
+  if (dryRun) {
+    for await (const page of pages) report.eventsFound += page.length;
+  } else {
+    const onPage = (events: number) => {
+      report.eventsFound += events;
+    };
+    const sent = await enqueueEventPages(deps, pages, slot, { signal: options.signal, onPage });
+    report.enqueued = sent.enqueued;
+    report.failed = sent.failed;
+    report.calls = sent.calls;
   }
   const level = report.failed > 0 ? 'warn' : 'info';
   deps.log[level](report, 'enqueue run complete');

@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { type Db, executePrepared } from '../db/client.ts';
 import type { ExternalGuest } from '../providers/types.ts';
 
@@ -20,16 +20,17 @@ export interface PageOutcome {
  * Matches one page of guests to directory members and adds the members who are not yet
  * guests of the event — in one statement, whatever the page size.
  *
- * Matching: emails trimmed and lower-cased on both sides, by PostgreSQL's lower() on both
- * (the guests' arrive trimmed; the migrations index Member on lower(btrim(email))), so an
- * email the directory and Luma spell alike always matches; soft-deleted members never match; a
- * member whose email repeats on the page is taken once, with the first guest's id; the
- * main team comes from "TeamMemberRole"."mainTeam".
+ * Matching: both sides' emails go through one normalisation in the database,
+ * luma_guest_sync.normalize_email (migration 0007: every Unicode whitespace trimmed,
+ * lower(), NFC), and the "Member" side is an index probe on that expression; soft-deleted
+ * members never match; a member whose email repeats on the page is taken once, with the
+ * first guest's id; the main team comes from "TeamMemberRole"."mainTeam".
  *
  * Duplicate-proof in the database, not in this process: a member already listed for the
- * event (rows the directory created included) is skipped, and the partial unique index on
- * synced rows turns a concurrent worker's identical insert into a no-op (ON CONFLICT DO
- * NOTHING) instead of a second row. Existing rows are never updated.
+ * event — at whatever location, rows the directory created included — is skipped, and
+ * the partial unique index on synced (event, member) pairs turns any identical insert
+ * into a no-op (ON CONFLICT DO NOTHING) instead of a second row. Existing rows are never
+ * updated.
  *
  * With `dryRun`, nothing is written; members in `alreadyCounted` (counted on earlier pages
  * of the same dry run) are not reported again.
@@ -41,7 +42,28 @@ export async function addPageGuests(
   options: { dryRun?: boolean; alreadyCounted?: ReadonlySet<string> } = {},
 ): Promise<PageOutcome> {
   if (guests.length === 0) return { matchedGuests: 0, matchedMemberUids: [], createdMemberUids: [] };
-  const now = deps.now?.() ?? new Date();
+  const [row] = await executePrepared<{
+    matched_guests: number;
+    matched: string[] | null;
+    created: string[] | null;
+  }>(deps.db, pageStatement(target, guests, deps.now?.() ?? new Date(), options));
+
+  const created = row?.created ?? [];
+  const counted = options.alreadyCounted;
+  return {
+    matchedGuests: row?.matched_guests ?? 0,
+    matchedMemberUids: row?.matched ?? [],
+    createdMemberUids: counted ? created.filter((uid) => !counted.has(uid)) : created,
+  };
+}
+
+/** The page's one statement; exported so a test can EXPLAIN it. */
+export function pageStatement(
+  target: GuestTarget,
+  guests: readonly ExternalGuest[],
+  now: Date,
+  options: { dryRun?: boolean } = {},
+): SQL {
   const emails = sql.param(guests.map((g) => g.email));
   const guestIds = sql.param(guests.map((g) => g.externalGuestId));
 
@@ -57,19 +79,22 @@ export async function addPageGuests(
         ON CONFLICT DO NOTHING
         RETURNING "memberUid")`;
 
-  const [row] = await executePrepared<{
-    matched_guests: number;
-    matched: string[] | null;
-    created: string[] | null;
-  }>(
-    deps.db,
-    sql`
+  return sql`
     WITH page AS (
       SELECT * FROM unnest(${emails}::text[], ${guestIds}::text[]) WITH ORDINALITY AS p(email, external_guest_id, ord)
     ),
     hits AS (
-      SELECT m.uid AS member_uid, page.external_guest_id, page.ord
-      FROM page JOIN "Member" m ON lower(btrim(m.email)) = lower(page.email) AND m."deletedAt" IS NULL
+      -- A probe of the normalised-email index per guest: as a plain join the planner,
+      -- costing normalize() like a comparison, hashes the whole member table instead and
+      -- normalises every member's email on every page. OFFSET 0 keeps the LATERAL
+      -- subquery from being flattened into such a join.
+      SELECT m.member_uid, page.external_guest_id, page.ord
+      FROM page CROSS JOIN LATERAL (
+        SELECT m.uid AS member_uid FROM "Member" m
+        WHERE luma_guest_sync.normalize_email(m.email) = luma_guest_sync.normalize_email(page.email)
+          AND m."deletedAt" IS NULL
+        OFFSET 0
+      ) m
     ),
     members AS (
       SELECT DISTINCT ON (member_uid) member_uid, external_guest_id FROM hits ORDER BY member_uid, ord
@@ -83,9 +108,9 @@ export async function addPageGuests(
           AS team_uid
       FROM members
       LEFT JOIN LATERAL (
+        -- Keyed by the event alone: after the event moved, its members are still listed.
         SELECT 1 AS listed FROM "PLEventGuest" g
-        WHERE g."eventUid" = ${target.eventUid} AND g."locationUid" = ${target.locationUid}
-          AND g."memberUid" = members.member_uid
+        WHERE g."eventUid" = ${target.eventUid} AND g."memberUid" = members.member_uid
         LIMIT 1
       ) existing ON true
       WHERE existing.listed IS NULL
@@ -94,16 +119,7 @@ export async function addPageGuests(
     SELECT
       (SELECT count(DISTINCT ord) FROM hits)::int AS matched_guests,
       (SELECT array_agg(member_uid) FROM members) AS matched,
-      (SELECT array_agg("memberUid") FROM created) AS created`,
-  );
-
-  const created = row?.created ?? [];
-  const counted = options.alreadyCounted;
-  return {
-    matchedGuests: row?.matched_guests ?? 0,
-    matchedMemberUids: row?.matched ?? [],
-    createdMemberUids: counted ? created.filter((uid) => !counted.has(uid)) : created,
-  };
+      (SELECT array_agg("memberUid") FROM created) AS created`;
 }
 
 /**

@@ -35,6 +35,9 @@ export async function withIndexProbes<T>(db: Db, run: (pages: Db) => Promise<T>)
     // The pool's parsed options (host, credentials, TLS, timeouts, Drizzle's parsers).
     ...(pool as unknown as postgres.Options<Record<string, postgres.PostgresType>>),
     max: 1,
+    // The array types the page statement sends and reads are already known to the pool
+    // (it has run the sync's first statement): skip the type lookup a new client makes.
+    fetch_types: false,
     connection: { ...pool.connection, enable_seqscan: 'off' } as never,
   });
   try {

@@ -33,7 +33,9 @@ export interface NotificationRefresh {
  * enabled config.
  *
  * At most seven statements whatever the number of locations and notifications: the
- * config, the notifications, four reads covering all their gatherings, one write.
+ * config, the notifications, four reads covering all their gatherings, one write. Run
+ * it inside a transaction (runPostSyncPush does): the notifications are read FOR
+ * UPDATE, so nothing can change them between the read and the write.
  */
 export async function refreshSentNotifications(
   deps: { db: Db; now?: () => Date; log?: Logger },
@@ -93,9 +95,11 @@ export async function refreshSentNotifications(
   const written = new Set(await writeNotifications(db, updates, now));
   const changedMeanwhile = updates.filter((u) => !written.has(u.uid)).map((u) => u.uid);
   if (changedMeanwhile.length > 0) {
-    log?.info(
+    // Cannot happen inside runPostSyncPush's transaction, which holds the rows since the
+    // read; a caller without one loses only to a writer it did not lock out.
+    log?.warn(
       { pushUids: changedMeanwhile },
-      'push notifications rewritten by the directory meanwhile; left as they are',
+      'push notifications changed between their read and the write (no transaction held them); left as they are',
     );
   }
   return { updated: written.size };

@@ -62,7 +62,11 @@ export interface SentNotification {
   metadataText: string;
 }
 
-/** Version-1 IRL_GATHERING notifications of these gatherings. */
+/**
+ * Version-1 IRL_GATHERING notifications of these gatherings, locked until the caller's
+ * transaction ends: the directory's own writes to them wait for the refresh, or the
+ * refresh reads what the directory just wrote and builds on it.
+ */
 export async function loadSentNotifications(db: Db, gatheringUids: string[]): Promise<SentNotification[]> {
   // category compared as text: the live enum has values this schema does not declare.
   // version: a guarded cast, since metadata is free-form and may hold a non-number there.
@@ -72,7 +76,8 @@ export async function loadSentNotifications(db: Db, gatheringUids: string[]): Pr
     WHERE "category"::text = 'IRL_GATHERING'
       AND "metadata"->>'gatheringUid' IN (SELECT jsonb_array_elements_text(${JSON.stringify(gatheringUids)}::jsonb))
       AND CASE WHEN "metadata"->>'version' ~ '^[0-9]{1,9}$' THEN ("metadata"->>'version')::int END = 1
-    ORDER BY "id"`);
+    ORDER BY "id"
+    FOR UPDATE`);
   return rows.map((row) => ({ ...row, metadata: JSON.parse(row.metadataText) as Record<string, unknown> }));
 }
 

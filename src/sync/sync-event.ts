@@ -5,6 +5,8 @@ import { PermanentError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { getProvider, type ProviderRegistry } from '../providers/registry.ts';
 import { addPageGuests } from './add-page-guests.ts';
+import { withEventLock } from './event-lock.ts';
+import { followEventLocation } from './follow-location.ts';
 import { withIndexProbes } from './index-probes.ts';
 import { runPostSyncPush } from './post-sync.ts';
 import { removeStaleGuests } from './remove-stale.ts';
@@ -21,7 +23,7 @@ export interface SyncDeps {
 }
 
 export interface SyncObserver {
-  /** The stale-removal guard kept guests (reason: empty_list or share_exceeded). */
+  /** The stale-removal guard kept guests (reason: skipped_entries, empty_list or share_exceeded). */
   staleGuard?(guard: string): void;
 }
 
@@ -31,23 +33,45 @@ export interface SyncOptions {
 }
 
 /**
- * Syncs one event start to end: reads the provider's whole approved list page by
- * page, adds the matched members who are not yet guests, then — only when every page
- * succeeded — records guestLastSyncedAt and refreshes the IRL push data. Any failure
+ * Syncs one event start to end: reads the provider's whole approved list page by page,
+ * adds the matched members who are not yet guests, then — only when every page
+ * succeeded — moves synced rows to the event's current location, removes stale guests
+ * (opt-in), records guestLastSyncedAt and refreshes the IRL push data. Any failure
  * before that leaves guestLastSyncedAt as it was; rows already added stay, and a
  * redelivery completes the rest without duplicates.
+ *
+ * The whole sync holds the event's lock (event-lock.ts): a second sync of the same event
+ * meanwhile fails at once with the retryable EventSyncRunningError.
  */
 export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: SyncOptions = {}): Promise<SyncResult> {
+  const log = deps.log.child({ component: 'PLEventGuestSyncService', eventUid: message.eventUid });
+  const result = await withEventLock(deps.db, message.eventUid, (lockLost) =>
+    syncLockedEvent(deps, log, message, {
+      ...options,
+      signal: options.signal ? AbortSignal.any([options.signal, lockLost]) : lockLost,
+    }),
+  );
+  // Logged once the lock is released, so that whoever sees this line can sync the event again.
+  log.info(result, 'sync complete');
+  return result;
+}
+
+async function syncLockedEvent(
+  deps: SyncDeps,
+  log: Logger,
+  message: SyncMessage,
+  options: SyncOptions,
+): Promise<SyncResult> {
   const started = performance.now();
   const now = deps.now ?? (() => new Date());
   const dryRun = options.dryRun ?? false;
-  const log = deps.log.child({ component: 'PLEventGuestSyncService', eventUid: message.eventUid });
   const provider = getProvider(deps.providers, message.providerType);
   const target = await loadTarget(deps.db, message, log);
 
   log.info({ providerType: message.providerType, externalEventId: target.externalEventId, dryRun }, 'sync start');
   const totals = { matched: 0, created: 0 };
-  const keepStale = deps.removeStale?.enabled ? new Set<string>() : undefined;
+  // Stale removal keeps a row whose Luma guest id, or whose member, is on the list.
+  const keep = deps.removeStale?.enabled ? { guestIds: new Set<string>(), memberUids: new Set<string>() } : undefined;
   const counted = dryRun ? new Set<string>() : undefined;
 
   const summary = await withIndexProbes(deps.db, (pageDb) =>
@@ -57,7 +81,8 @@ export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: S
           dryRun,
           alreadyCounted: counted,
         });
-        for (const uid of outcome.matchedMemberUids) keepStale?.add(uid);
+        for (const guest of batch.guests) keep?.guestIds.add(guest.externalGuestId);
+        for (const uid of outcome.matchedMemberUids) keep?.memberUids.add(uid);
         for (const uid of outcome.createdMemberUids) counted?.add(uid);
         const matchedGuests = outcome.matchedGuests;
         const created = outcome.createdMemberUids.length;
@@ -79,13 +104,22 @@ export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: S
     ),
   );
 
+  // Synced rows follow a moved event; the gatherings they left are refreshed below too.
+  const followed = dryRun
+    ? { moved: 0, leftLocationUids: [] }
+    : await followEventLocation({ db: deps.db, now }, target);
+  if (followed.moved > 0) log.info(followed, 'event moved: synced guests follow it to its current location');
+
   let removed = 0;
   let staleToRemove: SyncResult['staleToRemove'];
-  if (keepStale && deps.removeStale) {
+  let staleGuard: SyncResult['staleGuard'];
+  if (keep && deps.removeStale) {
     const removal = await removeStaleGuests(deps, {
       eventUid: target.eventUid,
       fetched: summary.fetched,
-      keepMemberUids: [...keepStale],
+      skipped: summary.skipped,
+      keepGuestIds: [...keep.guestIds],
+      keepMemberUids: [...keep.memberUids],
       maxShare: deps.removeStale.maxShare,
       dryRun,
     });
@@ -93,8 +127,10 @@ export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: S
     removed = removal.guard ? 0 : dryRun ? removal.stale : removal.removed;
     if (dryRun && !removal.guard) staleToRemove = removal.staleRows;
     if (removal.guard) {
+      staleGuard = removal.guard;
       deps.observer?.staleGuard?.(removal.guard);
-      log.warn({ ...removal, maxShare: deps.removeStale.maxShare }, 'stale guests kept: removal guard tripped');
+      const figures = { ...removal, skipped: summary.skipped, fetched: summary.fetched };
+      log.warn({ ...figures, maxShare: deps.removeStale.maxShare }, 'stale guests kept: removal guard tripped');
     }
   }
 
@@ -105,7 +141,8 @@ export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: S
       .update(plEvent)
       .set({ guestLastSyncedAt: syncedAt, updatedAt: syncedAt })
       .where(eq(plEvent.uid, target.eventUid));
-    await runPostSyncPush({ db: deps.db, now, log }, [target]);
+    const left = followed.leftLocationUids.map((locationUid) => ({ eventUid: target.eventUid, locationUid }));
+    await runPostSyncPush({ db: deps.db, now, log }, [target, ...left]);
   }
 
   const result: SyncResult = {
@@ -120,8 +157,8 @@ export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: S
     dryRun,
     durationMs: Math.round(performance.now() - started),
     ...(staleToRemove ? { staleToRemove } : {}),
+    ...(staleGuard ? { staleGuard } : {}),
   };
-  log.info(result, 'sync complete');
   return result;
 }
 

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -62,13 +63,20 @@ export async function startLatencyProxy(target: { host: string; port: number }, 
  * another machine, and inside the bench process the server's work and the proxy's timers
  * would compete with the scheduler for the event loop. Stopped with `stop()`.
  */
-export async function startRemoteSqs(rttMs: number): Promise<{ endpoint: string; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), String(rttMs)], {
+export async function startRemoteSqs(
+  rttMs: number,
+): Promise<{ endpoint: string; cpuSeconds(): number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), String(rttMs)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
   return {
     endpoint: line.trim(),
+    // utime + stime from /proc (Linux), in clock ticks of 10 ms: the server's own CPU use.
+    cpuSeconds() {
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    },
     async stop() {
       child.kill('SIGTERM');
       await once(child, 'exit');

@@ -1,7 +1,7 @@
 /**
  * The simulated Luma in a process of its own, so that in a benchmark its CPU is not the
  * worker's (a real Luma is another machine). Started by sync-env.ts:
- *   node --import tsx test/bench/luma-process.ts '<LumaSimulatorOptions as JSON>'
+ *   node test/bench/luma-process.ts '<LumaSimulatorOptions as JSON>'
  * Prints one JSON line {"url", "statsUrl"}; GET statsUrl answers the request stats.
  */
 import { createServer } from 'node:http';

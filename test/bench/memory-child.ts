@@ -1,6 +1,6 @@
 /**
  * One measured sync in a process of its own, after a warm-up sync in the same process:
- *   node --expose-gc --import tsx test/bench/memory-child.ts <databaseUrl> <lumaUrl> <jobJson>
+ *   node --expose-gc test/bench/memory-child.ts <databaseUrl> <lumaUrl> <jobJson>
  * where job is { mode, warmup, message, removeStale }. The baseline is taken after the
  * warm-up and a full GC, so start-up (module loading, JIT, the first connections) is in
  * it and not in the growth.

@@ -47,8 +47,6 @@ export async function memory({ db, runs, quick }: SyncBenchOptions): Promise<Fig
       const job = { mode, warmup, message, guests, removeStale };
       const { stdout } = await run(process.execPath, [
         '--expose-gc',
-        '--import',
-        'tsx',
         'test/bench/memory-child.ts',
         db.url,
         luma.url,

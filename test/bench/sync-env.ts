@@ -48,7 +48,7 @@ export async function createBenchDatabase(
 
 /** A simulated Luma over real HTTP, in a child process of its own; `stats()` reads its counters. */
 export async function startSimulatedLuma(options: Omit<LumaSimulatorOptions, 'apiKey'>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', LUMA_PROCESS, JSON.stringify(options)], {
+  const child = spawn(process.execPath, [LUMA_PROCESS, JSON.stringify(options)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];

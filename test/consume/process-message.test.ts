@@ -7,6 +7,7 @@ import { parseSyncMessage } from '../../src/consume/message.ts';
 import { type ProcessDeps, processMessage } from '../../src/consume/process-message.ts';
 import { PermanentError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
+import { EventSyncRunningError } from '../../src/sync/event-lock.ts';
 import type { SyncMessage, SyncResult } from '../../src/sync/types.ts';
 
 const resultOf = (m: SyncMessage): SyncResult => ({
@@ -130,5 +131,24 @@ describe('processMessage, on arbitrary bodies and sync outcomes', () => {
     };
     await assert.rejects(processMessage(depsFor('permanent', failures), message, controller.signal));
     assert.deepEqual(failures, [{ messageId: 'm-2', kind: 'event_not_found', permanent: false, acknowledged: false }]);
+  });
+
+  it('leaves the message for redelivery when another sync of the event is running', async () => {
+    const failures: FailureInfo[] = [];
+    const message: Message = {
+      MessageId: 'm-3',
+      ReceiptHandle: 'r-3',
+      Body: JSON.stringify({ eventUid: 'e', externalEventId: 'x', locationUid: 'l', providerType: 'LUMA' }),
+    };
+    const deps = {
+      ...depsFor('ok', failures),
+      sync: async () => {
+        throw new EventSyncRunningError('e');
+      },
+    };
+    await assert.rejects(processMessage(deps, message, new AbortController().signal), EventSyncRunningError);
+    assert.deepEqual(failures, [
+      { messageId: 'm-3', kind: 'event_sync_running', permanent: false, acknowledged: false },
+    ]);
   });
 });

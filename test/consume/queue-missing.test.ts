@@ -62,6 +62,21 @@ describe('a queue that does not exist', () => {
     assert.equal(await worker.exited, 0);
   });
 
+  it('deleted under a ready daemon: /readyz turns 503 with the reason the consumer logs', async () => {
+    const queue = await createFifoQueue(sqs, { label: 'deleted-under-daemon' });
+    const worker = await startWorkerProcess({ ...stack.env, PL_EVENT_GUEST_SYNC_QUEUE_URL: queue.url });
+    await worker.waitUntilReady();
+
+    await sqs.send(new DeleteQueueCommand({ QueueUrl: queue.url }));
+    const failed = await worker.waitForLog((l) => l.msg === 'SQS receive failed');
+    const { status, body } = await readyz(worker.url);
+    assert.equal(status, 503);
+    assert.match(String(failed.reason), /does not exist: create it as a FIFO queue/);
+    assert.equal(body.checks.queue?.detail, failed.reason);
+    worker.child.kill('SIGTERM');
+    assert.equal(await worker.exited, 0);
+  });
+
   it('deleted while the consumer polls: one short error for the whole outage, then one line when it is back', async (t) => {
     const queue = await createFifoQueue(sqs, { label: 'deleted-later' });
     const client = createTestSqs();

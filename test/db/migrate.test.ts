@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import postgres from 'postgres';
 import { runMigrations } from '../../src/db/migrate.ts';
 import { checkSchema } from '../../src/db/schema-check.ts';
-import { createTestDatabase } from '../support/db.ts';
+import { createTestDatabase, withDatabase } from '../support/db.ts';
+import { testEnv } from '../support/env.ts';
 
 const PRISMA_DIRECTORY = readFileSync(new URL('../fixtures/prisma-directory.sql', import.meta.url), 'utf8');
 /** Every migration the journal lists: a run on a fresh database applies them all. */
@@ -38,6 +40,7 @@ describe('migrations on an empty database', () => {
       '0004_sync_history',
       '0005_tier_enqueued',
       '0006_rate_budget_clock_steps',
+      '0007_guest_sync_correctness',
     ]);
     assert.deepEqual(await checkSchema(database.sql), { ok: true, missing: [], message: 'schema ok' });
 
@@ -104,7 +107,46 @@ describe('migrations on a live directory database', () => {
     await assert.rejects(
       database.sql`INSERT INTO "PLEventGuest" ("uid", "eventUid", "locationUid", "memberUid", "externalGuestId", "updatedAt")
         VALUES ('s-3', 'ev-1', 'loc-1', 'm-ada', 'gst-2', now()), ('s-4', 'ev-1', 'loc-1', 'm-ada', 'gst-3', now())`,
-      /duplicate key value violates unique constraint "PLEventGuest_synced_event_location_member_key"/,
+      /duplicate key value violates unique constraint "PLEventGuest_synced_event_member_key"/,
     );
+  });
+
+  it('build the per-(event, member) index over the second rows a moved event got, and refuse new ones', async () => {
+    const database = await createTestDatabase({ migrate: false, label: 'migrate_moved_dups' });
+    await database.sql.unsafe(PRISMA_DIRECTORY);
+    // The location-keyed check of 0002's time: after a move, a second synced row per member.
+    await database.sql.unsafe(`
+      ALTER TABLE "PLEventGuest" ADD COLUMN "externalGuestId" TEXT;
+      INSERT INTO "PLEventLocation" ("uid", "location", "updatedAt") VALUES ('loc-2', 'Porto', now());
+      INSERT INTO "PLEventGuest" ("uid", "eventUid", "locationUid", "memberUid", "externalGuestId", "updatedAt") VALUES
+        ('m-1', 'ev-1', 'loc-1', 'm-bob', 'gst-9', now()), ('m-2', 'ev-1', 'loc-2', 'm-bob', 'gst-9', now());`);
+    const before = await snapshot(database.sql);
+
+    await runMigrations(database.url);
+
+    assert.deepEqual(await snapshot(database.sql), before, 'the duplicates stay untouched');
+    assert.equal((await checkSchema(database.sql)).ok, true);
+    await assert.rejects(
+      database.sql`INSERT INTO "PLEventGuest" ("uid", "eventUid", "locationUid", "memberUid", "externalGuestId", "updatedAt")
+        VALUES ('m-3', 'ev-1', 'loc-1', 'm-ada', 'gst-8', now()), ('m-4', 'ev-1', 'loc-2', 'm-ada', 'gst-8', now())`,
+      /duplicate key value violates unique constraint "PLEventGuest_synced_event_member_key"/,
+    );
+  });
+
+  it('apply on a database that is not UTF8, matching with ASCII whitespace trimmed and lower-cased', async () => {
+    const admin = postgres(testEnv('adminDatabaseUrl'), { max: 1, onnotice: () => {} });
+    const name = `lgs_migrate_ascii_${Date.now()}`;
+    await admin.unsafe(`CREATE DATABASE "${name}" ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`);
+    const url = withDatabase(testEnv('adminDatabaseUrl'), name);
+    const sql = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      assert.equal((await runMigrations(url)).applied.length, MIGRATION_COUNT);
+      const [row] = await sql`SELECT luma_guest_sync.normalize_email(${' \tvera@Example.dev\n'}) AS email`;
+      assert.equal(row?.email, 'vera@example.dev');
+    } finally {
+      await sql.end();
+      await admin.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await admin.end();
+    }
   });
 });

@@ -49,7 +49,7 @@ describe('a test database role without CREATEDB', () => {
   });
 
   it('fails a test file at once, saying the role needs CREATEDB', async () => {
-    const { code, output } = await runToExit(['--import', 'tsx', '--test', 'test/fixtures/creates-test-database.ts'], {
+    const { code, output } = await runToExit(['--test', 'test/fixtures/creates-test-database.ts'], {
       [TEST_ENV.adminDatabaseUrl]: limitedUrl(),
     });
     assert.notEqual(code, 0);
@@ -58,7 +58,7 @@ describe('a test database role without CREATEDB', () => {
   });
 
   it('stops `npm test` before any test file runs, with the same reason', async () => {
-    const { code, output } = await runToExit(['--import', 'tsx', 'test/run.ts', 'test/errors.test.ts'], {
+    const { code, output } = await runToExit(['test/run.ts', 'test/errors.test.ts'], {
       DATABASE_URL: limitedUrl(),
     });
     assert.equal(code, 1);

@@ -1,6 +1,6 @@
 /**
- * A small Dockerfile reader for the deployment tests: enough of the format to check
- * our own Dockerfile (stages, instructions, exec forms, ENV pairs), not a general parser.
+ * A small Dockerfile reader for the deployment tests: enough of the format to read our
+ * own Dockerfile's stages and its HEALTHCHECK command, not a general parser.
  */
 
 export interface Instruction {
@@ -87,17 +87,6 @@ export function execForm(args: string): string[] {
   return parsed;
 }
 
-/** ENV's KEY=VALUE pairs (the form this Dockerfile uses). */
-export function envPairs(args: string): Record<string, string> {
-  const pairs: Record<string, string> = {};
-  for (const word of args.split(/\s+/).filter(Boolean)) {
-    const eq = word.indexOf('=');
-    if (eq <= 0) throw new Error(`ENV without "=": ${word}`);
-    pairs[word.slice(0, eq)] = word.slice(eq + 1).replace(/^"(.*)"$/, '$1');
-  }
-  return pairs;
-}
-
 /** HEALTHCHECK's options and command: `--interval=15s ... CMD [...]`. */
 export function healthcheck(args: string): { options: Record<string, string>; command: string[] } {
   const match = /^((?:--[\w-]+=\S+\s+)*)CMD\s+(.*)$/s.exec(args);
@@ -109,18 +98,4 @@ export function healthcheck(args: string): { options: Record<string, string>; co
       .map((o) => o.slice(2).split('=', 2) as [string, string]),
   );
   return { options, command: execForm(match[2]!.trim()) };
-}
-
-/** The chain of stages from `stage` to its base image: [stage, parent stage, ..., image]. */
-export function lineage(file: Dockerfile, stage: Stage): string[] {
-  const chain: string[] = [stage.name ?? '(unnamed)'];
-  let from = stage.from;
-  for (let hops = 0; hops < file.stages.length; hops++) {
-    const parent = file.stages.find((s) => s.name === from);
-    if (!parent) break;
-    chain.push(from);
-    from = parent.from;
-  }
-  chain.push(from);
-  return chain;
 }

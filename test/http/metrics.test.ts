@@ -98,6 +98,19 @@ describe('createMetrics', () => {
     assert.equal(sample(text, 'lgs_sqs_queue_depth{state="in_flight"}'), 2);
   });
 
+  it('counts missed cron slots and failed heartbeats by reason, every reason starting at 0', async () => {
+    const metrics = createMetrics();
+    metrics.enqueueSlotMissed();
+    metrics.heartbeatFailure('unreachable');
+    metrics.heartbeatFailure('unreachable');
+    metrics.heartbeatFailure('receipt_invalid');
+    const text = await metrics.registry.metrics();
+    assert.equal(sample(text, 'lgs_enqueue_slots_missed_total'), 1);
+    assert.equal(sample(text, 'lgs_sqs_heartbeat_failures_total{reason="unreachable"}'), 2);
+    assert.equal(sample(text, 'lgs_sqs_heartbeat_failures_total{reason="receipt_invalid"}'), 1);
+    assert.equal(sample(text, 'lgs_sqs_heartbeat_failures_total{reason="rejected"}'), 0);
+  });
+
   it('keeps each instance on its own registry, with prefixed process metrics', async () => {
     const first = createMetrics();
     const second = createMetrics(); // the global registry would throw "already registered"

@@ -100,7 +100,7 @@ describe('Luma transport faults over real HTTP', () => {
       externalEventId: 'evt-huge',
       maxResponseBytes: 4 * MiB,
     });
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/luma-fetch-process.ts', args], {
+    const child = spawn(process.execPath, ['test/support/luma-fetch-process.ts', args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'inherit'],
     });

@@ -15,12 +15,12 @@ export interface CliRun {
 }
 
 /**
- * Runs the real CLI to completion, `node --import tsx src/main.ts <args>`, with `env` on
+ * Runs the real CLI to completion, `node src/main.ts <args>`, with `env` on
  * top of a minimal environment (no variable of the test runner leaks in). Killed if it
  * runs past `timeoutMs`.
  */
 export function runCliProcess(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<CliRun> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+  const child = spawn(process.execPath, ['src/main.ts', ...args], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',

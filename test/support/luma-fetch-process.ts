@@ -2,7 +2,7 @@
  * A process that reads one event's guest list from Luma with the real provider and prints
  * what happened and its own peak RSS, for tests that measure memory without the test
  * runner's own heap in the figure:
- *   node --import tsx test/support/luma-fetch-process.ts '<json: { apiUrl, apiKey, externalEventId, maxResponseBytes }>'
+ *   node test/support/luma-fetch-process.ts '<json: { apiUrl, apiKey, externalEventId, maxResponseBytes }>'
  * Prints one JSON line: { ok, kind?, message?, baselineRssMiB, peakRssMiB }.
  */
 import { readFileSync } from 'node:fs';

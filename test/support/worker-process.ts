@@ -37,7 +37,7 @@ export async function startWorkerProcess(
   options: { command?: string[] } = {},
 ): Promise<WorkerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...(options.command ?? ['daemon'])], {
+  const child = spawn(process.execPath, [MAIN, ...(options.command ?? ['daemon'])], {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',

@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { eq } from 'drizzle-orm';
+import { HttpResponse } from 'msw';
+import * as schema from '../../src/db/schema.ts';
+import { isPermanent } from '../../src/errors.ts';
 import type { SimGuest } from '../../src/local/luma-simulator.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
 import type { SyncMessage } from '../../src/sync/types.ts';
 import { createTestDatabase } from '../support/db.ts';
+import { createGate } from '../support/faults.ts';
 import { guestsOf, seedEvent, seedGuest, seedMember } from '../support/seed.ts';
 import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
 
@@ -171,5 +176,83 @@ describe('removing guests who left the approved list', () => {
         .map((m) => m.uid)
         .sort(),
     );
+  });
+
+  it('keeps a member whose directory email changed while their Luma guest id is still approved', async () => {
+    const { event, members, message } = await syncedEvent(4);
+    await db.update(schema.member).set({ email: 'renamed@example.org' }).where(eq(schema.member.uid, members[0]!.uid));
+
+    const result = await syncEvent(syncDeps(db, { removeStale }), message);
+
+    assert.equal(result.removed, 0);
+    assert.equal(result.matched, 3);
+    assert.deepEqual(await memberUids(event.uid), members.map((m) => m.uid).sort());
+  });
+
+  it('removes nothing when an approved entry came without a usable email, and says so', async () => {
+    const { event, members, message, list } = await syncedEvent(4);
+    // Luma changed its response shape for one entry: its email is unreadable, so it is skipped.
+    const partial = [{ ...list[0]!, email: 'not an email' }, ...list.slice(1)];
+    luma.serve({ events: { [message.externalEventId]: partial } });
+    const guards: string[] = [];
+    const deps = syncDeps(db, { removeStale, observer: { staleGuard: (g) => guards.push(g) } });
+
+    const dry = await syncEvent(deps, message, { dryRun: true });
+    const result = await syncEvent(deps, message);
+
+    assert.deepEqual(
+      [dry.skipped, dry.removed, dry.staleGuard, dry.staleToRemove],
+      [1, 0, 'skipped_entries', undefined],
+    );
+    assert.deepEqual([result.skipped, result.removed, result.staleGuard], [1, 0, 'skipped_entries']);
+    assert.deepEqual(guards, ['skipped_entries', 'skipped_entries']);
+    assert.deepEqual(await memberUids(event.uid), members.map((m) => m.uid).sort());
+  });
+
+  it('never lets an older list remove a guest that a concurrent newer sync added', async () => {
+    const { event, message, list } = await syncedEvent(4);
+    const late = await seedMember(db);
+    const newer = [...list, { id: `gst-${event.uid}-late`, email: late.email! }];
+    // The first sync reads the list as it was (without the late guest), but its answer is
+    // held back until the second sync, which reads the newer list, has finished.
+    const older = createGate();
+    const olderRequested = createGate();
+    let first = true;
+    luma.serve({
+      events: { [message.externalEventId]: newer },
+      fault: async () => {
+        if (!first) return undefined;
+        first = false;
+        olderRequested.open();
+        await older.opened;
+        return HttpResponse.json({
+          entries: list.map((g) => ({ api_id: g.id, guest: { api_id: g.id, email: g.email } })),
+          has_more: false,
+        });
+      },
+    });
+
+    const olderSync = syncEvent(syncDeps(db, { removeStale }), message);
+    await olderRequested.opened;
+    const newerOutcome = await syncEvent(syncDeps(db, { removeStale }), message).then(
+      (result) => ({ result, err: undefined }),
+      (err: unknown) => ({ result: undefined, err }),
+    );
+    older.open();
+    await olderSync;
+
+    const present = (await memberUids(event.uid)).includes(late.uid);
+    assert.ok(
+      present || newerOutcome.err !== undefined,
+      'the older list removed the guest the newer sync had just added',
+    );
+    if (newerOutcome.err) {
+      // Refused, not lost: a retryable error leaves the message for redelivery.
+      assert.equal(isPermanent(newerOutcome.err), false);
+      assert.match(String((newerOutcome.err as Error).message), /already being synced/);
+      const redelivered = await syncEvent(syncDeps(db, { removeStale }), message);
+      assert.equal(redelivered.created, 1);
+    }
+    assert.ok((await memberUids(event.uid)).includes(late.uid));
   });
 });

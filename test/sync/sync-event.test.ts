@@ -6,6 +6,7 @@ import { createDatabase } from '../../src/db/client.ts';
 import { plEvent } from '../../src/db/schema.ts';
 import { isPermanent } from '../../src/errors.ts';
 import { CURRENT_GUESTS_PATH, type SimGuest } from '../../src/local/luma-simulator.ts';
+import { addPageGuests } from '../../src/sync/add-page-guests.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
 import type { SyncMessage } from '../../src/sync/types.ts';
 import { createTestDatabase } from '../support/db.ts';
@@ -17,6 +18,13 @@ const { db } = database;
 const luma = useSimulatedLuma();
 
 const guest = (id: string, email: string, approvalStatus = 'approved'): SimGuest => ({ id, email, approvalStatus });
+const externalGuest = (externalGuestId: string, email: string) => ({
+  externalGuestId,
+  email,
+  name: null,
+  approvalStatus: 'approved',
+  registeredAt: null,
+});
 
 async function linkedEvent() {
   const event = await seedEvent(db);
@@ -152,24 +160,33 @@ describe('syncEvent', () => {
     assert.deepEqual(await guestsOf(db, event.uid), rowsAfterFirst);
   });
 
-  it('writes no duplicate when two workers sync the same event at the same moment', async () => {
+  it('writes no duplicate when four writers add the same pages at the same moment', async () => {
+    // Two syncs of one event never overlap (event-lock.test.ts); this is the database's
+    // own guard beneath that lock, for anything that writes without it.
     const members = await Promise.all(
       Array.from({ length: 40 }, (_, i) => seedMember(db, { email: `race${i}@x.org` })),
     );
-    const { event, message } = await linkedEvent();
-    luma.serve({ events: { [message.externalEventId]: members.map((m, i) => guest(`gst-r${i}`, m.email!)) } });
+    const { event } = await linkedEvent();
+    const target = { eventUid: event.uid, locationUid: event.locationUid! };
+    const pages = Array.from({ length: 8 }, (_, p) =>
+      members.slice(p * 5, p * 5 + 5).map((m, i) => externalGuest(`gst-r${p * 5 + i}`, m.email!)),
+    );
 
-    const results = await Promise.all(
-      Array.from({ length: 4 }, () => syncEvent(syncDeps(db, { pageSize: 5 }), message)),
+    const created = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        let n = 0;
+        for (const page of pages) n += (await addPageGuests({ db }, target, page)).createdMemberUids.length;
+        return n;
+      }),
     );
 
     const rows = await guestsOf(db, event.uid);
     assert.equal(rows.length, 40);
     assert.equal(new Set(rows.map((r) => r.memberUid)).size, 40);
     assert.equal(
-      results.reduce((n, r) => n + r.created, 0),
+      created.reduce((a, b) => a + b, 0),
       40,
-      'each row is counted by exactly one worker',
+      'each row is counted by exactly one writer',
     );
   });
 

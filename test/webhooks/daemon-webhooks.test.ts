@@ -15,7 +15,7 @@ const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../s
 
 /** Runs the CLI to the end; resolves with its exit code and output. */
 async function cli(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+  const child = spawn(process.execPath, [MAIN, ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', ...env },
   });
   let stdout = '';

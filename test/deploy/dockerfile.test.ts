@@ -1,0 +1,132 @@
+/**
+ * What the container smoke test (`npm run test:container`, test/container/) cannot prove
+ * about the Dockerfile, checked on every `npm test`, engine or not: nothing in it makes
+ * BuildKit reach Docker Hub, `docker build .` with no target gives the runtime image, the
+ * HEALTHCHECK also fails when nothing answers, and every module the worker imports is a
+ * production dependency (the image installs no others).
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { createMetrics } from '../../src/http/metrics.ts';
+import { startHttpServer } from '../../src/http/server.ts';
+import { silentLogger } from '../../src/log.ts';
+import { healthcheck, parseDockerfile } from './dockerfile.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
+const text = read('Dockerfile');
+const dockerfile = parseDockerfile(text);
+const runtime = dockerfile.stages.at(-1)!;
+const last = (keyword: string) => runtime.instructions.filter((i) => i.keyword === keyword).at(-1);
+const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
+
+describe('Dockerfile', () => {
+  it('has no parser directive that makes BuildKit fetch a frontend image', () => {
+    // podman ignores `# syntax=`, so the smoke test's build cannot catch it; docker would
+    // pull docker/dockerfile from Docker Hub and fail offline.
+    assert.doesNotMatch(text, /^#\s*syntax\s*=/im);
+  });
+
+  it('ends with the runtime stage on Node 24, so a build without --target makes the runtime image', () => {
+    assert.equal(runtime.name, 'runtime');
+    let from = runtime.from;
+    for (let stage = dockerfile.stages.find((s) => s.name === from); stage; ) {
+      from = stage.from;
+      stage = dockerfile.stages.find((s) => s.name === from);
+    }
+    assert.match(from, /^node:24[.-]/, `the runtime stage descends from ${from}`);
+  });
+
+  it('has a HEALTHCHECK that passes against a live /healthz and fails when nothing listens', async () => {
+    const [, ...args] = healthcheck(last('HEALTHCHECK')!.args).command;
+    // Asynchronous: the server answering the probe runs in this very process.
+    const probe = async (port: number) => {
+      const child = spawn(process.execPath, args, {
+        env: { ...process.env, HTTP_PORT: String(port) },
+        stdio: 'ignore',
+      });
+      const [code] = (await once(child, 'exit')) as [number | null];
+      return code;
+    };
+    const server = await startHttpServer({
+      port: 0,
+      host: '127.0.0.1',
+      metrics: createMetrics(),
+      readiness: async () => ({ ready: false, checks: {} }),
+      log: silentLogger,
+    });
+    try {
+      assert.equal(await probe(server.port), 0);
+    } finally {
+      await server.close();
+    }
+    assert.equal(await probe(server.port), 1);
+  });
+});
+
+describe('the runtime image contents', () => {
+  it('loads src/main.ts through static imports of production dependencies only', () => {
+    const entry = path.join(ROOT, 'src/main.ts');
+    const seen = new Map<string, string>([[entry, 'src/main.ts']]);
+    const queue = [entry];
+    const problems: string[] = [];
+    while (queue.length > 0) {
+      const file = queue.shift()!;
+      const via = seen.get(file)!;
+      // Static imports and re-exports; `import type` and `export type` are erased, dynamic import() is lazy.
+      const pattern = /^\s*(?:import|export)\s+(?!type\b)(?:[^'";]*?\sfrom\s*)?['"]([^'"]+)['"]/gm;
+      for (const [, specifier] of readFileSync(file, 'utf8').matchAll(pattern)) {
+        if (!specifier) continue;
+        if (specifier.startsWith('.')) {
+          const resolved = path.resolve(path.dirname(file), specifier);
+          if (!seen.has(resolved)) {
+            seen.set(resolved, `${via} -> ${path.relative(ROOT, resolved)}`);
+            queue.push(resolved);
+          }
+          continue;
+        }
+        if (isBuiltin(specifier)) continue;
+        const name = specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!;
+        if (!pkg.dependencies[name]) problems.push(`${name} (a dev or missing dependency) imported by ${via}`);
+      }
+    }
+    assert.deepEqual(problems, [], 'the runtime image installs production dependencies only');
+    assert.ok(seen.size > 10, 'the walk followed the imports');
+  });
+
+  it('runs on a read-only filesystem with nothing writable, engine or not', () => {
+    // The smoke test runs the image read-only; this runs the same entrypoint where no engine
+    // is. A private mount namespace makes the work tree and the temp dir read-only. Inside a
+    // user namespace (--map-root-user) that needs no root, so the check runs for any user;
+    // where the kernel refuses namespaces the test fails saying so rather than skipping.
+    const probe = spawnSync('unshare', ['--map-root-user', '--mount', 'true'], { encoding: 'utf8' });
+    assert.equal(
+      probe.status,
+      0,
+      `cannot make a private mount namespace here (unshare --map-root-user --mount): ${probe.stderr || probe.error}`,
+    );
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'lgs-readonly-'));
+    after(() => rmSync(tmp, { recursive: true, force: true }));
+    const script = [
+      'set -e',
+      `mount --bind "${ROOT}" "${ROOT}" && mount -o remount,bind,ro "${ROOT}"`,
+      `mount --bind "${tmp}" "${tmp}" && mount -o remount,bind,ro "${tmp}"`,
+      `if touch "${tmp}/probe" 2>/dev/null || touch "${ROOT}/probe" 2>/dev/null; then echo "still writable"; exit 97; fi`,
+      `cd "${ROOT}" && exec "${process.execPath}" src/main.ts --help`,
+    ].join('\n');
+    const run = spawnSync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script], {
+      env: { ...process.env, NODE_ENV: 'production', TMPDIR: tmp },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(run.status, 0, `exit ${run.status}: ${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /^Usage:/m);
+  });
+});
