@@ -10,27 +10,18 @@
  */
 
 import { parseArgs } from 'node:util';
-import { eq, sql } from 'drizzle-orm';
+import { runEnqueueCommand, runTierTickCommand } from './commands/enqueue-command.ts';
+import { runRegisterCommand } from './commands/register-command.ts';
+import { runStatusCommand } from './commands/status-command.ts';
+import { runSyncCommand } from './commands/sync-command.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
-import { resolveQueueUrl } from './consume/queue-url.ts';
 import { runDaemon } from './daemon.ts';
-import { createDatabase, redactDatabaseUrl } from './db/client.ts';
+import { redactDatabaseUrl } from './db/client.ts';
 import { parseDatabaseUrl } from './db/database-url.ts';
 import { runMigrations } from './db/migrate.ts';
-import { plEvent } from './db/schema.ts';
 import { explainError } from './explain-error.ts';
-import { withSyncHistory } from './history/record-attempt.ts';
 import { createLogger, type Logger } from './log.ts';
 import { preflight } from './preflight.ts';
-import { createLumaClient } from './providers/luma.ts';
-import { runEnqueue, slotOf } from './schedule/scheduler.ts';
-import { runTierTick } from './schedule/tier-tick.ts';
-import { parseTiers, tickBudget } from './schedule/tiers.ts';
-import { runStatusCommand } from './status/status-command.ts';
-import { syncEvent } from './sync/sync-event.ts';
-import type { SyncMessage } from './sync/types.ts';
-import { registerWebhook, WebhookRegistrationError } from './webhooks/register.ts';
-import { createProviders, createSqsClient, createSyncDeps } from './wiring.ts';
 
 export const HELP = `luma-guest-sync — keeps the PL Network Directory's event guest lists in step with Luma
 
@@ -198,105 +189,6 @@ async function runCommand(
       return 0;
     case 'webhooks:register':
       return runRegisterCommand(config, parsed.url!);
-  }
-}
-
-async function runSyncCommand(config: Readonly<Config>, log: Logger, eventUid: string, dryRun: boolean) {
-  const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });
-  try {
-    const [event] = await database.db
-      .select({
-        locationUid: plEvent.locationUid,
-        externalEventId: plEvent.externalEventId,
-        provider: sql<string | null>`${plEvent.externalEventProvider}::text`,
-      })
-      .from(plEvent)
-      .where(eq(plEvent.uid, eventUid));
-    if (!event) {
-      log.error({ eventUid }, 'no such event');
-      return 1;
-    }
-    if (!event.provider || !event.externalEventId || !event.locationUid) {
-      log.error({ eventUid, ...event }, 'event is not linked to a provider event with a location');
-      return 1;
-    }
-    const message = {
-      eventUid,
-      externalEventId: event.externalEventId,
-      locationUid: event.locationUid,
-      providerType: event.provider,
-    } as SyncMessage;
-    const deps = createSyncDeps(config, database, createProviders(config, database, log), log);
-    const history = { sql: database.sql, retentionDays: config.history.retentionDays, log };
-    const result = await withSyncHistory(history, { eventUid, trigger: 'manual', dryRun }, () =>
-      syncEvent({ ...deps, log: log.child({ trigger: 'manual' }) }, message, { dryRun }),
-    );
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    return 0;
-  } finally {
-    await database.close();
-  }
-}
-
-async function runEnqueueCommand(config: Readonly<Config>, log: Logger, dryRun: boolean) {
-  const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });
-  const sqs = createSqsClient(config);
-  try {
-    const queueUrl = dryRun ? '' : await resolveQueueUrl(sqs, config.queue);
-    const deps = { db: database.db, sqs, queueUrl, log, concurrency: config.enqueueConcurrency };
-    const report = await runEnqueue(deps, slotOf(new Date()), { dryRun });
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    return report.failed > 0 ? 1 : 0;
-  } finally {
-    sqs.destroy();
-    await database.close();
-  }
-}
-
-/** One tick of the freshness schedule now (`enqueue --tiers`), whether or not the tiers are enabled. */
-async function runTierTickCommand(config: Readonly<Config>, log: Logger, dryRun: boolean) {
-  const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });
-  const sqs = createSqsClient(config);
-  try {
-    const queueUrl = dryRun ? '' : await resolveQueueUrl(sqs, config.queue);
-    const tickMs = config.tiers.tickMinutes * 60_000;
-    const budget = tickBudget({
-      share: config.tiers.budgetShare,
-      perWindow: config.luma.rateLimitPerMinute,
-      windowMs: config.luma.rateLimitWindowMs,
-      tickMs,
-    });
-    const report = await runTierTick({ sql: database.sql, sqs, queueUrl, log }, slotOf(new Date()), {
-      tiers: parseTiers(config.tiers.schedule),
-      tickMs,
-      budget,
-      dryRun,
-    });
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    return report.failed > 0 ? 1 : 0;
-  } finally {
-    sqs.destroy();
-    await database.close();
-  }
-}
-
-/** Creates (or finds) the calendar's webhook for `url`; prints it with its secret. */
-async function runRegisterCommand(config: Readonly<Config>, url: string) {
-  if (config.luma.apiKey === '') {
-    process.stderr.write('luma-guest-sync: LUMA_API_KEY is required for webhooks:register\n');
-    return 2;
-  }
-  try {
-    const webhook = await registerWebhook(createLumaClient(config.luma), url);
-    process.stdout.write(`${JSON.stringify(webhook, null, 2)}\n`);
-    process.stderr.write(
-      `luma-guest-sync: webhook ${webhook.id} ${webhook.reused ? 'already existed' : 'created'}; store its secret as LUMA_WEBHOOK_SECRET\n`,
-    );
-    return 0;
-  } catch (err) {
-    if (!(err instanceof WebhookRegistrationError)) throw err;
-    process.stderr.write(`luma-guest-sync: ${err.message}\n`);
-    return 1;
   }
 }
 

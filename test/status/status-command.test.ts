@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { runStatusCommand } from '../../src/commands/status-command.ts';
 import { loadConfig } from '../../src/config.ts';
 import { recordSyncAttempt } from '../../src/history/record-attempt.ts';
 import type { EventStatus } from '../../src/status/event-status.ts';
-import { runStatusCommand } from '../../src/status/status-command.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { DAY, seedEvent, seedGuest, seedMember } from '../support/seed.ts';
 

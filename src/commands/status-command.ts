@@ -3,8 +3,8 @@ import type { Config } from '../config.ts';
 import { createDatabase } from '../db/client.ts';
 import { eventHistory } from '../history/queries.ts';
 import { parseTiers } from '../schedule/tiers.ts';
-import { readEventStatuses } from './event-status.ts';
-import { formatEventHistory, formatStatusTable } from './format-status.ts';
+import { readEventStatuses } from '../status/event-status.ts';
+import { formatEventHistory, formatStatusTable } from '../status/format-status.ts';
 
 /** Attempts `status --event` lists. */
 const HISTORY_LIMIT = 20;
