@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -9,6 +8,7 @@ import type { Db } from '../src/db/client.ts';
 import { plEvent } from '../src/db/schema.ts';
 import { HELP } from '../src/main.ts';
 import { EVENT_LOCK_NAMESPACE } from '../src/sync/event-lock.ts';
+import { type CliRun, runCliProcess } from './support/cli-process.ts';
 import { createTestDatabase } from './support/db.ts';
 import { testEnv } from './support/env.ts';
 import { DAY, guestsOf, seedEvent, seedMember } from './support/seed.ts';
@@ -20,56 +20,6 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MIGRATION_TAGS = (
   JSON.parse(readFileSync(path.join(ROOT, 'migrations/meta/_journal.json'), 'utf8')).entries as Array<{ tag: string }>
 ).map((e) => e.tag);
-
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  /** The JSON log lines, parsed: on stdout, or on stderr for the commands that print a result. */
-  logs: Array<Record<string, unknown>>;
-}
-
-/**
- * Runs the real CLI to completion, `node src/main.ts <args>` (or the package bin), with
- * `env` on top of a minimal environment. Killed if it runs past `timeoutMs`.
- */
-function runCli(args: string[], env: Record<string, string>, options: { bin?: boolean; timeoutMs?: number } = {}) {
-  const entry = options.bin ? ['src/bin.js'] : ['src/main.ts'];
-  const child = spawn(process.execPath, [...entry, ...args], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/tmp',
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-      AWS_REGION: 'us-east-1',
-      LOG_LEVEL: 'info',
-      LOG_PRETTY: 'false',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
-  return new Promise<CliRun>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const logs = `${stdout}\n${stderr}`
-        .split('\n')
-        .filter((line) => line.startsWith('{"level"'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>);
-      resolve({ code, stdout, stderr, logs });
-    });
-  });
-}
 
 /** The pretty-printed JSON document a command prints among its log lines (its braces alone start and end it). */
 function printedJson(run: CliRun): Record<string, unknown> {
@@ -109,7 +59,7 @@ describe('luma-guest-sync sync', () => {
   it('prints the result as JSON and writes the guests', async () => {
     const event = await seedEventWithGuests(3, 1);
 
-    const run = await runCli(['sync', '--event', event.uid], stack.env);
+    const run = await runCliProcess(['sync', '--event', event.uid], stack.env);
 
     assert.equal(run.code, 0, run.stderr);
     const result = printedJson(run);
@@ -123,7 +73,7 @@ describe('luma-guest-sync sync', () => {
   it('with --dry-run reports the guests it would create and writes nothing', async () => {
     const event = await seedEventWithGuests(2, 0);
 
-    const run = await runCli(['sync', '--event', event.uid, '--dry-run'], stack.env);
+    const run = await runCliProcess(['sync', '--event', event.uid, '--dry-run'], stack.env);
 
     assert.equal(run.code, 0, run.stderr);
     const result = printedJson(run);
@@ -139,7 +89,7 @@ describe('luma-guest-sync sync', () => {
     const other = await stack.database.sql.reserve();
     await other`SELECT pg_advisory_lock(${EVENT_LOCK_NAMESPACE}::int, hashtext(${event.uid}))`;
     try {
-      const run = await runCli(['sync', '--event', event.uid], stack.env);
+      const run = await runCliProcess(['sync', '--event', event.uid], stack.env);
 
       assert.equal(run.code, 1);
       assert.match(run.stderr, new RegExp(`Event ${event.uid} is already being synced`));
@@ -151,7 +101,7 @@ describe('luma-guest-sync sync', () => {
   });
 
   it('exits 1 for an event the directory does not have', async () => {
-    const run = await runCli(['sync', '--event', 'no-such'], stack.env);
+    const run = await runCliProcess(['sync', '--event', 'no-such'], stack.env);
 
     assert.equal(run.code, 1);
     assert.ok(run.logs.some((l) => l.msg === 'no such event' && l.eventUid === 'no-such'));
@@ -159,7 +109,7 @@ describe('luma-guest-sync sync', () => {
   });
 
   it('without --event exits 2 and prints the help', async () => {
-    const run = await runCli(['sync'], stack.env);
+    const run = await runCliProcess(['sync'], stack.env);
 
     assert.equal(run.code, 2);
     assert.match(run.stderr, /sync needs --event <uid>/);
@@ -183,7 +133,7 @@ describe('luma-guest-sync enqueue', () => {
     const sqs = createTestSqs();
     const queue = await createFifoQueue(sqs, { label: 'cli-enqueue' });
 
-    const run = await runCli(['enqueue'], {
+    const run = await runCliProcess(['enqueue'], {
       ...stack.env,
       DATABASE_URL: database.url,
       PL_EVENT_GUEST_SYNC_QUEUE_URL: queue.url,
@@ -204,7 +154,7 @@ describe('luma-guest-sync enqueue', () => {
     const sqs = createTestSqs();
     const queue = await createFifoQueue(sqs, { label: 'cli-enqueue-dry' });
 
-    const run = await runCli(['enqueue', '--dry-run'], {
+    const run = await runCliProcess(['enqueue', '--dry-run'], {
       ...stack.env,
       DATABASE_URL: database.url,
       PL_EVENT_GUEST_SYNC_QUEUE_URL: queue.url,
@@ -221,7 +171,7 @@ describe('luma-guest-sync enqueue', () => {
     const queue = await createFifoQueue(sqs, { label: 'cli-enqueue-tiers' });
     const env = { ...stack.env, DATABASE_URL: database.url, PL_EVENT_GUEST_SYNC_QUEUE_URL: queue.url };
 
-    const run = await runCli(['enqueue', '--tiers'], env);
+    const run = await runCliProcess(['enqueue', '--tiers'], env);
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual([printedJson(run).enqueued, printedJson(run).failed], [3, 0]);
     const bodies = (await receiveAll(sqs, queue.url)).map(
@@ -230,7 +180,7 @@ describe('luma-guest-sync enqueue', () => {
     assert.deepEqual(bodies.map((b) => b.eventUid).sort(), syncable);
     assert.ok(bodies.every((b) => b.trigger === 'tier'));
 
-    const again = await runCli(['enqueue', '--tiers', '--dry-run'], env);
+    const again = await runCliProcess(['enqueue', '--tiers', '--dry-run'], env);
     assert.equal(again.code, 0, again.stderr);
     assert.equal(printedJson(again).enqueued, 0, 'nothing is due again within its interval');
   });
@@ -241,8 +191,8 @@ describe('luma-guest-sync db:migrate', () => {
     const empty = await createTestDatabase({ migrate: false, label: 'cli_migrate' });
     const env = { DATABASE_URL: empty.url };
 
-    const first = await runCli(['db:migrate'], env);
-    const second = await runCli(['db:migrate'], env);
+    const first = await runCliProcess(['db:migrate'], env);
+    const second = await runCliProcess(['db:migrate'], env);
 
     assert.equal(first.code, 0, first.stderr);
     assert.deepEqual(first.logs.find((l) => l.msg === 'migrations applied')?.applied, MIGRATION_TAGS);
@@ -255,7 +205,7 @@ describe('luma-guest-sync db:migrate', () => {
 
 describe('luma-guest-sync usage and configuration', () => {
   it('--help exits 0 and documents every command and option', async () => {
-    const run = await runCli(['--help'], {});
+    const run = await runCliProcess(['--help'], {});
 
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stdout, `${HELP}\n`);
@@ -266,21 +216,21 @@ describe('luma-guest-sync usage and configuration', () => {
   });
 
   it('runs from the package bin', async () => {
-    const run = await runCli(['--help'], {}, { bin: true });
+    const run = await runCliProcess(['--help'], {}, { bin: true });
 
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stdout, `${HELP}\n`);
   });
 
   it('exits 2 for an unknown command', async () => {
-    const run = await runCli(['frobnicate'], {});
+    const run = await runCliProcess(['frobnicate'], {});
 
     assert.equal(run.code, 2);
     assert.match(run.stderr, /unknown command "frobnicate"/);
   });
 
   it('exits 2 naming every bad variable, before connecting to anything', async () => {
-    const run = await runCli(['daemon'], {
+    const run = await runCliProcess(['daemon'], {
       ...stack.env,
       PL_EVENT_GUEST_SYNC_ENABLED: 'yes',
       LUMA_PAGE_SIZE: '0',
@@ -294,13 +244,15 @@ describe('luma-guest-sync usage and configuration', () => {
 
   it('never shows the password of a bad DATABASE_URL', async () => {
     const password = 'Wr0ng-Pa55word-xyzzy';
-    const notPostgres = await runCli(['db:migrate'], { DATABASE_URL: `mysql://lgs:${password}@127.0.0.1:3306/dir` });
+    const notPostgres = await runCliProcess(['db:migrate'], {
+      DATABASE_URL: `mysql://lgs:${password}@127.0.0.1:3306/dir`,
+    });
     assert.equal(notPostgres.code, 2);
     assert.match(notPostgres.stderr, /DATABASE_URL: must be a postgres:\/\/ connection URL/);
 
     const wrongPassword = withWrongPassword(testEnv('adminDatabaseUrl'), password);
-    const migrate = await runCli(['db:migrate'], { DATABASE_URL: wrongPassword });
-    const sync = await runCli(['sync', '--event', 'any'], { ...stack.env, DATABASE_URL: wrongPassword });
+    const migrate = await runCliProcess(['db:migrate'], { DATABASE_URL: wrongPassword });
+    const sync = await runCliProcess(['sync', '--event', 'any'], { ...stack.env, DATABASE_URL: wrongPassword });
     assert.equal(migrate.code, 1);
     assert.equal(sync.code, 1);
     assert.match(migrate.stderr, /password authentication failed/, 'the server did refuse the password');

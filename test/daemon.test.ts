@@ -8,6 +8,7 @@ import type { LumaSimulatorOptions } from '../src/local/luma-simulator.ts';
 import { silentLogger } from '../src/log.ts';
 import { runEnqueue, slotOf } from '../src/schedule/scheduler.ts';
 import { createTestDatabase } from './support/db.ts';
+import { sample } from './support/metrics-text.ts';
 import { guestsOf, seedEvent, seedMember } from './support/seed.ts';
 import { createFifoQueue, queueDepth, receiveAll, waitFor } from './support/sqs-queue.ts';
 import { startStack } from './support/stack.ts';
@@ -38,12 +39,6 @@ async function lastSyncedAt(stack: Stack, eventUid: string) {
     .from(plEvent)
     .where(eq(plEvent.uid, eventUid));
   return row?.at ?? null;
-}
-
-/** One sample of Prometheus text, e.g. sample(text, 'lgs_sync_errors_total{kind="bad_message"}'). */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
 const logged = (msg: string, eventUid?: string) => (l: Record<string, unknown>) =>

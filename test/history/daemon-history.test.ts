@@ -5,15 +5,11 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { eventHistory } from '../../src/history/queries.ts';
 import { silentLogger } from '../../src/log.ts';
 import { runEnqueue, slotOf } from '../../src/schedule/scheduler.ts';
+import { sample } from '../support/metrics-text.ts';
 import { seedEvent, seedMember } from '../support/seed.ts';
 import { waitFor } from '../support/sqs-queue.ts';
 import { startStack } from '../support/stack.ts';
 import { startWorkerProcess } from '../support/worker-process.ts';
-
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 describe('the daemon records every attempt with its trigger', () => {
   it('writes a history row per consumed message, names the trigger in its logs and counts it', async () => {

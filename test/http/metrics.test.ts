@@ -5,6 +5,7 @@ import { createMetrics } from '../../src/http/metrics.ts';
 import { startQueueDepthPoller } from '../../src/http/queue-depth-poller.ts';
 import { createFifoQueueWithDlq } from '../../src/local/local-queue.ts';
 import type { SyncResult } from '../../src/sync/types.ts';
+import { sample } from '../support/metrics-text.ts';
 import { captureLogger, createFifoQueue, createTestSqs, waitFor } from '../support/sqs-queue.ts';
 
 const sqs = createTestSqs();
@@ -23,12 +24,6 @@ function result(extra: Partial<SyncResult> = {}): SyncResult {
     durationMs: 4_200,
     ...extra,
   };
-}
-
-/** The value of one sample line, e.g. `lgs_guests_created_total 12`. */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
 describe('createMetrics', () => {

@@ -3,14 +3,10 @@ import { describe, it } from 'node:test';
 import { createMetrics } from '../../src/http/metrics.ts';
 import type { ReadinessReport } from '../../src/http/readiness.ts';
 import { registerScrapeGauges } from '../../src/http/scrape-gauges.ts';
+import { sample } from '../support/metrics-text.ts';
 
 const READY: ReadinessReport = { ready: true, checks: {} };
 const NOT_READY: ReadinessReport = { ready: false, checks: { schema: { ok: false, detail: 'missing' } } };
-
-function sample(text: string, name: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.slice(name.length + 1));
-}
 
 describe('registerScrapeGauges', () => {
   it('reads readiness and overdue events at every scrape', async () => {

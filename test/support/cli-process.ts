@@ -15,12 +15,17 @@ export interface CliRun {
 }
 
 /**
- * Runs the real CLI to completion, `node src/main.ts <args>`, with `env` on
- * top of a minimal environment (no variable of the test runner leaks in). Killed if it
- * runs past `timeoutMs`.
+ * Runs the real CLI to completion, `node src/main.ts <args>` (or the package bin with
+ * `bin`), with `env` on top of a minimal environment (no variable of the test runner
+ * leaks in). Killed if it runs past `timeoutMs`.
  */
-export function runCliProcess(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<CliRun> {
-  const child = spawn(process.execPath, ['src/main.ts', ...args], {
+export function runCliProcess(
+  args: string[],
+  env: Record<string, string>,
+  options: { bin?: boolean; timeoutMs?: number } = {},
+): Promise<CliRun> {
+  const entry = options.bin ? 'src/bin.js' : 'src/main.ts';
+  const child = spawn(process.execPath, [entry, ...args], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
@@ -42,7 +47,7 @@ export function runCliProcess(args: string[], env: Record<string, string>, timeo
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
   });
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
   return new Promise<CliRun>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => {

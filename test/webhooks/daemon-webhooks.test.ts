@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { eventHistory } from '../../src/history/queries.ts';
 import { freePort } from '../../src/local/embedded-postgres.ts';
+import { sample } from '../support/metrics-text.ts';
 import { guestsOf, seedEvent, seedMember } from '../support/seed.ts';
 import { waitFor } from '../support/sqs-queue.ts';
 import { startStack } from '../support/stack.ts';
@@ -28,11 +29,6 @@ async function cli(args: string[], env: Record<string, string>) {
   });
   const [code] = await once(child, 'exit');
   return { code: code as number, stdout, stderr };
-}
-
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
 describe('Luma webhooks end to end', () => {
