@@ -174,7 +174,7 @@ export const schema = {
       env: 'DATABASE_URL',
     },
     poolMax: {
-      doc: 'Largest number of open database connections.',
+      doc: 'Largest number of pooled database connections; each running sync opens 2 more of its own (see the notes).',
       format: positiveInt(100).validate,
       ...intCoerce,
       default: 5,
