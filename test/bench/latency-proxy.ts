@@ -84,11 +84,43 @@ export async function startRemoteSqs(
   };
 }
 
-// As a script: fauxqs on a free loopback port behind the proxy; prints the proxy's URL.
+/**
+ * A PostgreSQL URL that reaches the same server through a proxy adding `rttMs` per
+ * exchange, run in a child process of its own (for the same reason as startRemoteSqs):
+ * a production database is another machine, 0.5–2 ms away, where every statement pays
+ * a round trip that a loopback server in the bench does not charge.
+ */
+export async function startRemoteDatabaseUrl(
+  url: string,
+  rttMs: number,
+): Promise<{ url: string; stop(): Promise<void> }> {
+  const target = new URL(url);
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(import.meta.url), String(rttMs), target.hostname, target.port || '5432'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+  const proxied = new URL(url);
+  proxied.port = new URL(line.trim()).port;
+  return {
+    url: proxied.toString(),
+    async stop() {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+// As a script: `<rttMs>` puts fauxqs on a free loopback port behind the proxy;
+// `<rttMs> <host> <port>` proxies that server instead. Prints the proxy's URL.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { startFauxqs } = await import('fauxqs');
-  const server = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
-  const proxy = await startLatencyProxy({ host: '127.0.0.1', port: server.port }, Number(process.argv[2]));
+  const [rtt, host, port] = process.argv.slice(2);
+  const fauxqs = host
+    ? undefined
+    : await (await import('fauxqs')).startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
+  const target = fauxqs ? { host: '127.0.0.1', port: fauxqs.port } : { host: host!, port: Number(port) };
+  const proxy = await startLatencyProxy(target, Number(rtt));
   console.log(proxy.url);
-  process.once('SIGTERM', () => void Promise.all([proxy.stop(), server.stop()]).then(() => process.exit(0)));
+  process.once('SIGTERM', () => void Promise.all([proxy.stop(), fauxqs?.stop()]).then(() => process.exit(0)));
 }

@@ -2,6 +2,7 @@ import { createDatabase } from '../../src/db/client.ts';
 import { SIM_API_KEY } from '../../src/local/luma-simulator.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
 import { type Figure, figure, time } from './harness.ts';
+import { startRemoteDatabaseUrl } from './latency-proxy.ts';
 import { referenceIndexes, referenceSync } from './reference-pipeline.ts';
 import { benchEvent, benchSyncDeps, startSimulatedLuma } from './sync-env.ts';
 import type { SyncBenchOptions } from './sync-scenarios.ts';
@@ -13,35 +14,56 @@ interface Side {
   created: number;
 }
 
+/** Round trip to the database in the "database on another machine" case, in ms. */
+const DATABASE_RTT_MS = 2;
+
 /**
  * Scenario 9: the worker against the business flow's design (reference-pipeline.ts), on
  * the same members and the same simulated Luma lists, in the same run: a database-bound
- * first sync (no latency) and an API-bound one (50 ms per page). Each side counts the
- * Luma requests (the simulator's own count) and the SQL statements it sent.
+ * first sync (no latency) and an API-bound one (50 ms per page), both against the
+ * loopback database; and, as context, the database-bound one with the database
+ * DATABASE_RTT_MS away through a proxy, where every statement pays a round trip as it
+ * does in production (the loopback server flatters the design that sends 8× the
+ * statements). Each side counts the Luma requests (the simulator's own count) and the
+ * SQL statements it sent.
  */
 export async function referenceComparison({ db, runs, quick }: SyncBenchOptions): Promise<Figure[]> {
   await referenceIndexes(db.sql);
+  const dbBound = quick ? 10_000 : 50_000;
   const cases = [
-    { label: `database-bound, ${quick ? 10 : 50}k guests`, guests: quick ? 10_000 : 50_000, latencyMs: 0 },
-    { label: `API-bound, ${quick ? 5 : 20}k guests, 50 ms/page`, guests: quick ? 5_000 : 20_000, latencyMs: 50 },
+    { label: `database-bound, ${dbBound / 1000}k guests`, guests: dbBound, latencyMs: 0, databaseRttMs: 0 },
+    {
+      label: `API-bound, ${quick ? 5 : 20}k guests, 50 ms/page`,
+      guests: quick ? 5_000 : 20_000,
+      latencyMs: 50,
+      databaseRttMs: 0,
+    },
+    {
+      label: `database-bound, ${dbBound / 1000}k guests, database ${DATABASE_RTT_MS} ms away (context)`,
+      guests: dbBound,
+      latencyMs: 0,
+      databaseRttMs: DATABASE_RTT_MS,
+    },
   ];
   const figures: Figure[] = [];
-  for (const { label, guests, latencyMs } of cases) {
+  for (const { label, guests, latencyMs, databaseRttMs } of cases) {
     const luma = await startSimulatedLuma({ events: { 'evt-reference': { guestCount: guests } }, latencyMs });
+    const remote = databaseRttMs > 0 ? await startRemoteDatabaseUrl(db.url, databaseRttMs) : undefined;
+    const url = remote?.url ?? db.url;
     const worker: Side[] = [];
     const reference: Side[] = [];
     try {
       for (let i = 0; i < Math.min(runs, 3); i++) {
         const forWorker = await benchEvent(db.sql, 'evt-reference');
         worker.push(
-          await measure(db.url, luma, async (counted) => {
+          await measure(url, luma, async (counted) => {
             const result = await syncEvent(benchSyncDeps(counted.db, luma.url), forWorker);
             return result.created;
           }),
         );
         const forReference = await benchEvent(db.sql, 'evt-reference');
         reference.push(
-          await measure(db.url, luma, async (counted) => {
+          await measure(url, luma, async (counted) => {
             const deps = { database: counted, lumaUrl: luma.url, apiKey: SIM_API_KEY };
             return (await referenceSync(deps, forReference)).created;
           }),
@@ -49,6 +71,7 @@ export async function referenceComparison({ db, runs, quick }: SyncBenchOptions)
       }
     } finally {
       await luma.stop();
+      await remote?.stop();
     }
     const created = new Set([...worker, ...reference].map((side) => side.created));
     if (created.size !== 1) throw new Error(`the two pipelines created different rows: ${[...created].join(', ')}`);
@@ -58,7 +81,9 @@ export async function referenceComparison({ db, runs, quick }: SyncBenchOptions)
     const [workerRequests, referenceRequests] = each((s) => s.requests);
     const [workerStatements, referenceStatements] = each((s) => s.statements);
     const ratio = (a: number[], b: number[]) => a.map((v, k) => v / b[k]!);
-    const speedTarget = latencyMs === 0 ? { text: '>= 3', ok: (m: number) => m >= 3 } : reported;
+    // The target stands on the loopback database-bound case, as the issue set it; the
+    // remote-database case is context.
+    const speedTarget = latencyMs === 0 && databaseRttMs === 0 ? { text: '>= 3', ok: (m: number) => m >= 3 } : reported;
     figures.push(
       figure(name, 'wall time, worker', 's', workerMs, reported),
       figure(name, 'wall time, reference', 's', referenceMs, reported),
