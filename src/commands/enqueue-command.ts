@@ -3,8 +3,8 @@ import { resolveQueueUrl } from '../consume/queue-url.ts';
 import { createDatabase } from '../db/client.ts';
 import type { Logger } from '../log.ts';
 import { runEnqueue, slotOf } from '../schedule/scheduler.ts';
+import { tierPlanOptions } from '../schedule/tier-schedule.ts';
 import { runTierTick } from '../schedule/tier-tick.ts';
-import { parseTiers, tickBudget } from '../schedule/tiers.ts';
 import { createSqsClient } from '../wiring.ts';
 
 /** `enqueue [--dry-run]`: the daily pass's discovery and enqueue, once; the report as JSON on stdout. */
@@ -29,17 +29,8 @@ export async function runTierTickCommand(config: Readonly<Config>, log: Logger, 
   const sqs = createSqsClient(config);
   try {
     const queueUrl = dryRun ? '' : await resolveQueueUrl(sqs, config.queue);
-    const tickMs = config.tiers.tickMinutes * 60_000;
-    const budget = tickBudget({
-      share: config.tiers.budgetShare,
-      perWindow: config.luma.rateLimitPerMinute,
-      windowMs: config.luma.rateLimitWindowMs,
-      tickMs,
-    });
     const report = await runTierTick({ sql: database.sql, sqs, queueUrl, log }, slotOf(new Date()), {
-      tiers: parseTiers(config.tiers.schedule),
-      tickMs,
-      budget,
+      ...tierPlanOptions(config),
       dryRun,
     });
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

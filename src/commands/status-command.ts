@@ -2,7 +2,7 @@ import cron from 'node-cron';
 import type { Config } from '../config.ts';
 import { createDatabase } from '../db/client.ts';
 import { eventHistory } from '../history/queries.ts';
-import { parseTiers } from '../schedule/tiers.ts';
+import { tierPlanOptions } from '../schedule/tier-schedule.ts';
 import { readEventStatuses } from '../status/event-status.ts';
 import { formatEventHistory, formatStatusTable } from '../status/format-status.ts';
 
@@ -30,9 +30,7 @@ export async function runStatusCommand(config: Readonly<Config>, options: Status
       now,
       overdueAfterHours: config.overdueAfterHours,
       nextDailyRun: config.enabled ? nextCronRun(config.cron) : undefined,
-      tiers: config.tiers.enabled
-        ? { tiers: parseTiers(config.tiers.schedule), tickMs: config.tiers.tickMinutes * 60_000 }
-        : undefined,
+      tiers: config.tiers.enabled ? tierPlanOptions(config) : undefined,
       eventUid: options.eventUid,
     });
     const attention = events.some((e) => e.failed || e.overdue) ? 1 : 0;

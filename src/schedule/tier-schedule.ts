@@ -4,7 +4,23 @@ import type { Sql } from '../db/client.ts';
 import type { Logger } from '../log.ts';
 import { createScheduler, type Scheduler } from './scheduler.ts';
 import { runTierTick, type TierTickReport } from './tier-tick.ts';
-import { parseTiers, tickBudget } from './tiers.ts';
+import { parseTiers, type Tier, tickBudget } from './tiers.ts';
+
+/**
+ * What every tick plans with, from the configuration: the tiers, the tick's length and
+ * its request budget (the share of the key's budget over one tick). One derivation for
+ * the daemon's ticks, `enqueue --tiers` and `status`'s next-due times.
+ */
+export function tierPlanOptions(config: Readonly<Config>): { tiers: Tier[]; tickMs: number; budget: number } {
+  const tickMs = config.tiers.tickMinutes * 60_000;
+  const budget = tickBudget({
+    share: config.tiers.budgetShare,
+    perWindow: config.luma.rateLimitPerMinute,
+    windowMs: config.luma.rateLimitWindowMs,
+    tickMs,
+  });
+  return { tiers: parseTiers(config.tiers.schedule), tickMs, budget };
+}
 
 /**
  * The freshness schedule's own cron, every PL_EVENT_GUEST_SYNC_TIER_TICK_MINUTES. It is a
@@ -20,14 +36,7 @@ export function createTierScheduler(deps: {
   onTick?: (report: TierTickReport) => void;
 }): Scheduler {
   const { config } = deps;
-  const tiers = parseTiers(config.tiers.schedule);
-  const tickMs = config.tiers.tickMinutes * 60_000;
-  const budget = tickBudget({
-    share: config.tiers.budgetShare,
-    perWindow: config.luma.rateLimitPerMinute,
-    windowMs: config.luma.rateLimitWindowMs,
-    tickMs,
-  });
+  const { tiers, tickMs, budget } = tierPlanOptions(config);
   const log = deps.log.child({ schedule: 'tiers' });
   return createScheduler({
     cron: `*/${config.tiers.tickMinutes} * * * *`,
