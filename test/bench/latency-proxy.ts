@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { connectUpstream } from '../support/tcp-relay.ts';
 
 export interface LatencyProxy {
   /** Where clients connect instead of the target: http://127.0.0.1:<free port>. */
@@ -31,15 +32,7 @@ export async function startLatencyProxy(target: { host: string; port: number }, 
     from.on('end', () => setTimeout(() => to.end(), half));
   };
   const server = createServer((client) => {
-    const upstream = connect(target.port, target.host);
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      socket.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
+    const upstream = connectUpstream(client, target, sockets);
     delayed(client, upstream);
     delayed(upstream, client);
   });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { type AddressInfo, connect, createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { type AddressInfo, createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { after } from 'node:test';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { getResponse } from 'msw';
@@ -14,6 +14,7 @@ import postgres from 'postgres';
 import type { Sql } from '../../src/db/client.ts';
 import { freePort } from '../../src/local/embedded-postgres.ts';
 import { createLumaHandlers, type SimGuestList } from '../../src/local/luma-simulator.ts';
+import { connectUpstream } from './tcp-relay.ts';
 import { startWorkerProcess, type WorkerProcess } from './worker-process.ts';
 
 /** Recognisable secrets: a Luma key and a database password that must never be shown. */
@@ -550,15 +551,7 @@ export async function startCuttableLink(
 
   function relay(client: Socket): void {
     accepted++;
-    const upstream = connect(target.port, target.host);
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      socket.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
+    const upstream = connectUpstream(client, target, sockets);
     client.pipe(upstream).pipe(client);
   }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { connect, createServer, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { after } from 'node:test';
 import {
@@ -12,6 +12,7 @@ import {
 import pino from 'pino';
 import type { Logger } from '../../src/log.ts';
 import { testEnv } from './env.ts';
+import { connectUpstream } from './tcp-relay.ts';
 
 /** An SQS client for the test server (fauxqs on 127.0.0.1), destroyed after the file. */
 export function createTestSqs(): SQSClient {
@@ -34,15 +35,7 @@ export async function createWatchedSqs(): Promise<{ sqs: SQSClient; receivesForw
   const sockets = new Set<Socket>();
   let receives = 0;
   const relay = createServer((client) => {
-    const upstream = connect(Number(target.port), target.hostname);
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      socket.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
+    const upstream = connectUpstream(client, { host: target.hostname, port: Number(target.port) }, sockets);
     client.on('data', (chunk: Buffer) => {
       // Counted once the bytes are written towards the server, not when the client sends them.
       const found = chunk.toString('latin1').split('AmazonSQS.ReceiveMessage').length - 1;
