@@ -1,5 +1,5 @@
 import { and, asc, eq, gt, inArray, isNotNull, sql } from 'drizzle-orm';
-import type { Db } from '../db/client.ts';
+import type { Db, Sql } from '../db/client.ts';
 import { plEvent } from '../db/schema.ts';
 import { PROVIDER_TYPES, type ProviderType } from '../providers/types.ts';
 
@@ -28,6 +28,19 @@ export function eligibleAt(now: Date) {
     gt(plEvent.endDate, now),
     eq(plEvent.isDeleted, false),
   );
+}
+
+/**
+ * eligibleAt for raw postgres.js statements, as a condition on "PLEvent" aliased `e`:
+ * the same rule, for the statements that read the sync history beside the events
+ * (the tier tick, `status`).
+ */
+export function eligibleEventAt(sql: Sql, now: Date) {
+  return sql`e."externalEventProvider"::text = ANY(${[...PROVIDER_TYPES]})
+    AND btrim(coalesce(e."externalEventId", '')) <> ''
+    AND btrim(coalesce(e."locationUid", '')) <> ''
+    AND e."endDate" > ${now.toISOString()}::timestamptz AT TIME ZONE 'UTC'
+    AND e."isDeleted" = false`;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Sql } from '../db/client.ts';
-import { PROVIDER_TYPES, type ProviderType } from '../providers/types.ts';
-import type { SyncableEvent } from './discover.ts';
+import type { ProviderType } from '../providers/types.ts';
+import { eligibleEventAt, type SyncableEvent } from './discover.ts';
 import type { TierCandidate } from './tiers.ts';
 
 interface CandidateRow {
@@ -30,7 +30,6 @@ export async function findTierCandidates(
   now: Date,
   horizonMs: number,
 ): Promise<TierCandidate<SyncableEvent>[]> {
-  const at = now.toISOString();
   const until = new Date(now.getTime() + horizonMs).toISOString();
   const rows = await sql<CandidateRow[]>`
     SELECT e.uid AS "eventUid", e."externalEventId", e."locationUid",
@@ -47,12 +46,8 @@ export async function findTierCandidates(
       ORDER BY started_at DESC LIMIT 1
     ) h ON true
     LEFT JOIN luma_guest_sync.tier_enqueued t ON t.event_uid = e.uid
-    WHERE e."externalEventProvider"::text = ANY(${[...PROVIDER_TYPES]})
-      AND btrim(coalesce(e."externalEventId", '')) <> ''
-      AND btrim(coalesce(e."locationUid", '')) <> ''
-      AND e."endDate" > ${at}::timestamptz AT TIME ZONE 'UTC'
+    WHERE ${eligibleEventAt(sql, now)}
       AND e."startDate" <= ${until}::timestamptz AT TIME ZONE 'UTC'
-      AND e."isDeleted" = false
     ORDER BY e."startDate", e.id`;
   return rows.map((row) => {
     const lastSuccess = row.lastSuccessAt ?? row.guestLastSyncedAt;

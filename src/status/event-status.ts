@@ -1,6 +1,6 @@
 import type { Sql } from '../db/client.ts';
 import type { SyncHistoryRow } from '../history/queries.ts';
-import { PROVIDER_TYPES } from '../providers/types.ts';
+import { eligibleEventAt } from '../schedule/discover.ts';
 import { type Tier, tierDueAt, tierOf } from '../schedule/tiers.ts';
 import { overdueBefore } from './overdue.ts';
 
@@ -59,14 +59,7 @@ const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
  * date parsing off; "PLEvent" dates are UTC timestamps without a zone.
  */
 export async function readEventStatuses(sql: Sql, options: StatusOptions): Promise<EventStatus[]> {
-  const at = options.now.toISOString();
-  const which = options.eventUid
-    ? sql`e.uid = ${options.eventUid}`
-    : sql`e."externalEventProvider"::text = ANY(${[...PROVIDER_TYPES]})
-        AND btrim(coalesce(e."externalEventId", '')) <> ''
-        AND btrim(coalesce(e."locationUid", '')) <> ''
-        AND e."endDate" > ${at}::timestamptz AT TIME ZONE 'UTC'
-        AND e."isDeleted" = false`;
+  const which = options.eventUid ? sql`e.uid = ${options.eventUid}` : eligibleEventAt(sql, options.now);
   const rows = await sql<StatusRow[]>`
     SELECT e.uid AS "eventUid", e.name,
       to_char(e."startDate", ${sql.unsafe(ISO)}) AS "startDate",
