@@ -2,7 +2,7 @@ import type { SyncHistoryRow } from '../history/queries.ts';
 import type { EventStatus } from './event-status.ts';
 
 /** "3h 12m", "2d 4h", "45s": the coarsest two units, for ages and waits. */
-export function humanDuration(seconds: number): string {
+function humanDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
   const units: Array<[string, number]> = [
     ['d', 86_400],
