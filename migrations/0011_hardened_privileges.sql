@@ -1,0 +1,15 @@
+-- Issue 21: nothing the worker creates on the directory's tables may make the directory's
+-- own writes fail. The "Member" index of 0007 evaluates luma_guest_sync.normalize_email
+-- on every INSERT and on every UPDATE of "email", as whichever role writes — the
+-- directory app's included. A database hardened with `ALTER DEFAULT PRIVILEGES … REVOKE
+-- EXECUTE ON FUNCTIONS FROM PUBLIC` created the function without PostgreSQL's default
+-- EXECUTE for PUBLIC, and the directory could no longer add a member ("permission denied
+-- for function normalize_email").
+--
+-- EXECUTE goes to PUBLIC, not to a named role: this migration cannot know the directory's
+-- roles, and a role the directory adds later must not need a grant from us. The function
+-- is harmless to anyone: IMMUTABLE, SQL over its argument only, reading no table, every
+-- call schema-qualified into pg_catalog. No other function or trigger of ours runs on a
+-- directory table (acquire_rate_budget is called by the worker alone and stays granted
+-- to it only). Schema USAGE is not needed: an index calls its function by OID.
+GRANT EXECUTE ON FUNCTION luma_guest_sync.normalize_email(text) TO PUBLIC;
