@@ -12,6 +12,7 @@ import type { Config } from './config.ts';
 import { SyncConsumer } from './consume/consumer.ts';
 import { queueProblem, resolveQueueUrl } from './consume/queue-url.ts';
 import { createDatabase } from './db/client.ts';
+import { probeDatabase } from './db/probe.ts';
 import { checkSchema } from './db/schema-check.ts';
 import { errorKind } from './errors.ts';
 import { withSyncHistory } from './history/record-attempt.ts';
@@ -85,6 +86,9 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
   shutdown.register('startup waits', () => stopping.abort());
   // The worker never migrates on its own: it waits, unready, until someone runs db:migrate.
   await retryUntil(stopping.signal, log, 'directory schema', async () => {
+    // Bounded by the connect timeout, and logged below when it fails: the pool's own
+    // queries would wait forever on an endpoint that takes connections and closes them.
+    await probeDatabase(config.database.url);
     const schema = await checkSchema(database.sql);
     if (!schema.ok) throw new Error(schema.message);
   });

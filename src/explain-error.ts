@@ -38,7 +38,12 @@ export interface ErrorContext {
 
 export function explainError(err: unknown, context: ErrorContext = {}): string {
   const chain = causes(err);
-  const viaDatabase = chain.some((e) => e instanceof DrizzleQueryError || (e as Cause).name === 'PostgresError');
+  const viaDatabase = chain.some(
+    (e) =>
+      e instanceof DrizzleQueryError ||
+      (e as Cause).name === 'PostgresError' ||
+      (e as Cause).name === 'DatabaseProbeError',
+  );
   for (const cause of chain) {
     const text = postgresError(cause, context) ?? connectionError(cause, viaDatabase);
     if (text) return text;

@@ -19,6 +19,7 @@ import { runDaemon } from './daemon.ts';
 import { redactDatabaseUrl } from './db/client.ts';
 import { parseDatabaseUrl } from './db/database-url.ts';
 import { runMigrations } from './db/migrate.ts';
+import { probeDatabase } from './db/probe.ts';
 import { explainError } from './explain-error.ts';
 import { createLogger, type Logger } from './log.ts';
 import { preflight } from './preflight.ts';
@@ -146,6 +147,9 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const log = createLogger({ ...config.log, toStderr: printsResult });
 
   try {
+    // Every one-shot command reaches the database first, within the connect timeout: a
+    // command never hangs on an endpoint that takes connections and never serves them.
+    if (parsed.command !== 'daemon') await probeDatabase(config.database.url);
     return await runCommand(parsed, config, log);
   } catch (err) {
     if (parsed.command === 'daemon') throw err;

@@ -4,6 +4,7 @@ import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { connectionOptions } from './connection-options.ts';
 import { describeDatabaseTarget, parseDatabaseUrl } from './database-url.ts';
+import { DEFAULT_CONNECT_TIMEOUT_SECONDS } from './probe.ts';
 import * as schema from './schema.ts';
 
 export type Sql = postgres.Sql;
@@ -32,7 +33,7 @@ export function createDatabase(options: DatabaseOptions): Database {
       onnotice: () => {},
       debug: options.onQuery ? (_connection, query) => options.onQuery?.(query) : undefined,
       idle_timeout: 30,
-      connect_timeout: 10,
+      connect_timeout: DEFAULT_CONNECT_TIMEOUT_SECONDS,
     }),
   );
   const db = drizzle(sql, { schema });
