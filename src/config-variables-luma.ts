@@ -128,8 +128,8 @@ export const webhookVariables = {
     doc: 'The whsec_ secret of the Luma webhook (webhooks:register prints it): deliveries must carry a valid Standard Webhooks signature. Empty: not verified.',
     format: {
       validate(value: unknown) {
-        if (value !== '' && !/^(whsec_)?[A-Za-z0-9+/]+={0,2}$/.test(String(value))) {
-          throw new Error('must be a Standard Webhooks secret: whsec_ followed by base64');
+        if (value !== '' && !isWebhookSecret(String(value))) {
+          throw new Error('must be a Standard Webhooks secret: whsec_ followed by base64 (a multiple of 4 characters)');
         }
       },
     }.validate,
@@ -159,3 +159,14 @@ export const webhookVariables = {
     env: 'LUMA_WEBHOOK_MAX_PER_MINUTE',
   },
 } as const;
+
+/**
+ * A Standard Webhooks secret the verifier can use: whsec_ (optional) and canonical base64
+ * of at least one byte. The library checks the padding only when the first delivery
+ * arrives, which once crashed the daemon after its consumer started ("Base64Coder:
+ * incorrect padding", no variable named).
+ */
+function isWebhookSecret(value: string): boolean {
+  const key = value.startsWith('whsec_') ? value.slice('whsec_'.length) : value;
+  return key.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(key) && Buffer.from(key, 'base64').length > 0;
+}

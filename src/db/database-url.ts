@@ -53,8 +53,17 @@ export class DatabaseUrlError extends Error {
 }
 
 // scheme://[userinfo@][hostlist][/dbname][?query] — parsed by hand because the WHATWG URL
-// parser refuses what libpq accepts, such as credentials before an empty host.
-const URI = /^(postgres|postgresql):\/\/(?:([^@/?#]*)@)?([^/?#]*)(?:\/([^?#]*))?(?:\?([^#]*))?$/;
+// parser refuses what libpq accepts, such as credentials before an empty host. As in
+// libpq, the user information runs to the first "@" before any "/": a "?" or "#" in it
+// is the password's, never the start of a query that an error message would quote.
+const URI = /^(postgres|postgresql):\/\/(?:([^@/]*)@)?([^/?#]*)(?:\/([^?#]*))?(?:\?([^#]*))?$/;
+
+/** Said, without quoting any of it, when a password's "@" or "/" was left unencoded. */
+const ENCODE_CREDENTIALS =
+  'percent-encode the user name and password: "@" as %40, ":" as %3A, "/" as %2F, "?" as %3F, "#" as %23, "%" as %25 (encodeURIComponent does)';
+
+/** C0 controls and DEL: PostgreSQL's start-up packet ends every value at a NUL. */
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export function parseDatabaseUrl(url: string): DatabaseTarget {
   const match = URI.exec(url);
@@ -64,6 +73,13 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
     );
   }
   const [, , userinfo, hostport = '', path, query] = match;
+  // A second "@" (or one after a "/") is a password's: read as libpq would, the rest of the
+  // password becomes the host or the database name, and then an error message prints it.
+  if (hostport.includes('@'))
+    throw new DatabaseUrlError(`holds an unencoded "@" in its user information: ${ENCODE_CREDENTIALS}`);
+  if (path?.includes('@')) {
+    throw new DatabaseUrlError(`holds an "@" after a "/" (a "/" in the password?): ${ENCODE_CREDENTIALS}`);
+  }
   const params = new Map<string, string>();
   const set = (name: string, value: string | undefined) => {
     if (value !== undefined && value !== '') params.set(name, value);
@@ -109,6 +125,12 @@ function target(params: Map<string, string>): DatabaseTarget {
   if (host.startsWith('@')) throw new DatabaseUrlError('names an abstract Unix socket, which is not supported');
   const port = wholeNumber(params.get('port') ?? '5432', 'port', 1, 65_535);
   const timeout = params.get('connect_timeout');
+  if (timeout !== undefined && /^0+$/.test(timeout)) {
+    // libpq's "wait forever"; issue 21 §4 is that no command may hang on the database.
+    throw new DatabaseUrlError(
+      'connect_timeout=0 (libpq: wait forever) is not accepted: the worker and its commands never wait forever for the database; give seconds from 1 to 86400, or leave it out for 10',
+    );
+  }
   const sslrootcert = params.get('sslrootcert');
   const sslmode = sslModeOf(params.get('sslmode'), sslrootcert);
   const socket = host.startsWith('/');
@@ -155,11 +177,18 @@ function wholeNumber(text: string, name: string, min: number, max: number): numb
 }
 
 function decode(text: string, what: string): string {
+  let value: string;
   try {
-    return decodeURIComponent(text);
+    value = decodeURIComponent(text);
   } catch {
     throw new DatabaseUrlError(`${what} is not valid percent-encoding`);
   }
+  // %00 once ended application_name early on the wire and smuggled search_path past the
+  // parameter list; no value has a use for a control character.
+  if (CONTROL.test(value)) {
+    throw new DatabaseUrlError(`${what} holds a control character (%00-%1F or %7F), which no value may hold`);
+  }
+  return value;
 }
 
 /** The target as people may see it: no password, whatever form the URL had. */
