@@ -14,6 +14,8 @@ export interface PageOutcome {
   matchedMemberUids: string[];
   /** Members added as guests (in a dry run: who would be). */
   createdMemberUids: string[];
+  /** Guests whose email matched several members (duplicate accounts); one member each was taken. */
+  ambiguousGuestIds: string[];
 }
 
 /**
@@ -23,7 +25,8 @@ export interface PageOutcome {
  * Matching: both sides' emails go through one normalisation in the database,
  * luma_guest_sync.normalize_email (migration 0007: every Unicode whitespace trimmed,
  * lower(), NFC), and the "Member" side is an index probe on that expression; soft-deleted
- * members never match; a member whose email repeats on the page is taken once, with the
+ * members never match; a guest whose email several members share (duplicate accounts)
+ * gets one of them — the exact-case match, else the oldest — and is reported; a member whose email repeats on the page is taken once, with the
  * first guest's id; the main team comes from "TeamMemberRole"."mainTeam".
  *
  * Duplicate-proof in the database, not in this process: a member already listed for the
@@ -41,11 +44,14 @@ export async function addPageGuests(
   guests: readonly ExternalGuest[],
   options: { dryRun?: boolean; alreadyCounted?: ReadonlySet<string> } = {},
 ): Promise<PageOutcome> {
-  if (guests.length === 0) return { matchedGuests: 0, matchedMemberUids: [], createdMemberUids: [] };
+  if (guests.length === 0) {
+    return { matchedGuests: 0, matchedMemberUids: [], createdMemberUids: [], ambiguousGuestIds: [] };
+  }
   const [row] = await executePrepared<{
     matched_guests: number;
     matched: string[] | null;
     created: string[] | null;
+    ambiguous: string[] | null;
   }>(deps.db, pageStatement(target, guests, deps.now?.() ?? new Date(), options));
 
   const created = row?.created ?? [];
@@ -54,6 +60,7 @@ export async function addPageGuests(
     matchedGuests: row?.matched_guests ?? 0,
     matchedMemberUids: row?.matched ?? [],
     createdMemberUids: counted ? created.filter((uid) => !counted.has(uid)) : created,
+    ambiguousGuestIds: row?.ambiguous ?? [],
   };
 }
 
@@ -88,12 +95,16 @@ export function pageStatement(
       -- costing normalize() like a comparison, hashes the whole member table instead and
       -- normalises every member's email on every page. OFFSET 0 keeps the LATERAL
       -- subquery from being flattened into such a join.
-      SELECT m.member_uid, page.external_guest_id, page.ord
+      -- One member per guest (issue 21 §5): when duplicate accounts share the normalised
+      -- email, the one written exactly as the guest's, else the oldest (lowest id), so
+      -- every sync picks the same one; "candidates" counts the collision.
+      SELECT m.member_uid, m.candidates, page.external_guest_id, page.ord
       FROM page CROSS JOIN LATERAL (
-        SELECT m.uid AS member_uid FROM "Member" m
+        SELECT m.uid AS member_uid, count(*) OVER () AS candidates FROM "Member" m
         WHERE luma_guest_sync.normalize_email(m.email) = luma_guest_sync.normalize_email(page.email)
           AND m."deletedAt" IS NULL
-        OFFSET 0
+        ORDER BY m.email = page.email DESC, m.id
+        LIMIT 1
       ) m
     ),
     members AS (
@@ -119,7 +130,8 @@ export function pageStatement(
     SELECT
       (SELECT count(DISTINCT ord) FROM hits)::int AS matched_guests,
       (SELECT array_agg(member_uid) FROM members) AS matched,
-      (SELECT array_agg("memberUid") FROM created) AS created`;
+      (SELECT array_agg("memberUid") FROM created) AS created,
+      (SELECT array_agg(external_guest_id ORDER BY ord) FROM hits WHERE candidates > 1) AS ambiguous`;
 }
 
 /**

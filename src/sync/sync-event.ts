@@ -69,7 +69,7 @@ async function syncLockedEvent(
   const target = await loadTarget(deps.db, message, log);
 
   log.info({ providerType: message.providerType, externalEventId: target.externalEventId, dryRun }, 'sync start');
-  const totals = { matched: 0, created: 0 };
+  const totals = { matched: 0, created: 0, ambiguous: 0 };
   // Stale removal keeps a row whose Luma guest id, or whose member, is on the list.
   const keep = deps.removeStale?.enabled ? { guestIds: new Set<string>(), memberUids: new Set<string>() } : undefined;
   const counted = dryRun ? new Set<string>() : undefined;
@@ -84,6 +84,14 @@ async function syncLockedEvent(
         for (const guest of batch.guests) keep?.guestIds.add(guest.externalGuestId);
         for (const uid of outcome.matchedMemberUids) keep?.memberUids.add(uid);
         for (const uid of outcome.createdMemberUids) counted?.add(uid);
+        if (outcome.ambiguousGuestIds.length > 0) {
+          totals.ambiguous += outcome.ambiguousGuestIds.length;
+          // Duplicate accounts in the directory: an admin may want to merge them.
+          log.warn(
+            { page: batch.page, externalGuestIds: outcome.ambiguousGuestIds },
+            'guest email matches several members: one added',
+          );
+        }
         const matchedGuests = outcome.matchedGuests;
         const created = outcome.createdMemberUids.length;
         totals.matched += matchedGuests;
@@ -99,6 +107,7 @@ async function syncLockedEvent(
         // (the second pass finds them), and the member sets are sets.
         onRestart: () => {
           totals.matched = 0;
+          totals.ambiguous = 0;
         },
       },
     ),
@@ -151,6 +160,7 @@ async function syncLockedEvent(
     pages: summary.pages,
     fetched: summary.fetched,
     matched: totals.matched,
+    ...(totals.ambiguous > 0 ? { ambiguous: totals.ambiguous } : {}),
     created: totals.created,
     skipped: summary.skipped,
     removed,

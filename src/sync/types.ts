@@ -33,6 +33,8 @@ export interface SyncResult {
   fetched: number;
   /** Guests whose email matched a directory member. */
   matched: number;
+  /** Present when some guests' email matched several members (duplicate accounts): how many such guests. */
+  ambiguous?: number;
   /** New "PLEventGuest" rows written (or that would be, in a dry run). */
   created: number;
   /** Provider entries without a usable id or email. */
