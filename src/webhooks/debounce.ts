@@ -11,8 +11,11 @@ export interface DebouncerOptions {
   windowMs: number;
   maxPerEventPerHour: number;
   maxPerMinute: number;
-  /** Enqueues one sync of `event` for the window starting at `windowStart`. */
-  send: (event: SyncableEvent, windowStart: Date) => Promise<void>;
+  /**
+   * Enqueues one sync of `event` for the window starting at `windowStart`. `early`: sent
+   * before the window ended (on stop), so it must not use the window's deduplication id.
+   */
+  send: (event: SyncableEvent, windowStart: Date, early: boolean) => Promise<void>;
   log: Pick<Logger, 'error'>;
   now?: () => number;
 }
@@ -25,12 +28,16 @@ export interface DebouncerOptions {
  * end — not the start — matters: the sync then starts after every delivery of the
  * window, so no registration is left out by a sync that read the list too early.
  * The caps bound what forged or runaway deliveries can cost, per process.
+ *
+ * A send before the window's end (stop(), on shutdown) is `early`: it must not claim the
+ * window's deduplication id, or SQS would drop another replica's send at the window's end
+ * — the one that starts after that replica's later deliveries (issue 21, rolling deploys).
  */
 export class WebhookDebouncer {
   readonly #options: DebouncerOptions;
   readonly #now: () => number;
   /** Scheduled sends by event uid. */
-  readonly #pending = new Map<string, { timer: NodeJS.Timeout; run: () => Promise<void> }>();
+  readonly #pending = new Map<string, { timer: NodeJS.Timeout; run: (early: boolean) => Promise<void> }>();
   /** Send times in the last hour, by event uid; and all send times in the last minute. */
   readonly #sentByEvent = new Map<string, number[]>();
   #sentRecently: number[] = [];
@@ -55,12 +62,12 @@ export class WebhookDebouncer {
     mine.push(now);
     this.#sentRecently.push(now);
     const windowStart = Math.floor(now / this.#options.windowMs) * this.#options.windowMs;
-    const run = () => this.#send(event, new Date(windowStart));
+    const run = (early: boolean) => this.#send(event, new Date(windowStart), early);
     if (this.#stopped) {
-      void this.#track(run());
+      void this.#track(run(true));
       return 'scheduled';
     }
-    const timer = setTimeout(() => void this.#track(run()), windowStart + this.#options.windowMs - now);
+    const timer = setTimeout(() => void this.#track(run(false)), windowStart + this.#options.windowMs - now);
     this.#pending.set(event.eventUid, { timer, run });
     return 'scheduled';
   }
@@ -70,7 +77,7 @@ export class WebhookDebouncer {
     this.#stopped = true;
     for (const { timer, run } of this.#pending.values()) {
       clearTimeout(timer);
-      void this.#track(run());
+      void this.#track(run(true));
     }
     await Promise.all([...this.#inFlight]);
   }
@@ -80,10 +87,10 @@ export class WebhookDebouncer {
     return this.#pending.size;
   }
 
-  async #send(event: SyncableEvent, windowStart: Date): Promise<void> {
+  async #send(event: SyncableEvent, windowStart: Date, early: boolean): Promise<void> {
     this.#pending.delete(event.eventUid);
     try {
-      await this.#options.send(event, windowStart);
+      await this.#options.send(event, windowStart, early);
     } catch (err) {
       // Luma was already answered; the freshness tiers and the daily pass still cover the event.
       this.#options.log.error({ err, eventUid: event.eventUid }, 'could not enqueue a webhook-triggered sync');

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
@@ -35,13 +36,15 @@ export async function startWebhookReceiver(deps: {
     maxPerEventPerHour: webhook.maxPerEventPerHour,
     maxPerMinute: webhook.maxPerMinute,
     log,
-    send: async (event, windowStart) => {
+    send: async (event, windowStart, early) => {
       const slot = windowStart.toISOString();
+      // An early send (shutdown) gets an id of its own: the window's id is left to the
+      // replicas that send at the window's end, after every delivery they acknowledged.
+      const deduplicationId = early
+        ? keyedDeduplicationId(event.eventUid, 'webhook', slot, 'early', randomUUID())
+        : keyedDeduplicationId(event.eventUid, 'webhook', slot);
       const { failed } = await sendSyncMessages(deps, [
-        {
-          message: { ...toSyncMessage(event, windowStart), trigger: 'webhook' },
-          deduplicationId: keyedDeduplicationId(event.eventUid, 'webhook', slot),
-        },
+        { message: { ...toSyncMessage(event, windowStart), trigger: 'webhook' }, deduplicationId },
       ]);
       if (failed > 0) throw new Error(`SQS refused the webhook-triggered sync of ${event.eventUid}`);
       log.debug({ eventUid: event.eventUid, window: slot }, 'webhook-triggered sync enqueued');
