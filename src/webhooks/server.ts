@@ -25,8 +25,36 @@ export const WEBHOOK_OUTCOMES = [
 ] as const;
 export type WebhookOutcome = (typeof WEBHOOK_OUTCOMES)[number];
 
+/**
+ * What one client may hold on the public port. Keep-alive outlives the idle timeout of the
+ * load balancer in front (ALB: 60 s): a server that closes an idle connection first races
+ * the balancer's next request on it, a classic cause of intermittent 502s.
+ */
+export interface WebhookServerLimits {
+  /** Open connections at once; past it a new connection is closed at once. */
+  maxConnections: number;
+  /** Time for a request's headers to arrive, from its first byte or the connection's start. */
+  headersTimeoutMs: number;
+  /** Time for a whole request, body included, to arrive. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** How often Node checks the two timeouts above (its default, 30 s, would add as much). */
+  checkIntervalMs: number;
+}
+
+export const WEBHOOK_SERVER_LIMITS: WebhookServerLimits = {
+  maxConnections: 256,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 15_000,
+  keepAliveTimeoutMs: 65_000,
+  checkIntervalMs: 1_000,
+};
+
 export interface WebhookServerDeps {
   port: number;
+  /** WEBHOOK_SERVER_LIMITS unless given; tests shrink them. */
+  limits?: Partial<WebhookServerLimits>;
   host?: string;
   /** Absent when no secret is configured: deliveries are then not verified. */
   verify?: Verifier;
@@ -122,7 +150,14 @@ export async function startWebhookServer(deps: WebhookServerDeps): Promise<{ por
     return result;
   }
 
-  const server = createServer((req, res) => {
+  const limits = { ...WEBHOOK_SERVER_LIMITS, ...deps.limits };
+  const options = {
+    connectionsCheckingInterval: limits.checkIntervalMs,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+  };
+  const server = createServer(options, (req, res) => {
     handle(req, res).then(
       (result) => {
         if (result) deps.onOutcome?.(result);
@@ -134,8 +169,7 @@ export async function startWebhookServer(deps: WebhookServerDeps): Promise<{ por
       },
     );
   });
-  server.requestTimeout = 10_000;
-  server.keepAliveTimeout = 5_000;
+  server.maxConnections = limits.maxConnections;
   server.listen(deps.port, deps.host);
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;

@@ -105,7 +105,12 @@ export async function receiveAll(
         MaxNumberOfMessages: 10,
         WaitTimeSeconds: 0,
         VisibilityTimeout: options.visibilityTimeout ?? 30,
-        MessageSystemAttributeNames: ['ApproximateReceiveCount', 'MessageGroupId', 'MessageDeduplicationId', 'SentTimestamp'],
+        MessageSystemAttributeNames: [
+          'ApproximateReceiveCount',
+          'MessageGroupId',
+          'MessageDeduplicationId',
+          'SentTimestamp',
+        ],
         MessageAttributeNames: options.messageAttributes ? ['All'] : undefined,
       }),
     );
