@@ -1,4 +1,4 @@
-import { httpUrl, intCoerce, nonNegativeInt, positiveInt } from './config-formats.ts';
+import { httpUrl, intCoerce, nonNegativeInt, numCoerce, positiveInt, share } from './config-formats.ts';
 
 /**
  * The Luma variables of the schema in config-variables.ts — the API client, its rate
@@ -157,6 +157,26 @@ export const webhookVariables = {
     ...intCoerce,
     default: 60,
     env: 'LUMA_WEBHOOK_MAX_PER_MINUTE',
+  },
+  allowUnsigned: {
+    doc: 'Serve the webhook receiver without LUMA_WEBHOOK_SECRET, verifying nothing: anyone who reaches the port can trigger syncs (within the caps). Off by default; logged as a warning when on.',
+    format: 'strict-boolean',
+    default: false,
+    env: 'LUMA_WEBHOOK_ALLOW_UNSIGNED',
+  },
+  maxLookupsPerMinute: {
+    doc: "Most directory lookups per minute for deliveries, per process, checked before the lookup; deliveries past it are acknowledged and dropped. A Luma event's lookup is reused for one debounce window.",
+    format: positiveInt(100_000).validate,
+    ...intCoerce,
+    default: 120,
+    env: 'LUMA_WEBHOOK_MAX_LOOKUPS_PER_MINUTE',
+  },
+  budgetShare: {
+    doc: "Largest share of the Luma key's request budget (LUMA_RATE_LIMIT_PER_MINUTE) that webhook-triggered syncs may be planned to spend per window, per process, each costed at its event's last page count; deliveries past it are acknowledged and dropped.",
+    format: share.validate,
+    ...numCoerce,
+    default: 0.2,
+    env: 'LUMA_WEBHOOK_BUDGET_SHARE',
   },
 } as const;
 

@@ -58,6 +58,11 @@ export interface Config {
     debounceSeconds: number;
     maxPerEventPerHour: number;
     maxPerMinute: number;
+    /** Serve without a secret (nothing verified): an explicit opt-in. */
+    allowUnsigned: boolean;
+    maxLookupsPerMinute: number;
+    /** Share of the Luma budget webhook-triggered syncs may be planned to spend. */
+    budgetShare: number;
   };
   database: { url: string; poolMax: number };
   /** region and defaultRegion may be empty: the AWS SDK then resolves the region itself. */
@@ -122,6 +127,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   }
   if (featureOn && config.queue.url === '' && config.queue.name === '') {
     problems.push('PL_EVENT_GUEST_SYNC_QUEUE_URL: or PL_EVENT_GUEST_SYNC_QUEUE_NAME is required');
+  }
+  if (config.webhook.enabled === true && config.webhook.secret === '' && config.webhook.allowUnsigned !== true) {
+    problems.push(
+      'LUMA_WEBHOOK_SECRET: is required when LUMA_WEBHOOK_ENABLED is true (webhooks:register prints it); to serve unverified deliveries anyway, set LUMA_WEBHOOK_ALLOW_UNSIGNED=true',
+    );
   }
   if (config.luma.retryBaseMs > config.luma.retryMaxMs) {
     problems.push('LUMA_RETRY_BASE_MS: must not exceed LUMA_RETRY_MAX_MS');

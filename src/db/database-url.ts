@@ -62,8 +62,8 @@ const URI = /^(postgres|postgresql):\/\/(?:([^@/]*)@)?([^/?#]*)(?:\/([^?#]*))?(?
 const ENCODE_CREDENTIALS =
   'percent-encode the user name and password: "@" as %40, ":" as %3A, "/" as %2F, "?" as %3F, "#" as %23, "%" as %25 (encodeURIComponent does)';
 
-/** C0 controls and DEL: PostgreSQL's start-up packet ends every value at a NUL. */
-const CONTROL = /[\u0000-\u001f\u007f]/;
+/** Control characters (C0, DEL, C1): PostgreSQL's start-up packet ends every value at a NUL. */
+const CONTROL = /\p{Cc}/u;
 
 export function parseDatabaseUrl(url: string): DatabaseTarget {
   const match = URI.exec(url);
@@ -186,7 +186,7 @@ function decode(text: string, what: string): string {
   // %00 once ended application_name early on the wire and smuggled search_path past the
   // parameter list; no value has a use for a control character.
   if (CONTROL.test(value)) {
-    throw new DatabaseUrlError(`${what} holds a control character (%00-%1F or %7F), which no value may hold`);
+    throw new DatabaseUrlError(`${what} holds a control character (such as %00, %0A or %7F), which no value may hold`);
   }
   return value;
 }

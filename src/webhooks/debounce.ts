@@ -11,6 +11,8 @@ export interface DebouncerOptions {
   windowMs: number;
   maxPerEventPerHour: number;
   maxPerMinute: number;
+  /** Luma requests the sends of any minute may be planned to cost (the webhooks' share of the budget). */
+  requestsPerMinute?: number;
   /**
    * Enqueues one sync of `event` for the window starting at `windowStart`. `early`: sent
    * before the window ended (on stop), so it must not use the window's deduplication id.
@@ -41,6 +43,8 @@ export class WebhookDebouncer {
   /** Send times in the last hour, by event uid; and all send times in the last minute. */
   readonly #sentByEvent = new Map<string, number[]>();
   #sentRecently: number[] = [];
+  /** Estimated requests of the sends scheduled in the last minute. */
+  #spentRecently: Array<{ at: number; cost: number }> = [];
   readonly #inFlight = new Set<Promise<void>>();
   #stopped = false;
 
@@ -49,10 +53,15 @@ export class WebhookDebouncer {
     this.#now = options.now ?? Date.now;
   }
 
-  offer(event: SyncableEvent): Offer {
+  /** `cost`: the sync's estimated Luma requests (its event's last page count). */
+  offer(event: SyncableEvent, cost = 1): Offer {
     if (this.#pending.has(event.eventUid)) return 'coalesced';
     const now = this.#now();
     this.#sentRecently = this.#sentRecently.filter((t) => t > now - MINUTE);
+    this.#spentRecently = this.#spentRecently.filter((s) => s.at > now - MINUTE);
+    const spent = this.#spentRecently.reduce((sum, s) => sum + s.cost, 0);
+    if (this.#options.requestsPerMinute !== undefined && spent + cost > this.#options.requestsPerMinute)
+      return 'capped';
     const mine = (this.#sentByEvent.get(event.eventUid) ?? []).filter((t) => t > now - HOUR);
     this.#sentByEvent.set(event.eventUid, mine);
     if (mine.length >= this.#options.maxPerEventPerHour || this.#sentRecently.length >= this.#options.maxPerMinute) {
@@ -61,6 +70,7 @@ export class WebhookDebouncer {
     // Counted when scheduled, so a burst across many events cannot overshoot the caps.
     mine.push(now);
     this.#sentRecently.push(now);
+    this.#spentRecently.push({ at: now, cost });
     const windowStart = Math.floor(now / this.#options.windowMs) * this.#options.windowMs;
     const run = (early: boolean) => this.#send(event, new Date(windowStart), early);
     if (this.#stopped) {

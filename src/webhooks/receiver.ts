@@ -7,6 +7,7 @@ import { toSyncMessage } from '../schedule/enqueue.ts';
 import { keyedDeduplicationId, sendSyncMessages } from '../schedule/send-messages.ts';
 import { WebhookDebouncer } from './debounce.ts';
 import { findLinkedEvents } from './linked-events.ts';
+import { gateLookups } from './lookup-gate.ts';
 import { startWebhookServer, type WebhookOutcome } from './server.ts';
 import { createVerifier } from './verify.ts';
 
@@ -29,12 +30,20 @@ export async function startWebhookReceiver(deps: {
   const { webhook } = deps.config;
   const log = deps.log.child({ component: 'LumaWebhookReceiver' });
   if (!webhook.secret) {
-    log.warn('LUMA_WEBHOOK_SECRET is not set: deliveries are not verified (each can only trigger a bounded re-read)');
+    // Only with LUMA_WEBHOOK_ALLOW_UNSIGNED=true (config.ts refuses it otherwise).
+    log.warn(
+      { allowUnsigned: webhook.allowUnsigned },
+      'LUMA_WEBHOOK_SECRET is not set: deliveries are NOT verified — anyone who reaches the port can trigger syncs, within the caps',
+    );
   }
+  const windowMs = deps.windowMs ?? webhook.debounceSeconds * 1000;
+  const { rateLimitPerMinute, rateLimitWindowMs } = deps.config.luma;
   const debouncer = new WebhookDebouncer({
-    windowMs: deps.windowMs ?? webhook.debounceSeconds * 1000,
+    windowMs,
     maxPerEventPerHour: webhook.maxPerEventPerHour,
     maxPerMinute: webhook.maxPerMinute,
+    // The webhooks' own share of the key's budget, per minute, as the tiers have theirs.
+    requestsPerMinute: Math.max(1, Math.floor((webhook.budgetShare * rateLimitPerMinute * 60_000) / rateLimitWindowMs)),
     log,
     send: async (event, windowStart, early) => {
       const slot = windowStart.toISOString();
@@ -53,8 +62,11 @@ export async function startWebhookReceiver(deps: {
   const server = await startWebhookServer({
     port: webhook.port,
     verify: webhook.secret ? createVerifier(webhook.secret) : undefined,
-    findLinkedEvents: (lumaEventId) => findLinkedEvents(deps, lumaEventId, new Date()),
-    offer: (event) => debouncer.offer(event),
+    findLinkedEvents: gateLookups((lumaEventId) => findLinkedEvents(deps, lumaEventId, new Date()), {
+      maxPerMinute: webhook.maxLookupsPerMinute,
+      reuseMs: windowMs,
+    }),
+    offer: (event) => debouncer.offer(event, event.lastPages ?? 1),
     log,
     onOutcome: deps.onOutcome,
   });

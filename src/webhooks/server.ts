@@ -2,9 +2,10 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.ts';
-import type { SyncableEvent } from '../schedule/discover.ts';
 import type { Offer } from './debounce.ts';
 import { BadDeliveryError, parseDelivery } from './delivery.ts';
+import type { LinkedEvent } from './linked-events.ts';
+import { LookupCappedError } from './lookup-gate.ts';
 import { SignatureError, type Verifier } from './verify.ts';
 
 export const WEBHOOK_PATH = '/webhooks/luma';
@@ -58,8 +59,8 @@ export interface WebhookServerDeps {
   host?: string;
   /** Absent when no secret is configured: deliveries are then not verified. */
   verify?: Verifier;
-  findLinkedEvents: (lumaEventId: string) => Promise<SyncableEvent[]>;
-  offer: (event: SyncableEvent) => Offer;
+  findLinkedEvents: (lumaEventId: string) => Promise<LinkedEvent[]>;
+  offer: (event: LinkedEvent) => Offer;
   log: Pick<Logger, 'info' | 'warn' | 'debug' | 'error'>;
   onOutcome?: (outcome: WebhookOutcome) => void;
 }
@@ -124,10 +125,11 @@ export async function startWebhookServer(deps: WebhookServerDeps): Promise<{ por
       return outcome(res, 'bad_request', err.message);
     }
     if (!delivery.lumaEventId) return outcome(res, 'ignored', `type ${delivery.type} does not change a guest list`);
-    let events: SyncableEvent[];
+    let events: LinkedEvent[];
     try {
       events = await deps.findLinkedEvents(delivery.lumaEventId);
     } catch (err) {
+      if (err instanceof LookupCappedError) return outcome(res, 'capped', 'too many deliveries: dropped');
       deps.log.error({ err, lumaEventId: delivery.lumaEventId }, 'webhook: could not look up the linked events');
       return outcome(res, 'unavailable', 'try again later');
     }

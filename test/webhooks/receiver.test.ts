@@ -24,7 +24,14 @@ async function receiver(env: Record<string, string> = {}, options: { register?: 
   const queue = await createFifoQueue(sqs, { label: 'webhooks' });
   const { log, lines } = captureLogger();
   const outcomes: string[] = [];
-  const base = { LUMA_WEBHOOK_ENABLED: 'true', LUMA_WEBHOOK_PORT: '0', LUMA_WEBHOOK_DEBOUNCE_SECONDS: '1', ...env };
+  // Allowed unsigned so the first start can learn its port before the secret exists.
+  const base = {
+    LUMA_WEBHOOK_ENABLED: 'true',
+    LUMA_WEBHOOK_PORT: '0',
+    LUMA_WEBHOOK_DEBOUNCE_SECONDS: '1',
+    LUMA_WEBHOOK_ALLOW_UNSIGNED: 'true',
+    ...env,
+  };
   // The secret is Luma's: start once without it to learn the port, register, restart with it.
   const probe = await startWebhookReceiver({
     config: loadConfig(base),
@@ -170,7 +177,7 @@ describe('the Luma webhook receiver', () => {
     assert.deepEqual(r.outcomes, ['accepted', 'capped']);
   });
 
-  it('accepts unsigned deliveries when no secret is configured', async () => {
+  it('accepts unsigned deliveries when no secret is configured and LUMA_WEBHOOK_ALLOW_UNSIGNED is true', async () => {
     const r = await receiver({}, { register: false });
     const { event, lumaId } = await linkedEvent();
     const res = await fetch(r.url, {
