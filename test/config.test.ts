@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { ConfigError, fifoQueueName, loadConfig, sqsEndpoint } from '../src/config.ts';
-import { README_FILE, readmeWithTable, renderJsonSchema, SCHEMA_FILE } from '../src/config-schema.ts';
+import { ConfigError, fifoQueueName, loadConfig, sqsEndpoint } from '../src/config/config.ts';
+import { README_FILE, readmeWithTable, renderJsonSchema, SCHEMA_FILE } from '../src/config/json-schema.ts';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {

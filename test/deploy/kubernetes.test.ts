@@ -11,7 +11,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
-import { schemaLeaves } from '../../src/config.ts';
+import { schemaLeaves } from '../../src/config/config.ts';
 import { DEFAULT_MARGIN_MS } from '../../src/shutdown.ts';
 import { parseDockerfile } from './dockerfile.ts';
 

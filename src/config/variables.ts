@@ -1,3 +1,4 @@
+import { parseTiers } from '../schedule/tiers.ts';
 import {
   awsRegion,
   httpUrl,
@@ -8,9 +9,8 @@ import {
   postgresUrl,
   queueUrl,
   share,
-} from './config-formats.ts';
-import { lumaVariables, webhookVariables } from './config-variables-luma.ts';
-import { parseTiers } from './schedule/tiers.ts';
+} from './formats.ts';
+import { lumaVariables, webhookVariables } from './variables-luma.ts';
 
 /**
  * Every environment variable the worker reads, as a convict schema: the one source of the
