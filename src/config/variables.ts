@@ -14,7 +14,7 @@ import { lumaVariables, webhookVariables } from './variables-luma.ts';
 
 /**
  * Every environment variable the worker reads, as a convict schema: the one source of the
- * validation in config.ts, of config.schema.json and of the README's table. `doc` is the
+ * validation in config.ts, of config.schema.json and of the table of docs/configuration.md. `doc` is the
  * one-line description shown in both. The 'strict-boolean' and 'cron' formats are
  * registered with convict by config.ts.
  */
