@@ -10,18 +10,18 @@
  */
 
 import { parseArgs } from 'node:util';
-import { runEnqueueCommand, runTierTickCommand } from './commands/enqueue-command.ts';
-import { runRegisterCommand } from './commands/register-command.ts';
-import { runStatusCommand } from './commands/status-command.ts';
-import { runSyncCommand } from './commands/sync-command.ts';
-import { type Config, ConfigError, loadConfig } from './config.ts';
+import { runEnqueueCommand, runTierTickCommand } from './cli/enqueue-command.ts';
+import { explainError } from './cli/explain-error.ts';
+import { preflight } from './cli/preflight.ts';
+import { runRegisterCommand } from './cli/register-command.ts';
+import { runStatusCommand } from './cli/status-command.ts';
+import { runSyncCommand } from './cli/sync-command.ts';
+import { type Config, ConfigError, loadConfig } from './config/config.ts';
 import { runDaemon } from './daemon.ts';
 import { redactDatabaseUrl } from './db/client.ts';
 import { parseDatabaseUrl } from './db/database-url.ts';
 import { runMigrations } from './db/migrate.ts';
-import { explainError } from './explain-error.ts';
 import { createLogger, type Logger } from './log.ts';
-import { preflight } from './preflight.ts';
 
 export const HELP = `luma-guest-sync — keeps the PL Network Directory's event guest lists in step with Luma
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { ConfigError, fifoQueueName, loadConfig, sqsEndpoint } from '../src/config.ts';
-import { README_FILE, readmeWithTable, renderJsonSchema, SCHEMA_FILE } from '../src/config-schema.ts';
+import { ConfigError, fifoQueueName, loadConfig, sqsEndpoint } from '../src/config/config.ts';
+import { REFERENCE_FILE, referenceWithTable, renderJsonSchema, SCHEMA_FILE } from '../src/config/json-schema.ts';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -180,8 +180,8 @@ describe('generated configuration documents', () => {
     assert.equal(readFileSync(SCHEMA_FILE, 'utf8'), renderJsonSchema());
   });
 
-  it("the README's configuration table matches the convict schema (run npm run config:schema)", () => {
-    const readme = readFileSync(README_FILE, 'utf8');
-    assert.equal(readme, readmeWithTable(readme));
+  it("docs/configuration.md's table matches the convict schema (run npm run config:schema)", () => {
+    const reference = readFileSync(REFERENCE_FILE, 'utf8');
+    assert.equal(reference, referenceWithTable(reference));
   });
 });

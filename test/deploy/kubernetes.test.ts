@@ -13,7 +13,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
-import { loadConfig, schemaLeaves } from '../../src/config.ts';
+import { loadConfig, schemaLeaves } from '../../src/config/config.ts';
 import { DEFAULT_MARGIN_MS } from '../../src/shutdown.ts';
 import { WEBHOOK_PATH } from '../../src/webhooks/server.ts';
 import { parseDockerfile } from './dockerfile.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { runStatusCommand } from '../../src/commands/status-command.ts';
-import { loadConfig } from '../../src/config.ts';
+import { runStatusCommand } from '../../src/cli/status-command.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import { recordSyncAttempt } from '../../src/history/record-attempt.ts';
 import type { EventStatus } from '../../src/status/event-status.ts';
 import { createTestDatabase } from '../support/db.ts';

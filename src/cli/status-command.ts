@@ -1,5 +1,5 @@
 import cron from 'node-cron';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/config.ts';
 import { createDatabase } from '../db/client.ts';
 import { eventHistory } from '../history/queries.ts';
 import { tierPlanOptions } from '../schedule/tier-schedule.ts';

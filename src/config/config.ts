@@ -1,6 +1,6 @@
 import convict from 'convict';
-import { cronExpression, strictBoolean } from './config-formats.ts';
-import { schema, schemaLeaves } from './config-variables.ts';
+import { cronExpression, strictBoolean } from './formats.ts';
+import { schema, schemaLeaves } from './variables.ts';
 
 export { schema, schemaLeaves };
 
