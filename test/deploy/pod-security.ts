@@ -104,7 +104,10 @@ export function restrictedViolations(pod: PodTemplate): string[] {
   const containers = allContainers(spec);
   const contexts = [
     { at: 'spec.securityContext', context: podContext as SecurityContext },
-    ...containers.map(({ at, container }) => ({ at: `${at}.securityContext`, context: container.securityContext ?? {} })),
+    ...containers.map(({ at, container }) => ({
+      at: `${at}.securityContext`,
+      context: container.securityContext ?? {},
+    })),
   ];
   const linux = spec.os?.name !== 'windows';
 
@@ -137,7 +140,8 @@ export function restrictedViolations(pod: PodTemplate): string[] {
     if (!SAFE_SYSCTLS.has(name)) fail('Sysctls', 'spec.securityContext.sysctls[*].name', name);
   }
   for (const volume of spec.volumes ?? []) {
-    if (volume.hostPath !== undefined) fail('HostPath Volumes', `spec.volumes[${volume.name}].hostPath`, volume.hostPath);
+    if (volume.hostPath !== undefined)
+      fail('HostPath Volumes', `spec.volumes[${volume.name}].hostPath`, volume.hostPath);
   }
   for (const { at, container } of containers) {
     const context = container.securityContext ?? {};
@@ -147,7 +151,8 @@ export function restrictedViolations(pod: PodTemplate): string[] {
         fail('Capabilities (baseline)', `${at}.securityContext.capabilities.add`, capability);
     }
     for (const port of container.ports ?? []) {
-      if (port.hostPort !== undefined && port.hostPort !== 0) fail('Host Ports', `${at}.ports[*].hostPort`, port.hostPort);
+      if (port.hostPort !== undefined && port.hostPort !== 0)
+        fail('Host Ports', `${at}.ports[*].hostPort`, port.hostPort);
     }
     const handlers = {
       livenessProbe: container.livenessProbe,
@@ -159,7 +164,8 @@ export function restrictedViolations(pod: PodTemplate): string[] {
     for (const [where, handler] of Object.entries(handlers)) {
       for (const kind of ['httpGet', 'tcpSocket'] as const) {
         const host = handler?.[kind]?.host;
-        if (host !== undefined && host !== '') fail('Host Probes / Lifecycle Hooks', `${at}.${where}.${kind}.host`, host);
+        if (host !== undefined && host !== '')
+          fail('Host Probes / Lifecycle Hooks', `${at}.${where}.${kind}.host`, host);
       }
     }
     if (context.procMount !== undefined && context.procMount !== 'Default')
@@ -169,7 +175,11 @@ export function restrictedViolations(pod: PodTemplate): string[] {
   // ---- Restricted ----
   for (const volume of spec.volumes ?? []) {
     if (!RESTRICTED_VOLUME_SOURCES.some((source) => volume[source] != null))
-      fail('Volume Types', `spec.volumes[${volume.name}]`, Object.keys(volume).filter((k) => k !== 'name'));
+      fail(
+        'Volume Types',
+        `spec.volumes[${volume.name}]`,
+        Object.keys(volume).filter((k) => k !== 'name'),
+      );
   }
   for (const { at, context } of contexts) {
     if (context.runAsUser === 0) fail('Running as Non-root user', `${at}.runAsUser`, 0);
