@@ -58,7 +58,8 @@ export function renderReferenceTable(): string {
 export function referenceWithTable(reference: string): string {
   const start = reference.indexOf(TABLE_START);
   const end = reference.indexOf(TABLE_END);
-  if (start < 0 || end < start) throw new Error(`docs/configuration.md lacks the markers ${TABLE_START} … ${TABLE_END}`);
+  if (start < 0 || end < start)
+    throw new Error(`docs/configuration.md lacks the markers ${TABLE_START} … ${TABLE_END}`);
   return reference.slice(0, start) + renderReferenceTable() + reference.slice(end + TABLE_END.length);
 }
 
