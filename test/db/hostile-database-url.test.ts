@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { ConfigError, loadConfig } from '../../src/config/config.ts';
 import { DatabaseUrlError, parseDatabaseUrl } from '../../src/db/database-url.ts';
 import { runCliProcess } from '../support/cli-process.ts';
 

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteMessageCommand } from '@aws-sdk/client-sqs';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import type { SyncMessage } from '../../src/sync/types.ts';
 import { startWebhookReceiver } from '../../src/webhooks/receiver.ts';
 import { createTestDatabase } from '../support/db.ts';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { ConfigError, loadConfig } from '../../src/config/config.ts';
 import { createDatabase } from '../../src/db/client.ts';
 import type { SyncableEvent } from '../../src/schedule/discover.ts';
 import { WebhookDebouncer } from '../../src/webhooks/debounce.ts';
