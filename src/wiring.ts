@@ -73,5 +73,18 @@ export function createSyncDeps(
  * so does the region when neither AWS_REGION nor AWS_DEFAULT_REGION is set (see awsRegionOf).
  */
 export function createSqsClient(config: Readonly<Config>): SQSClient {
-  return new SQSClient({ region: awsRegionOf(config), endpoint: sqsEndpoint(config) });
+  return new SQSClient({
+    region: awsRegionOf(config),
+    endpoint: sqsEndpoint(config),
+    // The SDK sets no timeout of its own: an endpoint that accepts and never answers held
+    // a command forever (issue 21). A request may stay silent for its long poll, plus 10 s.
+    requestHandler: {
+      connectionTimeout: SQS_CONNECT_TIMEOUT_MS,
+      requestTimeout: (config.consumer.waitTimeSeconds + 10) * 1000,
+      throwOnRequestTimeout: true,
+    },
+  });
 }
+
+/** Time to open a connection to SQS. */
+const SQS_CONNECT_TIMEOUT_MS = 5_000;

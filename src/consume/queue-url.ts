@@ -18,7 +18,8 @@ export async function resolveQueueUrl(sqs: SQSClient, queue: { name: string; url
       await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.url, AttributeNames: ['QueueArn'] }));
       return queue.url;
     } catch (err) {
-      throw new Error(queueProblem(err, queue.url), { cause: err });
+      // A network failure's own text would win over this one in the CLI's explanation.
+      throw new Error(queueProblem(err, queue.url), unreachable(err) ? undefined : { cause: err });
     }
   }
   const name = fifoQueueName(queue.name);
@@ -31,6 +32,11 @@ export async function resolveQueueUrl(sqs: SQSClient, queue: { name: string; url
       throw new Error(
         `SQS queue "${name}" does not exist: create it as a FIFO queue, or set PL_EVENT_GUEST_SYNC_QUEUE_URL`,
         { cause: err },
+      );
+    }
+    if (unreachable(err)) {
+      throw new Error(
+        `SQS cannot be reached to look up queue "${name}" (${networkCode(err)}): check the network, AWS_REGION, and AWS_ENDPOINT_URL_SQS if set`,
       );
     }
     throw new Error(`Could not look up the URL of SQS queue "${name}" (${sqsErrorCode(err) || 'error'})`, {
@@ -52,8 +58,8 @@ export function queueProblem(err: unknown, queueUrl: string): string {
   if (ACCESS_DENIED.has(code)) {
     return `SQS denied access to ${queueUrl} (${code}): allow the worker's role sqs:ReceiveMessage, sqs:DeleteMessage, sqs:ChangeMessageVisibility, sqs:SendMessage and sqs:GetQueueAttributes on it`;
   }
-  if (/^E[A-Z]+$/.test(code)) {
-    return `SQS cannot be reached for ${queueUrl} (${code}): check the network, and AWS_ENDPOINT_URL_SQS if set`;
+  if (unreachable(err)) {
+    return `SQS cannot be reached for ${queueUrl} (${networkCode(err)}): check the network, and AWS_ENDPOINT_URL_SQS if set`;
   }
   return `SQS request to ${queueUrl} failed (${code || 'error'})`;
 }
@@ -64,4 +70,18 @@ function sqsErrorCode(err: unknown): string {
   const outer = err as Named | undefined;
   const e = outer?.name === 'SQSError' && outer.cause ? outer.cause : outer;
   return e?.Code ?? (e?.name && e.name !== 'Error' ? e.name : undefined) ?? e?.code ?? '';
+}
+
+/** The socket-level code of a failure that never reached SQS (ECONNREFUSED, ETIMEDOUT …), if it is one. */
+function networkCode(err: unknown): string | undefined {
+  const code = sqsErrorCode(err);
+  if (/^E[A-Z]+$/.test(code)) return code;
+  const inner = (err as { code?: unknown } | undefined)?.code;
+  if (typeof inner === 'string' && /^E[A-Z]+$/.test(inner)) return inner;
+  // The request handler's timeouts (connection or request): no response at all.
+  return code === 'TimeoutError' ? 'timed out' : undefined;
+}
+
+function unreachable(err: unknown): boolean {
+  return networkCode(err) !== undefined;
 }
