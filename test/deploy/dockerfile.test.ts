@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { isBuiltin } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -17,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { createMetrics } from '../../src/http/metrics.ts';
 import { startHttpServer } from '../../src/http/server.ts';
 import { silentLogger } from '../../src/log.ts';
+import { importGraph, packageName } from '../support/import-graph.ts';
 import { healthcheck, parseDockerfile } from './dockerfile.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -72,33 +72,15 @@ describe('Dockerfile', () => {
 });
 
 describe('the runtime image contents', () => {
-  it('loads src/main.ts through static imports of production dependencies only', () => {
-    const entry = path.join(ROOT, 'src/main.ts');
-    const seen = new Map<string, string>([[entry, 'src/main.ts']]);
-    const queue = [entry];
-    const problems: string[] = [];
-    while (queue.length > 0) {
-      const file = queue.shift()!;
-      const via = seen.get(file)!;
-      // Static imports and re-exports; `import type` and `export type` are erased, dynamic import() is lazy.
-      const pattern = /^\s*(?:import|export)\s+(?!type\b)(?:[^'";]*?\sfrom\s*)?['"]([^'"]+)['"]/gm;
-      for (const [, specifier] of readFileSync(file, 'utf8').matchAll(pattern)) {
-        if (!specifier) continue;
-        if (specifier.startsWith('.')) {
-          const resolved = path.resolve(path.dirname(file), specifier);
-          if (!seen.has(resolved)) {
-            seen.set(resolved, `${via} -> ${path.relative(ROOT, resolved)}`);
-            queue.push(resolved);
-          }
-          continue;
-        }
-        if (isBuiltin(specifier)) continue;
-        const name = specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!;
-        if (!pkg.dependencies[name]) problems.push(`${name} (a dev or missing dependency) imported by ${via}`);
-      }
-    }
+  it('loads src/main.ts and every module its commands import of production dependencies only', () => {
+    // With its dynamic import()s: main.ts loads each command's modules when the command runs.
+    const { files, packages } = importGraph(path.join(ROOT, 'src/main.ts'), { dynamic: true });
+    const problems = packages
+      .filter(({ specifier }) => !pkg.dependencies[packageName(specifier)])
+      .map(({ specifier, via }) => `${packageName(specifier)} (a dev or missing dependency) imported by ${via}`);
     assert.deepEqual(problems, [], 'the runtime image installs production dependencies only');
-    assert.ok(seen.size > 10, 'the walk followed the imports');
+    assert.ok(files.has(path.join(ROOT, 'src/daemon.ts')), 'the walk followed the imports to the daemon');
+    assert.ok(files.size > 10, 'the walk followed the imports');
   });
 
   it('runs on a read-only filesystem with nothing writable, engine or not', () => {
