@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -44,11 +46,16 @@ describe('Dockerfile', () => {
     assert.match(from, /^node:24[.-]/, `the runtime stage descends from ${from}`);
   });
 
-  it('has a HEALTHCHECK that passes against a live /healthz and fails when nothing listens', async () => {
-    const [, ...args] = healthcheck(last('HEALTHCHECK')!.args).command;
+  it('has a HEALTHCHECK that starts no second Node process (it runs every 15 s beside the worker)', () => {
+    const [program] = healthcheck(last('HEALTHCHECK')!.args).command;
+    assert.notEqual(path.basename(program!), 'node');
+  });
+
+  it('has a HEALTHCHECK that passes against a live /healthz and fails on an error status or when nothing listens', async () => {
+    const [program, ...args] = healthcheck(last('HEALTHCHECK')!.args).command;
     // Asynchronous: the server answering the probe runs in this very process.
     const probe = async (port: number) => {
-      const child = spawn(process.execPath, args, {
+      const child = spawn(program!, args, {
         env: { ...process.env, HTTP_PORT: String(port) },
         stdio: 'ignore',
       });
@@ -68,6 +75,15 @@ describe('Dockerfile', () => {
       await server.close();
     }
     assert.equal(await probe(server.port), 1);
+    // Something listens but /healthz is not 200 (another process took the port, a proxy's 502).
+    const failing = createServer((_request, response) => response.writeHead(503).end('no'));
+    failing.listen(0, '127.0.0.1');
+    await once(failing, 'listening');
+    try {
+      assert.equal(await probe((failing.address() as AddressInfo).port), 1);
+    } finally {
+      failing.close();
+    }
   });
 });
 
