@@ -10,7 +10,8 @@
  */
 
 import { parseArgs } from 'node:util';
-import type { Config } from './config.ts';
+import { explainParseError, UsageError, usageMessage } from './cli/usage.ts';
+import type { Config } from './config/config.ts';
 import { loadDrizzleAsCommonJs } from './drizzle-as-commonjs.ts';
 import type { Logger } from './log.ts';
 
@@ -45,13 +46,20 @@ Options:
   --json       With status: the same as JSON, for scripts.
   --help       Show this text.
 
-All configuration is read from environment variables; see README.md or config.schema.json.
+All configuration is read from environment variables; see docs/configuration.md.
 Exit codes: 0 success, 1 failure, 2 bad usage or configuration.`;
 
 type Command = 'daemon' | 'sync' | 'enqueue' | 'db:migrate' | 'status' | 'webhooks:register';
 const COMMANDS = new Set<string>(['daemon', 'sync', 'enqueue', 'db:migrate', 'status', 'webhooks:register']);
 
-export class UsageError extends Error {}
+const OPTIONS = {
+  event: { type: 'string' },
+  'dry-run': { type: 'boolean', default: false },
+  tiers: { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  url: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
 
 export function parseCommand(argv: string[]): {
   command: Command;
@@ -62,18 +70,13 @@ export function parseCommand(argv: string[]): {
   json: boolean;
   url?: string;
 } {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      event: { type: 'string' },
-      'dry-run': { type: 'boolean', default: false },
-      tiers: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      url: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  let parsedArgs: ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof OPTIONS }>>;
+  try {
+    parsedArgs = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+  } catch (err) {
+    throw explainParseError(err, Object.keys(OPTIONS));
+  }
+  const { values, positionals } = parsedArgs;
   if (positionals.length > 1) throw new UsageError(`unexpected arguments: ${positionals.slice(1).join(' ')}`);
   const command = positionals[0] ?? 'daemon';
   if (!COMMANDS.has(command)) throw new UsageError(`unknown command "${command}"`);
@@ -111,14 +114,15 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   try {
     parsed = parseCommand(argv);
   } catch (err) {
-    process.stderr.write(`luma-guest-sync: ${(err as Error).message}\n\n${HELP}\n`);
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(usageMessage(err));
     return 2;
   }
   if (parsed.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  const { ConfigError, loadConfig } = await import('./config.ts');
+  const { ConfigError, loadConfig } = await import('./config/config.ts');
   let config: Readonly<Config>;
   try {
     config = loadConfig(env);
@@ -129,14 +133,14 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   }
   // The one command that needs Luma only, not the database.
   if (parsed.command === 'webhooks:register') {
-    const { runRegisterCommand } = await import('./commands/register-command.ts');
+    const { runRegisterCommand } = await import('./cli/register-command.ts');
     return runRegisterCommand(config, parsed.url!);
   }
   if (config.database.url === '') {
     process.stderr.write('luma-guest-sync: DATABASE_URL is required\n');
     return 2;
   }
-  const { preflight } = await import('./preflight.ts');
+  const { preflight } = await import('./cli/preflight.ts');
   const problem = await preflight(parsed, config);
   if (problem) {
     process.stderr.write(`luma-guest-sync: ${problem.message}\n`);
@@ -154,7 +158,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     // A one-shot command's failure, in one line: the root cause and what to do.
     const [{ parseDatabaseUrl }, { explainError }] = await Promise.all([
       import('./db/database-url.ts'),
-      import('./explain-error.ts'),
+      import('./cli/explain-error.ts'),
     ]);
     let databaseUser: string | undefined;
     try {
@@ -187,17 +191,17 @@ async function runCommand(
       return 0;
     }
     case 'sync': {
-      const { runSyncCommand } = await import('./commands/sync-command.ts');
+      const { runSyncCommand } = await import('./cli/sync-command.ts');
       return runSyncCommand(config, log, parsed.event!, parsed.dryRun);
     }
     case 'enqueue': {
-      const { runEnqueueCommand, runTierTickCommand } = await import('./commands/enqueue-command.ts');
+      const { runEnqueueCommand, runTierTickCommand } = await import('./cli/enqueue-command.ts');
       return parsed.tiers
         ? runTierTickCommand(config, log, parsed.dryRun)
         : runEnqueueCommand(config, log, parsed.dryRun);
     }
     case 'status': {
-      const { runStatusCommand } = await import('./commands/status-command.ts');
+      const { runStatusCommand } = await import('./cli/status-command.ts');
       return runStatusCommand(config, { eventUid: parsed.event, json: parsed.json });
     }
     case 'daemon': {
@@ -206,7 +210,7 @@ async function runCommand(
       return 0;
     }
     case 'webhooks:register': {
-      const { runRegisterCommand } = await import('./commands/register-command.ts');
+      const { runRegisterCommand } = await import('./cli/register-command.ts');
       return runRegisterCommand(config, parsed.url!);
     }
   }
@@ -224,7 +228,7 @@ export function runCli(): void {
       if (code !== 0) process.exitCode = code;
     },
     async (err: unknown) => {
-      const { explainError } = await import('./explain-error.ts');
+      const { explainError } = await import('./cli/explain-error.ts');
       process.stderr.write(`luma-guest-sync: ${explainError(err)}\n`);
       process.exit(1);
     },

@@ -28,6 +28,7 @@ describe('loading', () => {
     const { packages, files } = importGraph(path.join(ROOT, 'src/main.ts'), { dynamic: false });
     assert.deepEqual(packages, [], 'a package main.ts loads up front (--help would pay for it)');
     assert.deepEqual([...files.keys()].map((f) => path.relative(ROOT, f)).sort(), [
+      'src/cli/usage.ts',
       'src/drizzle-as-commonjs.ts',
       'src/main.ts',
     ]);

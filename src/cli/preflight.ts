@@ -2,9 +2,9 @@
  * What one command needs beyond loadConfig's checks, verified before anything connects:
  * each problem is a ConfigError (exit 2) naming the variable and what to do.
  */
-import { type Config, ConfigError, resolveAwsRegion } from './config.ts';
-import { connectionOptions } from './db/connection-options.ts';
-import { DatabaseUrlError } from './db/database-url.ts';
+import { type Config, ConfigError, resolveAwsRegion } from '../config/config.ts';
+import { connectionOptions } from '../db/connection-options.ts';
+import { DatabaseUrlError } from '../db/database-url.ts';
 
 export interface CommandNeeds {
   command: string;
@@ -35,7 +35,7 @@ export async function preflight(needs: CommandNeeds, config: Readonly<Config>): 
 /** A ConfigError when the SQS client would have no region. */
 async function awsRegionProblem(config: Readonly<Config>): Promise<ConfigError | undefined> {
   // Imported here, not above: the commands without a queue (status, sync) never load the AWS SDK.
-  const { createSqsClient } = await import('./wiring.ts');
+  const { createSqsClient } = await import('../wiring.ts');
   const sqs = createSqsClient(config);
   try {
     await resolveAwsRegion(sqs);
