@@ -113,6 +113,34 @@ describe('the runtime image contents', () => {
     );
   });
 
+  it('fills the compile cache as the user and with the ENV the runtime stage runs with', () => {
+    // Node names the cache's directory by uid, and V8 rejects code cached under other flags:
+    // a cache filled otherwise is never read, and the type stripper loads after all.
+    const stage = dockerfile.stages.find((s) => s.name === 'compile-cache');
+    assert.ok(stage, 'a compile-cache stage');
+    const envOf = (s: typeof runtime) =>
+      Object.fromEntries(
+        s.instructions
+          .filter((i) => i.keyword === 'ENV')
+          .flatMap((i) => [...i.args.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]])),
+      );
+    assert.deepEqual(envOf(stage), envOf(runtime));
+    const warm = stage.instructions.findIndex(
+      (i) => i.keyword === 'RUN' && i.args.includes('src/warm-compile-cache.ts'),
+    );
+    assert.ok(warm >= 0, 'the stage runs src/warm-compile-cache.ts');
+    const userAt = (s: typeof runtime, before: number) =>
+      s.instructions
+        .slice(0, before)
+        .filter((i) => i.keyword === 'USER')
+        .at(-1)?.args;
+    assert.equal(userAt(stage, warm), last('USER')!.args);
+    assert.ok(
+      runtime.instructions.some((i) => i.keyword === 'COPY' && /--from=compile-cache\s/.test(i.args)),
+      'the runtime stage copies the cache',
+    );
+  });
+
   it('runs on a read-only filesystem with nothing writable, engine or not', () => {
     // The smoke test runs the image read-only; this runs the same entrypoint where no engine
     // is. A private mount namespace makes the work tree and the temp dir read-only. Inside a
