@@ -70,7 +70,7 @@ RUN node src/warm-compile-cache.ts
 FROM base AS runtime
 # A young generation of at most 2 × 2 MB: V8 grows it to 2 × 16 MB while the modules load and
 # keeps that for minutes, ~13 MB of the idle worker's RSS. What it costs a sync is measured
-# beside the memory (docs/memory.md; `npm run bench -- --only 11`).
+# beside the memory (docs/memory.md; `npm run bench -- --only 13`).
 # NODE_COMPILE_CACHE: each module's stripped JavaScript and V8 code, from the compile-cache
 # stage. With it the worker never loads Node's type stripper (~18 MB resident for the
 # process's life) and starts on less CPU. Read-only here, which Node accepts; a file changed

@@ -28,7 +28,7 @@ export interface StartupOptions {
 }
 
 /**
- * Scenario 11: start-up and memory at rest, as a platform engineer measures them. Every process
+ * Scenario 13: start-up and memory at rest, as a platform engineer measures them. Every process
  * runs as the image runs it: `node src/main.ts` with the runtime stage's ENV (NODE_ENV,
  * NODE_OPTIONS, a compile cache filled by the same warm-up step), against a real queue and
  * database, scheduler, tiers and consumer on; Luma is never called while the worker idles.
@@ -47,7 +47,7 @@ export async function startupAndRest({ adminUrl, sqsEndpoint, runs, quick }: Sta
     endpoint: sqsEndpoint,
     credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
   });
-  const name = '11. start-up and memory at rest (as the image runs)';
+  const name = '13. start-up and memory at rest (as the image runs)';
   const compileCache = mkdtempSync(path.join(os.tmpdir(), 'lgs-compile-cache-'));
   const image = imageSettings();
   try {

@@ -2,7 +2,7 @@
  * How the worker loads its code (src/drizzle-as-commonjs.ts): main.ts loads no package of its
  * own, so `--help` costs only Node's start and runCli can make drizzle-orm load as CommonJS
  * before anything imports it; the process then holds drizzle's CommonJS build only, one copy.
- * The memory and time this saves are `npm run bench`'s scenario 11.
+ * The memory and time this saves are `npm run bench`'s scenario 13.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
