@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DEMO_LUMA_EVENTS } from '../../src/local/demo-data.ts';
-import { freePort } from '../../src/local/embedded-postgres.ts';
+import { freePort } from '../../src/local/free-port.ts';
 import { seedDemoDirectory } from '../../src/local/seed.ts';
 import { seedEvent } from '../support/seed.ts';
 import { startStack } from '../support/stack.ts';
