@@ -64,17 +64,24 @@ try {
             })
           : createRateLimiter({ perMinute: budget, windowMs });
         const grants: number[] = [];
+        const heldMs: number[] = [];
         const limiter: RequestBudget = {
           async acquire(signal) {
             const done = await inner.acquire(signal);
-            grants.push(clock());
-            return done;
+            const grantedAt = clock();
+            grants.push(grantedAt);
+            return () => {
+              heldMs.push(clock() - grantedAt);
+              done();
+            };
           },
         };
         const messages = await Promise.all(ids.map((id) => benchEvent(db.sql, id)));
         const loop = monitorEventLoopDelay({ resolution: 5 });
         loop.enable();
+        const started = clock();
         await Promise.all(messages.map((m) => syncEvent(benchSyncDeps(db.db, luma.url, { limiter }), m)));
+        const ms = clock() - started;
         loop.disable();
         const stats = await luma.stats();
         await luma.stop();
@@ -86,7 +93,11 @@ try {
             shared: values.shared,
             rateLimited: stats.rateLimited,
             requests: stats.requests,
+            share: Math.round((stats.requests / (ms / windowMs + 1) / budget) * 1000) / 1000,
+            lastGrantMs: Math.round(Math.max(...grants) - started),
+            tailMs: Math.round(started + ms - Math.max(...grants)),
             grantToArrivalMs: { p50: pct(delays, 50), p99: pct(delays, 99), max: Math.max(...delays) },
+            grantToEndMs: { p50: pct(heldMs, 50), p99: pct(heldMs, 99), max: Math.max(...heldMs) },
             eventLoopDelayMs: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
             mostGrantsIn2s: mostInWindow(grants),
             mostArrivalsIn2s: mostInWindow(arrivals),

@@ -187,11 +187,13 @@ async function rateLimitCases({ db, runs, quick }: SyncBenchOptions, loaded: str
     const list = { guestCount: Math.round(pagesPerEvent * 100) };
     const ids = Array.from({ length: events }, (_, i) => `evt-rate-${i}`);
     const achieved: number[] = [];
+    const wholeRun: number[] = [];
     const limited: number[] = [];
     for (let i = 0; i < Math.min(runs, 3); i++) {
       const luma = await startSimulatedLuma({
         events: Object.fromEntries(ids.map((id) => [id, list])),
         rateLimit: { requests: budget, windowMs },
+        recordArrivals: true,
       });
       const pools = Array.from({ length: replicas }, () => createDatabase({ url: db.url, poolMax: 2 }));
       const key = `bench-rate-${process.pid}-${i}-${events}`;
@@ -205,10 +207,16 @@ async function rateLimitCases({ db, runs, quick }: SyncBenchOptions, loaded: str
       const { ms } = await time(() =>
         Promise.all(messages.map((m, n) => syncEvent(benchSyncDeps(db.db, luma.url, { limiter: limiterOf(n) }), m))),
       );
-      // The first `budget` requests start at once and each later window's at its start, so
-      // n requests at full budget take (n / budget - 1) windows: the run used ms / windowMs + 1.
+      // The first `budget` requests arrive at once and each later window's at its start, so n
+      // requests at full budget span (n / budget - 1) windows: the run used span / windowMs + 1,
+      // measured where Luma counts, from its first arrival to its last. The whole run's time
+      // also holds the last pages' writes after the last request, work the budget does not
+      // govern, that on a loaded CPU took up to 1.2 s (docs/performance-budget.md): reported.
       const stats = await luma.stats();
-      achieved.push(stats.requests / (ms / windowMs + 1) / budget);
+      const arrivals = stats.arrivals ?? [];
+      const span = Math.max(...arrivals) - Math.min(...arrivals);
+      achieved.push(arrivals.length / (span / windowMs + 1) / budget);
+      wholeRun.push(stats.requests / (ms / windowMs + 1) / budget);
       limited.push(stats.rateLimited);
       await Promise.all(pools.map((p) => p.close()));
       await luma.stop();
@@ -217,7 +225,14 @@ async function rateLimitCases({ db, runs, quick }: SyncBenchOptions, loaded: str
     const name = `4. rate limit, ${events} event${events > 1 ? 's' : ''} at once${where}${loaded} (${budget} req / ${windowMs / 1000} s)`;
     figures.push(
       figure(name, '429 answers', 'count', limited, { text: '0', ok: (m) => m === 0 }),
-      figure(name, 'requests per window / budget', 'share', achieved, { text: '>= 0.90', ok: (m) => m >= 0.9 }),
+      figure(name, 'requests per window / budget, at Luma', 'share', achieved, {
+        text: '>= 0.90',
+        ok: (m) => m >= 0.9,
+      }),
+      figure(name, 'requests per window / budget, whole run (with the last writes)', 'share', wholeRun, {
+        text: 'reported',
+        ok: () => true,
+      }),
     );
   }
   return figures;
