@@ -105,7 +105,10 @@ export function createRateLimiter(options: RateLimiterOptions): RequestBudget {
     const entry: Grant = { grantedAt: now(), endedAt: undefined };
     grants.add(entry);
     return () => {
-      entry.endedAt ??= Math.min(now(), entry.grantedAt + holdMs);
+      if (entry.endedAt !== undefined) return;
+      entry.endedAt = Math.min(now(), entry.grantedAt + holdMs);
+      // The pump slept on a lower bound for this slot: the exact wait is known now.
+      if (waiters.length > 0) pumpWake?.abort();
     };
   };
 
