@@ -127,7 +127,12 @@ export function createSharedBudget(options: SharedBudgetOptions): RequestBudget 
       reported = true;
       sql`SELECT luma_guest_sync.end_rate_slot(${key}, ${grantedAt}::timestamptz)`.then(
         () => {},
-        (err: unknown) => log?.warn({ err }, 'could not report the end of a luma request to the shared budget'),
+        // The message only: a driver error may carry the statement and its parameters.
+        (err: unknown) =>
+          log?.warn(
+            { reason: (err as Error).message },
+            'could not report the end of a luma request to the shared budget',
+          ),
       );
     };
   };
