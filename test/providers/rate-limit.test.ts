@@ -107,6 +107,28 @@ describe('createRateLimiter', () => {
     assert.ok(time.sleeps.every((ms) => ms <= 1_000));
   });
 
+  it('recomputes the wait as soon as a request in flight ends', async () => {
+    const time = fakeTime();
+    let sleeps = 0;
+    const limiter = createRateLimiter({
+      perMinute: 1,
+      windowMs: 1_000,
+      now: time.now,
+      // The first wait (a lower bound while the request is in flight) ends only when woken.
+      sleep: (ms, signal) =>
+        ++sleeps > 1
+          ? time.sleep(ms, signal)
+          : new Promise((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason))),
+    });
+    const done = await limiter.acquire();
+    const next = instant(limiter);
+    await new Promise((resolve) => setImmediate(resolve));
+    time.advance(200);
+    done();
+    await next;
+    assert.equal(time.now(), 1_200);
+  });
+
   it('reports an end once: a second call does not move it', async () => {
     const time = fakeTime();
     const limiter = createRateLimiter({ perMinute: 1, windowMs: 1_000, now: time.now, sleep: time.sleep });
