@@ -68,8 +68,6 @@ export function createSharedBudget(options: SharedBudgetOptions): RequestBudget 
 
   const turns: Turn[] = [];
   let busy = false;
-  /** Wakes the caller at the head of the queue from its wait, when a request of this process ended. */
-  let headWake: AbortController | null = null;
 
   /** Resolves when this caller is at the head of the process's queue. */
   const takeTurn = (signal?: AbortSignal): Promise<void> => {
@@ -128,8 +126,7 @@ export function createSharedBudget(options: SharedBudgetOptions): RequestBudget 
       if (reported) return;
       reported = true;
       sql`SELECT luma_guest_sync.end_rate_slot(${key}, ${grantedAt}::timestamptz)`.then(
-        // The head's wait was a lower bound for this request's slot: let it ask again now.
-        () => headWake?.abort(),
+        () => {},
         // The message only: a driver error may carry the statement and its parameters.
         (err: unknown) =>
           log?.warn(
@@ -151,15 +148,10 @@ export function createSharedBudget(options: SharedBudgetOptions): RequestBudget 
           // No slot frees later than one window from now; a longer answer is a clock step.
           const waitMs = Math.min(Math.max(1, start.waitMs), windowMs);
           log?.debug({ waitMs, perMinute: limit, windowMs }, 'waiting for the shared luma request budget');
-          headWake = new AbortController();
-          const woken = headWake.signal;
           try {
-            await sleep(waitMs, signal ? AbortSignal.any([signal, woken]) : woken);
+            await sleep(waitMs, signal);
           } catch (err) {
-            if (signal?.aborted) throw signal.reason;
-            if (!woken.aborted) throw err;
-          } finally {
-            headWake = null;
+            throw signal?.aborted ? signal.reason : err;
           }
         }
       } finally {

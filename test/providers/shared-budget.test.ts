@@ -146,30 +146,6 @@ describe('createSharedBudget', () => {
     assert.equal((await startsOf(database.sql, key)).length, 2);
   });
 
-  it('wakes the caller waiting on a request in flight as soon as that request of its process ends', async () => {
-    const key = newKey();
-    const sleeps: number[] = [];
-    const budget = createSharedBudget({
-      sql: replicas[2]!.sql,
-      key,
-      perMinute: 1,
-      windowMs: 300,
-      holdMs: 60_000,
-      // The first wait (a lower bound while the request is in flight) ends only when woken.
-      sleep: (ms, signal) => {
-        sleeps.push(ms);
-        if (sleeps.length > 1) return delay(ms, undefined, { signal });
-        return new Promise((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason)));
-      },
-    });
-    const done = await budget.acquire();
-    const next = budget.acquire(AbortSignal.timeout(30_000));
-    await waitUntil(async () => sleeps.length === 1);
-    done();
-    (await next)();
-    assert.ok(sleeps.length >= 2, `waits ${sleeps.join(', ')} ms`);
-  });
-
   it('counts a request whose end never came (its process died) as ended holdMs after its grant', async () => {
     const key = newKey();
     const budget = createSharedBudget({ sql: replicas[1]!.sql, key, perMinute: 1, windowMs: 200, holdMs: 300 });
