@@ -10,6 +10,6 @@
 -- roles, and a role the directory adds later must not need a grant from us. The function
 -- is harmless to anyone: IMMUTABLE, SQL over its argument only, reading no table, every
 -- call schema-qualified into pg_catalog. No other function or trigger of ours runs on a
--- directory table (acquire_rate_budget is called by the worker alone and stays granted
--- to it only). Schema USAGE is not needed: an index calls its function by OID.
+-- directory table (the rate-budget functions are called by the worker alone and stay
+-- granted to it only). Schema USAGE is not needed: an index calls its function by OID.
 GRANT EXECUTE ON FUNCTION luma_guest_sync.normalize_email(text) TO PUBLIC;

@@ -32,7 +32,11 @@ export const OWN_TABLE_PRIVILEGES: Record<string, string> = {
 
 export const OWN_SEQUENCES = ['sync_history_id_seq'];
 
-export const OWN_FUNCTIONS = ['acquire_rate_budget(text, integer, integer)', 'normalize_email(text)'];
+export const OWN_FUNCTIONS = [
+  'take_rate_slot(text, integer, integer, integer)',
+  'end_rate_slot(text, timestamptz)',
+  'normalize_email(text)',
+];
 
 /** The GRANT statements for `role`, in the order a DBA would run them. */
 export function workerGrants(role: string): string[] {
