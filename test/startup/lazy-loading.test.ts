@@ -11,6 +11,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { runCliProcess } from '../support/cli-process.ts';
+import { createTestDatabase } from '../support/db.ts';
 import { importGraph } from '../support/import-graph.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -35,13 +36,15 @@ describe('loading', () => {
   });
 
   it('a command run loads drizzle-orm as CommonJS only, never its ES build', async () => {
-    // db:migrate loads drizzle's client, migrator and errors; the refused connection ends it quickly.
+    // db:migrate loads drizzle's client, migrator and errors: against a real, empty database,
+    // since a refused connection now ends every command at its first reach of the database
+    // (src/db/probe.ts), before the migrator is loaded.
+    const database = await createTestDatabase({ migrate: false, label: 'lazy_loading' });
     const run = await runCliProcess(['db:migrate'], {
-      DATABASE_URL: 'postgres://lgs:secret@127.0.0.1:1/lgs',
+      DATABASE_URL: database.url,
       NODE_OPTIONS: `--import=${PROBE}`,
     });
-    assert.equal(run.code, 1, run.stderr);
-    assert.match(run.stderr, /127\.0\.0\.1:1/, 'the connection failure is explained');
+    assert.equal(run.code, 0, run.stderr);
     const files = drizzleFiles(run.stderr);
     assert.ok(files.includes('postgres-js/migrator.cjs'), `drizzle files: ${files.join(', ')}`);
     assert.deepEqual(
