@@ -35,6 +35,11 @@ export async function executeWithIndexProbes<T>(db: Db, query: SQL): Promise<T[]
   try {
     // Queued in this order and sent together; each is answered in turn. If the statement
     // fails, PostgreSQL answers the COMMIT with a rollback, and the statement's error is thrown.
+    // One exception: postgres.js re-prepares and re-sends a prepared statement the server
+    // no longer knows (a pooler's other server connection, a plan invalidated by DDL),
+    // which then runs after the COMMIT, on its own and without the setting: still one
+    // atomic statement, planned as usual once. Behind a pooler, DATABASE_PREPARED_STATEMENTS=false
+    // avoids it (test/pooler.test.ts).
     const sent = [
       connection.unsafe('BEGIN').execute(),
       connection.unsafe(INDEX_PROBES).execute(),
