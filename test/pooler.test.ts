@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { eq, sql } from 'drizzle-orm';
 import postgres from 'postgres';
-import { loadConfig } from '../src/config.ts';
+import { loadConfig } from '../src/config/config.ts';
 import { createDatabase } from '../src/db/client.ts';
 import { plEvent } from '../src/db/schema.ts';
 import { checkSchema } from '../src/db/schema-check.ts';

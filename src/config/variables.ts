@@ -1,3 +1,4 @@
+import { parseTiers } from '../schedule/tiers.ts';
 import {
   awsRegion,
   httpUrl,
@@ -8,13 +9,12 @@ import {
   postgresUrl,
   queueUrl,
   share,
-} from './config-formats.ts';
-import { lumaVariables, webhookVariables } from './config-variables-luma.ts';
-import { parseTiers } from './schedule/tiers.ts';
+} from './formats.ts';
+import { lumaVariables, webhookVariables } from './variables-luma.ts';
 
 /**
  * Every environment variable the worker reads, as a convict schema: the one source of the
- * validation in config.ts, of config.schema.json and of the README's table. `doc` is the
+ * validation in config.ts, of config.schema.json and of the table of docs/configuration.md. `doc` is the
  * one-line description shown in both. The 'strict-boolean' and 'cron' formats are
  * registered with convict by config.ts.
  */
@@ -174,7 +174,7 @@ export const schema = {
       env: 'DATABASE_URL',
     },
     poolMax: {
-      doc: 'Largest number of pooled database connections; each running sync opens 2 more of its own (see the notes).',
+      doc: 'Largest number of pooled database connections; each running sync opens 1 more of its own, for its event lock (see the notes).',
       format: positiveInt(100).validate,
       ...intCoerce,
       default: 5,
