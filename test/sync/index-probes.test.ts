@@ -54,14 +54,15 @@ before(async () => {
 /** The page statement as addPageGuests sends it: its text and parameters, not executed. */
 async function pageStatement(eventUid: string, locationUid: string, guests: ExternalGuest[]) {
   let sent: { text: string; params: unknown[] } | undefined;
-  const connection = {
+  const transaction = {
     unsafe: (text: string, params: unknown[] = []) => {
-      if (!/^(BEGIN|COMMIT|SET LOCAL)/.test(text)) sent = { text, params };
+      if (text !== INDEX_PROBES) sent = { text, params };
       return { execute: () => Promise.resolve([]) };
     },
-    release: () => {},
   };
-  const recorder = { $client: { options: { prepare: true }, reserve: async () => connection } } as unknown as Db;
+  const recorder = {
+    $client: { options: { prepare: true }, begin: async (run: (tx: unknown) => unknown) => run(transaction) },
+  } as unknown as Db;
   await addPageGuests({ db: recorder }, { eventUid, locationUid }, guests);
   assert.ok(sent, 'addPageGuests sent no statement');
   return sent;
