@@ -1,4 +1,5 @@
 import convict from 'convict';
+import type { Pooler } from '../db/client.ts';
 import { cronExpression, strictBoolean } from './formats.ts';
 import { schema, schemaLeaves } from './variables.ts';
 
@@ -59,7 +60,8 @@ export interface Config {
     maxPerEventPerHour: number;
     maxPerMinute: number;
   };
-  database: { url: string; poolMax: number };
+  /** pooler: "transaction" behind PgBouncer or RDS Proxy in transaction mode (docs/poolers.md). */
+  database: { url: string; poolMax: number; pooler: Pooler };
   /** region and defaultRegion may be empty: the AWS SDK then resolves the region itself. */
   aws: { region: string; defaultRegion: string; sqsEndpoint: string; endpoint: string };
   log: { level: string; pretty: boolean };

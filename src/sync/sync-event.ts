@@ -82,6 +82,8 @@ async function syncLockedEvent(
           alreadyCounted: counted,
         });
         for (const guest of batch.guests) keep?.guestIds.add(guest.externalGuestId);
+        // A skipped entry that has a guest id (its email was unusable) still keeps that id's row.
+        for (const id of batch.skippedGuestIds) keep?.guestIds.add(id);
         for (const uid of outcome.matchedMemberUids) keep?.memberUids.add(uid);
         for (const uid of outcome.createdMemberUids) counted?.add(uid);
         const matchedGuests = outcome.matchedGuests;
@@ -117,7 +119,7 @@ async function syncLockedEvent(
     const removal = await removeStaleGuests(deps, {
       eventUid: target.eventUid,
       fetched: summary.fetched,
-      skipped: summary.skipped,
+      unidentified: summary.unidentified,
       keepGuestIds: [...keep.guestIds],
       keepMemberUids: [...keep.memberUids],
       maxShare: deps.removeStale.maxShare,
@@ -129,7 +131,12 @@ async function syncLockedEvent(
     if (removal.guard) {
       staleGuard = removal.guard;
       deps.observer?.staleGuard?.(removal.guard);
-      const figures = { ...removal, skipped: summary.skipped, fetched: summary.fetched };
+      const figures = {
+        ...removal,
+        skipped: summary.skipped,
+        unidentified: summary.unidentified,
+        fetched: summary.fetched,
+      };
       log.warn({ ...figures, maxShare: deps.removeStale.maxShare }, 'stale guests kept: removal guard tripped');
     }
   }
