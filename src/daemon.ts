@@ -14,7 +14,7 @@ import { queueProblem, resolveQueueUrl } from './consume/queue-url.ts';
 import { createDatabase } from './db/client.ts';
 import { checkSchema } from './db/schema-check.ts';
 import { errorKind } from './errors.ts';
-import { withSyncHistory } from './history/record-attempt.ts';
+import { outcomeOfError, withSyncHistory } from './history/record-attempt.ts';
 import { createMetrics } from './http/metrics.ts';
 import { startQueueDepthPoller } from './http/queue-depth-poller.ts';
 import { createReadiness, DetailError } from './http/readiness.ts';
@@ -137,8 +137,12 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
             metrics.recordSyncTrigger(trigger, 'success');
             return result;
           } catch (err) {
-            metrics.recordSyncTrigger(trigger, 'failure');
-            metrics.recordSyncFailure(errorKind(err), performance.now() - started);
+            // A refused or deferred sync did not fail: counted apart, never as an error.
+            const outcome = outcomeOfError(err);
+            metrics.recordSyncTrigger(trigger, outcome);
+            if (outcome === 'refused') metrics.recordSyncRefusal('claim_held');
+            else if (outcome === 'deferred') metrics.recordSyncRefusal('deferred');
+            else metrics.recordSyncFailure(errorKind(err), performance.now() - started);
             if (err && typeof err === 'object') timed.add(err);
             throw err;
           }

@@ -65,6 +65,7 @@ export function createSyncDeps(
     log,
     observer,
     removeStale: { enabled: config.removeStale, maxShare: config.removeStaleMaxShare },
+    claim: { leaseSeconds: config.claim.leaseSeconds },
   };
 }
 
