@@ -1,7 +1,8 @@
 import { type SQL, sql } from 'drizzle-orm';
-import { type Db, executePrepared } from '../db/client.ts';
+import type { Db } from '../db/client.ts';
 import type { ExternalGuest } from '../providers/types.ts';
 import { type CheckpointWrite, type Claim, fenceUpdate } from './claim.ts';
+import { executeWithIndexProbes } from './index-probes.ts';
 
 export interface GuestTarget {
   eventUid: string;
@@ -59,7 +60,7 @@ export async function addPageGuests(
   if (guests.length === 0 && !options.fence) {
     return { matchedGuests: 0, matchedMemberUids: [], createdMemberUids: [], held: true };
   }
-  const [row] = await executePrepared<{
+  const [row] = await executeWithIndexProbes<{
     matched_guests: number;
     matched: string[] | null;
     created: string[] | null;
