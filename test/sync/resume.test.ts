@@ -4,17 +4,19 @@
  * was not read whole in one attempt; a refused cursor restarts the list once.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { HttpResponse } from 'msw';
+import { createDatabase } from '../../src/db/client.ts';
 import { SyncDeferredError } from '../../src/errors.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
 import type { SyncMessage } from '../../src/sync/types.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { until } from '../support/faults.ts';
+import { viaPgBouncer } from '../support/pgbouncer.ts';
 import { guestsOf, seedEvent, seedGuest, seedMember } from '../support/seed.ts';
 import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
 
-const { db, sql } = await createTestDatabase({ label: 'resume' });
+const { db, sql, name } = await createTestDatabase({ label: 'resume' });
 const luma = useSimulatedLuma();
 const removeStale = { enabled: true, maxShare: 1 };
 
@@ -46,47 +48,60 @@ async function checkpoint(eventUid: string) {
   return row;
 }
 
+/** The syncs through PgBouncer in transaction mode (1.18: no named prepared statements). */
+const pooled = createDatabase({ url: viaPgBouncer(name), poolMax: 3, preparedStatements: false });
+after(() => pooled.close());
+
 describe('resuming an interrupted sync', () => {
-  it('after a shutdown at page k, resumes at the page after the last one written, re-spending at most one page', async () => {
-    const pages = 6;
-    const k = 3;
-    const { event, message, list } = await eventWithList(pages);
-    const stop = new AbortController();
-    const requested: number[] = [];
-    luma.serve({
-      events: { [message.externalEventId]: list },
-      onRequest: (_request, pageNo) => {
-        requested.push(pageNo);
-        // The shutdown arrives while page k is being written (page k+1 is already on its way).
-        if (pageNo === k + 1 && !stop.signal.aborted) stop.abort(new Error('consumer stopped'));
-      },
+  for (const [route, handle] of [
+    ['PostgreSQL', db],
+    ['PgBouncer (transaction mode)', pooled.db],
+  ] as const) {
+    it(`after a shutdown at page k, resumes at the page after the last one written, re-spending at most one page (through ${route})`, async () => {
+      const pages = 6;
+      const k = 3;
+      const { event, message, list } = await eventWithList(pages);
+      const stop = new AbortController();
+      const requested: number[] = [];
+      luma.serve({
+        events: { [message.externalEventId]: list },
+        onRequest: (_request, pageNo) => {
+          requested.push(pageNo);
+          // The shutdown arrives while page k is being written (page k+1 is already on its way).
+          if (pageNo === k + 1 && !stop.signal.aborted) stop.abort(new Error('consumer stopped'));
+        },
+      });
+      const deps = syncDeps(handle, { pageSize: 1, removeStale });
+
+      await assert.rejects(syncEvent(deps, message, { signal: stop.signal }), /consumer stopped/);
+      const kept = await checkpoint(event.uid);
+      assert.equal(kept?.free, true, 'the claim is released at once, not left to its lease');
+      assert.ok(kept?.next_cursor, 'the checkpoint is kept');
+      assert.equal(kept?.pages_done, k, `page ${k} finished and was recorded`);
+
+      const firstAttempt = requested.length;
+      const result = await syncEvent(deps, message);
+
+      assert.equal(result.resumedAtPage, k + 1);
+      assert.equal(result.staleGuard, 'resumed', 'no removal on a list this attempt did not read whole');
+      const respent = requested.length - pages;
+      assert.ok(respent <= 1, `re-spent ${respent} page(s): ${requested.join(',')} (${firstAttempt} before the stop)`);
+      const rows = (await guestsOf(db, event.uid)).map((r) => r.externalGuestId);
+      assert.equal(rows.length, pages + 1, 'every guest added, the stale row kept');
+      assert.ok(rows.includes('gst-gone'));
+      const cleared = await checkpoint(event.uid);
+      assert.deepEqual(
+        [cleared?.next_cursor, cleared?.pages_done],
+        [null, 0],
+        'a completed sync clears the checkpoint',
+      );
+
+      // The next sync reads the list whole again, and so removes the stale row.
+      const complete = await syncEvent(deps, message);
+      assert.equal(complete.resumedAtPage, undefined);
+      assert.equal(complete.removed, 1);
     });
-    const deps = syncDeps(db, { pageSize: 1, removeStale });
-
-    await assert.rejects(syncEvent(deps, message, { signal: stop.signal }), /consumer stopped/);
-    const kept = await checkpoint(event.uid);
-    assert.equal(kept?.free, true, 'the claim is released at once, not left to its lease');
-    assert.ok(kept?.next_cursor, 'the checkpoint is kept');
-    assert.equal(kept?.pages_done, k, `page ${k} finished and was recorded`);
-
-    const firstAttempt = requested.length;
-    const result = await syncEvent(deps, message);
-
-    assert.equal(result.resumedAtPage, k + 1);
-    assert.equal(result.staleGuard, 'resumed', 'no removal on a list this attempt did not read whole');
-    const respent = requested.length - pages;
-    assert.ok(respent <= 1, `re-spent ${respent} page(s): ${requested.join(',')} (${firstAttempt} before the stop)`);
-    const rows = (await guestsOf(db, event.uid)).map((r) => r.externalGuestId);
-    assert.equal(rows.length, pages + 1, 'every guest added, the stale row kept');
-    assert.ok(rows.includes('gst-gone'));
-    const cleared = await checkpoint(event.uid);
-    assert.deepEqual([cleared?.next_cursor, cleared?.pages_done], [null, 0], 'a completed sync clears the checkpoint');
-
-    // The next sync reads the list whole again, and so removes the stale row.
-    const complete = await syncEvent(deps, message);
-    assert.equal(complete.resumedAtPage, undefined);
-    assert.equal(complete.removed, 1);
-  });
+  }
 
   it('reads the list from page 1 when Luma refuses the checkpoint cursor, and then removes stale rows', async () => {
     const { event, message, list } = await eventWithList(4);
