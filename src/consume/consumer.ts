@@ -227,8 +227,8 @@ export class SyncConsumer {
     const entry: InFlight = {
       controller,
       // The heartbeat ends before sqs-consumer deletes the message, so a late one is a race.
-      done: processMessage(this.#processDeps, message, controller.signal, () => hold?.stop()).finally(() =>
-        hold?.stop(),
+      done: processMessage(this.#processDeps, message, controller.signal, () => hold?.stop()).finally(
+        () => void hold?.stop(),
       ),
       settled: false,
     };

@@ -34,13 +34,14 @@ export const MAX_VISIBILITY_SECONDS = 43_200;
  * a sync aborted by shutdown is made visible at once (it stopped after a page and recorded
  * its checkpoint, so another replica continues within seconds); a deferred sync (a
  * Retry-After beyond LUMA_MAX_WAIT_IN_SYNC_SECONDS) comes back after the delay it was
- * given. `stopHold` ends the visibility heartbeat first, so it cannot undo the change.
+ * given. `stopHold` ends the visibility heartbeat first, and waits for an extension in
+ * flight, so that none can land after the change and undo it.
  */
 export async function processMessage(
   deps: ProcessDeps,
   message: Message,
   signal: AbortSignal,
-  stopHold?: () => void,
+  stopHold?: () => Promise<void> | void,
 ): Promise<Message | undefined> {
   const context: MessageContext = {
     messageId: message.MessageId,
@@ -67,7 +68,7 @@ export async function processMessage(
       );
       failure(false, false);
       if (!lost) {
-        stopHold?.();
+        await stopHold?.();
         await giveBack(deps, message, 0);
       }
       throw err;
@@ -76,7 +77,7 @@ export async function processMessage(
       const delaySeconds = Math.min(err.delaySeconds, MAX_VISIBILITY_SECONDS);
       deps.log.info({ ...context, kind, delaySeconds, reason: err.message }, 'sync deferred: message comes back later');
       failure(false, false);
-      stopHold?.();
+      await stopHold?.();
       await giveBack(deps, message, delaySeconds);
       throw err;
     }

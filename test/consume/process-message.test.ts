@@ -163,7 +163,11 @@ describe('processMessage, on arbitrary bodies and sync outcomes', () => {
       sqs: recordingSqs(calls),
       sync: async () => Promise.reject(controller.signal.reason),
     };
-    await assert.rejects(processMessage(deps, message, controller.signal, () => calls.push('hold stopped')));
+    await assert.rejects(
+      processMessage(deps, message, controller.signal, () => {
+        calls.push('hold stopped');
+      }),
+    );
     assert.deepEqual(calls, ['hold stopped', 'ChangeMessageVisibilityCommand r-4 0']);
   });
 
