@@ -173,7 +173,9 @@ export function createLumaProvider(deps: LumaProviderDeps): GuestProvider {
       // Aborts the look-ahead request when onBatch fails, as well as on the caller's signal.
       const stop = new AbortController();
       const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-      let cursorPages = new Map<string, number>();
+      // The cursors seen, by the page that returned them; a resumed read knows its start
+      // cursor came from the page before, so a page handing it back is caught here too.
+      let cursorPages = new Map<string, number>(options.start ? [[options.start.cursor, options.start.page - 1]] : []);
       let summary: FetchSummary = { pages: 0, fetched: 0, skipped: 0 };
       let restarted = false;
 

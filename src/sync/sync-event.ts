@@ -194,8 +194,10 @@ async function syncClaimedEvent(
       await releaseClaim(deps.db, claim, { clearCheckpoint: false });
     }
   } else {
-    // One transaction, fenced first: the claim's row stays locked until it commits, so no
-    // takeover can come between the fence and these writes, and a lost claim rolls back.
+    // Two transactions, each fenced first: the claim's row stays locked until it commits,
+    // so no takeover can come between the fence and the writes after it, and a lost claim
+    // rolls them back. Two, not one, for the business flow's order: guestLastSyncedAt is
+    // committed before the push refresh starts (shared/spec/irl-push.md).
     await withTransaction(deps.db, async (tx) => {
       await fenceClaim(tx, claim);
       // Synced rows follow a moved event; the gatherings they left are refreshed below too.
@@ -206,6 +208,9 @@ async function syncClaimedEvent(
         .update(plEvent)
         .set({ guestLastSyncedAt: syncedAt, updatedAt: syncedAt })
         .where(eq(plEvent.uid, target.eventUid));
+    });
+    await withTransaction(deps.db, async (tx) => {
+      await fenceClaim(tx, claim);
       const left = followed.leftLocationUids.map((locationUid) => ({ eventUid: target.eventUid, locationUid }));
       await refreshPushInTransaction({ db: tx, now, log }, [target, ...left]);
       // Completed: the next sync reads the whole list again.
