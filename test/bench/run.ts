@@ -10,6 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type LocalPostgres, startEmbeddedPostgres } from '../../src/local/embedded-postgres.ts';
 import { startLocalSqs } from '../../src/local/local-sqs.ts';
+import { interruptedAndResumed, slowLumaLongSync } from './claim-scenarios.ts';
 import { freshness } from './freshness-scenario.ts';
 import { type Figure, machine, table } from './harness.ts';
 import { memory } from './memory-scenario.ts';
@@ -55,6 +56,8 @@ try {
     [8, () => pageParsing({ runs })],
     [9, () => referenceComparison(options)],
     [10, () => freshness({ adminUrl, sqsEndpoint: sqs.endpoint, quick })],
+    [11, () => interruptedAndResumed(options)],
+    [12, () => slowLumaLongSync(options)],
   ];
   for (const [n, scenario] of scenarios) {
     if (only && !only.has(n)) continue;
