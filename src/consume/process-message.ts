@@ -3,10 +3,18 @@ import { errorKind, isPermanent, SyncDeferredError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { EventSyncRunningError } from '../sync/claim.ts';
 import type { SyncMessage, SyncResult } from '../sync/types.ts';
-import type { FailureInfo } from './consumer.ts';
 import { MessageLostError } from './heartbeat.ts';
 import { parseSyncMessage } from './message.ts';
 import { dropPoison, type MessageContext } from './poison.ts';
+
+/** What the failure hooks are told about one failed sync. */
+export interface FailureInfo {
+  messageId: string | undefined;
+  kind: string;
+  permanent: boolean;
+  /** True when the message was deleted (dropped) rather than left for redelivery. */
+  acknowledged: boolean;
+}
 
 export interface ProcessDeps {
   sqs: SQSClient;

@@ -18,7 +18,7 @@ import { type Db, executePrepared } from '../db/client.ts';
  * index) whatever the statistics say, so its cost per guest stays what it normally is.
  * The setting is in force whenever the statement is planned, generic plan included.
  *
- * Measured alternatives (README, Performance): plan_cache_mode = force_custom_plan
+ * Measured alternatives (docs/performance.md): plan_cache_mode = force_custom_plan
  * re-plans the statement every page and, on the connection, also every foreign-key
  * check of every inserted row (+68% on a normal sync); an unprepared statement pays
  * parsing and planning every page (+48%); ANALYZE before the sync cannot help a table

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { sql as drizzleSql } from 'drizzle-orm';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import { createDatabase, type Database, type Db } from '../../src/db/client.ts';
 import { SIM_API_KEY, type SimGuest } from '../../src/local/luma-simulator.ts';
 import { silentLogger } from '../../src/log.ts';
@@ -54,14 +54,15 @@ before(async () => {
 /** The page statement as addPageGuests sends it: its text and parameters, not executed. */
 async function pageStatement(eventUid: string, locationUid: string, guests: ExternalGuest[]) {
   let sent: { text: string; params: unknown[] } | undefined;
-  const connection = {
+  const transaction = {
     unsafe: (text: string, params: unknown[] = []) => {
-      if (!/^(BEGIN|COMMIT|SET LOCAL)/.test(text)) sent = { text, params };
+      if (text !== INDEX_PROBES) sent = { text, params };
       return { execute: () => Promise.resolve([]) };
     },
-    release: () => {},
   };
-  const recorder = { $client: { options: { prepare: true }, reserve: async () => connection } } as unknown as Db;
+  const recorder = {
+    $client: { options: { prepare: true }, begin: async (run: (tx: unknown) => unknown) => run(transaction) },
+  } as unknown as Db;
   await addPageGuests({ db: recorder }, { eventUid, locationUid }, guests);
   assert.ok(sent, 'addPageGuests sent no statement');
   return sent;
