@@ -189,7 +189,7 @@ export const schema = {
       env: 'DATABASE_URL',
     },
     poolMax: {
-      doc: 'Largest number of pooled database connections; each running sync opens 2 more of its own (see the notes).',
+      doc: 'Largest number of pooled database connections; each running sync opens 1 more of its own, for its event lock (see the notes).',
       format: positiveInt(100).validate,
       ...intCoerce,
       default: 5,

@@ -176,7 +176,7 @@ export function createLumaProvider(deps: LumaProviderDeps): GuestProvider {
       // The cursors seen, by the page that returned them; a resumed read knows its start
       // cursor came from the page before, so a page handing it back is caught here too.
       let cursorPages = new Map<string, number>(options.start ? [[options.start.cursor, options.start.page - 1]] : []);
-      let summary: FetchSummary = { pages: 0, fetched: 0, skipped: 0 };
+      let summary: FetchSummary = { pages: 0, fetched: 0, skipped: 0, unidentified: 0 };
       let restarted = false;
 
       let page = options.start?.page ?? 1;
@@ -194,7 +194,7 @@ export function createLumaProvider(deps: LumaProviderDeps): GuestProvider {
             restarted = true;
             log.warn({ eventUid, page, reason: err.message }, 'luma rejected the cursor: reading the list again');
             cursorPages = new Map();
-            summary = { pages: 0, fetched: 0, skipped: 0 };
+            summary = { pages: 0, fetched: 0, skipped: 0, unidentified: 0 };
             options.onRestart?.();
             page = 1;
             pending = fetchPage({ eventUid, externalEventId, page, cursor: null, signal });
@@ -220,11 +220,13 @@ export function createLumaProvider(deps: LumaProviderDeps): GuestProvider {
           summary.pages++;
           summary.fetched += current.guests.length;
           summary.skipped += current.skipped;
+          summary.unidentified += current.skipped - current.skippedGuestIds.length;
           await onBatch({
             page,
             guests: current.guests,
             skipped: current.skipped,
             nextCursor: next ? current.nextCursor : null,
+            skippedGuestIds: current.skippedGuestIds,
           });
           if (next === null) return summary;
           pending = next;

@@ -22,6 +22,8 @@ export interface GuestBatch {
   skipped: number;
   /** The cursor of the next page (a resume checkpoint); null on the last page. */
   nextCursor: string | null;
+  /** The guest ids of this page's skipped entries that had one (their email was unusable). */
+  skippedGuestIds: string[];
 }
 
 export interface GuestFetchOptions {
@@ -46,6 +48,8 @@ export interface FetchSummary {
   /** Usable guests handed to onBatch. */
   fetched: number;
   skipped: number;
+  /** Skipped entries without a usable guest id: any synced row of the event could be theirs. */
+  unidentified: number;
 }
 
 export interface GuestProvider {

@@ -4,8 +4,9 @@ import { type Db, executePrepared } from '../db/client.ts';
 /**
  * Runs the page statement in a transaction of its own on one pooled connection, in which
  * the planner may not choose a sequential scan where an index can answer (`SET LOCAL
- * enable_seqscan = off`). BEGIN, the setting, the statement and COMMIT are pipelined:
- * one round trip, as the statement alone was (prepared unless the pool says otherwise).
+ * enable_seqscan = off`, sent together with the statement). Three round trips (BEGIN;
+ * the setting and the statement; COMMIT) where the statement alone took one; prepared
+ * unless the pool says otherwise.
  *
  * Why: the page statement is prepared, so after five pages PostgreSQL plans it once
  * (the generic plan) and keeps that plan until the statistics of a table it reads
@@ -31,22 +32,18 @@ import { type Db, executePrepared } from '../db/client.ts';
  * one at a time, and no other statement of the worker is planned under this setting.
  */
 export async function executeWithIndexProbes<T>(db: Db, query: SQL): Promise<T[]> {
-  const connection = await db.$client.reserve();
-  try {
-    // Queued in this order and sent together; each is answered in turn. If the statement
-    // fails, PostgreSQL answers the COMMIT with a rollback, and the statement's error is thrown.
-    const sent = [
-      connection.unsafe('BEGIN').execute(),
-      connection.unsafe(INDEX_PROBES).execute(),
-      executePrepared<T>(db, query, connection),
-      connection.unsafe('COMMIT').execute(),
-    ] as const;
-    const [begin, setting, rows, commit] = await Promise.allSettled(sent);
-    for (const step of [begin, setting, rows, commit]) if (step.status === 'rejected') throw step.reason;
-    return (rows as PromiseFulfilledResult<T[]>).value;
-  } finally {
-    connection.release();
-  }
+  // sql.begin, not a connection reserved for hand-sent BEGIN and COMMIT (which would save
+  // two round trips): postgres.js throws outside any promise, and then hands out the dead
+  // connection again, when a reserved connection closes under it (a pooler restarting).
+  // A prepared statement the server connection does not know (a pooler's other server
+  // connection, a plan invalidated by DDL) fails the transaction: postgres.js prepares it
+  // again only outside one. Behind a pooler, DATABASE_PREPARED_STATEMENTS=false avoids it.
+  const rows = await db.$client.begin(async (tx) => {
+    // Sent together: the setting does not cost a round trip of its own.
+    const [, result] = await Promise.all([tx.unsafe(INDEX_PROBES).execute(), executePrepared<T>(db, query, tx)]);
+    return result;
+  });
+  return rows as unknown as T[];
 }
 
 /** The setting, for the transaction of the page statement only. */

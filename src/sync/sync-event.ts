@@ -145,6 +145,8 @@ async function syncClaimedEvent(
         throw new ClaimLostError(claim, `expired or was taken over before page ${batch.page} was written`);
       if (fence) hold.confirmed(sentAt);
       for (const guest of batch.guests) keep?.guestIds.add(guest.externalGuestId);
+      // A skipped entry that has a guest id (its email was unusable) still keeps that id's row.
+      for (const id of batch.skippedGuestIds) keep?.guestIds.add(id);
       for (const uid of outcome.matchedMemberUids) keep?.memberUids.add(uid);
       for (const uid of outcome.createdMemberUids) counted?.add(uid);
       const matchedGuests = outcome.matchedGuests;
@@ -178,7 +180,7 @@ async function syncClaimedEvent(
   const staleInput = (dry: boolean) => ({
     eventUid: target.eventUid,
     fetched: summary.fetched,
-    skipped: summary.skipped,
+    unidentified: summary.unidentified,
     keepGuestIds: [...(keep?.guestIds ?? [])],
     keepMemberUids: [...(keep?.memberUids ?? [])],
     maxShare: removal?.maxShare ?? 0,
@@ -236,7 +238,12 @@ async function syncClaimedEvent(
     if (stale.guard) {
       staleGuard = stale.guard;
       deps.observer?.staleGuard?.(stale.guard);
-      const figures = { ...stale, skipped: summary.skipped, fetched: summary.fetched };
+      const figures = {
+        ...stale,
+        skipped: summary.skipped,
+        unidentified: summary.unidentified,
+        fetched: summary.fetched,
+      };
       log.warn({ ...figures, maxShare: removal.maxShare }, 'stale guests kept: removal guard tripped');
     }
   }
