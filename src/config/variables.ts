@@ -189,7 +189,7 @@ export const schema = {
       env: 'DATABASE_URL',
     },
     poolMax: {
-      doc: 'Largest number of pooled database connections; each running sync opens 1 more of its own, for its event lock (see the notes).',
+      doc: 'Largest number of pooled database connections; a running sync uses one of them at a time and opens none of its own (see the notes).',
       format: positiveInt(100).validate,
       ...intCoerce,
       default: 5,
