@@ -382,7 +382,15 @@ describe('kill -9 at ten points of a six-page sync', () => {
     // Every message was redelivered once (receive 2): the first worker had no poll open when
     // killed. Point 10 twice; its second killed worker had idle pollers, whose open long
     // polls can swallow the message for one more visibility timeout (receive 4).
-    for (const point of points.slice(0, 9)) assert.equal(recovery[point.name]!.receiveCount, 2, point.name);
+    // One more receive is allowed only as a refusal: on a loaded machine a redelivery can
+    // still meet the killed worker's claim in its last moments (lease vs visibility timeout).
+    const refused = (uid: string) =>
+      w2.lines.some((l) => l.msg === 'sync refused: the event is being synced elsewhere' && l.groupId === uid);
+    for (const point of points.slice(0, 9)) {
+      const count = recovery[point.name]!.receiveCount;
+      if (count === 3 && refused(point.event.uid)) continue;
+      assert.equal(count, 2, point.name);
+    }
     assert.ok([3, 4].includes(recovery[points[9]!.name]!.receiveCount!));
     w3.child.kill('SIGTERM');
     assert.equal(await w3.exited, 0);
