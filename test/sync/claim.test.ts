@@ -370,3 +370,41 @@ for (const route of [direct, pooled]) {
     });
   });
 }
+
+describe('the connections of a running sync', () => {
+  it("are its pool's only: a sync held mid-list has one connection open, none of its own beside the pool", async () => {
+    const { event, message } = await linkedEvent();
+    const members = await Promise.all([1, 2].map(() => seedMember(db)));
+    const gate = createGate();
+    const held = createGate();
+    luma.serve({
+      events: { [message.externalEventId]: members.map((m, i) => entry(`gst-c${i}`, m)) },
+      fault: async (_request, pageNo) => {
+        if (pageNo !== 2) return undefined;
+        held.open();
+        await gate.opened;
+        return undefined;
+      },
+    });
+    const url = new URL(database.url);
+    url.searchParams.set('application_name', 'sync-under-test');
+    const pool = createDatabase({ url: url.toString(), poolMax: 1 });
+    const sync = syncEvent(syncDeps(pool.db, { pageSize: 1, claim: { leaseSeconds: 3 } }), message);
+    await held.opened;
+    await until('page 1 to be written', async () => (await claimRow(event.uid))?.pages_done === 1);
+    // Across two renewals (every second with a 3 s lease).
+    const counts: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name = 'sync-under-test'`;
+      counts.push(row!.n);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    gate.open();
+    const result = await sync;
+    await pool.close();
+
+    assert.ok(Math.max(...counts) <= 1, `connections seen: ${counts.join(', ')}`);
+    assert.equal(result.created, 2);
+  });
+});
