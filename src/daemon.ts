@@ -40,7 +40,7 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
   const database = createDatabase({
     url: config.database.url,
     poolMax: config.database.poolMax,
-    preparedStatements: config.database.preparedStatements,
+    pooler: config.database.pooler,
   });
   shutdown.register('database', () => database.close());
 

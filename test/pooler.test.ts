@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { eq, sql } from 'drizzle-orm';
-import postgres from 'postgres';
+import { eq } from 'drizzle-orm';
 import { loadConfig } from '../src/config/config.ts';
 import { createDatabase } from '../src/db/client.ts';
 import { plEvent } from '../src/db/schema.ts';
@@ -14,7 +13,6 @@ import { createLumaProvider } from '../src/providers/luma.ts';
 import { createProviderRegistry } from '../src/providers/registry.ts';
 import { createSharedBudget } from '../src/providers/shared-budget.ts';
 import { runEnqueue, slotOf } from '../src/schedule/scheduler.ts';
-import { executeWithIndexProbes } from '../src/sync/index-probes.ts';
 import { syncEvent } from '../src/sync/sync-event.ts';
 import { runCliProcess } from './support/cli-process.ts';
 import { createTestDatabase, withDatabase } from './support/db.ts';
@@ -39,75 +37,44 @@ const MIGRATION_TAGS = (
 const bouncer = await startTestPgBouncer({ defaultPoolSize: 2 });
 const pooled = (database: string) => withDatabase(bouncer.url, database);
 
-/**
- * Runs `statement` twice on a pool of one connection, forcing PgBouncer to give it a
- * different server connection the second time: other clients hold the other one in an
- * open transaction each time.
- */
-async function onTwoServerConnections(databaseName: string, statement: () => Promise<unknown>): Promise<void> {
-  const url = pooled(databaseName);
-  const hold = async () => {
-    const client = postgres(url, { max: 1, prepare: false, onnotice: () => {} });
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let held!: () => void;
-    const holding = new Promise<void>((resolve) => {
-      held = resolve;
-    });
-    const done = client.begin(async (tx) => {
-      await tx`SELECT 1`;
-      held();
-      await released;
-    });
-    await holding;
-    return async () => {
-      release();
-      await done;
-      await client.end();
-    };
-  };
-  const first = await hold(); // holds server connection X
-  await statement(); // runs on Y
-  const second = await hold(); // holds Y
-  await first(); // X is free
-  try {
-    await statement(); // runs on X
-  } finally {
-    await second();
-  }
-}
-
 describe('the worker through PgBouncer in transaction mode', () => {
-  it('needs DATABASE_PREPARED_STATEMENTS=false: a prepared page statement fails on a server connection that lacks it', async () => {
-    const database = await createTestDatabase({ label: 'pooler_prepared' });
+  it("needs DATABASE_POOLER=transaction: otherwise the page loop's startup setting is refused", async () => {
+    const database = await createTestDatabase({ label: 'pooler_mode' });
+    const members = await Promise.all(Array.from({ length: 12 }, () => seedMember(database.db)));
     const event = await seedEvent(database.db);
-    const page = sql`SELECT current_setting('enable_seqscan') AS seqscan, ${event.uid}::text AS uid`;
-    for (const preparedStatements of [true, false]) {
-      const pool = createDatabase({ url: pooled(database.name), poolMax: 1, preparedStatements });
-      const settings: string[] = [];
+    const luma = await startLumaSimulator({
+      apiKey: SIM_API_KEY,
+      events: { [event.externalEventId!]: members.map((m, i) => ({ id: `gst-mode-${i}`, email: m.email! })) },
+    });
+    after(() => luma.stop());
+    const message = {
+      eventUid: event.uid,
+      externalEventId: event.externalEventId!,
+      locationUid: event.locationUid!,
+      providerType: 'LUMA' as const,
+    };
+    const outcomes: Record<string, string> = {};
+    for (const pooler of ['none', 'transaction'] as const) {
+      const pool = createDatabase({ url: pooled(database.name), poolMax: 2, pooler });
+      const provider = createLumaProvider({
+        config: { ...loadConfig({ LUMA_API_KEY: SIM_API_KEY, LUMA_API_URL: luma.url }).luma, pageSize: 5 },
+        limiter: createSharedBudget({ sql: pool.sql, key: `pooler-mode-${pooler}`, perMinute: 1_000 }),
+        log: silentLogger,
+      });
       try {
-        const run = onTwoServerConnections(database.name, async () => {
-          const [row] = await executeWithIndexProbes<{ seqscan: string }>(pool.db, page);
-          settings.push(row?.seqscan ?? '');
-          // What status, readiness and the rate budget send: a tagged template, which
-          // postgres.js prepares again by itself outside a transaction.
-          await pool.sql`SELECT ${event.uid}::text AS uid`;
-        });
-        if (preparedStatements) {
-          // Named on the first server connection, unknown on the second; inside its
-          // transaction postgres.js cannot prepare it again.
-          await assert.rejects(run, /prepared statement "\w+" does not exist/);
-          assert.deepEqual(settings, ['off']);
-        } else {
-          await run;
-          assert.deepEqual(settings, ['off', 'off']);
-        }
+        const result = await syncEvent(
+          { db: pool.db, providers: createProviderRegistry([provider]), log: silentLogger },
+          message,
+        );
+        outcomes[pooler] = `created ${result.created} in ${result.pages} pages`;
+      } catch (err) {
+        outcomes[pooler] = (err as Error).message;
       } finally {
         await pool.close();
       }
     }
+    assert.match(outcomes.none ?? '', /unsupported startup parameter: enable_seqscan/);
+    assert.equal(outcomes.transaction, 'created 12 in 3 pages');
   });
 
   it('db:migrate migrates a fresh database through it, and a second run applies none', async () => {
@@ -124,7 +91,7 @@ describe('the worker through PgBouncer in transaction mode', () => {
     assert.equal((await checkSchema(empty.sql)).ok, true);
   });
 
-  it('the daemon syncs a multi-page event with prepared statements off and the shared rate budget, is ready, and status reports it', async () => {
+  it('the daemon syncs a multi-page event with DATABASE_POOLER=transaction and the shared rate budget, is ready, and status reports it', async () => {
     const stack = await startStack({ label: 'pooler_daemon' });
     const { db } = stack.database;
     const members = await Promise.all(Array.from({ length: 35 }, () => seedMember(db)));
@@ -133,7 +100,7 @@ describe('the worker through PgBouncer in transaction mode', () => {
     const env = {
       ...stack.env,
       DATABASE_URL: pooled(stack.database.name),
-      DATABASE_PREPARED_STATEMENTS: 'false',
+      DATABASE_POOLER: 'transaction',
       LUMA_PAGE_SIZE: '10',
       LUMA_RATE_LIMIT_SCOPE: 'shared',
     };
@@ -160,7 +127,7 @@ describe('the worker through PgBouncer in transaction mode', () => {
     for (let tries = 0; tries < 50; tries++) {
       status = await runCliProcess(['status', '--event', event.uid, '--json'], {
         DATABASE_URL: pooled(stack.database.name),
-        DATABASE_PREPARED_STATEMENTS: 'false',
+        DATABASE_POOLER: 'transaction',
       });
       if ((status.printed?.history as unknown[] | undefined)?.length) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -177,7 +144,7 @@ describe('the worker through PgBouncer in transaction mode', () => {
     const pool = createDatabase({
       url: withDatabase(slow.url, database.name),
       poolMax: 3,
-      preparedStatements: false,
+      pooler: 'transaction',
       idleTimeoutSeconds: 1,
     });
     const members = await Promise.all(Array.from({ length: 30 }, () => seedMember(database.db)));

@@ -12,7 +12,7 @@ export async function runEnqueueCommand(config: Readonly<Config>, log: Logger, d
   const database = createDatabase({
     url: config.database.url,
     poolMax: config.database.poolMax,
-    preparedStatements: config.database.preparedStatements,
+    pooler: config.database.pooler,
   });
   const sqs = createSqsClient(config);
   try {
@@ -32,7 +32,7 @@ export async function runTierTickCommand(config: Readonly<Config>, log: Logger, 
   const database = createDatabase({
     url: config.database.url,
     poolMax: config.database.poolMax,
-    preparedStatements: config.database.preparedStatements,
+    pooler: config.database.pooler,
   });
   const sqs = createSqsClient(config);
   try {

@@ -30,7 +30,7 @@ export async function runStatusCommand(config: Readonly<Config>, options: Status
   const database = createDatabase({
     url: config.database.url,
     poolMax: 1,
-    preparedStatements: config.database.preparedStatements,
+    pooler: config.database.pooler,
   });
   try {
     const events = await readEventStatuses(database.sql, {

@@ -13,7 +13,7 @@ export async function runSyncCommand(config: Readonly<Config>, log: Logger, even
   const database = createDatabase({
     url: config.database.url,
     poolMax: config.database.poolMax,
-    preparedStatements: config.database.preparedStatements,
+    pooler: config.database.pooler,
   });
   try {
     const [event] = await database.db

@@ -1,4 +1,5 @@
 import convict from 'convict';
+import type { Pooler } from '../db/client.ts';
 import { cronExpression, strictBoolean } from './formats.ts';
 import { schema, schemaLeaves } from './variables.ts';
 
@@ -63,8 +64,8 @@ export interface Config {
     maxPerEventPerHour: number;
     maxPerMinute: number;
   };
-  /** preparedStatements: false behind a pooler that cannot keep them (docs/poolers.md). */
-  database: { url: string; poolMax: number; preparedStatements: boolean };
+  /** pooler: "transaction" behind PgBouncer or RDS Proxy in transaction mode (docs/poolers.md). */
+  database: { url: string; poolMax: number; pooler: Pooler };
   /** region and defaultRegion may be empty: the AWS SDK then resolves the region itself. */
   aws: { region: string; defaultRegion: string; sqsEndpoint: string; endpoint: string };
   log: { level: string; pretty: boolean };

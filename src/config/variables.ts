@@ -189,17 +189,17 @@ export const schema = {
       env: 'DATABASE_URL',
     },
     poolMax: {
-      doc: 'Largest number of pooled database connections; a running sync uses one of them at a time and opens none of its own (see the notes).',
+      doc: 'Largest number of pooled database connections; each running sync opens 1 more of its own, for its page statements (none behind a transaction-mode pooler; see the notes).',
       format: positiveInt(100).validate,
       ...intCoerce,
       default: 5,
       env: 'DATABASE_POOL_MAX',
     },
-    preparedStatements: {
-      doc: 'Send statements as named prepared statements (faster pages). Set false behind a transaction-mode pooler without prepared-statement support: PgBouncer before 1.21 or with max_prepared_statements = 0 (see docs/poolers.md).',
-      format: 'strict-boolean',
-      default: true,
-      env: 'DATABASE_PREPARED_STATEMENTS',
+    pooler: {
+      doc: '"transaction" when DATABASE_URL leads to a transaction-mode pooler (PgBouncer, RDS Proxy): no named prepared statements, no startup settings, each page statement in a transaction of its own. "none": a direct connection or a session-mode pooler (see docs/poolers.md).',
+      format: ['none', 'transaction'],
+      default: 'none',
+      env: 'DATABASE_POOLER',
     },
   },
   aws: {

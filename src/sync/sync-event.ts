@@ -9,6 +9,7 @@ import { addPageGuests } from './add-page-guests.ts';
 import { acquireClaim, type Claim, ClaimLostError, type ClaimSettings, fenceClaim, releaseClaim } from './claim.ts';
 import { type ClaimHold, holdClaim } from './claim-hold.ts';
 import { followEventLocation } from './follow-location.ts';
+import { withIndexProbes } from './index-probes.ts';
 import { refreshPushInTransaction } from './post-sync.ts';
 import { removeStaleGuests, type StaleRemoval } from './remove-stale.ts';
 import type { SyncMessage, SyncResult } from './types.ts';
@@ -123,51 +124,53 @@ async function syncClaimedEvent(
   const keep = deps.removeStale?.enabled ? { guestIds: new Set<string>(), memberUids: new Set<string>() } : undefined;
   const counted = dryRun ? new Set<string>() : undefined;
 
-  const summary = await provider.fetchGuestsInBatches(
-    async (batch) => {
-      const sentAt = performance.now();
-      const fence = dryRun
-        ? undefined
-        : {
-            claim,
-            checkpoint: {
-              nextCursor: batch.nextCursor,
-              pagesDone: batch.page,
-              externalEventId: target.externalEventId,
-            },
-          };
-      const outcome = await addPageGuests({ db: deps.db, now }, target, batch.guests, {
-        dryRun,
-        alreadyCounted: counted,
-        fence,
-      });
-      if (!outcome.held)
-        throw new ClaimLostError(claim, `expired or was taken over before page ${batch.page} was written`);
-      if (fence) hold.confirmed(sentAt);
-      for (const guest of batch.guests) keep?.guestIds.add(guest.externalGuestId);
-      // A skipped entry that has a guest id (its email was unusable) still keeps that id's row.
-      for (const id of batch.skippedGuestIds) keep?.guestIds.add(id);
-      for (const uid of outcome.matchedMemberUids) keep?.memberUids.add(uid);
-      for (const uid of outcome.createdMemberUids) counted?.add(uid);
-      const matchedGuests = outcome.matchedGuests;
-      const created = outcome.createdMemberUids.length;
-      totals.matched += matchedGuests;
-      totals.created += created;
-      const page = { fetched: batch.guests.length, matched: matchedGuests, created, skipped: batch.skipped };
-      log.debug({ page: batch.page, ...page }, 'page processed');
-    },
-    {
-      eventUid: message.eventUid,
-      externalEventId: target.externalEventId,
-      signal: options.signal,
-      start: resume,
-      // The list is read again from page 1: count matches once. Rows created stay created
-      // (the second pass finds them), and the member sets are sets.
-      onRestart: () => {
-        totals.matched = 0;
-        completeRead = true;
+  const summary = await withIndexProbes(deps.db, (pageDb) =>
+    provider.fetchGuestsInBatches(
+      async (batch) => {
+        const sentAt = performance.now();
+        const fence = dryRun
+          ? undefined
+          : {
+              claim,
+              checkpoint: {
+                nextCursor: batch.nextCursor,
+                pagesDone: batch.page,
+                externalEventId: target.externalEventId,
+              },
+            };
+        const outcome = await addPageGuests({ db: pageDb, now }, target, batch.guests, {
+          dryRun,
+          alreadyCounted: counted,
+          fence,
+        });
+        if (!outcome.held)
+          throw new ClaimLostError(claim, `expired or was taken over before page ${batch.page} was written`);
+        if (fence) hold.confirmed(sentAt);
+        for (const guest of batch.guests) keep?.guestIds.add(guest.externalGuestId);
+        // A skipped entry that has a guest id (its email was unusable) still keeps that id's row.
+        for (const id of batch.skippedGuestIds) keep?.guestIds.add(id);
+        for (const uid of outcome.matchedMemberUids) keep?.memberUids.add(uid);
+        for (const uid of outcome.createdMemberUids) counted?.add(uid);
+        const matchedGuests = outcome.matchedGuests;
+        const created = outcome.createdMemberUids.length;
+        totals.matched += matchedGuests;
+        totals.created += created;
+        const page = { fetched: batch.guests.length, matched: matchedGuests, created, skipped: batch.skipped };
+        log.debug({ page: batch.page, ...page }, 'page processed');
       },
-    },
+      {
+        eventUid: message.eventUid,
+        externalEventId: target.externalEventId,
+        signal: options.signal,
+        start: resume,
+        // The list is read again from page 1: count matches once. Rows created stay created
+        // (the second pass finds them), and the member sets are sets.
+        onRestart: () => {
+          totals.matched = 0;
+          completeRead = true;
+        },
+      },
+    ),
   );
 
   await deps.hooks?.beforeFinish?.();

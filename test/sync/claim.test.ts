@@ -70,14 +70,14 @@ async function lastSynced(eventUid: string) {
 interface Route {
   name: string;
   url: string;
-  /** PgBouncer 1.18 cannot keep named prepared statements in transaction mode. */
-  preparedStatements: boolean;
+  /** How the worker is told about the pooler (DATABASE_POOLER). */
+  pooler: 'none' | 'transaction';
 }
-const direct: Route = { name: 'PostgreSQL', url: database.url, preparedStatements: true };
+const direct: Route = { name: 'PostgreSQL', url: database.url, pooler: 'none' };
 const pooled: Route = {
   name: 'PgBouncer (transaction mode)',
   url: viaPgBouncer(database.name),
-  preparedStatements: false,
+  pooler: 'transaction',
 };
 
 /** A database handle of its own for one sync, recording every statement it sends. */
@@ -86,7 +86,7 @@ function recordedDatabase(route: Route, options: { idleTimeoutSeconds?: number; 
   const handle = createDatabase({
     url: options.url ?? route.url,
     poolMax: 3,
-    preparedStatements: route.preparedStatements,
+    pooler: route.pooler,
     idleTimeoutSeconds: options.idleTimeoutSeconds,
     onQuery: (q) => statements.push(q),
   });
@@ -404,7 +404,9 @@ describe('the connections of a running sync', () => {
     const result = await sync;
     await pool.close();
 
-    assert.ok(Math.max(...counts) <= 1, `connections seen: ${counts.join(', ')}`);
+    // One pooled (claim, renewals, finish) and, on a direct connection, the page loop's own
+    // (index-probes.ts); the session lock's connection of before would make three.
+    assert.ok(Math.max(...counts) <= 2, `connections seen: ${counts.join(', ')}`);
     assert.equal(result.created, 2);
   });
 });

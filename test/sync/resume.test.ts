@@ -49,7 +49,7 @@ async function checkpoint(eventUid: string) {
 }
 
 /** The syncs through PgBouncer in transaction mode (1.18: no named prepared statements). */
-const pooled = createDatabase({ url: viaPgBouncer(name), poolMax: 3, preparedStatements: false });
+const pooled = createDatabase({ url: viaPgBouncer(name), poolMax: 3, pooler: 'transaction' });
 after(() => pooled.close());
 
 describe('resuming an interrupted sync', () => {
