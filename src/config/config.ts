@@ -25,6 +25,8 @@ export interface Config {
   overdueAfterHours: number;
   removeStale: boolean;
   removeStaleMaxShare: number;
+  /** The per-event claim of src/sync/claim.ts: its lease, in seconds. */
+  claim: { leaseSeconds: number };
   /** Sync history: one row per attempt in luma_guest_sync.sync_history. */
   history: { retentionDays: number };
   /** The opt-in freshness schedule (src/schedule/tier-schedule.ts). */
@@ -44,6 +46,8 @@ export interface Config {
     rateLimitWindowMs: number;
     rateLimitRetries: number;
     rateLimitWaitSeconds: number;
+    /** A Retry-After or backoff longer than this ends the sync with SyncDeferredError instead of a sleep. */
+    maxWaitInSyncSeconds: number;
     /** In-process retries of a transient failure (not counting 429s, see rateLimitRetries). */
     retries: number;
     retryBaseMs: number;

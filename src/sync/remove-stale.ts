@@ -1,8 +1,11 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 
-/** Why a sync removed nothing although removal is on; each is a metric label. */
-export type StaleGuard = 'skipped_entries' | 'empty_list' | 'share_exceeded';
+/**
+ * Why a sync removed nothing although removal is on; each is a metric label. 'resumed' is
+ * decided by the sync, not here: an attempt that resumed mid-list lacks the complete list.
+ */
+export type StaleGuard = 'skipped_entries' | 'empty_list' | 'share_exceeded' | 'resumed';
 
 export interface StaleRemoval {
   /** Synced rows of the event before removal. */
@@ -44,8 +47,8 @@ const DRY_RUN_LIST_LIMIT = 1000;
  * entry skipped for its email alone keeps its own guest id's row and holds back nothing else.
  *
  * The count behind the guards and the delete are one statement, so they see the same
- * rows; the per-event lock (event-lock.ts) keeps another sync of the event from adding
- * rows meanwhile.
+ * rows; the sync runs it in its finish transaction, after the fencing UPDATE of its claim
+ * (claim.ts), which keeps another sync of the event from writing meanwhile.
  */
 export async function removeStaleGuests(deps: { db: Db }, input: StaleInput): Promise<StaleRemoval> {
   const ids = sql.param(input.keepGuestIds);

@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { type LocalPostgres, startEmbeddedPostgres } from '../../src/local/embedded-postgres.ts';
 import { startLocalSqs } from '../../src/local/local-sqs.ts';
 import { startPgBouncer } from '../../src/local/pgbouncer.ts';
+import { interruptedAndResumed, slowLumaLongSync } from './claim-scenarios.ts';
 import { freshness } from './freshness-scenario.ts';
 import { type Figure, machine, table } from './harness.ts';
 import { memory } from './memory-scenario.ts';
@@ -67,6 +68,8 @@ try {
     [8, () => pageParsing({ runs })],
     [9, () => referenceComparison(options)],
     [10, () => freshness({ adminUrl, sqsEndpoint: sqs.endpoint, quick })],
+    [11, () => interruptedAndResumed(options)],
+    [12, () => slowLumaLongSync(options)],
     [13, () => startupAndRest({ adminUrl, sqsEndpoint: sqs.endpoint, runs, quick })],
   ];
   for (const [n, scenario] of scenarios) {
