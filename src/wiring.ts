@@ -67,6 +67,7 @@ export function createSyncDeps(
     log,
     observer,
     removeStale: { enabled: config.removeStale, maxShare: config.removeStaleMaxShare },
+    claim: { leaseSeconds: config.claim.leaseSeconds },
   };
 }
 

@@ -41,7 +41,14 @@ export async function probeDatabase(url: string, options: { timeoutMs?: number }
   const timeoutMs = options.timeoutMs ?? seconds * 1000;
   const where = target.socketDir ? `${target.socketDir}/.s.PGSQL.${target.port}` : `${target.host}:${target.port}`;
   const sql = postgres(
-    connectionOptions(url, { max: 1, onnotice: () => {}, connect_timeout: timeoutMs / 1000, fetch_types: false }),
+    connectionOptions(url, {
+      max: 1,
+      onnotice: () => {},
+      connect_timeout: timeoutMs / 1000,
+      fetch_types: false,
+      // Unnamed statements: safe behind a transaction-mode pooler too.
+      prepare: false,
+    }),
   );
   let timer: NodeJS.Timeout | undefined;
   // A little later than postgres.js's own connect timeout, which fires for an endpoint

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--out results.json] [--runs N] [--only 1,3] [--sqs-rtt-ms 20]`
+ * `npm run bench [-- --quick] [--out results.json] [--runs N] [--only 1,3] [--sqs-rtt-ms 20] [--pgbouncer]`
  * (`--only 4` runs scenario 4 alone: the rate budget, idle and with the CPU loaded)
  *
  * Measures the real pipeline against its own limits, in one run: a real PostgreSQL
@@ -11,6 +11,8 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type LocalPostgres, startEmbeddedPostgres } from '../../src/local/embedded-postgres.ts';
 import { startLocalSqs } from '../../src/local/local-sqs.ts';
+import { startPgBouncer } from '../../src/local/pgbouncer.ts';
+import { interruptedAndResumed, slowLumaLongSync } from './claim-scenarios.ts';
 import { freshness } from './freshness-scenario.ts';
 import { type Figure, machine, table } from './harness.ts';
 import { memory } from './memory-scenario.ts';
@@ -29,6 +31,7 @@ const { values } = parseArgs({
     runs: { type: 'string' },
     only: { type: 'string' },
     'sqs-rtt-ms': { type: 'string' },
+    pgbouncer: { type: 'boolean', default: false },
   },
 });
 const quick = values.quick ?? false;
@@ -39,7 +42,10 @@ const only = values.only ? new Set(values.only.split(',').map(Number)) : undefin
 const postgres: LocalPostgres | undefined = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres();
 const adminUrl = process.env.DATABASE_URL || postgres!.url;
 const sqs = await startLocalSqs();
-const db = await createBenchDatabase(adminUrl);
+// --pgbouncer: the sync scenarios' database handle goes through a transaction-mode PgBouncer.
+const pgbouncer = values.pgbouncer ? await startPgBouncer(adminUrl) : undefined;
+if (pgbouncer) console.error('through PgBouncer in transaction mode (DATABASE_POOLER=transaction)');
+const db = await createBenchDatabase(adminUrl, { pooledUrl: pgbouncer?.url });
 // Scenario 4 reads at most 6,000 guests: run alone, it need not wait for the full seed.
 const onlyRateLimit = only?.size === 1 && only.has(4);
 const members = onlyRateLimit ? 6_000 : quick ? 40_000 : 200_000;
@@ -62,6 +68,8 @@ try {
     [8, () => pageParsing({ runs })],
     [9, () => referenceComparison(options)],
     [10, () => freshness({ adminUrl, sqsEndpoint: sqs.endpoint, quick })],
+    [11, () => interruptedAndResumed(options)],
+    [12, () => slowLumaLongSync(options)],
     [13, () => startupAndRest({ adminUrl, sqsEndpoint: sqs.endpoint, runs, quick })],
   ];
   for (const [n, scenario] of scenarios) {
@@ -73,6 +81,7 @@ try {
   }
 } finally {
   await db.drop();
+  await pgbouncer?.stop();
   await sqs.stop();
   await postgres?.stop();
 }

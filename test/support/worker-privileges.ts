@@ -28,9 +28,10 @@ export const OWN_TABLE_PRIVILEGES: Record<string, string> = {
   rate_budget: 'SELECT, INSERT, UPDATE, DELETE',
   sync_history: 'SELECT, INSERT, UPDATE, DELETE',
   tier_enqueued: 'SELECT, INSERT, UPDATE, DELETE',
+  event_claim: 'SELECT, INSERT, UPDATE, DELETE',
 };
 
-export const OWN_SEQUENCES = ['sync_history_id_seq'];
+export const OWN_SEQUENCES = ['sync_history_id_seq', 'event_claim_token'];
 
 export const OWN_FUNCTIONS = [
   'take_rate_slot(text, integer, integer, integer)',
