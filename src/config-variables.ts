@@ -180,6 +180,12 @@ export const schema = {
       default: 5,
       env: 'DATABASE_POOL_MAX',
     },
+    preparedStatements: {
+      doc: 'Send statements as named prepared statements (faster pages). Set false behind a transaction-mode pooler without prepared-statement support: PgBouncer before 1.21 or with max_prepared_statements = 0 (see docs/poolers.md).',
+      format: 'strict-boolean',
+      default: true,
+      env: 'DATABASE_PREPARED_STATEMENTS',
+    },
   },
   aws: {
     region: {

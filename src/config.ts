@@ -59,7 +59,8 @@ export interface Config {
     maxPerEventPerHour: number;
     maxPerMinute: number;
   };
-  database: { url: string; poolMax: number };
+  /** preparedStatements: false behind a pooler that cannot keep them (docs/poolers.md). */
+  database: { url: string; poolMax: number; preparedStatements: boolean };
   /** region and defaultRegion may be empty: the AWS SDK then resolves the region itself. */
   aws: { region: string; defaultRegion: string; sqsEndpoint: string; endpoint: string };
   log: { level: string; pretty: boolean };

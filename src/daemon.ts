@@ -40,7 +40,11 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
 
   const metrics = createMetrics();
   metrics.setRateBudget((config.luma.rateLimitPerMinute * 60_000) / config.luma.rateLimitWindowMs);
-  const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });
+  const database = createDatabase({
+    url: config.database.url,
+    poolMax: config.database.poolMax,
+    preparedStatements: config.database.preparedStatements,
+  });
   shutdown.register('database', () => database.close());
 
   const needsQueue = config.enabled || config.consumer.enabled || config.webhook.enabled;

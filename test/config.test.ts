@@ -81,6 +81,14 @@ describe('loadConfig', () => {
     assert.ok(problems.some((p) => p.startsWith('PL_EVENT_GUEST_SYNC_ENQUEUE_CONCURRENCY')));
   });
 
+  it('reads whether to prepare statements (off behind a pooler that cannot keep them), and names a bad value', () => {
+    assert.equal(loadConfig({}).database.preparedStatements, true);
+    assert.equal(loadConfig({ DATABASE_PREPARED_STATEMENTS: 'false' }).database.preparedStatements, false);
+    const problems = problemsOf({ DATABASE_PREPARED_STATEMENTS: 'off' });
+    assert.equal(problems.length, 1, problems.join('; '));
+    assert.match(problems[0] ?? '', /^DATABASE_PREPARED_STATEMENTS: /);
+  });
+
   it('returns a frozen object', () => {
     const config = loadConfig({});
     assert.ok(Object.isFrozen(config));

@@ -24,7 +24,11 @@ export interface StatusCommandOptions {
 export async function runStatusCommand(config: Readonly<Config>, options: StatusCommandOptions): Promise<number> {
   const now = options.now ?? new Date();
   const write = options.write ?? ((text: string) => process.stdout.write(text));
-  const database = createDatabase({ url: config.database.url, poolMax: 1 });
+  const database = createDatabase({
+    url: config.database.url,
+    poolMax: 1,
+    preparedStatements: config.database.preparedStatements,
+  });
   try {
     const events = await readEventStatuses(database.sql, {
       now,

@@ -19,6 +19,13 @@ export interface Database {
 export interface DatabaseOptions {
   url: string;
   poolMax: number;
+  /**
+   * Named prepared statements (postgres.js's default). False behind a transaction-mode
+   * pooler that cannot keep them: each statement is then parsed and planned every time.
+   */
+  preparedStatements?: boolean;
+  /** Closes a pooled connection idle this long (30 s; tests shrink it). */
+  idleTimeoutSeconds?: number;
   /** Called for every statement sent; benchmarks count statements per page with it. */
   onQuery?: (query: string) => void;
 }
@@ -31,7 +38,8 @@ export function createDatabase(options: DatabaseOptions): Database {
       connection: { TimeZone: 'UTC', application_name: 'luma-guest-sync' },
       onnotice: () => {},
       debug: options.onQuery ? (_connection, query) => options.onQuery?.(query) : undefined,
-      idle_timeout: 30,
+      idle_timeout: options.idleTimeoutSeconds ?? 30,
+      prepare: options.preparedStatements ?? true,
       connect_timeout: 10,
     }),
   );
@@ -54,10 +62,12 @@ const dialect = new PgDialect();
  * Runs a Drizzle SQL statement as a prepared statement, which postgres.js keeps per
  * connection: for the statement a sync runs once per page, parsing and planning it once
  * instead of every page measurably lowers the cost of a page. `db.execute` never prepares.
+ * A handle made with preparedStatements false (a pooler that cannot keep them) runs it
+ * unprepared instead. `on` is a transaction of `db`'s pool to run it in, if any.
  */
-export function executePrepared<T>(db: Db, query: SQL): Promise<T[]> {
+export function executePrepared<T>(db: Db, query: SQL, on: Sql | postgres.TransactionSql = db.$client): Promise<T[]> {
   const { sql: text, params } = dialect.sqlToQuery(query);
-  return db.$client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }) as unknown as Promise<
-    T[]
-  >;
+  const prepare = db.$client.options.prepare !== false;
+  // Sent now, not when first awaited (postgres.js's default): a caller may pipeline it.
+  return on.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare }).execute() as unknown as Promise<T[]>;
 }

@@ -1,6 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
-import { type Db, executePrepared } from '../db/client.ts';
+import type { Db } from '../db/client.ts';
 import type { ExternalGuest } from '../providers/types.ts';
+import { executeWithIndexProbes } from './index-probes.ts';
 
 export interface GuestTarget {
   eventUid: string;
@@ -42,7 +43,7 @@ export async function addPageGuests(
   options: { dryRun?: boolean; alreadyCounted?: ReadonlySet<string> } = {},
 ): Promise<PageOutcome> {
   if (guests.length === 0) return { matchedGuests: 0, matchedMemberUids: [], createdMemberUids: [] };
-  const [row] = await executePrepared<{
+  const [row] = await executeWithIndexProbes<{
     matched_guests: number;
     matched: string[] | null;
     created: string[] | null;

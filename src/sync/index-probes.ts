@@ -1,12 +1,11 @@
-import { drizzle } from 'drizzle-orm/postgres-js';
-import postgres from 'postgres';
-import type { Db } from '../db/client.ts';
-import * as schema from '../db/schema.ts';
+import type { SQL } from 'drizzle-orm';
+import { type Db, executePrepared } from '../db/client.ts';
 
 /**
- * Runs a sync's page loop with a handle on a connection of its own whose planner may not
- * choose a sequential scan where an index can answer (`enable_seqscan = off`, sent when
- * the connection starts, so no statement is added to the sync). Closed afterwards.
+ * Runs the page statement in a transaction of its own on one pooled connection, in which
+ * the planner may not choose a sequential scan where an index can answer (`SET LOCAL
+ * enable_seqscan = off`). BEGIN, the setting, the statement and COMMIT are pipelined:
+ * one round trip, as the statement alone was (prepared unless the pool says otherwise).
  *
  * Why: the page statement is prepared, so after five pages PostgreSQL plans it once
  * (the generic plan) and keeps that plan until the statistics of a table it reads
@@ -17,6 +16,7 @@ import * as schema from '../db/schema.ts';
  * benchmark. With sequential scans off, every access of the statement is an index
  * probe (the members' email index, the (eventUid, memberUid) index, the main-team
  * index) whatever the statistics say, so its cost per guest stays what it normally is.
+ * The setting is in force whenever the statement is planned, generic plan included.
  *
  * Measured alternatives (README, Performance): plan_cache_mode = force_custom_plan
  * re-plans the statement every page and, on the connection, also every foreign-key
@@ -24,25 +24,30 @@ import * as schema from '../db/schema.ts';
  * parsing and planning every page (+48%); ANALYZE before the sync cannot help a table
  * that is empty when the sync starts.
  *
- * A connection of its own rather than one reserved from the pool: the page loop also
- * needs the pool (the shared rate budget takes a grant per page), so syncs holding
- * every pooled connection would wait on each other forever; and no other statement of
- * the worker is planned under this setting.
+ * Transaction-scoped, not a setting of a connection of its own (sent at its start, as
+ * before): behind a transaction-mode pooler (PgBouncer, RDS Proxy) a startup setting is
+ * refused or silently dropped, and only what lives in one transaction reaches the
+ * server connection the statement runs on. So a sync uses the pool's connections only,
+ * one at a time, and no other statement of the worker is planned under this setting.
  */
-export async function withIndexProbes<T>(db: Db, run: (pages: Db) => Promise<T>): Promise<T> {
-  const pool = db.$client.options;
-  const client = postgres({
-    // The pool's parsed options (host, credentials, TLS, timeouts, Drizzle's parsers).
-    ...(pool as unknown as postgres.Options<Record<string, postgres.PostgresType>>),
-    max: 1,
-    // The array types the page statement sends and reads are already known to the pool
-    // (it has run the sync's first statement): skip the type lookup a new client makes.
-    fetch_types: false,
-    connection: { ...pool.connection, enable_seqscan: 'off' } as never,
-  });
+export async function executeWithIndexProbes<T>(db: Db, query: SQL): Promise<T[]> {
+  const connection = await db.$client.reserve();
   try {
-    return await run(drizzle(client, { schema }) as Db);
+    // Queued in this order and sent together; each is answered in turn. If the statement
+    // fails, PostgreSQL answers the COMMIT with a rollback, and the statement's error is thrown.
+    const sent = [
+      connection.unsafe('BEGIN').execute(),
+      connection.unsafe(INDEX_PROBES).execute(),
+      executePrepared<T>(db, query, connection),
+      connection.unsafe('COMMIT').execute(),
+    ] as const;
+    const [begin, setting, rows, commit] = await Promise.allSettled(sent);
+    for (const step of [begin, setting, rows, commit]) if (step.status === 'rejected') throw step.reason;
+    return (rows as PromiseFulfilledResult<T[]>).value;
   } finally {
-    await client.end({ timeout: 5 });
+    connection.release();
   }
 }
+
+/** The setting, for the transaction of the page statement only. */
+export const INDEX_PROBES = 'SET LOCAL enable_seqscan = off';

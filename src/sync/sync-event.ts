@@ -7,7 +7,6 @@ import { getProvider, type ProviderRegistry } from '../providers/registry.ts';
 import { addPageGuests } from './add-page-guests.ts';
 import { withEventLock } from './event-lock.ts';
 import { followEventLocation } from './follow-location.ts';
-import { withIndexProbes } from './index-probes.ts';
 import { runPostSyncPush } from './post-sync.ts';
 import { removeStaleGuests } from './remove-stale.ts';
 import type { SyncMessage, SyncResult } from './types.ts';
@@ -74,34 +73,32 @@ async function syncLockedEvent(
   const keep = deps.removeStale?.enabled ? { guestIds: new Set<string>(), memberUids: new Set<string>() } : undefined;
   const counted = dryRun ? new Set<string>() : undefined;
 
-  const summary = await withIndexProbes(deps.db, (pageDb) =>
-    provider.fetchGuestsInBatches(
-      async (batch) => {
-        const outcome = await addPageGuests({ db: pageDb, now }, target, batch.guests, {
-          dryRun,
-          alreadyCounted: counted,
-        });
-        for (const guest of batch.guests) keep?.guestIds.add(guest.externalGuestId);
-        for (const uid of outcome.matchedMemberUids) keep?.memberUids.add(uid);
-        for (const uid of outcome.createdMemberUids) counted?.add(uid);
-        const matchedGuests = outcome.matchedGuests;
-        const created = outcome.createdMemberUids.length;
-        totals.matched += matchedGuests;
-        totals.created += created;
-        const page = { fetched: batch.guests.length, matched: matchedGuests, created, skipped: batch.skipped };
-        log.debug({ page: batch.page, ...page }, 'page processed');
+  const summary = await provider.fetchGuestsInBatches(
+    async (batch) => {
+      const outcome = await addPageGuests({ db: deps.db, now }, target, batch.guests, {
+        dryRun,
+        alreadyCounted: counted,
+      });
+      for (const guest of batch.guests) keep?.guestIds.add(guest.externalGuestId);
+      for (const uid of outcome.matchedMemberUids) keep?.memberUids.add(uid);
+      for (const uid of outcome.createdMemberUids) counted?.add(uid);
+      const matchedGuests = outcome.matchedGuests;
+      const created = outcome.createdMemberUids.length;
+      totals.matched += matchedGuests;
+      totals.created += created;
+      const page = { fetched: batch.guests.length, matched: matchedGuests, created, skipped: batch.skipped };
+      log.debug({ page: batch.page, ...page }, 'page processed');
+    },
+    {
+      eventUid: message.eventUid,
+      externalEventId: target.externalEventId,
+      signal: options.signal,
+      // The list is read again from page 1: count matches once. Rows created stay created
+      // (the second pass finds them), and the member sets are sets.
+      onRestart: () => {
+        totals.matched = 0;
       },
-      {
-        eventUid: message.eventUid,
-        externalEventId: target.externalEventId,
-        signal: options.signal,
-        // The list is read again from page 1: count matches once. Rows created stay created
-        // (the second pass finds them), and the member sets are sets.
-        onRestart: () => {
-          totals.matched = 0;
-        },
-      },
-    ),
+    },
   );
 
   // Synced rows follow a moved event; the gatherings they left are refreshed below too.

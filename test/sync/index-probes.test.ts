@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { sql as drizzleSql } from 'drizzle-orm';
 import { loadConfig } from '../../src/config.ts';
-import { createDatabase, type Db } from '../../src/db/client.ts';
+import { createDatabase, type Database, type Db } from '../../src/db/client.ts';
 import { SIM_API_KEY, type SimGuest } from '../../src/local/luma-simulator.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createLumaProvider } from '../../src/providers/luma.ts';
@@ -10,9 +11,10 @@ import { createProviderRegistry } from '../../src/providers/registry.ts';
 import { createSharedBudget } from '../../src/providers/shared-budget.ts';
 import type { ExternalGuest } from '../../src/providers/types.ts';
 import { addPageGuests } from '../../src/sync/add-page-guests.ts';
-import { withIndexProbes } from '../../src/sync/index-probes.ts';
+import { executeWithIndexProbes, INDEX_PROBES } from '../../src/sync/index-probes.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
 import { createTestDatabase } from '../support/db.ts';
+import { viaPgBouncer } from '../support/pgbouncer.ts';
 import { seedEvent } from '../support/seed.ts';
 import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
 
@@ -52,14 +54,14 @@ before(async () => {
 /** The page statement as addPageGuests sends it: its text and parameters, not executed. */
 async function pageStatement(eventUid: string, locationUid: string, guests: ExternalGuest[]) {
   let sent: { text: string; params: unknown[] } | undefined;
-  const recorder = {
-    $client: {
-      unsafe: (text: string, params: unknown[]) => {
-        sent = { text, params };
-        return Promise.resolve([]);
-      },
+  const connection = {
+    unsafe: (text: string, params: unknown[] = []) => {
+      if (!/^(BEGIN|COMMIT|SET LOCAL)/.test(text)) sent = { text, params };
+      return { execute: () => Promise.resolve([]) };
     },
-  } as unknown as Db;
+    release: () => {},
+  };
+  const recorder = { $client: { options: { prepare: true }, reserve: async () => connection } } as unknown as Db;
   await addPageGuests({ db: recorder }, { eventUid, locationUid }, guests);
   assert.ok(sent, 'addPageGuests sent no statement');
   return sent;
@@ -104,7 +106,7 @@ async function genericPlanAccess(connection: Db, statement: { text: string; para
   }
 }
 
-describe('withIndexProbes', () => {
+describe('the page statement, run with index probes', () => {
   it('plans the page statement with index probes only, where the statistics make a sequential scan look free', async () => {
     const event = await seedEvent(db);
     const guests = Array.from({ length: 100 }, (_, i) => ({
@@ -123,7 +125,10 @@ describe('withIndexProbes', () => {
     );
     assert.ok(usual.includes('PLEventGuest: Seq Scan'), `expected the usual plan to scan: ${usual.join('; ')}`);
 
-    const guarded = await withIndexProbes(db, (connection) => genericPlanAccess(connection, statement));
+    const guarded = await sql.begin(async (tx) => {
+      await tx.unsafe(INDEX_PROBES);
+      return genericPlanAccess({ $client: tx } as unknown as Db, statement);
+    });
     assert.deepEqual(
       guarded.filter((access) => !/: (Index Scan|Index Only Scan|Bitmap Index Scan|Bitmap Heap Scan)\b/.test(access)),
       [],
@@ -137,16 +142,36 @@ describe('withIndexProbes', () => {
     }
   });
 
-  it("turns sequential scans off for the page loop's connection only", async () => {
-    const setting = async (handle: Db) => {
-      const [row] = await handle.$client`SELECT current_setting('enable_seqscan') AS value`;
-      return row!.value as string;
-    };
-    const during = await withIndexProbes(db, async (pages) => ({
-      pages: await setting(pages),
-      pool: await setting(db),
-    }));
-    assert.deepEqual(during, { pages: 'off', pool: 'on' });
+  it("turns sequential scans off for the page statement's transaction only, not for its pooled connection", async () => {
+    const pool = createDatabase({ url: database.url, poolMax: 1 });
+    const probe = drizzleSql<{ value: string; pid: number }>`
+      SELECT current_setting('enable_seqscan') AS value, pg_backend_pid() AS pid`;
+    try {
+      const [during] = await executeWithIndexProbes<{ value: string; pid: number }>(pool.db, probe);
+      const [after] = await pool.db.execute<{ value: string; pid: number }>(probe);
+      assert.equal(after?.pid, during?.pid, 'the same connection, the pool having one');
+      assert.deepEqual([during?.value, after?.value], ['off', 'on']);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a failing statement is rolled back with its setting, and the connection goes back to the pool', async () => {
+    const pool = createDatabase({ url: database.url, poolMax: 1 });
+    try {
+      await assert.rejects(
+        executeWithIndexProbes(
+          pool.db,
+          drizzleSql`INSERT INTO "Team" (uid, name, "updatedAt") VALUES (NULL, 'x', now())`,
+        ),
+        /null value in column "uid"/,
+      );
+      const [state] = await pool.db.execute<{ value: string; open: boolean }>(drizzleSql`
+        SELECT current_setting('enable_seqscan') AS value, now() <> statement_timestamp() AS open`);
+      assert.deepEqual(state, { value: 'on', open: false });
+    } finally {
+      await pool.close();
+    }
   });
 
   it('completes a sync whose pool has one connection, with the rate budget shared through that pool', async () => {
@@ -182,40 +207,51 @@ describe('withIndexProbes', () => {
   it('a first sync into a table whose statistics say it is nearly empty probes it by index on every page', async () => {
     // A pool of one connection, as a long-running worker's: its page statement has been
     // planned before, and its backend reports its table statistics when it exits.
-    const pool = createDatabase({ url: database.url, poolMax: 1 });
-    const sync = async (guests: number) => {
-      const event = await seedEvent(db);
-      const list: SimGuest[] = Array.from({ length: guests }, (_, i) => ({ id: `gst-${i}`, email: emailOf(i) }));
-      luma.serve({ events: { [event.externalEventId!]: list } });
-      const message = {
-        eventUid: event.uid,
-        externalEventId: event.externalEventId!,
-        locationUid: event.locationUid!,
-        providerType: 'LUMA' as const,
-      };
-      return syncEvent(syncDeps(pool.db, { pageSize: 100 }), message);
-    };
-    await sync(700);
-    // The table is cleaned and its statistics refreshed while small (a staging copy, a
-    // new environment): PostgreSQL plans the statement again at its next page.
-    await sql`TRUNCATE "PLEventGuest"`;
-    await sql`
-      INSERT INTO "PLEventGuest" (uid, "eventUid", "locationUid", "memberUid", "updatedAt")
-      SELECT 'probe-small-' || i, e.uid, e."locationUid", 'probe-m-' || i, now()
-      FROM generate_series(0, 99) i, (SELECT uid, "locationUid" FROM "PLEvent" LIMIT 1) e`;
-    await sql`ANALYZE "PLEventGuest"`;
-    const before = await scanCounts();
+    await firstSyncProbesByIndex(createDatabase({ url: database.url, poolMax: 1 }));
+  });
 
-    const result = await sync(2_000);
-    await pool.close();
-    assert.equal(result.created, 2_000);
-
-    // Every matched member is probed once, by a sequential or an index scan.
-    const after = await waitForScans(before, result.matched);
-    const seqScans = after.seq - before.seq;
-    assert.ok(seqScans < result.pages, `${seqScans} sequential scans of "PLEventGuest" in ${result.pages} pages`);
+  it('does so through a transaction-mode PgBouncer too, statements unprepared', async () => {
+    // A startup setting cannot pass PgBouncer; the transaction's own setting does. An
+    // unprepared statement is planned for its values each time, on the same statistics.
+    await firstSyncProbesByIndex(
+      createDatabase({ url: viaPgBouncer(database.name), poolMax: 1, preparedStatements: false }),
+    );
   });
 });
+
+async function firstSyncProbesByIndex(pool: Database) {
+  const sync = async (guests: number) => {
+    const event = await seedEvent(db);
+    const list: SimGuest[] = Array.from({ length: guests }, (_, i) => ({ id: `gst-${i}`, email: emailOf(i) }));
+    luma.serve({ events: { [event.externalEventId!]: list } });
+    const message = {
+      eventUid: event.uid,
+      externalEventId: event.externalEventId!,
+      locationUid: event.locationUid!,
+      providerType: 'LUMA' as const,
+    };
+    return syncEvent(syncDeps(pool.db, { pageSize: 100 }), message);
+  };
+  await sync(700);
+  // The table is cleaned and its statistics refreshed while small (a staging copy, a
+  // new environment): PostgreSQL plans the statement again at its next page.
+  await sql`TRUNCATE "PLEventGuest"`;
+  await sql`
+    INSERT INTO "PLEventGuest" (uid, "eventUid", "locationUid", "memberUid", "updatedAt")
+    SELECT 'probe-small-' || i, e.uid, e."locationUid", 'probe-m-' || i, now()
+    FROM generate_series(0, 99) i, (SELECT uid, "locationUid" FROM "PLEvent" LIMIT 1) e`;
+  await sql`ANALYZE "PLEventGuest"`;
+  const before = await scanCounts();
+
+  const result = await sync(2_000);
+  await pool.close();
+  assert.equal(result.created, 2_000);
+
+  // Every matched member is probed once, by a sequential or an index scan.
+  const after = await waitForScans(before, result.matched);
+  const seqScans = after.seq - before.seq;
+  assert.ok(seqScans < result.pages, `${seqScans} sequential scans of "PLEventGuest" in ${result.pages} pages`);
+}
 
 async function scanCounts() {
   const [row] = await sql<{ seq: string; idx: string }[]>`
@@ -223,7 +259,10 @@ async function scanCounts() {
   return { seq: Number(row!.seq), idx: Number(row!.idx) };
 }
 
-/** Table statistics arrive when the backends that counted them exit: wait for them. */
+/**
+ * Table statistics arrive when the backends that counted them exit or go idle (behind
+ * PgBouncer they stay open): wait for them.
+ */
 async function waitForScans(before: { seq: number; idx: number }, atLeast: number) {
   const deadline = Date.now() + 30_000;
   for (;;) {
