@@ -39,11 +39,12 @@ export function checkStatus(env: Record<string, string>): Invariant {
     encoding: 'utf8',
     timeout: 60_000,
   });
-  const lines = `${run.stdout}${run.stderr}`.trim().split('\n');
+  // Its last line is the summary ("N syncable event(s): … failed, … overdue").
+  const lines = `${run.stdout}${run.stderr}`.split('\n').filter((l) => l.trim() !== '');
   return invariant(
     '`luma-guest-sync status` exits 0',
     run.status === 0,
-    `exit ${run.status ?? run.signal}${run.status === 0 ? '' : `: ${lines.slice(-4).join(' / ')}`}`,
+    `exit ${run.status ?? run.signal}: ${lines.at(-1)?.trim() ?? '(no output)'}`,
   );
 }
 

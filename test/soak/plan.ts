@@ -5,11 +5,14 @@
  * limit stays Luma's real 200 a minute (the run is shorter, not faster).
  */
 import { parseArgs } from 'node:util';
+import { parseSabotages, type Sabotage } from './sabotage.ts';
 
 export interface SoakPlan {
   seed: number;
   quick: boolean;
   out?: string;
+  /** What to break on purpose (docs/soak.md): none in a normal run. */
+  sabotage: Set<Sabotage>;
   /** The active phase: driver and faults. */
   activeMs: number;
   /** Longest wait for the queue to drain, then for every event's final sync. */
@@ -53,6 +56,7 @@ export function parsePlan(argv: string[]): SoakPlan {
       quick: { type: 'boolean', default: false },
       seed: { type: 'string' },
       out: { type: 'string' },
+      sabotage: { type: 'string' },
     },
   });
   const quick = values.quick ?? false;
@@ -66,9 +70,10 @@ export function parsePlan(argv: string[]): SoakPlan {
     seed,
     quick,
     out: values.out,
+    sabotage: parseSabotages(values.sabotage),
     activeMs: minutes * 60_000,
-    drainMs: long ? 300_000 : 150_000,
-    finalMs: long ? 420_000 : 240_000,
+    drainMs: long ? 300_000 : 90_000,
+    finalMs: long ? 420_000 : 180_000,
     members: 200_000,
     // 100 guests a page: 120 pages at 180 requests a minute is 40 s at the very least, past
     // the 30 s a pooled connection may sit idle; 400 pages is well over two minutes.

