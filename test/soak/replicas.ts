@@ -14,13 +14,12 @@ import { freePort } from '../../src/local/embedded-postgres.ts';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CLOCK_OFFSET = path.join(ROOT, 'test/soak/clock-offset.ts');
 
-/** The log lines that end an attempt (one of them per attempt, success or not). */
-const ATTEMPT_ENDS = new Set([
-  'sync complete',
-  'sync failed: message left for redelivery',
-  'sync aborted: its message can no longer be held',
-  'sync aborted by shutdown: message left for redelivery',
-]);
+/**
+ * The log lines that end an attempt, one per attempt whatever its outcome: "sync complete",
+ * "sync failed: …", "sync aborted…: …", and where claims exist "sync refused: …" and
+ * "sync deferred: …". A start is "sync start" or "sync start: resuming from the checkpoint".
+ */
+const ATTEMPT_END = /^sync (complete$|failed:|aborted|refused:|deferred:)/;
 
 export interface Incarnation {
   pid: number;
@@ -128,11 +127,11 @@ function observe(incarnation: Incarnation, text: string): void {
   } catch {
     return;
   }
-  if (line.msg === 'sync start' && line.eventUid) {
+  if (line.msg?.startsWith('sync start') && line.eventUid) {
     incarnation.counts.started++;
     incarnation.running.set(line.eventUid, Date.now());
     incarnation.starts.push({ eventUid: line.eventUid, trigger: line.trigger ?? 'unknown', at: Date.now() });
-  } else if (line.msg && ATTEMPT_ENDS.has(line.msg)) {
+  } else if (line.msg && ATTEMPT_END.test(line.msg)) {
     incarnation.counts.ended++;
     if (line.msg === 'sync complete') incarnation.counts.complete++;
     if (line.eventUid) incarnation.running.delete(line.eventUid);
