@@ -70,7 +70,18 @@ export async function sabotageMidRun(on: Set<Sabotage>, sql: Sql, replicas: Repl
       CREATE TRIGGER soak_refuse BEFORE INSERT ON luma_guest_sync.sync_history
         FOR EACH ROW EXECUTE FUNCTION soak_audit.refuse();`);
     say('SABOTAGE history-gap: history inserts refused for 20 s');
-    setTimeout(() => void sql.unsafe('DROP TRIGGER soak_refuse ON luma_guest_sync.sync_history'), 20_000);
+    // Retried: PostgreSQL may be restarting just then.
+    const lift = async () => {
+      for (let tries = 0; tries < 60; tries++) {
+        const lifted = await sql.unsafe('DROP TRIGGER IF EXISTS soak_refuse ON luma_guest_sync.sync_history').then(
+          () => true,
+          () => false,
+        );
+        if (lifted) return;
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+      }
+    };
+    setTimeout(() => void lift(), 20_000);
   }
 }
 
