@@ -1,7 +1,7 @@
 /**
- * The soak database's own record of what happened to guest rows and events, kept by
- * triggers on the database's clock (one replica's clock is off on purpose): every
- * DELETE and INSERT on "PLEventGuest", and every change of an event's guestLastSyncedAt.
+ * The soak database's own record of what happened to guest rows, kept by a trigger on the
+ * database's clock (one replica's clock is off on purpose): every DELETE and INSERT on
+ * "PLEventGuest", with the row's event, member, Luma guest id and location.
  * It lives only in the soak's database, in a schema of its own; no migration has it.
  */
 import type { Sql } from '../../src/db/client.ts';
@@ -13,10 +13,6 @@ export async function installAudit(sql: Sql): Promise<void> {
       at timestamptz NOT NULL DEFAULT clock_timestamp(),
       op text NOT NULL,
       event_uid text, member_uid text NOT NULL, external_guest_id text, location_uid text
-    );
-    CREATE TABLE soak_audit.event_synced (
-      at timestamptz NOT NULL DEFAULT clock_timestamp(),
-      event_uid text NOT NULL
     );
     CREATE FUNCTION soak_audit.guest_change() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -31,14 +27,6 @@ export async function installAudit(sql: Sql): Promise<void> {
     END $$;
     CREATE TRIGGER soak_guest_change AFTER INSERT OR DELETE ON "PLEventGuest"
       FOR EACH ROW EXECUTE FUNCTION soak_audit.guest_change();
-    CREATE FUNCTION soak_audit.event_synced() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      INSERT INTO soak_audit.event_synced (event_uid) VALUES (NEW.uid);
-      RETURN NEW;
-    END $$;
-    CREATE TRIGGER soak_event_synced AFTER UPDATE OF "guestLastSyncedAt" ON "PLEvent"
-      FOR EACH ROW WHEN (NEW."guestLastSyncedAt" IS DISTINCT FROM OLD."guestLastSyncedAt")
-      EXECUTE FUNCTION soak_audit.event_synced();
   `);
 }
 
@@ -57,11 +45,4 @@ export async function guestChanges(sql: Sql, op: 'INSERT' | 'DELETE'): Promise<G
            location_uid AS "locationUid"
     FROM soak_audit.guest_change WHERE op = ${op} ORDER BY at`;
   return [...rows];
-}
-
-/** When each event's guestLastSyncedAt last changed, after `since` (database clock). */
-export async function syncedSince(sql: Sql, since: number): Promise<Set<string>> {
-  const rows = await sql<{ eventUid: string }[]>`
-    SELECT DISTINCT event_uid AS "eventUid" FROM soak_audit.event_synced WHERE at > ${new Date(since).toISOString()}::timestamptz`;
-  return new Set(rows.map((r) => r.eventUid));
 }

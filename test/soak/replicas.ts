@@ -27,8 +27,10 @@ export interface Incarnation {
   /** Set when the soak signalled it (SIGKILL or SIGTERM): an exit it asked for. */
   signalled?: NodeJS.Signals;
   exit?: { code: number | null; signal: string | null; at: number };
-  /** Syncs started and not yet ended, by event uid. */
-  running: Map<string, number>;
+  /** Syncs started and not yet ended, by event uid: when, and whether it resumed a checkpoint. */
+  running: Map<string, { at: number; resumed: boolean }>;
+  /** Syncs that completed: when each started (the soak's clock) and whether it read the list whole. */
+  completions: Array<{ eventUid: string; startedAt: number; resumed: boolean }>;
   /** Every sync start it logged: event, trigger, and when the soak read the line. */
   starts: Array<{ eventUid: string; trigger: string; at: number }>;
   counts: { started: number; ended: number; complete: number; recordFailed: number };
@@ -87,6 +89,7 @@ export async function createReplica(
         pid: child.pid!,
         startedAt: Date.now(),
         running: new Map(),
+        completions: [],
         starts: [],
         counts: { started: 0, ended: 0, complete: 0, recordFailed: 0 },
       };
@@ -129,11 +132,16 @@ function observe(incarnation: Incarnation, text: string): void {
   }
   if (line.msg?.startsWith('sync start') && line.eventUid) {
     incarnation.counts.started++;
-    incarnation.running.set(line.eventUid, Date.now());
+    incarnation.running.set(line.eventUid, { at: Date.now(), resumed: line.msg !== 'sync start' });
     incarnation.starts.push({ eventUid: line.eventUid, trigger: line.trigger ?? 'unknown', at: Date.now() });
   } else if (line.msg && ATTEMPT_END.test(line.msg)) {
     incarnation.counts.ended++;
-    if (line.msg === 'sync complete') incarnation.counts.complete++;
+    const started = line.eventUid ? incarnation.running.get(line.eventUid) : undefined;
+    if (line.msg === 'sync complete') {
+      incarnation.counts.complete++;
+      if (started)
+        incarnation.completions.push({ eventUid: line.eventUid!, startedAt: started.at, resumed: started.resumed });
+    }
     if (line.eventUid) incarnation.running.delete(line.eventUid);
   } else if (line.msg === 'could not record the sync attempt') {
     incarnation.counts.recordFailed++;
