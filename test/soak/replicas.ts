@@ -54,7 +54,12 @@ export interface Replica {
 export async function createReplica(
   name: string,
   dir: string,
-  options: { clockOffsetMs?: number; preloads?: string[] } = {},
+  options: {
+    clockOffsetMs?: number;
+    preloads?: string[];
+    /** Told of every exit, asked for or not (the soak restarts a crashed replica, as an orchestrator would). */
+    onExit?: (incarnation: Incarnation) => void;
+  } = {},
 ): Promise<Replica> {
   const httpPort = await freePort();
   const webhookPort = await freePort();
@@ -107,6 +112,7 @@ export async function createReplica(
       child.once('exit', (code, signal) => {
         incarnation.exit = { code, signal, at: Date.now() };
         log.write(`--- soak: ${name} exited (${code ?? signal}), ${new Date().toISOString()}\n`);
+        options.onExit?.(incarnation);
       });
       await waitUntilReady(replica.httpUrl, child);
     },

@@ -159,19 +159,35 @@ const workerEnv = (viaPooler: boolean): Record<string, string> => ({
 });
 let viaPooler = false;
 const replicas: Replica[] = [];
+let stopping = false;
 for (let r = 0; r < REPLICAS; r++) {
-  // The last replica's wall clock is off by minutes, as on a host whose NTP broke.
-  replicas.push(
-    await createReplica(`replica-${r}`, dir, {
-      clockOffsetMs: r === REPLICAS - 1 ? plan.clockOffsetMs : 0,
-      preloads: sabotagePreload(plan.sabotage),
-    }),
-  );
+  const replica: Replica = await createReplica(`replica-${r}`, dir, {
+    // The last replica's wall clock is off by minutes, as on a host whose NTP broke.
+    clockOffsetMs: r === REPLICAS - 1 ? plan.clockOffsetMs : 0,
+    preloads: sabotagePreload(plan.sabotage),
+    onExit: (incarnation) => {
+      if (incarnation.signalled || stopping) return;
+      // Not asked to: an invariant breaks; and, as an orchestrator would, it is restarted.
+      fault(
+        `${replica.name} died unasked (exit ${incarnation.exit?.code ?? incarnation.exit?.signal}); restarting it in 5 s`,
+      );
+      setTimeout(() => void startReplica(replica).catch((err: Error) => say(`restart failed: ${err.message}`)), 5_000);
+    },
+  });
+  replicas.push(replica);
 }
 teardown.push(() => Promise.all(replicas.map((r) => r.stop('SIGKILL'))));
 const warmUps: NodeJS.Timeout[] = [];
+const starting = new Set<Replica>();
 async function startReplica(replica: Replica) {
-  await replica.start(workerEnv(viaPooler));
+  // Once: a crashed replica's restart and a planned one may meet.
+  if (stopping || starting.has(replica) || replica.alive()) return;
+  starting.add(replica);
+  try {
+    await replica.start(workerEnv(viaPooler));
+  } finally {
+    starting.delete(replica);
+  }
   const incarnation = replica.current()!;
   warmUps.push(
     setTimeout(() => {
@@ -339,6 +355,7 @@ for (const replica of replicas) {
 }
 for (const timer of warmUps) clearTimeout(timer);
 say('stopping the replicas (SIGTERM)…');
+stopping = true;
 await Promise.all(replicas.map((r) => r.stop('SIGTERM')));
 
 // --- the checks ---------------------------------------------------------------------------
