@@ -101,11 +101,13 @@ const sqs = new SQSClient({
   endpoint: sqsServer.endpoint,
   credentials: { accessKeyId: 'soak', secretAccessKey: 'soak' },
 });
-const { queueUrl, dlqUrl } = await createFifoQueueWithDlq(sqs, 'soak-sync', { maxReceiveCount: 5 });
+const { queueUrl, dlqUrl } = await createFifoQueueWithDlq(sqs, 'soak-sync', {
+  maxReceiveCount: plan.sabotage.has('dead-letter') ? 1 : 5,
+});
 
 const luma = await startSoakLuma(dir, {
   seed: plan.seed,
-  rateLimit: plan.lumaPerMinute,
+  rateLimit: plan.sabotage.has('over-budget') ? 40 : plan.lumaPerMinute,
   windowMs: 60_000,
   lists: world.lists,
   generated: { [world.events[0]!.lumaId]: plan.bigEventGuests },

@@ -13,8 +13,10 @@ const LEAK = path.join(path.dirname(fileURLToPath(import.meta.url)), 'leak.ts');
 
 export const SABOTAGES = {
   'keep-stale': 'the replicas run with stale removal off (PL_EVENT_GUEST_SYNC_REMOVE_STALE=false)',
-  'over-budget': "the replicas' Luma budget is 400/min, above Luma's 200 (LUMA_RATE_LIMIT_PER_MINUTE=400)",
-  leak: 'the replicas retain 1 MB a second (a preload)',
+  'over-budget': "Luma allows 40 requests a minute, far below the replicas' budget of 180 (LUMA_RATE_LIMIT_PER_MINUTE)",
+  'dead-letter':
+    'the queue dead-letters a message after 1 receive instead of 5: every retryable failure lands in the DLQ',
+  leak: 'the replicas retain 4 MB a second (a preload)',
   'delete-approved': "mid-run, one approved guest's synced row is deleted (as a sync that lost its lock would)",
   'touch-directory-row': 'mid-run, a directory-created row is updated',
   crash: 'mid-run, a replica dies (SIGKILL the soak did not plan)',
@@ -39,7 +41,6 @@ export function parseSabotages(text: string | undefined): Set<Sabotage> {
 export function sabotagedEnv(on: Set<Sabotage>): Record<string, string> {
   return {
     ...(on.has('keep-stale') ? { PL_EVENT_GUEST_SYNC_REMOVE_STALE: 'false' } : {}),
-    ...(on.has('over-budget') ? { LUMA_RATE_LIMIT_PER_MINUTE: '400' } : {}),
   };
 }
 
