@@ -32,6 +32,13 @@ FROM base AS deps-prod
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts
 
+# The application source less src/local/ (the simulated Luma, the embedded local stack,
+# demo data): development tools the runtime image does not ship. The worker never imports
+# them (test/deploy/dockerfile.test.ts walks its imports to prove it).
+FROM base AS app-src
+COPY src ./src
+RUN rm -rf src/local
+
 FROM base AS dev
 COPY --from=deps-dev /app/node_modules ./node_modules
 COPY package.json package-lock.json tsconfig.json ./
@@ -50,7 +57,7 @@ COPY --from=typecheck /typechecked /app/.typechecked
 COPY --from=deps-prod /app/node_modules ./node_modules
 COPY package.json package-lock.json ./
 COPY migrations ./migrations
-COPY src ./src
+COPY --from=app-src /app/src ./src
 # Numeric uid:gid (the base image's `node` user), so Kubernetes' runAsNonRoot can verify
 # it without a runAsUser of its own ("image has non-numeric user" otherwise).
 USER 1000:1000

@@ -4,6 +4,7 @@ import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import postgres from 'postgres';
 import { parseDatabaseUrl } from '../db/database-url.ts';
 import { freePort } from './embedded-postgres.ts';
 
@@ -33,6 +34,8 @@ export interface LocalPgBouncer {
   stop(): Promise<void>;
   /** Starts it again on the same port with the same configuration. */
   restart(): Promise<void>;
+  /** Runs a command of PgBouncer's admin console (e.g. "SHOW SERVERS") and returns its rows. */
+  admin(command: string): Promise<Array<Record<string, string>>>;
 }
 
 /** The pgbouncer binary, or an error saying how to install it. */
@@ -129,6 +132,17 @@ export async function startPgBouncer(upstreamUrl: string, settings: PgBouncerSet
     async stop() {
       await stopChild();
       await rm(dir, { recursive: true, force: true });
+    },
+    async admin(command: string) {
+      const adminUrl = new URL(url);
+      adminUrl.pathname = '/pgbouncer';
+      // The admin console speaks only the simple protocol and has no pg_type to look up.
+      const sql = postgres(adminUrl.toString(), { max: 1, prepare: false, fetch_types: false, onnotice: () => {} });
+      try {
+        return [...(await sql.unsafe(command))] as Array<Record<string, string>>;
+      } finally {
+        await sql.end();
+      }
     },
     async restart() {
       await stopChild();

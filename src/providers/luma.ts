@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import got, { type Got } from 'got';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/config.ts';
 import { isPermanent } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { type BoundedResponse, getBounded } from './bounded-body.ts';
@@ -158,7 +158,7 @@ export function createLumaProvider(deps: LumaProviderDeps): GuestProvider {
       const stop = new AbortController();
       const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
       let cursorPages = new Map<string, number>();
-      let summary: FetchSummary = { pages: 0, fetched: 0, skipped: 0 };
+      let summary: FetchSummary = { pages: 0, fetched: 0, skipped: 0, unidentified: 0 };
       let restarted = false;
 
       let page = 1;
@@ -176,7 +176,7 @@ export function createLumaProvider(deps: LumaProviderDeps): GuestProvider {
             restarted = true;
             log.warn({ eventUid, page, reason: err.message }, 'luma rejected the cursor: reading the list again');
             cursorPages = new Map();
-            summary = { pages: 0, fetched: 0, skipped: 0 };
+            summary = { pages: 0, fetched: 0, skipped: 0, unidentified: 0 };
             options.onRestart?.();
             page = 1;
             pending = fetchPage({ eventUid, externalEventId, page, cursor: null, signal });
@@ -202,7 +202,13 @@ export function createLumaProvider(deps: LumaProviderDeps): GuestProvider {
           summary.pages++;
           summary.fetched += current.guests.length;
           summary.skipped += current.skipped;
-          await onBatch({ page, guests: current.guests, skipped: current.skipped });
+          summary.unidentified += current.skipped - current.skippedGuestIds.length;
+          await onBatch({
+            page,
+            guests: current.guests,
+            skipped: current.skipped,
+            skippedGuestIds: current.skippedGuestIds,
+          });
           if (next === null) return summary;
           pending = next;
           page++;

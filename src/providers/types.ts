@@ -20,6 +20,8 @@ export interface GuestBatch {
   guests: ExternalGuest[];
   /** Entries on this page without a usable id or email. */
   skipped: number;
+  /** The guest ids of this page's skipped entries that had one (their email was unusable). */
+  skippedGuestIds: string[];
 }
 
 export interface GuestFetchOptions {
@@ -38,6 +40,8 @@ export interface FetchSummary {
   /** Usable guests handed to onBatch. */
   fetched: number;
   skipped: number;
+  /** Skipped entries without a usable guest id: any synced row of the event could be theirs. */
+  unidentified: number;
 }
 
 export interface GuestProvider {

@@ -48,6 +48,9 @@ export async function withEventLock<T>(
   const options = {
     ...db.$client.options,
     max: 1,
+    // Idle by design between its two statements, however long the sync: the pool's idle
+    // timeout would close it, and the lock with it, mid-sync (issue 19).
+    idle_timeout: 0,
     // Its two statements use only built-in types: skip the type lookup a new client makes.
     fetch_types: false,
     onclose: () => {

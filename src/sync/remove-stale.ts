@@ -21,9 +21,9 @@ export interface StaleInput {
   eventUid: string;
   /** Usable entries read: the complete approved list, every page of it. */
   fetched: number;
-  /** Entries of that list the sync could not read (no usable id or email). */
-  skipped: number;
-  /** Every Luma guest id on the list. */
+  /** Entries of that list without a usable guest id: any of the rows could be theirs. */
+  unidentified: number;
+  /** Every Luma guest id on the list, those of entries skipped for an unusable email included. */
   keepGuestIds: readonly string[];
   /** Every member matched on the list (under whichever guest id). */
   keepMemberUids: readonly string[];
@@ -39,8 +39,9 @@ const DRY_RUN_LIST_LIMIT = 1000;
  * from the complete approved list this sync read, unless their member was matched on
  * it under another id. Rows the directory created are never touched. When in doubt it
  * keeps, because a removed row loses whatever the directory or the member added to it:
- * a list with any unreadable entry (that entry could be any of the rows), an empty list,
- * or a removal above `maxShare` of the synced rows removes nothing.
+ * a list with any entry without a usable guest id (that entry could be any of the rows),
+ * an empty list, or a removal above `maxShare` of the synced rows removes nothing. An
+ * entry skipped for its email alone keeps its own guest id's row and holds back nothing else.
  *
  * The count behind the guards and the delete are one statement, so they see the same
  * rows; the per-event lock (event-lock.ts) keeps another sync of the event from adding
@@ -58,7 +59,7 @@ export async function removeStaleGuests(deps: { db: Db }, input: StaleInput): Pr
       SELECT count(*)::int AS synced, count(*) FILTER (WHERE stale)::int AS stale FROM synced
     ), guarded AS (
       SELECT synced, stale, CASE
-        WHEN ${input.skipped}::int > 0 THEN 'skipped_entries'
+        WHEN ${input.unidentified}::int > 0 THEN 'skipped_entries'
         WHEN stale = 0 THEN NULL
         WHEN ${input.fetched}::int = 0 THEN 'empty_list'
         WHEN stale > synced * ${String(input.maxShare)}::numeric THEN 'share_exceeded'

@@ -7,6 +7,7 @@ import { getProvider, type ProviderRegistry } from '../providers/registry.ts';
 import { addPageGuests } from './add-page-guests.ts';
 import { withEventLock } from './event-lock.ts';
 import { followEventLocation } from './follow-location.ts';
+import { withIndexProbes } from './index-probes.ts';
 import { runPostSyncPush } from './post-sync.ts';
 import { removeStaleGuests } from './remove-stale.ts';
 import type { SyncMessage, SyncResult } from './types.ts';
@@ -73,32 +74,36 @@ async function syncLockedEvent(
   const keep = deps.removeStale?.enabled ? { guestIds: new Set<string>(), memberUids: new Set<string>() } : undefined;
   const counted = dryRun ? new Set<string>() : undefined;
 
-  const summary = await provider.fetchGuestsInBatches(
-    async (batch) => {
-      const outcome = await addPageGuests({ db: deps.db, now }, target, batch.guests, {
-        dryRun,
-        alreadyCounted: counted,
-      });
-      for (const guest of batch.guests) keep?.guestIds.add(guest.externalGuestId);
-      for (const uid of outcome.matchedMemberUids) keep?.memberUids.add(uid);
-      for (const uid of outcome.createdMemberUids) counted?.add(uid);
-      const matchedGuests = outcome.matchedGuests;
-      const created = outcome.createdMemberUids.length;
-      totals.matched += matchedGuests;
-      totals.created += created;
-      const page = { fetched: batch.guests.length, matched: matchedGuests, created, skipped: batch.skipped };
-      log.debug({ page: batch.page, ...page }, 'page processed');
-    },
-    {
-      eventUid: message.eventUid,
-      externalEventId: target.externalEventId,
-      signal: options.signal,
-      // The list is read again from page 1: count matches once. Rows created stay created
-      // (the second pass finds them), and the member sets are sets.
-      onRestart: () => {
-        totals.matched = 0;
+  const summary = await withIndexProbes(deps.db, (pageDb) =>
+    provider.fetchGuestsInBatches(
+      async (batch) => {
+        const outcome = await addPageGuests({ db: pageDb, now }, target, batch.guests, {
+          dryRun,
+          alreadyCounted: counted,
+        });
+        for (const guest of batch.guests) keep?.guestIds.add(guest.externalGuestId);
+        // A skipped entry that has a guest id (its email was unusable) still keeps that id's row.
+        for (const id of batch.skippedGuestIds) keep?.guestIds.add(id);
+        for (const uid of outcome.matchedMemberUids) keep?.memberUids.add(uid);
+        for (const uid of outcome.createdMemberUids) counted?.add(uid);
+        const matchedGuests = outcome.matchedGuests;
+        const created = outcome.createdMemberUids.length;
+        totals.matched += matchedGuests;
+        totals.created += created;
+        const page = { fetched: batch.guests.length, matched: matchedGuests, created, skipped: batch.skipped };
+        log.debug({ page: batch.page, ...page }, 'page processed');
       },
-    },
+      {
+        eventUid: message.eventUid,
+        externalEventId: target.externalEventId,
+        signal: options.signal,
+        // The list is read again from page 1: count matches once. Rows created stay created
+        // (the second pass finds them), and the member sets are sets.
+        onRestart: () => {
+          totals.matched = 0;
+        },
+      },
+    ),
   );
 
   // Synced rows follow a moved event; the gatherings they left are refreshed below too.
@@ -114,7 +119,7 @@ async function syncLockedEvent(
     const removal = await removeStaleGuests(deps, {
       eventUid: target.eventUid,
       fetched: summary.fetched,
-      skipped: summary.skipped,
+      unidentified: summary.unidentified,
       keepGuestIds: [...keep.guestIds],
       keepMemberUids: [...keep.memberUids],
       maxShare: deps.removeStale.maxShare,
@@ -126,7 +131,12 @@ async function syncLockedEvent(
     if (removal.guard) {
       staleGuard = removal.guard;
       deps.observer?.staleGuard?.(removal.guard);
-      const figures = { ...removal, skipped: summary.skipped, fetched: summary.fetched };
+      const figures = {
+        ...removal,
+        skipped: summary.skipped,
+        unidentified: summary.unidentified,
+        fetched: summary.fetched,
+      };
       log.warn({ ...figures, maxShare: deps.removeStale.maxShare }, 'stale guests kept: removal guard tripped');
     }
   }

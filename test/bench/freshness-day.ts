@@ -1,5 +1,5 @@
 import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import { SyncConsumer } from '../../src/consume/consumer.ts';
 import type { Database } from '../../src/db/client.ts';
 import { withSyncHistory } from '../../src/history/record-attempt.ts';
@@ -160,7 +160,7 @@ export async function runFreshnessDay(
     const budget = tickBudget({ share: 0.5, perWindow: plan.clientPerWindow, windowMs: MIN, tickMs });
     const tick = setInterval(() => {
       const slot = new Date(Math.floor(vnow().getTime() / tickMs) * tickMs);
-      work.push(runTierTick(enqueueDeps, slot, { tiers, tickMs, budget }));
+      work.push(runTierTick(enqueueDeps, slot, { tiers, tickMs, budget, pageSize: config.luma.pageSize }));
     }, tickMs / plan.scale);
     timers.push(tick);
   }

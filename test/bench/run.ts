@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--out results.json] [--runs N] [--only 1,3] [--sqs-rtt-ms 20]`
+ * `npm run bench [-- --quick] [--out results.json] [--runs N] [--only 1,3] [--sqs-rtt-ms 20] [--pgbouncer]`
  *
  * Measures the real pipeline against its own limits, in one run: a real PostgreSQL
  * (DATABASE_URL, or a throwaway embedded one), the simulated Luma over real HTTP, and
@@ -10,6 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type LocalPostgres, startEmbeddedPostgres } from '../../src/local/embedded-postgres.ts';
 import { startLocalSqs } from '../../src/local/local-sqs.ts';
+import { startPgBouncer } from '../../src/local/pgbouncer.ts';
 import { freshness } from './freshness-scenario.ts';
 import { type Figure, machine, table } from './harness.ts';
 import { memory } from './memory-scenario.ts';
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     runs: { type: 'string' },
     only: { type: 'string' },
     'sqs-rtt-ms': { type: 'string' },
+    pgbouncer: { type: 'boolean', default: false },
   },
 });
 const quick = values.quick ?? false;
@@ -37,7 +39,10 @@ const only = values.only ? new Set(values.only.split(',').map(Number)) : undefin
 const postgres: LocalPostgres | undefined = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres();
 const adminUrl = process.env.DATABASE_URL || postgres!.url;
 const sqs = await startLocalSqs();
-const db = await createBenchDatabase(adminUrl);
+// --pgbouncer: the sync scenarios' database handle goes through a transaction-mode PgBouncer.
+const pgbouncer = values.pgbouncer ? await startPgBouncer(adminUrl) : undefined;
+if (pgbouncer) console.error('through PgBouncer in transaction mode (DATABASE_POOLER=transaction)');
+const db = await createBenchDatabase(adminUrl, { pooledUrl: pgbouncer?.url });
 const members = quick ? 40_000 : 200_000;
 const figures: Figure[] = [];
 try {
@@ -65,6 +70,7 @@ try {
   }
 } finally {
   await db.drop();
+  await pgbouncer?.stop();
   await sqs.stop();
   await postgres?.stop();
 }

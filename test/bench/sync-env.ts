@@ -5,7 +5,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import { createDatabase, type Database } from '../../src/db/client.ts';
 import { runMigrations } from '../../src/db/migrate.ts';
 import type { LumaSimulatorOptions, LumaSimulatorStats } from '../../src/local/luma-simulator.ts';
@@ -20,9 +20,14 @@ import { seedBenchEvent } from './seed-bulk.ts';
 
 const LUMA_PROCESS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'luma-process.ts');
 
-/** A fresh database for one benchmark run, migrated; dropped by drop(). */
+/**
+ * A fresh database for one benchmark run, migrated; dropped by drop(). With `pooledUrl`
+ * (a transaction-mode PgBouncer in front of adminUrl's server), its handle goes through
+ * that pooler, as DATABASE_POOLER=transaction makes it.
+ */
 export async function createBenchDatabase(
   adminUrl: string,
+  options: { pooledUrl?: string } = {},
 ): Promise<Database & { url: string; drop(): Promise<void> }> {
   const name = `lgs_bench_${randomBytes(4).toString('hex')}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
@@ -34,7 +39,9 @@ export async function createBenchDatabase(
   }
   const url = withDatabase(adminUrl, name);
   await runMigrations(url);
-  const database = createDatabase({ url, poolMax: 4 });
+  const database = options.pooledUrl
+    ? createDatabase({ url: withDatabase(options.pooledUrl, name), poolMax: 4, pooler: 'transaction' })
+    : createDatabase({ url, poolMax: 4 });
   return {
     ...database,
     url,

@@ -103,10 +103,8 @@ export async function statementsPerPage({ db }: SyncBenchOptions): Promise<Figur
   const name = '2. statements per page (sizes 10 and 100)';
   return ['first', 'resync'].map((pass) =>
     figure(name, pass === 'first' ? 'first sync' : 're-sync', 'statements/page', [perPage(pass)], {
-      // The page statement travels with BEGIN, its SET LOCAL and COMMIT: 3 of these are
-      // pipelined with it, one round trip in all (src/sync/index-probes.ts).
-      text: '<= 6, constant',
-      ok: (m) => m <= 6 && Number.isInteger(m),
+      text: '<= 3, constant',
+      ok: (m) => m <= 3 && Number.isInteger(m),
     }),
   );
 }

@@ -1,5 +1,5 @@
 /**
- * deploy/kubernetes.yaml, the example manifest: the README's container spec as written, a
+ * deploy/kubernetes.yaml, the example manifest: docs/deploying.md's container spec as written, a
  * numeric non-root user that is the image's own (so runAsNonRoot can verify it), a
  * read-only root filesystem, probes on the worker's port, a grace period that covers the
  * worker's shutdown, and variables the config knows. `npm run test:container` proves the
@@ -11,7 +11,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
-import { schemaLeaves } from '../../src/config.ts';
+import { schemaLeaves } from '../../src/config/config.ts';
 import { DEFAULT_MARGIN_MS } from '../../src/shutdown.ts';
 import { parseDockerfile } from './dockerfile.ts';
 
@@ -52,10 +52,10 @@ const imageUser = parseDockerfile(read('Dockerfile'))
   .at(-1)?.args;
 
 describe('deploy/kubernetes.yaml', () => {
-  it("holds the README's container spec as written", () => {
-    const readme = read('README.md');
+  it("holds docs/deploying.md's container spec as written", () => {
+    const readme = read('docs/deploying.md');
     const block = /A minimal Kubernetes container spec[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
-    assert.ok(block, 'the README shows a Kubernetes container spec');
+    assert.ok(block, 'docs/deploying.md shows a Kubernetes container spec');
     const spec = parseYaml(block) as PodSpec;
     assert.deepEqual(spec.containers, worker.containers);
     assert.equal(spec.terminationGracePeriodSeconds, worker.terminationGracePeriodSeconds);

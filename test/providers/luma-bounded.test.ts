@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Config } from '../../src/config.ts';
+import type { Config } from '../../src/config/config.ts';
 import { errorKind, isPermanent } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createLumaProvider } from '../../src/providers/luma.ts';
@@ -58,7 +58,7 @@ describe('Luma transport faults over real HTTP', () => {
       eventUid: 'uid-faults',
       externalEventId: 'evt-faults',
     });
-    assert.deepEqual(summary, { pages: 4, fetched: 7, skipped: 0 });
+    assert.deepEqual(summary, { pages: 4, fetched: 7, skipped: 0, unidentified: 0 });
     assert.deepEqual(
       batches.map((b) => b.page),
       [1, 2, 3, 4],

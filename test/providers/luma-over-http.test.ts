@@ -69,7 +69,7 @@ describe('the Luma simulator over real HTTP', () => {
         log: silentLogger,
       });
       const summary = await luma.fetchGuestsInBatches(onBatch, EVENT);
-      assert.deepEqual(summary, { pages: 10, fetched: 1_000, skipped: 0 });
+      assert.deepEqual(summary, { pages: 10, fetched: 1_000, skipped: 0, unidentified: 0 });
       assert.equal(batches[9]?.guests[99]?.externalGuestId, 'gst-evt-big-999');
       assert.equal(batches[0]?.guests[0]?.email, 'guest0@example.com');
     });

@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
-import type { Config } from '../../src/config.ts';
+import type { Config } from '../../src/config/config.ts';
 import { errorKind, isPermanent, PermanentError } from '../../src/errors.ts';
 import { createLumaHandlers, type LumaSimulatorOptions } from '../../src/local/luma-simulator.ts';
 import { silentLogger } from '../../src/log.ts';
@@ -82,7 +82,7 @@ describe('Luma transient failures', () => {
     const { batches, onBatch } = collectBatches();
     const summary = await p.luma.fetchGuestsInBatches(onBatch, EVENT);
 
-    assert.deepEqual(summary, { pages: 3, fetched: 5, skipped: 0 });
+    assert.deepEqual(summary, { pages: 3, fetched: 5, skipped: 0, unidentified: 0 });
     assert.deepEqual(
       batches.map((b) => b.page),
       [1, 2, 3],
@@ -201,7 +201,11 @@ describe('Luma error classes', () => {
       [1, 2, 1, 2, 3],
     );
     assert.equal(restarts, 1, 'the caller was told before page 1 came again');
-    assert.deepEqual(summary, { pages: 3, fetched: 5, skipped: 0 }, 'the summary counts the complete pass');
+    assert.deepEqual(
+      summary,
+      { pages: 3, fetched: 5, skipped: 0, unidentified: 0 },
+      'the summary counts the complete pass',
+    );
     assert.equal(stats.requests, 6);
     const warning = logs.entries().find((e) => e.msg === 'luma rejected the cursor: reading the list again');
     assert.equal(warning?.page, 3);

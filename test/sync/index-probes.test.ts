@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { sql as drizzleSql } from 'drizzle-orm';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import { createDatabase, type Database, type Db } from '../../src/db/client.ts';
 import { SIM_API_KEY, type SimGuest } from '../../src/local/luma-simulator.ts';
 import { silentLogger } from '../../src/log.ts';
@@ -11,7 +11,7 @@ import { createProviderRegistry } from '../../src/providers/registry.ts';
 import { createSharedBudget } from '../../src/providers/shared-budget.ts';
 import type { ExternalGuest } from '../../src/providers/types.ts';
 import { addPageGuests } from '../../src/sync/add-page-guests.ts';
-import { executeWithIndexProbes, INDEX_PROBES } from '../../src/sync/index-probes.ts';
+import { executeWithIndexProbes, withIndexProbes } from '../../src/sync/index-probes.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { viaPgBouncer } from '../support/pgbouncer.ts';
@@ -54,14 +54,15 @@ before(async () => {
 /** The page statement as addPageGuests sends it: its text and parameters, not executed. */
 async function pageStatement(eventUid: string, locationUid: string, guests: ExternalGuest[]) {
   let sent: { text: string; params: unknown[] } | undefined;
-  const connection = {
-    unsafe: (text: string, params: unknown[] = []) => {
-      if (!/^(BEGIN|COMMIT|SET LOCAL)/.test(text)) sent = { text, params };
-      return { execute: () => Promise.resolve([]) };
+  const recorder = {
+    $client: {
+      options: { prepare: true },
+      unsafe: (text: string, params: unknown[]) => {
+        sent = { text, params };
+        return { execute: () => Promise.resolve([]) };
+      },
     },
-    release: () => {},
-  };
-  const recorder = { $client: { options: { prepare: true }, reserve: async () => connection } } as unknown as Db;
+  } as unknown as Db;
   await addPageGuests({ db: recorder }, { eventUid, locationUid }, guests);
   assert.ok(sent, 'addPageGuests sent no statement');
   return sent;
@@ -106,7 +107,7 @@ async function genericPlanAccess(connection: Db, statement: { text: string; para
   }
 }
 
-describe('the page statement, run with index probes', () => {
+describe('withIndexProbes', () => {
   it('plans the page statement with index probes only, where the statistics make a sequential scan look free', async () => {
     const event = await seedEvent(db);
     const guests = Array.from({ length: 100 }, (_, i) => ({
@@ -125,10 +126,7 @@ describe('the page statement, run with index probes', () => {
     );
     assert.ok(usual.includes('PLEventGuest: Seq Scan'), `expected the usual plan to scan: ${usual.join('; ')}`);
 
-    const guarded = await sql.begin(async (tx) => {
-      await tx.unsafe(INDEX_PROBES);
-      return genericPlanAccess({ $client: tx } as unknown as Db, statement);
-    });
+    const guarded = await withIndexProbes(db, (connection) => genericPlanAccess(connection, statement));
     assert.deepEqual(
       guarded.filter((access) => !/: (Index Scan|Index Only Scan|Bitmap Index Scan|Bitmap Heap Scan)\b/.test(access)),
       [],
@@ -142,36 +140,16 @@ describe('the page statement, run with index probes', () => {
     }
   });
 
-  it("turns sequential scans off for the page statement's transaction only, not for its pooled connection", async () => {
-    const pool = createDatabase({ url: database.url, poolMax: 1 });
-    const probe = drizzleSql<{ value: string; pid: number }>`
-      SELECT current_setting('enable_seqscan') AS value, pg_backend_pid() AS pid`;
-    try {
-      const [during] = await executeWithIndexProbes<{ value: string; pid: number }>(pool.db, probe);
-      const [after] = await pool.db.execute<{ value: string; pid: number }>(probe);
-      assert.equal(after?.pid, during?.pid, 'the same connection, the pool having one');
-      assert.deepEqual([during?.value, after?.value], ['off', 'on']);
-    } finally {
-      await pool.close();
-    }
-  });
-
-  it('a failing statement is rolled back with its setting, and the connection goes back to the pool', async () => {
-    const pool = createDatabase({ url: database.url, poolMax: 1 });
-    try {
-      await assert.rejects(
-        executeWithIndexProbes(
-          pool.db,
-          drizzleSql`INSERT INTO "Team" (uid, name, "updatedAt") VALUES (NULL, 'x', now())`,
-        ),
-        /null value in column "uid"/,
-      );
-      const [state] = await pool.db.execute<{ value: string; open: boolean }>(drizzleSql`
-        SELECT current_setting('enable_seqscan') AS value, now() <> statement_timestamp() AS open`);
-      assert.deepEqual(state, { value: 'on', open: false });
-    } finally {
-      await pool.close();
-    }
+  it("turns sequential scans off for the page loop's connection only", async () => {
+    const setting = async (handle: Db) => {
+      const [row] = await handle.$client`SELECT current_setting('enable_seqscan') AS value`;
+      return row!.value as string;
+    };
+    const during = await withIndexProbes(db, async (pages) => ({
+      pages: await setting(pages),
+      pool: await setting(db),
+    }));
+    assert.deepEqual(during, { pages: 'off', pool: 'on' });
   });
 
   it('completes a sync whose pool has one connection, with the rate budget shared through that pool', async () => {
@@ -209,13 +187,48 @@ describe('the page statement, run with index probes', () => {
     // planned before, and its backend reports its table statistics when it exits.
     await firstSyncProbesByIndex(createDatabase({ url: database.url, poolMax: 1 }));
   });
+});
 
-  it('does so through a transaction-mode PgBouncer too, statements unprepared', async () => {
-    // A startup setting cannot pass PgBouncer; the transaction's own setting does. An
-    // unprepared statement is planned for its values each time, on the same statistics.
-    await firstSyncProbesByIndex(
-      createDatabase({ url: viaPgBouncer(database.name), poolMax: 1, preparedStatements: false }),
-    );
+describe('index probes behind a transaction-mode pooler (PgBouncer)', () => {
+  // PgBouncer refuses enable_seqscan as a startup setting: the page statement's own
+  // transaction carries it instead, unprepared.
+  const pooled = () => createDatabase({ url: viaPgBouncer(database.name), poolMax: 1, pooler: 'transaction' });
+  const settingNow = drizzleSql`SELECT current_setting('enable_seqscan') AS value`;
+
+  it("turns sequential scans off in the page statement's transaction only, on the pool's connection", async () => {
+    const pool = pooled();
+    try {
+      const during = await withIndexProbes(pool.db, async (pages) => {
+        assert.equal(pages, pool.db, 'no connection of its own');
+        return executeWithIndexProbes<{ value: string }>(pages, settingNow);
+      });
+      const [after] = await pool.db.execute<{ value: string }>(settingNow);
+      assert.deepEqual([during[0]?.value, after?.value], ['off', 'on']);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('rolls a failing page statement back with its setting', async () => {
+    const pool = pooled();
+    try {
+      await assert.rejects(
+        executeWithIndexProbes(
+          pool.db,
+          drizzleSql`INSERT INTO "Team" (uid, name, "updatedAt") VALUES (NULL, 'x', now())`,
+        ),
+        /null value in column "uid"/,
+      );
+      const [state] = await pool.db.execute<{ value: string; open: boolean }>(drizzleSql`
+        SELECT current_setting('enable_seqscan') AS value, now() <> statement_timestamp() AS open`);
+      assert.deepEqual(state, { value: 'on', open: false });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a first sync into a table whose statistics say it is nearly empty probes it by index on every page', async () => {
+    await firstSyncProbesByIndex(pooled());
   });
 });
 

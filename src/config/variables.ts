@@ -1,3 +1,4 @@
+import { parseTiers } from '../schedule/tiers.ts';
 import {
   awsRegion,
   httpUrl,
@@ -8,13 +9,12 @@ import {
   postgresUrl,
   queueUrl,
   share,
-} from './config-formats.ts';
-import { lumaVariables, webhookVariables } from './config-variables-luma.ts';
-import { parseTiers } from './schedule/tiers.ts';
+} from './formats.ts';
+import { lumaVariables, webhookVariables } from './variables-luma.ts';
 
 /**
  * Every environment variable the worker reads, as a convict schema: the one source of the
- * validation in config.ts, of config.schema.json and of the README's table. `doc` is the
+ * validation in config.ts, of config.schema.json and of the table of docs/configuration.md. `doc` is the
  * one-line description shown in both. The 'strict-boolean' and 'cron' formats are
  * registered with convict by config.ts.
  */
@@ -174,17 +174,17 @@ export const schema = {
       env: 'DATABASE_URL',
     },
     poolMax: {
-      doc: 'Largest number of pooled database connections; each running sync opens 2 more of its own (see the notes).',
+      doc: 'Largest number of pooled database connections; each running sync opens 2 more of its own (1 behind a transaction-mode pooler; see the notes).',
       format: positiveInt(100).validate,
       ...intCoerce,
       default: 5,
       env: 'DATABASE_POOL_MAX',
     },
-    preparedStatements: {
-      doc: 'Send statements as named prepared statements (faster pages). Set false behind a transaction-mode pooler without prepared-statement support: PgBouncer before 1.21 or with max_prepared_statements = 0 (see docs/poolers.md).',
-      format: 'strict-boolean',
-      default: true,
-      env: 'DATABASE_PREPARED_STATEMENTS',
+    pooler: {
+      doc: '"transaction" when DATABASE_URL leads to a transaction-mode pooler (PgBouncer, RDS Proxy): no named prepared statements, no startup settings, each page statement in a transaction of its own. "none": a direct connection or a session-mode pooler (see docs/poolers.md).',
+      format: ['none', 'transaction'],
+      default: 'none',
+      env: 'DATABASE_POOLER',
     },
   },
   aws: {

@@ -1,5 +1,5 @@
 import { eq, sql } from 'drizzle-orm';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/config.ts';
 import { createDatabase } from '../db/client.ts';
 import { plEvent } from '../db/schema.ts';
 import { withSyncHistory } from '../history/record-attempt.ts';
@@ -13,7 +13,7 @@ export async function runSyncCommand(config: Readonly<Config>, log: Logger, even
   const database = createDatabase({
     url: config.database.url,
     poolMax: config.database.poolMax,
-    preparedStatements: config.database.preparedStatements,
+    pooler: config.database.pooler,
   });
   try {
     const [event] = await database.db

@@ -1,4 +1,4 @@
-import type { Config } from '../config.ts';
+import type { Config } from '../config/config.ts';
 import { resolveQueueUrl } from '../consume/queue-url.ts';
 import { createDatabase } from '../db/client.ts';
 import type { Logger } from '../log.ts';
@@ -12,7 +12,7 @@ export async function runEnqueueCommand(config: Readonly<Config>, log: Logger, d
   const database = createDatabase({
     url: config.database.url,
     poolMax: config.database.poolMax,
-    preparedStatements: config.database.preparedStatements,
+    pooler: config.database.pooler,
   });
   const sqs = createSqsClient(config);
   try {
@@ -32,7 +32,7 @@ export async function runTierTickCommand(config: Readonly<Config>, log: Logger, 
   const database = createDatabase({
     url: config.database.url,
     poolMax: config.database.poolMax,
-    preparedStatements: config.database.preparedStatements,
+    pooler: config.database.pooler,
   });
   const sqs = createSqsClient(config);
   try {
