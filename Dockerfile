@@ -3,7 +3,10 @@
 #   dev:     every dependency; the local Luma simulator and other tooling in compose.yaml.
 # Node 24 runs src/*.ts itself by stripping the types (tsconfig erasableSyntaxOnly keeps the
 # source strippable): no transpiler in the image, no build output to drift from src/.
-# No `# syntax=` line: it would make BuildKit fetch a frontend image from Docker Hub.
+# Needs BuildKit for `RUN --mount=type=cache` (the npm cache): the default builder of
+# Docker 23 and later, docker buildx and podman/buildah; on older Docker set DOCKER_BUILDKIT=1
+# (the legacy builder rejects --mount). No `# syntax=` line: it would make BuildKit fetch a
+# frontend image from Docker Hub.
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 

@@ -177,6 +177,21 @@ describe('compose.yaml', () => {
     assert.equal(seed.restart, 'no');
   });
 
+  it("publishes no PostgreSQL port, so it never clashes with a developer's own", () => {
+    assert.deepEqual(services.postgres!.ports ?? [], []);
+    for (const [name, service] of Object.entries(services)) {
+      for (const port of service.ports ?? []) {
+        assert.notEqual(String(port).split(':').at(-2), '5432', `${name} publishes host port 5432`);
+      }
+    }
+  });
+
+  it('names a LocalStack release that starts without an auth token (4.14.0 or older)', () => {
+    const [, major, minor] = /^localstack\/localstack:(\d+)\.(\d+)\.\d+$/.exec(services.localstack!.image ?? '') ?? [];
+    assert.ok(major, `"${services.localstack!.image}" is an exact LocalStack version, not a moving tag such as latest`);
+    assert.ok(Number(major) < 4 || (Number(major) === 4 && Number(minor) <= 14), services.localstack!.image);
+  });
+
   it('migrates once, after PostgreSQL is healthy', () => {
     const migrate = services.migrate!;
     assert.deepEqual(migrate.command, ['db:migrate']);
