@@ -136,8 +136,8 @@ const passed = Object.fromEntries(
 );
 const workerEnv = (viaPooler: boolean): Record<string, string> => ({
   DATABASE_URL: viaPooler ? pooler.url : databaseUrl,
-  // pgbouncer 1.18 (Debian 12) keeps no prepared statements in transaction mode.
-  DATABASE_PREPARED_STATEMENTS: viaPooler ? 'false' : 'true',
+  // Behind a transaction-mode pooler the worker keeps no session state (docs/poolers.md).
+  DATABASE_POOLER: viaPooler ? 'transaction' : 'none',
   AWS_REGION: 'us-east-1',
   AWS_ENDPOINT_URL_SQS: sqsServer.endpoint,
   AWS_ACCESS_KEY_ID: 'soak',
