@@ -230,7 +230,9 @@ async function rollingRestart(toPooler: boolean) {
     );
     const exit = await replica.stop('SIGTERM');
     say(`${replica.name} exited ${exit?.code ?? exit?.signal}; starting it again`);
-    await startReplica(replica);
+    // One replica that fails to start does not stop the rolling restart (its crash is
+    // reported, and it is restarted like any crashed replica).
+    await startReplica(replica).catch((err: Error) => say(`${replica.name} did not start: ${err.message}`));
   }
 }
 
