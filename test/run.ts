@@ -43,7 +43,15 @@ if (process.env.DATABASE_URL) {
 const postgres: LocalPostgres | undefined = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres();
 const adminUrl = process.env.DATABASE_URL || postgres!.url;
 const sqs = await startLocalSqs();
-const pgbouncer = await startPgBouncer(adminUrl);
+let pgbouncer: Awaited<ReturnType<typeof startPgBouncer>>;
+try {
+  pgbouncer = await startPgBouncer(adminUrl);
+} catch (err) {
+  console.error(`npm test: ${(err as Error).message}`);
+  await sqs.stop();
+  await postgres?.stop();
+  process.exit(1);
+}
 
 const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=180000', ...files], {
   stdio: 'inherit',

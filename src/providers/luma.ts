@@ -99,13 +99,21 @@ export function createLumaProvider(deps: LumaProviderDeps): GuestProvider {
     };
 
     for (let attempt = 1; ; attempt++) {
-      await limiter.acquire(req.signal);
+      const done = await limiter.acquire(req.signal);
       deps.onRequest?.();
       const started = performance.now();
       let response: BoundedResponse;
       try {
-        response = await getBounded(http, path, { searchParams, signal: req.signal }, config.maxResponseBytes);
+        // The request's slot counts until Luma has it for certain: its answer's headers have
+        // arrived (or it failed); from then on, one window (rate-limit.ts).
+        response = await getBounded(
+          http,
+          path,
+          { searchParams, signal: req.signal, onResponse: done },
+          config.maxResponseBytes,
+        );
       } catch (err) {
+        done();
         if (req.signal.aborted) throw req.signal.reason;
         await retryOrThrow(requestFailure(err, req, config), attempt);
         continue;

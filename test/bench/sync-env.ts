@@ -54,7 +54,9 @@ export async function createBenchDatabase(
 }
 
 /** A simulated Luma over real HTTP, in a child process of its own; `stats()` reads its counters. */
-export async function startSimulatedLuma(options: Omit<LumaSimulatorOptions, 'apiKey'>) {
+export async function startSimulatedLuma(
+  options: Omit<LumaSimulatorOptions, 'apiKey' | 'onRequest'> & { recordArrivals?: boolean },
+) {
   const child = spawn(process.execPath, [LUMA_PROCESS, JSON.stringify(options)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -62,7 +64,7 @@ export async function startSimulatedLuma(options: Omit<LumaSimulatorOptions, 'ap
   const { url, statsUrl } = JSON.parse(line) as { url: string; statsUrl: string };
   return {
     url,
-    stats: async () => (await (await fetch(statsUrl)).json()) as LumaSimulatorStats,
+    stats: async () => (await (await fetch(statsUrl)).json()) as LumaSimulatorStats & { arrivals?: number[] },
     async stop() {
       child.kill('SIGTERM');
       await once(child, 'exit');

@@ -61,6 +61,7 @@ export function countingBudget(): RequestBudget & { acquired: number } {
     async acquire(signal?: AbortSignal) {
       signal?.throwIfAborted();
       budget.acquired++;
+      return () => {};
     },
   };
   return budget;
