@@ -31,8 +31,9 @@ CREATE TABLE IF NOT EXISTS luma_guest_sync.event_claim (
 --> statement-breakpoint
 -- A sync refused because another holds its event is an attempt that did not run, not a
 -- failure (issue 19): status and the failure counts must not show it as one; and a sync
--- that gave its message back to wait out a long Retry-After is deferred, not failed.
+-- that gave its message back to wait out a long Retry-After is deferred, not failed; one
+-- stopped by its worker's shutdown (the checkpoint kept, resumed elsewhere) is interrupted.
 ALTER TABLE luma_guest_sync.sync_history DROP CONSTRAINT IF EXISTS sync_history_outcome_check;
 --> statement-breakpoint
 ALTER TABLE luma_guest_sync.sync_history
-  ADD CONSTRAINT sync_history_outcome_check CHECK ("outcome" IN ('success', 'failure', 'refused', 'deferred'));
+  ADD CONSTRAINT sync_history_outcome_check CHECK ("outcome" IN ('success', 'failure', 'refused', 'deferred', 'interrupted'));

@@ -8,6 +8,7 @@ import { errorKind } from './errors.ts';
 import { type HistoryDeps, outcomeOfError, withSyncHistory } from './history/record-attempt.ts';
 import type { Metrics } from './http/metrics.ts';
 import type { Logger } from './log.ts';
+import { SyncInterruptedError } from './sync/interrupted.ts';
 import { type SyncDeps, syncEvent } from './sync/sync-event.ts';
 import { type SyncMessage, type SyncResult, triggerOf } from './sync/types.ts';
 
@@ -28,7 +29,10 @@ export function createRecordedSync(deps: RecordedSyncDeps) {
     const traced = { ...deps.sync, log: deps.sync.log.child({ trigger }) };
     try {
       const result = await withSyncHistory(deps.history, { eventUid: message.eventUid, trigger }, () =>
-        syncEvent(traced, message, { signal }),
+        syncEvent(traced, message, { signal }).catch((err: unknown) => {
+          // Whatever the aborted sync threw on its way out, shutdown is why it stopped.
+          throw signal.aborted && signal.reason instanceof SyncInterruptedError ? signal.reason : err;
+        }),
       );
       metrics.recordSyncTrigger(trigger, 'success');
       return result;
@@ -36,7 +40,7 @@ export function createRecordedSync(deps: RecordedSyncDeps) {
       const outcome = outcomeOfError(err);
       metrics.recordSyncTrigger(trigger, outcome);
       if (outcome === 'refused') metrics.recordSyncRefusal('claim_held');
-      else if (outcome === 'deferred') metrics.recordSyncRefusal('deferred');
+      else if (outcome === 'deferred' || outcome === 'interrupted') metrics.recordSyncRefusal(outcome);
       else metrics.recordSyncFailure(errorKind(err), performance.now() - started);
       if (err && typeof err === 'object') deps.counted.add(err);
       throw err;

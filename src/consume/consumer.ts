@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import { Consumer } from 'sqs-consumer';
 import type { Logger } from '../log.ts';
+import { SyncInterruptedError } from '../sync/interrupted.ts';
 import type { SyncMessage, SyncResult } from '../sync/types.ts';
 import { withAbortableReceives } from './abortable-receives.ts';
 import { type HeartbeatFailureReason, holdMessage } from './heartbeat.ts';
@@ -193,7 +194,7 @@ export class SyncConsumer {
     const late = running.filter((r) => !r.settled);
     if (late.length > 0) {
       this.#log.warn({ graceMs, aborted: late.length }, 'syncs still running at the end of the grace: aborting them');
-      for (const r of late) r.controller.abort(new Error('consumer stopped'));
+      for (const r of late) r.controller.abort(new SyncInterruptedError('the worker is shutting down'));
       // A sync that ignores its signal must not hold shutdown forever; its message reappears anyway.
       await settledWithin(late, this.#options.abortWaitMs ?? 5_000);
     }

@@ -7,7 +7,7 @@ export interface SyncHistoryRow {
   trigger: SyncTrigger;
   startedAt: Date;
   finishedAt: Date;
-  outcome: 'success' | 'failure' | 'refused' | 'deferred';
+  outcome: 'success' | 'failure' | 'refused' | 'deferred' | 'interrupted';
   errorKind: string | null;
   pages: number | null;
   fetched: number | null;

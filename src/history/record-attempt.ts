@@ -2,6 +2,7 @@ import type { Sql } from '../db/client.ts';
 import { errorKind, SyncDeferredError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { EventSyncRunningError } from '../sync/claim.ts';
+import { SyncInterruptedError } from '../sync/interrupted.ts';
 import type { SyncResult, SyncTrigger } from '../sync/types.ts';
 
 /** One sync attempt as luma_guest_sync.sync_history stores it (migration 0004). */
@@ -21,13 +22,15 @@ export interface SyncAttempt {
  * How an attempt ended. 'refused': another sync held the event's claim, so this one never
  * ran (not a failure: the other is syncing it). 'deferred': Luma asked for a wait longer
  * than a sync may hold its claim; the message comes back after it (migration 0008).
+ * 'interrupted': its worker shut down mid-sync; another resumes from the checkpoint.
  */
-export type AttemptOutcome = 'success' | 'failure' | 'refused' | 'deferred';
+export type AttemptOutcome = 'success' | 'failure' | 'refused' | 'deferred' | 'interrupted';
 
 /** The outcome an attempt that threw is recorded with. */
 export function outcomeOfError(err: unknown): Exclude<AttemptOutcome, 'success'> {
   if (err instanceof EventSyncRunningError) return 'refused';
   if (err instanceof SyncDeferredError) return 'deferred';
+  if (err instanceof SyncInterruptedError) return 'interrupted';
   return 'failure';
 }
 

@@ -13,7 +13,7 @@ const HEARTBEAT_FAILURE_REASONS = ['receipt_invalid', 'unreachable', 'rejected']
 export type SyncOutcome = 'success' | 'failure' | 'dry_run';
 
 /** Why a sync gave way instead of running to its end; each is a label of lgs_sync_refusals_total. */
-export const SYNC_REFUSAL_REASONS = ['claim_held', 'deferred'] as const;
+export const SYNC_REFUSAL_REASONS = ['claim_held', 'deferred', 'interrupted'] as const;
 export type SyncRefusalReason = (typeof SYNC_REFUSAL_REASONS)[number];
 
 /** The worker's Prometheus instruments, on a registry of their own (never prom-client's global one). */
@@ -30,11 +30,12 @@ export interface Metrics {
   /** Messages waiting in the queue's dead-letter queue (from its redrive policy). */
   setDeadLetterDepth(messages: number): void;
   /** One sync attempt by what asked for it (src/sync/types.ts SYNC_TRIGGERS) and how it ended. */
-  recordSyncTrigger(trigger: string, outcome: 'success' | 'failure' | 'refused' | 'deferred'): void;
+  recordSyncTrigger(trigger: string, outcome: 'success' | 'failure' | 'refused' | 'deferred' | 'interrupted'): void;
   /**
    * A sync that did not fail but gave way (never counted in lgs_sync_errors_total):
    * claim_held = refused because another sync holds the event's claim; deferred = stopped
-   * to wait out a Retry-After longer than LUMA_MAX_WAIT_IN_SYNC_SECONDS.
+   * to wait out a Retry-After longer than LUMA_MAX_WAIT_IN_SYNC_SECONDS; interrupted = its
+   * worker shut down mid-sync (another resumes it).
    */
   recordSyncRefusal(reason: SyncRefusalReason): void;
   /** One tick of the freshness schedule (src/schedule/tier-tick.ts). */

@@ -30,6 +30,8 @@ const outcomeOf = (a: Pick<SyncHistoryRow, 'outcome' | 'errorKind'>) => {
     // Neither is a failure: the event was being synced elsewhere, or Luma asked for a long wait.
     case 'refused':
       return 'refused (another sync held the event)';
+    case 'interrupted':
+      return 'interrupted (shutdown; resumes)';
     case 'deferred':
       return 'deferred (Luma asked to wait)';
     default:

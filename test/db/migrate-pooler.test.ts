@@ -26,7 +26,10 @@ describe('migrations through a transaction-mode PgBouncer', () => {
       SELECT count(*)::int AS n FROM ${database.sql(MIGRATIONS_SCHEMA)}.migrations`;
     assert.equal(recorded?.n, MIGRATION_COUNT, 'each migration recorded once');
     assert.equal((await checkSchema(database.sql)).ok, true);
-    const locks = await database.sql`SELECT objid FROM pg_locks WHERE locktype = 'advisory'`;
+    // pg_locks is the whole server's: other test files' locks (in their own databases) are not ours.
+    const locks = await database.sql`
+      SELECT objid FROM pg_locks
+      WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
     assert.deepEqual([...locks], [], 'no advisory lock outlives the migrators');
 
     assert.deepEqual((await runMigrations(url)).applied, []);

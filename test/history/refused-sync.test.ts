@@ -11,6 +11,7 @@ import { silentLogger } from '../../src/log.ts';
 import { createRecordedSync } from '../../src/recorded-sync.ts';
 import { readEventStatuses } from '../../src/status/event-status.ts';
 import { EventSyncRunningError } from '../../src/sync/claim.ts';
+import { SyncInterruptedError } from '../../src/sync/interrupted.ts';
 import type { SyncMessage } from '../../src/sync/types.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { createGate } from '../support/faults.ts';
@@ -69,6 +70,50 @@ describe('a sync refused because another holds the event', () => {
     assert.equal(sample(text, 'lgs_syncs_total{trigger="webhook",outcome="failure"}'), 0);
     assert.equal(sample(text, 'lgs_syncs_total{trigger="webhook",outcome="refused"}'), 1);
     assert.equal(sample(text, 'lgs_syncs_total{trigger="webhook",outcome="success"}'), 1);
+    assert.ok(!text.includes('lgs_sync_errors_total{'), 'no failure counted');
+  });
+
+  it('a sync interrupted by shutdown is recorded as interrupted: not a failure, so status keeps the event healthy', async () => {
+    // Found by the soak: the replicas stopped at its end aborted a running sync, and
+    // `status` then showed the event's last sync as failed although it resumes elsewhere.
+    const event = await seedEvent(db);
+    const member = await seedMember(db);
+    const message: SyncMessage = {
+      eventUid: event.uid,
+      externalEventId: event.externalEventId!,
+      locationUid: event.locationUid!,
+      providerType: 'LUMA',
+      trigger: 'tier',
+    };
+    const held = createGate();
+    luma.serve({
+      events: { [message.externalEventId]: [{ id: 'gst-1', email: member.email! }] },
+      fault: async () => {
+        held.open();
+        return new Promise<undefined>(() => {});
+      },
+    });
+    const metrics = createMetrics();
+    const recorded = createRecordedSync({
+      sync: syncDeps(db),
+      history: { sql, retentionDays: 30, log: silentLogger },
+      metrics,
+      counted: new WeakSet(),
+    });
+    const shutdown = new AbortController();
+    const running = recorded(message, shutdown.signal);
+    await held.opened;
+    shutdown.abort(new SyncInterruptedError('the worker is shutting down'));
+    await assert.rejects(running, SyncInterruptedError);
+
+    const [attempt] = await eventHistory(sql, event.uid);
+    assert.equal(attempt?.outcome, 'interrupted');
+    assert.equal(attempt?.errorKind, 'sync_interrupted');
+    const [status] = await readEventStatuses(sql, { now: new Date(), overdueAfterHours: 24, eventUid: event.uid });
+    assert.equal(status?.failed, false, 'an interrupted sync is not a failed one');
+    const text = await metrics.registry.metrics();
+    assert.equal(sample(text, 'lgs_sync_refusals_total{reason="interrupted"}'), 1);
+    assert.equal(sample(text, 'lgs_syncs_total{trigger="tier",outcome="interrupted"}'), 1);
     assert.ok(!text.includes('lgs_sync_errors_total{'), 'no failure counted');
   });
 });
