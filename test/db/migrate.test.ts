@@ -43,7 +43,7 @@ describe('migrations on an empty database', () => {
       '0007_guest_sync_correctness',
       '0008_event_claim',
       '0009_rate_budget_ends',
-      '0011_hardened_privileges',
+      '0010_hardened_privileges',
     ]);
     assert.deepEqual(await checkSchema(database.sql), { ok: true, missing: [], message: 'schema ok' });
 
