@@ -98,6 +98,45 @@ describe('the webhook debouncer', () => {
     assert.equal(d.pending, 0);
   });
 
+  it('sends a waiting delivery once when stopped: its window timer no longer fires', async () => {
+    const { d, sent } = debouncer();
+    d.offer(event('a'));
+    await d.stop();
+    mock.timers.tick(2 * WINDOW);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(sent.length, 1);
+  });
+
+  it('waits in stop() for every send in flight, begun by stop or by a window that ended', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const finished: string[] = [];
+    const d = new WebhookDebouncer({
+      windowMs: WINDOW,
+      maxPerEventPerHour: 10,
+      maxPerMinute: 10,
+      send: async (e) => {
+        await gate;
+        finished.push(e.eventUid);
+      },
+      log: { error: () => {} } as never,
+    });
+    d.offer(event('by-window'));
+    mock.timers.tick(WINDOW); // its window ends: the send starts and waits at the gate
+    d.offer(event('by-stop'));
+    let stopped = false;
+    const stopping = d.stop().then(() => {
+      stopped = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(stopped, false, 'stop() returned with sends still in flight');
+    release();
+    await stopping;
+    assert.deepEqual(finished.sort(), ['by-stop', 'by-window']);
+  });
+
   it('logs a send that fails, without throwing at the caller', async () => {
     const errors: unknown[] = [];
     const d = new WebhookDebouncer({
