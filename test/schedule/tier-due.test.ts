@@ -79,6 +79,32 @@ describe('findTierCandidates', () => {
   });
 });
 
+describe('the syncable-event rule in the tick’s statement', () => {
+  it('lists an event until it ends and never one that cannot be synced, at each boundary', async () => {
+    const running = { startDate: ago(3 * HOUR) };
+    const endsSoon = await seedEvent(db, { ...running, endDate: new Date(NOW.getTime() + 1) });
+    const later = soon();
+    const excluded = [
+      await seedEvent(db, { ...running, endDate: NOW }), // ends exactly now: over
+      await seedEvent(db, { ...running, endDate: ago(1) }),
+      await seedEvent(db, { ...later, externalEventProvider: null }),
+      await seedEvent(db, { ...later, externalEventId: '' }),
+      await seedEvent(db, { ...later, externalEventId: '   ' }),
+      await seedEvent(db, { ...later, externalEventId: null }),
+      await seedEvent(db, { ...later, locationUid: null }),
+      await seedEvent(db, { ...later, isDeleted: true }),
+    ];
+
+    const listed = new Set((await findTierCandidates(sql, NOW, HORIZON)).map((c) => c.eventUid));
+
+    assert.ok(listed.has(endsSoon.uid), 'an event that has not ended yet');
+    assert.deepEqual(
+      excluded.filter((e) => listed.has(e.uid)).map((e) => e.uid),
+      [],
+    );
+  });
+});
+
 describe('recordTierEnqueued', () => {
   it('never moves an event’s slot back: a late replica recording an older slot leaves the newer one', async () => {
     const event = await seedEvent(db, soon());

@@ -42,7 +42,8 @@ describe('parseDelivery', () => {
     it(`rejects ${what} with a BadDeliveryError naming the problem`, () => {
       assert.throws(
         () => parseDelivery(body),
-        (err: unknown) => err instanceof BadDeliveryError && reason.test(err.message),
+        (err: unknown) =>
+          err instanceof BadDeliveryError && err.name === 'BadDeliveryError' && reason.test(err.message),
       );
     });
   }
