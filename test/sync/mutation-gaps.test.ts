@@ -11,7 +11,7 @@ import type { SimGuest } from '../../src/local/luma-simulator.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
 import type { SyncMessage } from '../../src/sync/types.ts';
 import { createTestDatabase } from '../support/db.ts';
-import { guestsOf, seedEvent, seedGuest, seedLocation, seedMember } from '../support/seed.ts';
+import { guestsOf, seedEvent, seedGuest, seedLocation, seedMember, seedTeam } from '../support/seed.ts';
 import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
 
 const { db } = await createTestDatabase({ label: 'mutation_gaps' });
@@ -110,6 +110,38 @@ describe('what the mutation run found unpinned', () => {
 
     assert.equal(result.removed, 1);
     assert.ok((await guestsOf(db, event.uid)).some((r) => r.uid === directoryRow.uid));
+  });
+
+  // add-page-guests.ts: the team lookup without `"mainTeam"`
+  it('gives a guest the member’s main team even when another team role was recorded first', async () => {
+    const [other, main] = [await seedTeam(db), await seedTeam(db)];
+    const { event, members, message } = await eventWithList(0);
+    const member = await seedMember(db, { otherTeamUids: [other.uid] });
+    await db.insert(schema.teamMemberRole).values({ memberUid: member.uid, teamUid: main.uid, mainTeam: true });
+    luma.serve({ events: { [message.externalEventId]: [{ id: 'gst-team', email: member.email! }] } });
+
+    await syncEvent(syncDeps(db), message);
+
+    assert.deepEqual(members, []);
+    assert.deepEqual(
+      (await guestsOf(db, event.uid)).map((r) => r.teamUid),
+      [main.uid],
+    );
+  });
+
+  // add-page-guests.ts: matched guests counted per member (`count(ord)`) instead of per guest
+  it('counts a guest whose address two members share (by normalisation) as one matched guest', async () => {
+    const { event, message } = await eventWithList(0);
+    const local = `shared-${event.uid}`;
+    const upper = await seedMember(db, { email: `${local.toUpperCase()}@X.ORG` });
+    const lower = await seedMember(db, { email: `${local}@x.org` });
+    luma.serve({ events: { [message.externalEventId]: [{ id: 'gst-shared', email: `${local}@x.org` }] } });
+
+    const result = await syncEvent(syncDeps(db), message);
+
+    assert.equal(result.matched, 1, 'one guest');
+    assert.equal(result.created, 2, 'both members are listed');
+    assert.deepEqual((await guestsOf(db, event.uid)).map((r) => r.memberUid).sort(), [upper.uid, lower.uid].sort());
   });
 
   // sync-event.ts: the caller's signal combined with the lock's (never aborted in a test)
