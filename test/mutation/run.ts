@@ -65,6 +65,9 @@ const sqs = await startLocalSqs();
 const stryker = new URL('../../node_modules/@stryker-mutator/core/bin/stryker.js', import.meta.url);
 const child = spawn(process.execPath, [stryker.pathname, 'run', 'stryker.config.mjs', ...strykerArgs], {
   stdio: 'inherit',
+  // A group of its own: on Ctrl-C or SIGTERM the whole group is signalled, Stryker's worker
+  // processes and the test file they run included (signalled alone, Stryker leaves them behind).
+  detached: true,
   env: {
     ...process.env,
     [TEST_ENV.adminDatabaseUrl]: adminUrl,
@@ -73,7 +76,9 @@ const child = spawn(process.execPath, [stryker.pathname, 'run', 'stryker.config.
     ...(modules.length > 0 ? { LGS_MUTATION_MUTATE: JSON.stringify(modules) } : {}),
   },
 });
-const forward = (signal: NodeJS.Signals) => child.kill(signal);
+const forward = (signal: NodeJS.Signals) => {
+  if (child.pid !== undefined) process.kill(-child.pid, signal);
+};
 process.on('SIGINT', forward);
 process.on('SIGTERM', forward);
 const code: number = await new Promise((done) => child.on('exit', (c, signal) => done(c ?? (signal ? 1 : 0))));

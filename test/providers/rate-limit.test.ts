@@ -150,7 +150,17 @@ describe('createRateLimiter', () => {
     const later = limiter.acquire();
     // The early waiter is no longer queued: cancelling it must not take another's place.
     early.abort(new Error('cancelled after the fact'));
-    await later;
+    // Served within a few event-loop turns of the fake clock; a later left unserved would
+    // otherwise only show as this test timing out.
+    let deadline: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      later.then(() => 'served'),
+      new Promise((resolve) => {
+        deadline = setTimeout(resolve, 5_000, 'left waiting');
+      }),
+    ]);
+    clearTimeout(deadline);
+    assert.equal(outcome, 'served');
     assert.equal(time.now(), 1_000);
   });
 
