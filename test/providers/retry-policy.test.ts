@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MAX_RETRY_AFTER_SECONDS, retryAfterMs } from '../../src/providers/retry-policy.ts';
+import { isTransientStatus, MAX_RETRY_AFTER_SECONDS, retryAfterMs } from '../../src/providers/retry-policy.ts';
 
 // A whole second, so an HTTP date (second precision) names it exactly.
 const NOW = Date.UTC(2031, 5, 1, 12, 0, 0);
@@ -34,5 +34,20 @@ describe('retryAfterMs', () => {
     assert.equal(retryAfterMs('-5', FALLBACK, clock), FALLBACK);
     assert.equal(retryAfterMs('   ', FALLBACK, clock), FALLBACK);
     assert.equal(retryAfterMs(undefined, FALLBACK, clock), FALLBACK);
+  });
+});
+
+describe('isTransientStatus', () => {
+  it('is true for 408, 425, 429 and every 5xx, and false around them', () => {
+    const transient = [408, 425, 429, 500, 503, 599];
+    const permanent = [200, 304, 400, 404, 407, 409, 424, 426, 428, 430, 499, 600];
+    assert.deepEqual(
+      transient.filter((s) => !isTransientStatus(s)),
+      [],
+    );
+    assert.deepEqual(
+      permanent.filter((s) => isTransientStatus(s)),
+      [],
+    );
   });
 });

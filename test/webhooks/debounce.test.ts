@@ -86,6 +86,29 @@ describe('the webhook debouncer', () => {
     await global.d.stop();
   });
 
+  it('lets an event go again exactly one hour after its capped send, not a millisecond sooner', async () => {
+    const { d } = debouncer({ perEvent: 1 });
+    assert.equal(d.offer(event('a')), 'scheduled');
+    mock.timers.tick(WINDOW);
+    mock.timers.tick(3_600_000 - WINDOW - 1);
+    assert.equal(d.offer(event('a')), 'capped');
+    mock.timers.tick(1);
+    assert.equal(d.offer(event('a')), 'scheduled');
+    await d.stop();
+  });
+
+  it('sends a delivery offered after stop() at once, without waiting for its window', async () => {
+    const { d, sent } = debouncer();
+    await d.stop();
+    assert.equal(d.offer(event('late')), 'scheduled');
+    assert.equal(d.pending, 0, 'nothing waits for a window');
+    await new Promise((resolve) => setImmediate(resolve)); // the clock has not moved
+    assert.deepEqual(
+      sent.map((s) => s.uid),
+      ['late'],
+    );
+  });
+
   it('sends what still waits when stopped, so an acknowledged delivery is not dropped', async () => {
     const { d, sent } = debouncer();
     d.offer(event('a'));
@@ -151,5 +174,8 @@ describe('the webhook debouncer', () => {
     d.offer(event('a'));
     await d.stop();
     assert.equal(errors.length, 1);
+    const logged = errors[0] as { err?: Error; eventUid?: string };
+    assert.equal(logged.eventUid, 'a');
+    assert.match(logged.err?.message ?? '', /queue unreachable/);
   });
 });
