@@ -60,9 +60,12 @@ export function ignoreReason(path: Path): string | undefined {
     if (method === 'raw' && calleeName(parent.callee.object) === 'sql') return 'SQL text';
   }
   if (parent.type === 'NewExpression' && /Error$/.test(calleeName(parent.callee) ?? '')) {
-    // (kind, message[, options]) or (message[, options]): the kind is behaviour, the message is not.
-    const messageAt = args.length >= 2 && args[0]?.type === 'StringLiteral' && isText(args[1]) ? 1 : 0;
-    if (position === messageAt) return 'error message';
+    // (kind, message[, options]) or (message[, options]): the kind is behaviour, the message
+    // is not. Decided by position and the second argument only: by the time Stryker visits
+    // an argument, the ones before it may already be wrapped in its mutant switches.
+    const second = args[1];
+    const isMessage = position === 1 || (position === 0 && (!second || second.type === 'ObjectExpression'));
+    if (isMessage) return 'error message';
   }
   return undefined;
 }

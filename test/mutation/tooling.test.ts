@@ -56,6 +56,14 @@ describe('the mutation tooling', () => {
     const thrown = { type: 'NewExpression', callee: id('PermanentError'), arguments: [kind, why] };
     assert.equal(ignoreReason(pathOf(why, thrown)), 'error message');
     assert.equal(ignoreReason(pathOf(kind, thrown)), undefined, 'the kind decides retry or poison');
+    // Stryker may already have wrapped the kind in a mutant switch when it visits the message.
+    const wrapped = { ...thrown, arguments: [{ type: 'ConditionalExpression' }, why] };
+    assert.equal(ignoreReason(pathOf(why, wrapped)), 'error message');
+    const byName = { ...thrown, arguments: [kind, id('message')] };
+    assert.equal(ignoreReason(pathOf(kind, byName)), undefined, 'a kind before a message held in a variable');
+    const plain: FakeNode = { type: 'TemplateLiteral' };
+    const withCause = { type: 'NewExpression', callee: id('Error'), arguments: [plain, { type: 'ObjectExpression' }] };
+    assert.equal(ignoreReason(pathOf(plain, withCause)), 'error message');
 
     const suffix = text('.fifo');
     const endsWith = { type: 'CallExpression', callee: member('url', 'endsWith'), arguments: [suffix] };
