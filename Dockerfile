@@ -3,7 +3,10 @@
 #   dev:     every dependency; the local Luma simulator and other tooling in compose.yaml.
 # Node 24 runs src/*.ts itself by stripping the types (tsconfig erasableSyntaxOnly keeps the
 # source strippable): no transpiler in the image, no build output to drift from src/.
-# No `# syntax=` line: it would make BuildKit fetch a frontend image from Docker Hub.
+# Needs BuildKit for `RUN --mount=type=cache` (the npm cache): the default builder of
+# Docker 23 and later, docker buildx and podman/buildah; on older Docker set DOCKER_BUILDKIT=1
+# (the legacy builder rejects --mount). No `# syntax=` line: it would make BuildKit fetch a
+# frontend image from Docker Hub.
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 
@@ -32,6 +35,13 @@ FROM base AS deps-prod
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts
 
+# The application source less src/local/ (the simulated Luma, the embedded local stack,
+# demo data): development tools the runtime image does not ship. The worker never imports
+# them (test/deploy/dockerfile.test.ts walks its imports to prove it).
+FROM base AS app-src
+COPY src ./src
+RUN rm -rf src/local
+
 FROM base AS dev
 COPY --from=deps-dev /app/node_modules ./node_modules
 COPY package.json package-lock.json tsconfig.json ./
@@ -50,7 +60,7 @@ COPY --from=typecheck /typechecked /app/.typechecked
 COPY --from=deps-prod /app/node_modules ./node_modules
 COPY package.json package-lock.json ./
 COPY migrations ./migrations
-COPY src ./src
+COPY --from=app-src /app/src ./src
 # Numeric uid:gid (the base image's `node` user), so Kubernetes' runAsNonRoot can verify
 # it without a runAsUser of its own ("image has non-numeric user" otherwise).
 USER 1000:1000

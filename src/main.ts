@@ -10,18 +10,19 @@
  */
 
 import { parseArgs } from 'node:util';
-import { runEnqueueCommand, runTierTickCommand } from './commands/enqueue-command.ts';
-import { runRegisterCommand } from './commands/register-command.ts';
-import { runStatusCommand } from './commands/status-command.ts';
-import { runSyncCommand } from './commands/sync-command.ts';
-import { type Config, ConfigError, loadConfig } from './config.ts';
+import { runEnqueueCommand, runTierTickCommand } from './cli/enqueue-command.ts';
+import { explainError } from './cli/explain-error.ts';
+import { preflight } from './cli/preflight.ts';
+import { runRegisterCommand } from './cli/register-command.ts';
+import { runStatusCommand } from './cli/status-command.ts';
+import { runSyncCommand } from './cli/sync-command.ts';
+import { explainParseError, UsageError, usageMessage } from './cli/usage.ts';
+import { type Config, ConfigError, loadConfig } from './config/config.ts';
 import { runDaemon } from './daemon.ts';
 import { redactDatabaseUrl } from './db/client.ts';
 import { parseDatabaseUrl } from './db/database-url.ts';
 import { runMigrations } from './db/migrate.ts';
-import { explainError } from './explain-error.ts';
 import { createLogger, type Logger } from './log.ts';
-import { preflight } from './preflight.ts';
 
 export const HELP = `luma-guest-sync — keeps the PL Network Directory's event guest lists in step with Luma
 
@@ -49,13 +50,20 @@ Options:
   --json       With status: the same as JSON, for scripts.
   --help       Show this text.
 
-All configuration is read from environment variables; see README.md or config.schema.json.
+All configuration is read from environment variables; see docs/configuration.md.
 Exit codes: 0 success, 1 failure, 2 bad usage or configuration.`;
 
 type Command = 'daemon' | 'sync' | 'enqueue' | 'db:migrate' | 'status' | 'webhooks:register';
 const COMMANDS = new Set<string>(['daemon', 'sync', 'enqueue', 'db:migrate', 'status', 'webhooks:register']);
 
-export class UsageError extends Error {}
+const OPTIONS = {
+  event: { type: 'string' },
+  'dry-run': { type: 'boolean', default: false },
+  tiers: { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  url: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
 
 export function parseCommand(argv: string[]): {
   command: Command;
@@ -66,18 +74,13 @@ export function parseCommand(argv: string[]): {
   json: boolean;
   url?: string;
 } {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      event: { type: 'string' },
-      'dry-run': { type: 'boolean', default: false },
-      tiers: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      url: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  let parsedArgs: ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof OPTIONS }>>;
+  try {
+    parsedArgs = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+  } catch (err) {
+    throw explainParseError(err, Object.keys(OPTIONS));
+  }
+  const { values, positionals } = parsedArgs;
   if (positionals.length > 1) throw new UsageError(`unexpected arguments: ${positionals.slice(1).join(' ')}`);
   const command = positionals[0] ?? 'daemon';
   if (!COMMANDS.has(command)) throw new UsageError(`unknown command "${command}"`);
@@ -115,7 +118,8 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   try {
     parsed = parseCommand(argv);
   } catch (err) {
-    process.stderr.write(`luma-guest-sync: ${(err as Error).message}\n\n${HELP}\n`);
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(usageMessage(err));
     return 2;
   }
   if (parsed.help) {

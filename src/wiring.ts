@@ -3,7 +3,7 @@
  * pipeline's dependencies from the config. Nothing here runs at import time.
  */
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { awsRegionOf, type Config, sqsEndpoint } from './config.ts';
+import { awsRegionOf, type Config, sqsEndpoint } from './config/config.ts';
 import type { Database } from './db/client.ts';
 import type { Logger } from './log.ts';
 import { createLumaProvider } from './providers/luma.ts';

@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ConfigError, loadConfig, resolveAwsRegion } from '../src/config.ts';
+import { ConfigError, loadConfig, resolveAwsRegion } from '../src/config/config.ts';
 import { createSqsClient } from '../src/wiring.ts';
 import { runCliProcess } from './support/cli-process.ts';
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { type LocalRun, startLocalRun } from './support/local-run.ts';
@@ -48,6 +49,12 @@ describe('npm run local', () => {
   it('stops on Ctrl-C: the worker first, then the servers, then a last line; nothing left', async () => {
     const run = startLocalRun();
     await run.waitForOutput(/Ctrl-C stops everything/);
+    // The line it prints for the CLI works as printed: status against the running stack.
+    const cliLine = /\[local\] CLI against this stack: (.+)$/m.exec(run.output())?.[1];
+    assert.ok(cliLine, run.output());
+    const status = spawnSync('sh', ['-c', cliLine], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(status.status, 0, `${status.stdout}\n${status.stderr}`);
+    assert.match(status.stdout, /Lisbon Hack Day/, 'the demo events, as status lists them');
     const stopAt = run.output().length;
     run.ctrlC();
     await run.exited;

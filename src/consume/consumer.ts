@@ -6,7 +6,7 @@ import type { SyncMessage, SyncResult } from '../sync/types.ts';
 import { withAbortableReceives } from './abortable-receives.ts';
 import { type HeartbeatFailureReason, holdMessage } from './heartbeat.ts';
 import { listenToPoller } from './poller-events.ts';
-import { type ProcessDeps, processMessage, releaseMessages } from './process-message.ts';
+import { type FailureInfo, type ProcessDeps, processMessage, releaseMessages } from './process-message.ts';
 import { createReceiveHealth, type ReceiveHealth } from './receive-health.ts';
 
 /**
@@ -42,14 +42,6 @@ export interface SyncConsumerOptions {
   onFailure?: (err: unknown, info: FailureInfo) => void;
   /** Told about every failed visibility extension, except the benign race with a sync's end. */
   onHeartbeatFailure?: (reason: HeartbeatFailureReason) => void;
-}
-
-export interface FailureInfo {
-  messageId: string | undefined;
-  kind: string;
-  permanent: boolean;
-  /** True when the message was deleted (dropped) rather than left for redelivery. */
-  acknowledged: boolean;
 }
 
 export interface StopReport {

@@ -2,10 +2,18 @@ import { ChangeMessageVisibilityCommand, type Message, type SQSClient } from '@a
 import { errorKind, isPermanent } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { SyncMessage, SyncResult } from '../sync/types.ts';
-import type { FailureInfo } from './consumer.ts';
 import { MessageLostError } from './heartbeat.ts';
 import { parseSyncMessage } from './message.ts';
 import { dropPoison, type MessageContext } from './poison.ts';
+
+/** What the failure hooks are told about one failed sync. */
+export interface FailureInfo {
+  messageId: string | undefined;
+  kind: string;
+  permanent: boolean;
+  /** True when the message was deleted (dropped) rather than left for redelivery. */
+  acknowledged: boolean;
+}
 
 export interface ProcessDeps {
   sqs: SQSClient;

@@ -1,5 +1,5 @@
 import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { fifoQueueName } from '../config.ts';
+import { fifoQueueName } from '../config/config.ts';
 
 /** Error names SQS uses for a missing queue: the JSON protocol's, then the query protocol's. */
 const NO_SUCH_QUEUE = new Set(['QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue']);

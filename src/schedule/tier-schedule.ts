@@ -1,5 +1,5 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/config.ts';
 import type { Sql } from '../db/client.ts';
 import type { Logger } from '../log.ts';
 import { createScheduler, type Scheduler } from './scheduler.ts';

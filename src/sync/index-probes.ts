@@ -18,7 +18,7 @@ import * as schema from '../db/schema.ts';
  * probe (the members' email index, the (eventUid, memberUid) index, the main-team
  * index) whatever the statistics say, so its cost per guest stays what it normally is.
  *
- * Measured alternatives (README, Performance): plan_cache_mode = force_custom_plan
+ * Measured alternatives (docs/performance.md): plan_cache_mode = force_custom_plan
  * re-plans the statement every page and, on the connection, also every foreign-key
  * check of every inserted row (+68% on a normal sync); an unprepared statement pays
  * parsing and planning every page (+48%); ANALYZE before the sync cannot help a table

@@ -1,5 +1,5 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/config.ts';
 import type { Db } from '../db/client.ts';
 import type { Logger } from '../log.ts';
 import { toSyncMessage } from '../schedule/enqueue.ts';

@@ -1,5 +1,5 @@
 import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import { SyncConsumer } from '../../src/consume/consumer.ts';
 import type { Database } from '../../src/db/client.ts';
 import { withSyncHistory } from '../../src/history/record-attempt.ts';

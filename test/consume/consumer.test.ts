@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it, type TestContext } from 'node:test';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { type FailureInfo, SyncConsumer, type SyncConsumerOptions } from '../../src/consume/consumer.ts';
+import { SyncConsumer, type SyncConsumerOptions } from '../../src/consume/consumer.ts';
+import type { FailureInfo } from '../../src/consume/process-message.ts';
 import { PermanentError } from '../../src/errors.ts';
 import type { SyncMessage, SyncResult } from '../../src/sync/types.ts';
 import {

@@ -39,7 +39,7 @@ const engine = findEngine();
 if (!engine) {
   console.log(
     'container smoke test SKIPPED: no working container engine (`podman info` and `docker info` both failed). ' +
-      'Install podman or docker to run it; see the README, Deploying.',
+      'Install podman or docker to run it; see docs/deploying.md.',
   );
 }
 

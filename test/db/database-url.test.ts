@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { ConfigError, loadConfig } from '../../src/config/config.ts';
 import { createDatabase, redactDatabaseUrl } from '../../src/db/client.ts';
 import { connectionOptions } from '../../src/db/connection-options.ts';
 import { DatabaseUrlError, parseDatabaseUrl } from '../../src/db/database-url.ts';

@@ -1,7 +1,7 @@
 /**
  * compose.yaml, checked without a container engine: valid against the upstream Compose
  * Specification schema (vendored unchanged in test/deploy/compose-spec.schema.json, its
- * source in compose-spec.SOURCE.md), and consistent with the Dockerfile, src/config.ts and
+ * source in compose-spec.SOURCE.md), and consistent with the Dockerfile, src/config/ and
  * the other services. `npm run test:container` builds and runs the image itself.
  */
 import assert from 'node:assert/strict';
@@ -11,7 +11,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { loadConfig, schemaLeaves } from '../../src/config.ts';
+import { loadConfig, schemaLeaves } from '../../src/config/config.ts';
 import { DEFAULT_MARGIN_MS } from '../../src/shutdown.ts';
 import { COMPOSE_SPEC_FILE, validateCompose } from './compose-schema.ts';
 import { healthcheck, parseDockerfile } from './dockerfile.ts';
@@ -55,7 +55,7 @@ function durationMs(text: string): number {
   return total;
 }
 
-/** Variables the worker's environment may carry that src/config.ts does not read: the AWS SDK reads them. */
+/** Variables the worker's environment may carry that src/config/ does not read: the AWS SDK reads them. */
 const SDK_ENV = new Set(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE']);
 const REQUIRED_WORKER_ENV = [
   'DATABASE_URL',
@@ -113,7 +113,7 @@ describe('compose.yaml', () => {
     assert.ok(existsSync(path.join(ROOT, 'src/local/luma-simulator-server.ts')));
   });
 
-  it('gives the worker a valid configuration, in variables src/config.ts knows', () => {
+  it('gives the worker a valid configuration, in variables src/config/ knows', () => {
     const workerEnv = env(services.worker!);
     for (const name of REQUIRED_WORKER_ENV) assert.ok(workerEnv[name], `worker sets ${name}`);
     const known = new Set(schemaLeaves().map((leaf) => leaf.env));
@@ -175,6 +175,21 @@ describe('compose.yaml', () => {
     assert.deepEqual(dependsOn(seed), { migrate: 'service_completed_successfully' });
     assert.deepEqual(seed.command, ['src/local/seed-cli.ts']);
     assert.equal(seed.restart, 'no');
+  });
+
+  it("publishes no PostgreSQL port, so it never clashes with a developer's own", () => {
+    assert.deepEqual(services.postgres!.ports ?? [], []);
+    for (const [name, service] of Object.entries(services)) {
+      for (const port of service.ports ?? []) {
+        assert.notEqual(String(port).split(':').at(-2), '5432', `${name} publishes host port 5432`);
+      }
+    }
+  });
+
+  it('names a LocalStack release that starts without an auth token (4.14.0 or older)', () => {
+    const [, major, minor] = /^localstack\/localstack:(\d+)\.(\d+)\.\d+$/.exec(services.localstack!.image ?? '') ?? [];
+    assert.ok(major, `"${services.localstack!.image}" is an exact LocalStack version, not a moving tag such as latest`);
+    assert.ok(Number(major) < 4 || (Number(major) === 4 && Number(minor) <= 14), services.localstack!.image);
   });
 
   it('migrates once, after PostgreSQL is healthy', () => {

@@ -99,6 +99,20 @@ describe('the runtime image contents', () => {
     }
     assert.deepEqual(problems, [], 'the runtime image installs production dependencies only');
     assert.ok(seen.size > 10, 'the walk followed the imports');
+    const local = [...seen.values()].filter((via) => via.includes('src/local/'));
+    assert.deepEqual(local, [], 'the worker imports nothing from src/local/, which the runtime image leaves out');
+  });
+
+  it('copies the source without src/local/, the development tools', () => {
+    const copies = runtime.instructions.filter((i) => i.keyword === 'COPY' && /\s\.\/src$/.test(i.args));
+    assert.equal(copies.length, 1, 'one COPY of the source into the runtime image');
+    const from = /--from=(\S+)/.exec(copies[0]!.args)?.[1];
+    const stage = dockerfile.stages.find((s) => s.name === from);
+    assert.ok(stage, `the runtime image copies src/ from a stage of this Dockerfile, not ${from ?? 'the context'}`);
+    assert.ok(
+      stage.instructions.some((i) => i.keyword === 'RUN' && /rm -rf src\/local\b/.test(i.args)),
+      `stage ${from} removes src/local/`,
+    );
   });
 
   it('runs on a read-only filesystem with nothing writable, engine or not', () => {

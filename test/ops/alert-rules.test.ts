@@ -1,6 +1,6 @@
 /**
  * The Prometheus alert rules: valid for promtool, and every alert unit-tested there,
- * firing in at least one case. Needs `promtool` (Debian's `prometheus` package); run by
+ * firing in at least one case and quiet in a look-alike; an absence alert; per namespace. Needs `promtool` (Debian's `prometheus` package); run by
  * `npm run test:ops`.
  */
 import assert from 'node:assert/strict';
@@ -28,23 +28,49 @@ describe('alert rules', () => {
     assert.match(stdout, /SUCCESS/);
   });
 
-  it('each have a unit test in which they fire, and a runbook', async () => {
+  it('each have a unit test in which they fire, one in which they stay quiet, and a runbook', async () => {
     const rules = parse(await readFile(RULES, 'utf8')) as {
-      groups: Array<{ rules: Array<{ alert: string; annotations: Record<string, string> }> }>;
+      groups: Array<{
+        rules: Array<{ alert?: string; record?: string; expr: string; annotations?: Record<string, string> }>;
+      }>;
     };
     const tests = parse(await readFile(TESTS, 'utf8')) as {
       tests: Array<{ alert_rule_test?: Array<{ alertname: string; exp_alerts: unknown[] }> }>;
     };
-    const firing = new Set(
-      tests.tests.flatMap((t) =>
-        (t.alert_rule_test ?? []).filter((c) => c.exp_alerts.length > 0).map((c) => c.alertname),
-      ),
-    );
-    const alerts = rules.groups.flatMap((g) => g.rules);
-    assert.ok(alerts.length >= 6);
+    const cases = tests.tests.flatMap((t) => t.alert_rule_test ?? []);
+    const firing = new Set(cases.filter((c) => c.exp_alerts.length > 0).map((c) => c.alertname));
+    const quiet = new Set(cases.filter((c) => c.exp_alerts.length === 0).map((c) => c.alertname));
+    const alerts = rules.groups.flatMap((g) => g.rules).filter((r) => r.alert);
+    assert.ok(alerts.length >= 8);
     for (const alert of alerts) {
-      assert.ok(firing.has(alert.alert), `${alert.alert} has no unit test in which it fires`);
-      assert.ok(alert.annotations.runbook, `${alert.alert} has no runbook`);
+      assert.ok(firing.has(alert.alert!), `${alert.alert} has no unit test in which it fires`);
+      assert.ok(quiet.has(alert.alert!), `${alert.alert} has no unit test in which it stays quiet`);
+      assert.ok(alert.annotations?.runbook, `${alert.alert} has no runbook`);
+    }
+  });
+
+  it('alert when no replica reports at all, and group every other alert by namespace', async () => {
+    const rules = parse(await readFile(RULES, 'utf8')) as {
+      groups: Array<{ rules: Array<{ alert?: string; record?: string; expr: string }> }>;
+    };
+    const all = rules.groups.flatMap((g) => g.rules);
+    assert.ok(
+      all.some((r) => r.alert && /\babsent\(/.test(r.expr)),
+      'an alert built on absent(), which fires on no series at all',
+    );
+    // `up` is read in one place only: the lgs:up rule, the one selection to change.
+    assert.deepEqual(
+      all.filter((r) => /\bup\{/.test(r.expr)).map((r) => r.record),
+      ['lgs:up'],
+    );
+    for (const rule of all.filter((r) => r.alert)) {
+      for (const [aggregation] of rule.expr.matchAll(/\b(?:sum|max|min|avg|count|group)\s*(?:by\s*\([^)]*\)\s*)?\(/g)) {
+        assert.match(
+          aggregation,
+          /by \([^)]*\bnamespace\b/,
+          `${rule.alert}: "${aggregation}" adds environments together`,
+        );
+      }
     }
   });
 });

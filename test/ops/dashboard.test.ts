@@ -5,19 +5,16 @@
  * screen. Needs the `prometheus` binary (Debian's package); run by `npm run test:ops`.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DEMO_LUMA_EVENTS } from '../../src/local/demo-data.ts';
-import { freePort } from '../../src/local/embedded-postgres.ts';
 import { seedDemoDirectory } from '../../src/local/seed.ts';
 import { seedEvent } from '../support/seed.ts';
 import { startStack } from '../support/stack.ts';
 import { startWorkerProcess } from '../support/worker-process.ts';
+import { startPrometheus, until } from './ops-processes.ts';
 
 const DEPLOY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../deploy');
 const DASHBOARD = path.join(DEPLOY, 'grafana/luma-guest-sync.dashboard.json');
@@ -28,12 +25,19 @@ interface Panel {
   targets: Array<{ expr: string; refId: string }>;
 }
 
+/** The environment the dashboard's `namespace` variable picks. */
+const NAMESPACE = 'lgs-test';
+
 /**
  * Grafana's built-in range variables, filled in as Grafana would for a short time range.
  * Three minutes reach back past the scheduled sync the test waits for.
  */
 function asPrometheusQuery(expr: string): string {
-  return expr.replaceAll('$__rate_interval', '3m').replaceAll('$__interval', '15s').replaceAll('$__range', '5m');
+  return expr
+    .replaceAll('$namespace', NAMESPACE)
+    .replaceAll('$__rate_interval', '3m')
+    .replaceAll('$__interval', '15s')
+    .replaceAll('$__range', '5m');
 }
 
 /** A series with a number: NaN (a quantile of nothing) is not data on a panel. */
@@ -41,60 +45,11 @@ function hasData(result: Array<{ value: [number, string] }>): boolean {
   return result.some((series) => !Number.isNaN(Number(series.value[1])));
 }
 
-async function startPrometheus(targetUrl: string): Promise<{ url: string; child: ChildProcess; dir: string }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'lgs-prometheus-'));
-  const port = await freePort();
-  await writeFile(
-    path.join(dir, 'prometheus.yml'),
-    [
-      'global: { scrape_interval: 1s, evaluation_interval: 1s }',
-      `rule_files: ['${RULES}']`,
-      'scrape_configs:',
-      '  - job_name: luma-guest-sync',
-      `    static_configs: [{ targets: ['${new URL(targetUrl).host}'] }]`,
-      '',
-    ].join('\n'),
-  );
-  const child = spawn(
-    'prometheus',
-    [
-      `--config.file=${path.join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${path.join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr = (stderr + chunk).slice(-4_000);
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await until(
-    async () =>
-      child.exitCode === null &&
-      (await fetch(`${url}/-/ready`).then(
-        (r) => r.ok,
-        () => false,
-      )),
-    30_000,
-    () => `Prometheus ready (stderr: ${stderr})`,
-  );
-  return { url, child, dir };
-}
-
 async function query(prometheusUrl: string, expr: string): Promise<Array<{ metric: object; value: [number, string] }>> {
   const response = await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
   const body = (await response.json()) as { status: string; error?: string; data?: { result: unknown } };
   assert.equal(body.status, 'success', `${expr}: ${body.error}`);
   return body.data!.result as Array<{ metric: object; value: [number, string] }>;
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }
 
 // Started at module level, so the stack's and the worker's own `after` hooks end them
@@ -114,12 +69,17 @@ const worker = await startWorkerProcess({
   LOG_LEVEL: 'info',
 });
 await worker.waitUntilReady();
-const prometheus = await startPrometheus(worker.url);
-after(async () => {
-  prometheus.child.kill('SIGTERM');
-  if (prometheus.child.exitCode === null) await once(prometheus.child, 'exit');
-  await rm(prometheus.dir, { recursive: true, force: true });
-});
+// Labelled as a Kubernetes scrape labels it, so the dashboard's namespace filter is exercised.
+const prometheus = await startPrometheus(
+  [
+    'global: { scrape_interval: 1s, evaluation_interval: 1s }',
+    `rule_files: ['${RULES}']`,
+    'scrape_configs:',
+    '  - job_name: luma-guest-sync',
+    `    static_configs: [{ targets: ['${new URL(worker.url).host}'], labels: { namespace: ${NAMESPACE} } }]`,
+    '',
+  ].join('\n'),
+);
 
 describe('the Grafana dashboard against a real Prometheus and worker', () => {
   it('loads the alert rules without errors', async () => {
@@ -133,6 +93,35 @@ describe('the Grafana dashboard against a real Prometheus and worker', () => {
       30_000,
       () => 'every rule evaluated with health "ok"',
     );
+  });
+
+  it("finds the real worker's target with the rules' lgs:up selection, so neither absence alert stirs", async () => {
+    await until(
+      async () => (await query(prometheus.url, `lgs:up{namespace="${NAMESPACE}"} == 1`)).length === 1,
+      30_000,
+      () => 'lgs:up 1 for the worker',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    assert.deepEqual(await query(prometheus.url, 'ALERTS{alertname=~"LumaGuestSync(Absent|Down)"}'), []);
+  });
+
+  it('reads one environment at a time: every series a panel selects is filtered by the namespace variable', async () => {
+    const dashboard = JSON.parse(await readFile(DASHBOARD, 'utf8')) as {
+      panels: Panel[];
+      templating: { list: Array<{ name: string; query?: { query: string } }> };
+    };
+    const variable = dashboard.templating.list.find((v) => v.name === 'namespace');
+    assert.match(variable?.query?.query ?? '', /^label_values\(lgs_\w+, namespace\)$/);
+    for (const panel of dashboard.panels) {
+      for (const { expr } of panel.targets) {
+        for (const [selector] of expr.matchAll(/\blgs_\w+(\{[^}]*\})?/g)) {
+          assert.ok(
+            selector.includes('namespace=~"$namespace"'),
+            `${panel.title}: ${selector} reads every environment`,
+          );
+        }
+      }
+    }
   });
 
   it('answers every panel query with data once the worker has run a scheduled sync', async () => {

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Config } from '../../src/config.ts';
+import type { Config } from '../../src/config/config.ts';
 import { errorKind, isPermanent } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createLumaProvider } from '../../src/providers/luma.ts';

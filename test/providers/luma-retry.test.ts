@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
-import type { Config } from '../../src/config.ts';
+import type { Config } from '../../src/config/config.ts';
 import { errorKind, isPermanent, PermanentError } from '../../src/errors.ts';
 import { createLumaHandlers, type LumaSimulatorOptions } from '../../src/local/luma-simulator.ts';
 import { silentLogger } from '../../src/log.ts';

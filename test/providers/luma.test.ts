@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { HttpResponse, http } from 'msw';
 import { setupServer } from 'msw/node';
-import type { Config } from '../../src/config.ts';
+import type { Config } from '../../src/config/config.ts';
 import { errorKind, isPermanent, PermanentError } from '../../src/errors.ts';
 import {
   CURRENT_GUESTS_PATH,

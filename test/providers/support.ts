@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { inspect } from 'node:util';
-import type { Config } from '../../src/config.ts';
+import type { Config } from '../../src/config/config.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
 import type { RequestBudget } from '../../src/providers/rate-limit.ts';
 import type { GuestBatch } from '../../src/providers/types.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DeleteMessageCommand, type Message } from '@aws-sdk/client-sqs';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import { createDatabase } from '../../src/db/client.ts';
 import { recordSyncAttempt } from '../../src/history/record-attempt.ts';
 import { silentLogger } from '../../src/log.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { runStatusCommand } from '../../src/commands/status-command.ts';
-import { loadConfig } from '../../src/config.ts';
+import { runStatusCommand } from '../../src/cli/status-command.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import { recordSyncAttempt } from '../../src/history/record-attempt.ts';
 import type { EventStatus } from '../../src/status/event-status.ts';
 import { createTestDatabase } from '../support/db.ts';
@@ -62,6 +62,7 @@ function config(env: Record<string, string> = {}) {
 
 async function status(options: { eventUid?: string; json?: boolean; env?: Record<string, string> } = {}) {
   let out = '';
+  let err = '';
   const code = await runStatusCommand(config(options.env), {
     eventUid: options.eventUid,
     json: options.json ?? false,
@@ -69,8 +70,11 @@ async function status(options: { eventUid?: string; json?: boolean; env?: Record
     write: (text) => {
       out += text;
     },
+    writeError: (text) => {
+      err += text;
+    },
   });
-  return { code, out };
+  return { code, out, err };
 }
 
 describe('luma-guest-sync status', () => {
@@ -131,8 +135,11 @@ describe('luma-guest-sync status', () => {
   });
 
   it('says so, and exits 1, for an unknown event', async () => {
-    const { code, out } = await status({ eventUid: 'evt-does-not-exist' });
+    const { code, out, err } = await status({ eventUid: 'evt-does-not-exist' });
     assert.equal(code, 1);
-    assert.match(out, /no event with uid evt-does-not-exist/);
+    assert.equal(err, 'luma-guest-sync: no event with uid evt-does-not-exist\n', 'on stderr, with the errors');
+    assert.equal(out, '', 'nothing on stdout, where results go');
+    const json = await status({ eventUid: 'evt-does-not-exist', json: true });
+    assert.deepEqual(JSON.parse(json.out), { error: 'no such event' }, 'a JSON reader gets its answer on stdout');
   });
 });

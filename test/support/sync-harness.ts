@@ -1,6 +1,6 @@
 import { after } from 'node:test';
 import { setupServer } from 'msw/node';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import type { Db } from '../../src/db/client.ts';
 import { createLumaHandlers, type LumaSimulatorOptions, SIM_API_KEY } from '../../src/local/luma-simulator.ts';
 import { silentLogger } from '../../src/log.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import { createDatabase, type Db } from '../../src/db/client.ts';
 import { SIM_API_KEY, type SimGuest } from '../../src/local/luma-simulator.ts';
 import { silentLogger } from '../../src/log.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import { SIM_API_KEY } from '../../src/local/luma-simulator.ts';
 import { startLumaSimulator } from '../../src/local/luma-simulator-http.ts';
 import { createLumaClient } from '../../src/providers/luma.ts';

@@ -13,7 +13,7 @@ const POSTGRES_REMEDIES: Record<string, string> = {
   '42703': MIGRATE, // undefined_column
   '42704': MIGRATE, // undefined_object (an enum type)
   '42883': MIGRATE, // undefined_function (the shared rate budget)
-  '42501': 'grant it (see README, Configuration: the privileges the worker needs)', // insufficient_privilege
+  '42501': 'grant it (see docs/configuration.md: the privileges the worker needs)', // insufficient_privilege
   '28P01': 'check the user and password in DATABASE_URL', // invalid_password
   '28000': "check DATABASE_URL's user and the server's pg_hba.conf", // invalid_authorization_specification
   '3D000': 'check the database name in DATABASE_URL (or create it, then run db:migrate)', // invalid_catalog_name

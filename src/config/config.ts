@@ -1,6 +1,6 @@
 import convict from 'convict';
-import { cronExpression, strictBoolean } from './config-formats.ts';
-import { schema, schemaLeaves } from './config-variables.ts';
+import { cronExpression, strictBoolean } from './formats.ts';
+import { schema, schemaLeaves } from './variables.ts';
 
 export { schema, schemaLeaves };
 
@@ -112,14 +112,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   // Rules across variables, checked even when others are bad so every problem is named
   // at once; a toggle that is itself invalid counts as off here (it is reported above).
   const featureOn = config.enabled === true || config.consumer.enabled === true;
-  if (featureOn && config.luma.apiKey === '') {
-    problems.push(
-      'LUMA_API_KEY: is required when PL_EVENT_GUEST_SYNC_ENABLED or PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED is true',
-    );
-  }
-  if (featureOn && config.database.url === '') {
-    problems.push('DATABASE_URL: is required when the scheduler or the consumer is enabled');
-  }
+  // Named are only the toggles that are on, so the message says why this variable is needed.
+  const because = requiredBecause([
+    [config.enabled === true, 'PL_EVENT_GUEST_SYNC_ENABLED'],
+    [config.consumer.enabled === true, 'PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED'],
+  ]);
+  if (featureOn && config.luma.apiKey === '') problems.push(`LUMA_API_KEY: is required because ${because}`);
+  if (featureOn && config.database.url === '') problems.push(`DATABASE_URL: is required because ${because}`);
   if (featureOn && config.queue.url === '' && config.queue.name === '') {
     problems.push('PL_EVENT_GUEST_SYNC_QUEUE_URL: or PL_EVENT_GUEST_SYNC_QUEUE_NAME is required');
   }
@@ -173,4 +172,10 @@ function deepFreeze<T>(value: T): Readonly<T> {
     if (child && typeof child === 'object') deepFreeze(child);
   }
   return Object.freeze(value);
+}
+
+/** "X is true" or "X and Y are true", for the toggles that are on. */
+function requiredBecause(toggles: ReadonlyArray<readonly [boolean, string]>): string {
+  const on = toggles.filter(([isOn]) => isOn).map(([, name]) => name);
+  return on.length === 1 ? `${on[0]} is true` : `${on.join(' and ')} are true`;
 }

@@ -1,5 +1,5 @@
 import cron from 'node-cron';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/config.ts';
 import { createDatabase } from '../db/client.ts';
 import { eventHistory } from '../history/queries.ts';
 import { tierPlanOptions } from '../schedule/tier-schedule.ts';
@@ -14,6 +14,8 @@ export interface StatusCommandOptions {
   json: boolean;
   now?: Date;
   write?: (text: string) => void;
+  /** Where a failure's explanation goes (stderr unless a test captures it). */
+  writeError?: (text: string) => void;
 }
 
 /**
@@ -24,6 +26,7 @@ export interface StatusCommandOptions {
 export async function runStatusCommand(config: Readonly<Config>, options: StatusCommandOptions): Promise<number> {
   const now = options.now ?? new Date();
   const write = options.write ?? ((text: string) => process.stdout.write(text));
+  const writeError = options.writeError ?? ((text: string) => process.stderr.write(text));
   const database = createDatabase({ url: config.database.url, poolMax: 1 });
   try {
     const events = await readEventStatuses(database.sql, {
@@ -40,9 +43,9 @@ export async function runStatusCommand(config: Readonly<Config>, options: Status
     }
     const [event] = events;
     if (!event) {
-      write(
-        options.json ? `${JSON.stringify({ error: 'no such event' })}\n` : `no event with uid ${options.eventUid}\n`,
-      );
+      // JSON readers get the answer where they read results; people get it with the errors.
+      if (options.json) write(`${JSON.stringify({ error: 'no such event' })}\n`);
+      else writeError(`luma-guest-sync: no event with uid ${options.eventUid}\n`);
       return 1;
     }
     const history = await eventHistory(database.sql, event.eventUid, HISTORY_LIMIT);

@@ -1,5 +1,5 @@
 import { eq, sql } from 'drizzle-orm';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/config.ts';
 import { createDatabase } from '../db/client.ts';
 import { plEvent } from '../db/schema.ts';
 import { withSyncHistory } from '../history/record-attempt.ts';

@@ -2,10 +2,10 @@
  * What one command needs beyond loadConfig's checks, verified before anything connects:
  * each problem is a ConfigError (exit 2) naming the variable and what to do.
  */
-import { type Config, ConfigError, resolveAwsRegion } from './config.ts';
-import { connectionOptions } from './db/connection-options.ts';
-import { DatabaseUrlError } from './db/database-url.ts';
-import { createSqsClient } from './wiring.ts';
+import { type Config, ConfigError, resolveAwsRegion } from '../config/config.ts';
+import { connectionOptions } from '../db/connection-options.ts';
+import { DatabaseUrlError } from '../db/database-url.ts';
+import { createSqsClient } from '../wiring.ts';
 
 export interface CommandNeeds {
   command: string;

@@ -1,3 +1,4 @@
+import { parseTiers } from '../schedule/tiers.ts';
 import {
   awsRegion,
   httpUrl,
@@ -8,13 +9,12 @@ import {
   postgresUrl,
   queueUrl,
   share,
-} from './config-formats.ts';
-import { lumaVariables, webhookVariables } from './config-variables-luma.ts';
-import { parseTiers } from './schedule/tiers.ts';
+} from './formats.ts';
+import { lumaVariables, webhookVariables } from './variables-luma.ts';
 
 /**
  * Every environment variable the worker reads, as a convict schema: the one source of the
- * validation in config.ts, of config.schema.json and of the README's table. `doc` is the
+ * validation in config.ts, of config.schema.json and of the table of docs/configuration.md. `doc` is the
  * one-line description shown in both. The 'strict-boolean' and 'cron' formats are
  * registered with convict by config.ts.
  */

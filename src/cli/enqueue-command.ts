@@ -1,4 +1,4 @@
-import type { Config } from '../config.ts';
+import type { Config } from '../config/config.ts';
 import { resolveQueueUrl } from '../consume/queue-url.ts';
 import { createDatabase } from '../db/client.ts';
 import type { Logger } from '../log.ts';

@@ -1,4 +1,4 @@
-import type { Config } from '../config.ts';
+import type { Config } from '../config/config.ts';
 import { createLumaClient } from '../providers/luma.ts';
 import { registerWebhook, WebhookRegistrationError } from '../webhooks/register.ts';
 

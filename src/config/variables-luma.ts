@@ -1,9 +1,9 @@
-import { httpUrl, intCoerce, nonNegativeInt, positiveInt } from './config-formats.ts';
+import { httpUrl, intCoerce, nonNegativeInt, positiveInt } from './formats.ts';
 
 /**
- * The Luma variables of the schema in config-variables.ts — the API client, its rate
+ * The Luma variables of the schema in variables.ts — the API client, its rate
  * budget and retries — and the webhook receiver's. Apart only for the files' size: that
- * schema is still the one source of validation, config.schema.json and the README table.
+ * schema is still the one source of validation, config.schema.json and the table of docs/configuration.md.
  */
 export const lumaVariables = {
   apiUrl: {

@@ -3,7 +3,7 @@
  * message that says what is expected; convict names the variable.
  */
 import cron from 'node-cron';
-import { parseDatabaseUrl } from './db/database-url.ts';
+import { parseDatabaseUrl } from '../db/database-url.ts';
 
 export const strictBoolean = {
   name: 'strict-boolean',
