@@ -18,6 +18,15 @@ import { TEST_ENV } from '../support/env.ts';
 import { mutationTestFiles, testsReaching } from './related-tests.ts';
 
 const root = process.cwd();
+/** Stryker's options that take no value. */
+const STRYKER_FLAGS = new Set([
+  '--incremental',
+  '--force',
+  '--dryRunOnly',
+  '--ignoreStatic',
+  '--inPlace',
+  '--allowEmpty',
+]);
 const modules: string[] = [];
 const tests: string[] = [];
 const strykerArgs: string[] = [];
@@ -28,8 +37,9 @@ for (let i = 0; i < args.length; i++) {
     tests.push(...(args[++i] ?? '').split(',').filter(Boolean));
   } else if (arg.startsWith('--')) {
     strykerArgs.push(arg);
-    // An option with a value (--concurrency 2) keeps it.
-    if (args[i + 1] !== undefined && !args[i + 1]!.startsWith('-') && !/\.ts(:|$)/.test(args[i + 1]!)) {
+    // An option with a value (--concurrency 2) keeps it; a flag (--incremental) takes none.
+    const next = args[i + 1];
+    if (!STRYKER_FLAGS.has(arg) && !arg.includes('=') && next !== undefined && !next.startsWith('-')) {
       strykerArgs.push(args[++i]!);
     }
   } else if (arg.startsWith('test/')) {
