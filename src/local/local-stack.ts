@@ -30,7 +30,7 @@ import { createLumaClient } from '../providers/luma.ts';
 import { runEnqueue, slotOf } from '../schedule/scheduler.ts';
 import { registerWebhook } from '../webhooks/register.ts';
 import { DEMO_LUMA_EVENTS, demoEvents } from './demo-data.ts';
-import { freePort, type LocalPostgres, startEmbeddedPostgres } from './embedded-postgres.ts';
+import { freePort, type LocalPostgres, loadEmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.ts';
 import { createFifoQueueWithDlq } from './local-queue.ts';
 import { type LocalSqs, startLocalSqs } from './local-sqs.ts';
 import { type RunningLumaSimulator, startLumaSimulator } from './luma-simulator-http.ts';
@@ -59,7 +59,9 @@ const LUMA_KEY = 'local-dev-key';
 
 // embedded-postgres installs async-exit-hook handlers that, on SIGINT/SIGTERM/SIGHUP, stop
 // PostgreSQL and exit at once — before the worker has stopped using it. This process owns
-// its shutdown order instead; its own handlers follow.
+// its shutdown order instead; its own handlers follow. (Loaded first: the package installs
+// those handlers when it loads, which is on first use.)
+await loadEmbeddedPostgres();
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
 
 let postgres: LocalPostgres | undefined;
