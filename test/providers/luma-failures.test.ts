@@ -45,6 +45,14 @@ describe('the detail statusFailure quotes from Luma’s body', () => {
     assert.match(rejected('{"message":7,"error":"from error"}'), /HTTP 422: from error\)/);
   });
 
+  it('scrubs an API key of four characters or more, and leaves shorter ones (they would match ordinary text)', () => {
+    const detail = (apiKey: string) =>
+      statusFailure(422, '{"message":"abcdef"}', request, { ...context, apiKey }).error.message;
+    assert.match(detail('abcd'), /HTTP 422: \[redacted\]ef\)/);
+    assert.match(detail('abc'), /HTTP 422: abcdef\)/);
+    assert.match(detail(''), /HTTP 422: abcdef\)/);
+  });
+
   it('quotes nothing for a body that is not JSON, null, blank or without a text message', () => {
     for (const body of ['<html>', 'null', '{"message":"   "}', '{"message":{"text":"x"}}', '']) {
       assert.match(rejected(body), /HTTP 422\)/, JSON.stringify(body));
