@@ -13,20 +13,17 @@ import { SyncConsumer } from './consume/consumer.ts';
 import { queueProblem, resolveQueueUrl } from './consume/queue-url.ts';
 import { createDatabase } from './db/client.ts';
 import { checkSchema } from './db/schema-check.ts';
-import { errorKind } from './errors.ts';
-import { withSyncHistory } from './history/record-attempt.ts';
 import { createMetrics } from './http/metrics.ts';
 import { startQueueDepthPoller } from './http/queue-depth-poller.ts';
 import { createReadiness, DetailError } from './http/readiness.ts';
 import { registerScrapeGauges } from './http/scrape-gauges.ts';
 import { startHttpServer } from './http/server.ts';
 import type { Logger } from './log.ts';
+import { createRecordedSync } from './recorded-sync.ts';
 import { createScheduler, runEnqueue, type Scheduler } from './schedule/scheduler.ts';
 import { createTierScheduler } from './schedule/tier-schedule.ts';
 import { createShutdown } from './shutdown.ts';
 import { countOverdueEvents } from './status/overdue.ts';
-import { syncEvent } from './sync/sync-event.ts';
-import { type SyncMessage, triggerOf } from './sync/types.ts';
 import { startWebhookReceiver } from './webhooks/receiver.ts';
 import { createProviders, createSqsClient, createSyncDeps } from './wiring.ts';
 
@@ -40,7 +37,11 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
 
   const metrics = createMetrics();
   metrics.setRateBudget((config.luma.rateLimitPerMinute * 60_000) / config.luma.rateLimitWindowMs);
-  const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });
+  const database = createDatabase({
+    url: config.database.url,
+    poolMax: config.database.poolMax,
+    pooler: config.database.pooler,
+  });
   shutdown.register('database', () => database.close());
 
   const needsQueue = config.enabled || config.consumer.enabled || config.webhook.enabled;
@@ -125,24 +126,7 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
         queueUrl: resolvedQueueUrl,
         // SyncConsumer binds its own component; binding one here too would repeat the key.
         log,
-        sync: async (message: SyncMessage, signal: AbortSignal) => {
-          const started = performance.now();
-          // Every line of the sync names what asked for it; the attempt goes to the history.
-          const trigger = triggerOf(message);
-          const traced = { ...deps, log: deps.log.child({ trigger }) };
-          try {
-            const result = await withSyncHistory(history, { eventUid: message.eventUid, trigger }, () =>
-              syncEvent(traced, message, { signal }),
-            );
-            metrics.recordSyncTrigger(trigger, 'success');
-            return result;
-          } catch (err) {
-            metrics.recordSyncTrigger(trigger, 'failure');
-            metrics.recordSyncFailure(errorKind(err), performance.now() - started);
-            if (err && typeof err === 'object') timed.add(err);
-            throw err;
-          }
-        },
+        sync: createRecordedSync({ sync: deps, history, metrics, counted: timed }),
       },
       {
         concurrency: config.consumer.concurrency,

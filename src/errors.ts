@@ -29,3 +29,21 @@ export function errorKind(err: unknown): string {
   if (err instanceof DrizzleQueryError || (err instanceof Error && err.name === 'PostgresError')) return 'database';
   return 'unexpected';
 }
+
+/**
+ * A sync stopped because it was told to wait longer than it may while holding a consumer
+ * slot and its event's claim (a long Retry-After; LUMA_MAX_WAIT_IN_SYNC_SECONDS). Not a
+ * failure: the consumer gives the message back with this delay and the next attempt
+ * resumes from the checkpoint.
+ */
+export class SyncDeferredError extends Error {
+  readonly kind = 'sync_deferred';
+  /** How long to wait before the next attempt, in whole seconds. */
+  readonly delaySeconds: number;
+
+  constructor(message: string, delaySeconds: number) {
+    super(message);
+    this.name = 'SyncDeferredError';
+    this.delaySeconds = Math.max(1, Math.ceil(delaySeconds));
+  }
+}

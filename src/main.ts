@@ -10,19 +10,15 @@
  */
 
 import { parseArgs } from 'node:util';
-import { runEnqueueCommand, runTierTickCommand } from './cli/enqueue-command.ts';
-import { explainError } from './cli/explain-error.ts';
-import { preflight } from './cli/preflight.ts';
-import { runRegisterCommand } from './cli/register-command.ts';
-import { runStatusCommand } from './cli/status-command.ts';
-import { runSyncCommand } from './cli/sync-command.ts';
 import { explainParseError, UsageError, usageMessage } from './cli/usage.ts';
-import { type Config, ConfigError, loadConfig } from './config/config.ts';
-import { runDaemon } from './daemon.ts';
-import { redactDatabaseUrl } from './db/client.ts';
-import { parseDatabaseUrl } from './db/database-url.ts';
-import { runMigrations } from './db/migrate.ts';
-import { createLogger, type Logger } from './log.ts';
+import type { Config } from './config/config.ts';
+import { loadDrizzleAsCommonJs } from './drizzle-as-commonjs.ts';
+import type { Logger } from './log.ts';
+
+// Each command imports what it uses when it runs (`await import` below), so `--help` loads
+// none of it and `status` no queue client; and nothing here imports drizzle-orm, so
+// runCli can make it load as CommonJS first (see drizzle-as-commonjs.ts). Keep it so:
+// test/startup/lazy-loading.test.ts checks it.
 
 export const HELP = `luma-guest-sync — keeps the PL Network Directory's event guest lists in step with Luma
 
@@ -126,6 +122,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
+  const { ConfigError, loadConfig } = await import('./config/config.ts');
   let config: Readonly<Config>;
   try {
     config = loadConfig(env);
@@ -135,11 +132,15 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     return 2;
   }
   // The one command that needs Luma only, not the database.
-  if (parsed.command === 'webhooks:register') return runRegisterCommand(config, parsed.url!);
+  if (parsed.command === 'webhooks:register') {
+    const { runRegisterCommand } = await import('./cli/register-command.ts');
+    return runRegisterCommand(config, parsed.url!);
+  }
   if (config.database.url === '') {
     process.stderr.write('luma-guest-sync: DATABASE_URL is required\n');
     return 2;
   }
+  const { preflight } = await import('./cli/preflight.ts');
   const problem = await preflight(parsed, config);
   if (problem) {
     process.stderr.write(`luma-guest-sync: ${problem.message}\n`);
@@ -147,6 +148,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   }
   // sync, enqueue and status print their result on stdout for scripts to parse; their logs go to stderr.
   const printsResult = parsed.command === 'sync' || parsed.command === 'enqueue' || parsed.command === 'status';
+  const { createLogger } = await import('./log.ts');
   const log = createLogger({ ...config.log, toStderr: printsResult });
 
   try {
@@ -154,6 +156,10 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   } catch (err) {
     if (parsed.command === 'daemon') throw err;
     // A one-shot command's failure, in one line: the root cause and what to do.
+    const [{ parseDatabaseUrl }, { explainError }] = await Promise.all([
+      import('./db/database-url.ts'),
+      import('./cli/explain-error.ts'),
+    ]);
     let databaseUser: string | undefined;
     try {
       databaseUser = parseDatabaseUrl(config.database.url).user;
@@ -172,6 +178,10 @@ async function runCommand(
 ): Promise<number> {
   switch (parsed.command) {
     case 'db:migrate': {
+      const [{ redactDatabaseUrl }, { runMigrations }] = await Promise.all([
+        import('./db/client.ts'),
+        import('./db/migrate.ts'),
+      ]);
       log.info({ database: redactDatabaseUrl(config.database.url) }, 'applying migrations');
       const result = await runMigrations(config.database.url);
       log.info(
@@ -180,29 +190,45 @@ async function runCommand(
       );
       return 0;
     }
-    case 'sync':
+    case 'sync': {
+      const { runSyncCommand } = await import('./cli/sync-command.ts');
       return runSyncCommand(config, log, parsed.event!, parsed.dryRun);
-    case 'enqueue':
+    }
+    case 'enqueue': {
+      const { runEnqueueCommand, runTierTickCommand } = await import('./cli/enqueue-command.ts');
       return parsed.tiers
         ? runTierTickCommand(config, log, parsed.dryRun)
         : runEnqueueCommand(config, log, parsed.dryRun);
-    case 'status':
+    }
+    case 'status': {
+      const { runStatusCommand } = await import('./cli/status-command.ts');
       return runStatusCommand(config, { eventUid: parsed.event, json: parsed.json });
-    case 'daemon':
+    }
+    case 'daemon': {
+      const { runDaemon } = await import('./daemon.ts');
       await runDaemon(config, log);
       return 0;
-    case 'webhooks:register':
+    }
+    case 'webhooks:register': {
+      const { runRegisterCommand } = await import('./cli/register-command.ts');
       return runRegisterCommand(config, parsed.url!);
+    }
   }
 }
 
-/** Runs main() for this process: sets the exit code, and reports a crash on stderr with exit 1. */
+/**
+ * Runs main() for this process: sets the exit code, and reports a crash on stderr with exit 1.
+ * The process's entry points (this file run directly, and bin.js) call it, and only they:
+ * drizzle's loading is the whole process's, so a test importing main() keeps its own.
+ */
 export function runCli(): void {
+  loadDrizzleAsCommonJs();
   main().then(
     (code) => {
       if (code !== 0) process.exitCode = code;
     },
-    (err: unknown) => {
+    async (err: unknown) => {
+      const { explainError } = await import('./cli/explain-error.ts');
       process.stderr.write(`luma-guest-sync: ${explainError(err)}\n`);
       process.exit(1);
     },

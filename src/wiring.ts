@@ -47,9 +47,11 @@ export function createLumaBudget(
   log: Logger,
 ): RequestBudget {
   const { rateLimitPerMinute: perMinute, rateLimitWindowMs: windowMs } = config.luma;
-  if (config.luma.rateLimitScope === 'process') return createRateLimiter({ perMinute, windowMs });
+  // A request lasts at most its timeout: a grant whose end is never reported counts that long.
+  const holdMs = config.luma.requestTimeoutMs;
+  if (config.luma.rateLimitScope === 'process') return createRateLimiter({ perMinute, windowMs, holdMs });
   const key = sharedBudgetKey('LUMA', config.luma.apiKey);
-  return createSharedBudget({ sql: database.sql, key, perMinute, windowMs, log });
+  return createSharedBudget({ sql: database.sql, key, perMinute, windowMs, holdMs, log });
 }
 
 export function createSyncDeps(
@@ -65,6 +67,7 @@ export function createSyncDeps(
     log,
     observer,
     removeStale: { enabled: config.removeStale, maxShare: config.removeStaleMaxShare },
+    claim: { leaseSeconds: config.claim.leaseSeconds },
   };
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { freePort } from '../src/local/embedded-postgres.ts';
+import { freePort } from '../src/local/free-port.ts';
 import { runCliProcess } from './support/cli-process.ts';
 import { createTestDatabase, withDatabase } from './support/db.ts';
 import { testEnv } from './support/env.ts';

@@ -7,7 +7,7 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../src/db/client.ts';
 import { plEvent } from '../src/db/schema.ts';
 import { HELP } from '../src/main.ts';
-import { EVENT_LOCK_NAMESPACE } from '../src/sync/event-lock.ts';
+import { acquireClaim } from '../src/sync/claim.ts';
 import { type CliRun, runCliProcess } from './support/cli-process.ts';
 import { createTestDatabase } from './support/db.ts';
 import { testEnv } from './support/env.ts';
@@ -83,21 +83,19 @@ describe('luma-guest-sync sync', () => {
     assert.equal(await lastSyncedAt(db, event.uid), null);
   });
 
-  it('says the event is already being synced, and writes nothing, while another sync holds it', async () => {
+  it('says who holds the event and until when, and writes nothing, while another sync holds it', async () => {
     const event = await seedEventWithGuests(2, 0);
     // What a worker's sync of the event holds while it runs.
-    const other = await stack.database.sql.reserve();
-    await other`SELECT pg_advisory_lock(${EVENT_LOCK_NAMESPACE}::int, hashtext(${event.uid}))`;
-    try {
-      const run = await runCliProcess(['sync', '--event', event.uid], stack.env);
+    const claim = await acquireClaim(db, event.uid, { leaseSeconds: 600, holder: 'worker-7:4242' });
+    const run = await runCliProcess(['sync', '--event', event.uid], stack.env);
 
-      assert.equal(run.code, 1);
-      assert.match(run.stderr, new RegExp(`Event ${event.uid} is already being synced`));
-      assert.equal((await guestsOf(db, event.uid)).length, 0);
-    } finally {
-      await other`SELECT pg_advisory_unlock_all()`;
-      other.release();
-    }
+    assert.equal(run.code, 1);
+    assert.match(
+      run.stderr,
+      new RegExp(`Event ${event.uid} is already being synced by worker-7:4242 \\(claimed until \\d{4}-\\d\\d-\\d\\dT`),
+    );
+    assert.equal((await guestsOf(db, event.uid)).length, 0);
+    assert.ok(claim.token);
   });
 
   it('exits 1 for an event the directory does not have', async () => {

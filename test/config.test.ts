@@ -81,6 +81,14 @@ describe('loadConfig', () => {
     assert.ok(problems.some((p) => p.startsWith('PL_EVENT_GUEST_SYNC_ENQUEUE_CONCURRENCY')));
   });
 
+  it('reads whether the database is behind a transaction-mode pooler, and names a bad value', () => {
+    assert.equal(loadConfig({}).database.pooler, 'none');
+    assert.equal(loadConfig({ DATABASE_POOLER: 'transaction' }).database.pooler, 'transaction');
+    const problems = problemsOf({ DATABASE_POOLER: 'pgbouncer' });
+    assert.equal(problems.length, 1, problems.join('; '));
+    assert.match(problems[0] ?? '', /^DATABASE_POOLER: /);
+  });
+
   it('returns a frozen object', () => {
     const config = loadConfig({});
     assert.ok(Object.isFrozen(config));

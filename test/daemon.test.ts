@@ -205,7 +205,9 @@ describe('the daemon on SIGTERM during a sync', () => {
     assert.equal(code, 0, first.stderr());
     // Promptly: it exited without waiting for page 2, which Luma answers only after 20 s.
     assert.equal(processedPage(first, event.uid, 2), false, 'exited without waiting for the slow page');
-    assert.ok(first.lines.some((l) => l.msg === 'sync aborted by shutdown: message left for redelivery'));
+    assert.ok(
+      first.lines.some((l) => l.msg === 'sync aborted by shutdown: message made visible again for another worker'),
+    );
     assert.equal(first.lines.find(logged('sync complete', event.uid)), undefined);
     assert.equal(await messagesLeft(stack), 1, 'the message stays on the queue');
     assert.equal(await lastSyncedAt(stack, event.uid), null);
@@ -215,6 +217,7 @@ describe('the daemon on SIGTERM during a sync', () => {
     const done = await second.waitForLog(logged('sync complete', event.uid), 20_000);
 
     assert.equal(done.created, 3, 'only the guests the first worker had not written');
+    assert.equal(done.resumedAtPage, 2, "resumed after the first worker's last written page");
     const received = second.lines.find((l) => l.msg === 'sync message received');
     assert.ok(Number(received?.receiveCount) >= 2, `receiveCount ${received?.receiveCount}`);
     const guests = await guestsOf(stack.database.db, event.uid);

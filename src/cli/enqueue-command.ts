@@ -9,7 +9,11 @@ import { createSqsClient } from '../wiring.ts';
 
 /** `enqueue [--dry-run]`: the daily pass's discovery and enqueue, once; the report as JSON on stdout. */
 export async function runEnqueueCommand(config: Readonly<Config>, log: Logger, dryRun: boolean) {
-  const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });
+  const database = createDatabase({
+    url: config.database.url,
+    poolMax: config.database.poolMax,
+    pooler: config.database.pooler,
+  });
   const sqs = createSqsClient(config);
   try {
     const queueUrl = dryRun ? '' : await resolveQueueUrl(sqs, config.queue);
@@ -25,7 +29,11 @@ export async function runEnqueueCommand(config: Readonly<Config>, log: Logger, d
 
 /** One tick of the freshness schedule now (`enqueue --tiers`), whether or not the tiers are enabled. */
 export async function runTierTickCommand(config: Readonly<Config>, log: Logger, dryRun: boolean) {
-  const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });
+  const database = createDatabase({
+    url: config.database.url,
+    poolMax: config.database.poolMax,
+    pooler: config.database.pooler,
+  });
   const sqs = createSqsClient(config);
   try {
     const queueUrl = dryRun ? '' : await resolveQueueUrl(sqs, config.queue);

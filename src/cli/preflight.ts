@@ -5,7 +5,6 @@
 import { type Config, ConfigError, resolveAwsRegion } from '../config/config.ts';
 import { connectionOptions } from '../db/connection-options.ts';
 import { DatabaseUrlError } from '../db/database-url.ts';
-import { createSqsClient } from '../wiring.ts';
 
 export interface CommandNeeds {
   command: string;
@@ -35,6 +34,8 @@ export async function preflight(needs: CommandNeeds, config: Readonly<Config>): 
 
 /** A ConfigError when the SQS client would have no region. */
 async function awsRegionProblem(config: Readonly<Config>): Promise<ConfigError | undefined> {
+  // Imported here, not above: the commands without a queue (status, sync) never load the AWS SDK.
+  const { createSqsClient } = await import('../wiring.ts');
   const sqs = createSqsClient(config);
   try {
     await resolveAwsRegion(sqs);

@@ -27,7 +27,11 @@ export async function runStatusCommand(config: Readonly<Config>, options: Status
   const now = options.now ?? new Date();
   const write = options.write ?? ((text: string) => process.stdout.write(text));
   const writeError = options.writeError ?? ((text: string) => process.stderr.write(text));
-  const database = createDatabase({ url: config.database.url, poolMax: 1 });
+  const database = createDatabase({
+    url: config.database.url,
+    poolMax: 1,
+    pooler: config.database.pooler,
+  });
   try {
     const events = await readEventStatuses(database.sql, {
       now,

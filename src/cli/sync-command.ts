@@ -10,7 +10,11 @@ import { createProviders, createSyncDeps } from '../wiring.ts';
 
 /** `sync --event <uid> [--dry-run]`: one event now, in the foreground; the result as JSON on stdout. */
 export async function runSyncCommand(config: Readonly<Config>, log: Logger, eventUid: string, dryRun: boolean) {
-  const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });
+  const database = createDatabase({
+    url: config.database.url,
+    poolMax: config.database.poolMax,
+    pooler: config.database.pooler,
+  });
   try {
     const [event] = await database.db
       .select({

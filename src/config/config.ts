@@ -1,4 +1,5 @@
 import convict from 'convict';
+import type { Pooler } from '../db/client.ts';
 import { cronExpression, strictBoolean } from './formats.ts';
 import { schema, schemaLeaves } from './variables.ts';
 
@@ -24,6 +25,8 @@ export interface Config {
   overdueAfterHours: number;
   removeStale: boolean;
   removeStaleMaxShare: number;
+  /** The per-event claim of src/sync/claim.ts: its lease, in seconds. */
+  claim: { leaseSeconds: number };
   /** Sync history: one row per attempt in luma_guest_sync.sync_history. */
   history: { retentionDays: number };
   /** The opt-in freshness schedule (src/schedule/tier-schedule.ts). */
@@ -43,6 +46,8 @@ export interface Config {
     rateLimitWindowMs: number;
     rateLimitRetries: number;
     rateLimitWaitSeconds: number;
+    /** A Retry-After or backoff longer than this ends the sync with SyncDeferredError instead of a sleep. */
+    maxWaitInSyncSeconds: number;
     /** In-process retries of a transient failure (not counting 429s, see rateLimitRetries). */
     retries: number;
     retryBaseMs: number;
@@ -59,7 +64,8 @@ export interface Config {
     maxPerEventPerHour: number;
     maxPerMinute: number;
   };
-  database: { url: string; poolMax: number };
+  /** pooler: "transaction" behind PgBouncer or RDS Proxy in transaction mode (docs/poolers.md). */
+  database: { url: string; poolMax: number; pooler: Pooler };
   /** region and defaultRegion may be empty: the AWS SDK then resolves the region itself. */
   aws: { region: string; defaultRegion: string; sqsEndpoint: string; endpoint: string };
   log: { level: string; pretty: boolean };

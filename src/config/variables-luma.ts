@@ -80,6 +80,13 @@ export const lumaVariables = {
     default: 60,
     env: 'LUMA_RATE_LIMIT_WAIT_SECONDS',
   },
+  maxWaitInSyncSeconds: {
+    doc: 'Longest Retry-After or backoff a sync waits through while holding its consumer slot and its claim; a longer one ends the sync, keeping its checkpoint, and gives its message back to SQS with that delay (at most 12 hours).',
+    format: positiveInt(43_200).validate,
+    ...intCoerce,
+    default: 120,
+    env: 'LUMA_MAX_WAIT_IN_SYNC_SECONDS',
+  },
   retries: {
     doc: 'How many times a Luma request that failed transiently (5xx, 408, 425, a reset or refused connection, a timeout) is retried in the process before the sync fails and its message goes back to SQS.',
     format: nonNegativeInt(20).validate,

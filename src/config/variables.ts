@@ -65,6 +65,21 @@ export const schema = {
     default: 0.5,
     env: 'PL_EVENT_GUEST_SYNC_REMOVE_STALE_MAX_SHARE',
   },
+  claim: {
+    leaseSeconds: {
+      doc: "How long a sync's claim on its event lasts without renewal (renewed every third of it): a claim whose holder died is free again after at most this long.",
+      format: {
+        validate(value: unknown) {
+          if (!Number.isInteger(value) || (value as number) < 3 || (value as number) > 3600) {
+            throw new Error('must be a whole number of seconds from 3 to 3600');
+          }
+        },
+      }.validate,
+      ...intCoerce,
+      default: 60,
+      env: 'SYNC_CLAIM_LEASE_SECONDS',
+    },
+  },
   history: {
     retentionDays: {
       doc: 'How many days of sync history (luma_guest_sync.sync_history, one row per attempt) are kept.',
@@ -174,11 +189,17 @@ export const schema = {
       env: 'DATABASE_URL',
     },
     poolMax: {
-      doc: 'Largest number of pooled database connections; each running sync opens 2 more of its own (see the notes).',
+      doc: 'Largest number of pooled database connections; each running sync opens 1 more of its own, for its page statements (none behind a transaction-mode pooler; see the notes).',
       format: positiveInt(100).validate,
       ...intCoerce,
       default: 5,
       env: 'DATABASE_POOL_MAX',
+    },
+    pooler: {
+      doc: '"transaction" when DATABASE_URL leads to a transaction-mode pooler (PgBouncer, RDS Proxy): no named prepared statements, no startup settings, each page statement in a transaction of its own. "none": a direct connection or a session-mode pooler (see docs/poolers.md).',
+      format: ['none', 'transaction'],
+      default: 'none',
+      env: 'DATABASE_POOLER',
     },
   },
   aws: {

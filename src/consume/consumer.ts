@@ -21,7 +21,10 @@ export interface SyncConsumerDeps {
   sqs: SQSClient;
   queueUrl: string;
   log: Logger;
-  /** Syncs one event; must stop soon after `signal` aborts, leaving the event as a redelivery can finish. */
+  /**
+   * Syncs one event; must stop soon after `signal` aborts (after the page being written, its
+   * checkpoint recorded and its claim released), leaving the event as a redelivery can finish.
+   */
   sync: (message: SyncMessage, signal: AbortSignal) => Promise<SyncResult>;
 }
 
@@ -47,7 +50,7 @@ export interface SyncConsumerOptions {
 export interface StopReport {
   /** Syncs in flight when stop() was called that then finished (either way) within the grace. */
   completed: number;
-  /** Syncs aborted at the end of the grace; their messages are left for redelivery. */
+  /** Syncs aborted at the end of the grace; their messages are made visible again at once. */
   aborted: number;
 }
 
@@ -92,6 +95,7 @@ export class SyncConsumer {
     this.#receiveHealth = createReceiveHealth(this.#log, deps.queueUrl);
     this.#processDeps = {
       sqs: deps.sqs,
+      queueUrl: deps.queueUrl,
       sync: deps.sync,
       log: this.#log,
       poisonQueueUrl: options.poisonQueueUrl,
@@ -215,7 +219,9 @@ export class SyncConsumer {
     const entry: InFlight = {
       controller,
       // The heartbeat ends before sqs-consumer deletes the message, so a late one is a race.
-      done: processMessage(this.#processDeps, message, controller.signal).finally(() => hold?.stop()),
+      done: processMessage(this.#processDeps, message, controller.signal, () => hold?.stop()).finally(
+        () => void hold?.stop(),
+      ),
       settled: false,
     };
     this.#inFlight.add(entry);

@@ -51,7 +51,7 @@ export function classifyHeartbeatFailure(err: unknown): HeartbeatFailureReason {
  * worker may receive the message now. Its message then comes back; the sync is idempotent.
  * Failures before that are retried at the next beat (a third of the timeout by default).
  */
-export function holdMessage(options: HoldOptions): { stop(): void } {
+export function holdMessage(options: HoldOptions): { stop(): Promise<void> } {
   const { log, message } = options;
   const visibilityMs = options.visibilityTimeoutSeconds * 1000;
   const intervalMs = options.intervalSeconds * 1000;
@@ -100,11 +100,21 @@ export function holdMessage(options: HoldOptions): { stop(): void } {
     }
   };
 
-  const timer = setInterval(() => void beat(), intervalMs);
+  // The extension in flight, if any: one that lands after a caller's own visibility change
+  // would undo it, so stop() lets the caller wait for it.
+  let beating: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    const current = beat().finally(() => {
+      if (beating === current) beating = undefined;
+    });
+    beating = current;
+  }, intervalMs);
   return {
+    /** Stops extending; resolves once no extension is in flight any more. */
     stop() {
       stopped = true;
       clearInterval(timer);
+      return beating ?? Promise.resolve();
     },
   };
 }

@@ -1,6 +1,7 @@
 import { ChangeMessageVisibilityCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
-import { errorKind, isPermanent } from '../errors.ts';
+import { errorKind, isPermanent, SyncDeferredError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { EventSyncRunningError } from '../sync/claim.ts';
 import type { SyncMessage, SyncResult } from '../sync/types.ts';
 import { MessageLostError } from './heartbeat.ts';
 import { parseSyncMessage } from './message.ts';
@@ -17,6 +18,8 @@ export interface FailureInfo {
 
 export interface ProcessDeps {
   sqs: SQSClient;
+  /** The queue the message came from: a message given back early has its visibility changed there. */
+  queueUrl: string;
   sync: (message: SyncMessage, signal: AbortSignal) => Promise<SyncResult>;
   log: Logger;
   poisonQueueUrl?: string;
@@ -26,16 +29,27 @@ export interface ProcessDeps {
   onFailure?: (err: unknown, info: FailureInfo) => void;
 }
 
+/** The longest visibility SQS accepts: 12 hours. */
+export const MAX_VISIBILITY_SECONDS = 43_200;
+
 /**
  * One received message, start to end. The message contract: resolves with the message to
  * have sqs-consumer delete it (success, or a permanent failure dropped after logging);
  * throws to leave it for redelivery (a retryable failure, a worker-level permanent one,
  * or an abort by shutdown).
+ *
+ * Two endings give the message back at a chosen time instead of its visibility timeout:
+ * a sync aborted by shutdown is made visible at once (it stopped after a page and recorded
+ * its checkpoint, so another replica continues within seconds); a deferred sync (a
+ * Retry-After beyond LUMA_MAX_WAIT_IN_SYNC_SECONDS) comes back after the delay it was
+ * given. `stopHold` ends the visibility heartbeat first, and waits for an extension in
+ * flight, so that none can land after the change and undo it.
  */
 export async function processMessage(
   deps: ProcessDeps,
   message: Message,
   signal: AbortSignal,
+  stopHold?: () => Promise<void> | void,
 ): Promise<Message | undefined> {
   const context: MessageContext = {
     messageId: message.MessageId,
@@ -58,8 +72,27 @@ export async function processMessage(
         { ...context, kind, reason: lost ? signal.reason.message : undefined },
         lost
           ? 'sync aborted: its message can no longer be held'
-          : 'sync aborted by shutdown: message left for redelivery',
+          : 'sync aborted by shutdown: message made visible again for another worker',
       );
+      failure(false, false);
+      if (!lost) {
+        await stopHold?.();
+        await giveBack(deps, message, 0);
+      }
+      throw err;
+    }
+    if (err instanceof SyncDeferredError) {
+      const delaySeconds = Math.min(err.delaySeconds, MAX_VISIBILITY_SECONDS);
+      deps.log.info({ ...context, kind, delaySeconds, reason: err.message }, 'sync deferred: message comes back later');
+      failure(false, false);
+      await stopHold?.();
+      await giveBack(deps, message, delaySeconds);
+      throw err;
+    }
+    if (err instanceof EventSyncRunningError) {
+      // Not a failure: another sync of the event holds its claim. Redelivered after the
+      // visibility timeout, by when the other has usually finished.
+      deps.log.info({ ...context, kind, reason: err.message }, 'sync refused: the event is being synced elsewhere');
       failure(false, false);
       throw err;
     }
@@ -73,6 +106,21 @@ export async function processMessage(
     deps.log.warn({ ...context, kind, permanent, err }, 'sync failed: message left for redelivery');
     failure(permanent, false);
     throw err;
+  }
+}
+
+/** Sets the message's visibility to `seconds` from now; a failure only leaves it to its timeout. */
+async function giveBack(deps: ProcessDeps, message: Message, seconds: number): Promise<void> {
+  try {
+    await deps.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: deps.queueUrl,
+        ReceiptHandle: message.ReceiptHandle,
+        VisibilityTimeout: seconds,
+      }),
+    );
+  } catch (err) {
+    deps.log.warn({ err, messageId: message.MessageId, seconds }, 'could not change the visibility of a message');
   }
 }
 

@@ -7,6 +7,8 @@ import { describeDatabaseTarget, parseDatabaseUrl } from './database-url.ts';
 import * as schema from './schema.ts';
 
 export type Sql = postgres.Sql;
+/** How DATABASE_URL reaches PostgreSQL: directly (or through a session-mode pooler), or through a transaction-mode pooler. */
+export type Pooler = 'none' | 'transaction';
 export type Db = PostgresJsDatabase<typeof schema> & { $client: Sql };
 
 /** A database handle: Drizzle for typed queries, the postgres.js client for the few raw statements. */
@@ -19,6 +21,14 @@ export interface Database {
 export interface DatabaseOptions {
   url: string;
   poolMax: number;
+  /**
+   * "transaction" behind a transaction-mode pooler (PgBouncer, RDS Proxy), where nothing
+   * of a session outlives a transaction: statements go unnamed (parsed and planned every
+   * time) and the page statement brings its planner setting along (index-probes.ts).
+   */
+  pooler?: Pooler;
+  /** Closes a pooled connection idle this long (30 s; tests shrink it). */
+  idleTimeoutSeconds?: number;
   /** Called for every statement sent; benchmarks count statements per page with it. */
   onQuery?: (query: string) => void;
 }
@@ -31,11 +41,13 @@ export function createDatabase(options: DatabaseOptions): Database {
       connection: { TimeZone: 'UTC', application_name: 'luma-guest-sync' },
       onnotice: () => {},
       debug: options.onQuery ? (_connection, query) => options.onQuery?.(query) : undefined,
-      idle_timeout: 30,
+      idle_timeout: options.idleTimeoutSeconds ?? 30,
+      prepare: options.pooler !== 'transaction',
       connect_timeout: 10,
     }),
   );
-  const db = drizzle(sql, { schema });
+  const db = drizzle(sql, { schema }) as Db;
+  if (options.pooler === 'transaction') behindPooler.add(db);
   return { db, sql, close: () => sql.end({ timeout: 5 }) };
 }
 
@@ -48,16 +60,25 @@ export function redactDatabaseUrl(url: string): string {
   }
 }
 
+const behindPooler = new WeakSet<Db>();
+
+/** Whether `db` was made for a transaction-mode pooler (createDatabase's `pooler`). */
+export function isBehindTransactionPooler(db: Db): boolean {
+  return behindPooler.has(db);
+}
+
 const dialect = new PgDialect();
 
 /**
  * Runs a Drizzle SQL statement as a prepared statement, which postgres.js keeps per
  * connection: for the statement a sync runs once per page, parsing and planning it once
  * instead of every page measurably lowers the cost of a page. `db.execute` never prepares.
+ * A handle made for a transaction-mode pooler runs it unprepared instead. `on` is a
+ * transaction of `db`'s pool to run it in, if any.
  */
-export function executePrepared<T>(db: Db, query: SQL): Promise<T[]> {
+export function executePrepared<T>(db: Db, query: SQL, on: Sql | postgres.TransactionSql = db.$client): Promise<T[]> {
   const { sql: text, params } = dialect.sqlToQuery(query);
-  return db.$client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }) as unknown as Promise<
-    T[]
-  >;
+  const prepare = db.$client.options.prepare !== false;
+  // Sent now, not when first awaited (postgres.js's default): a caller may pipeline it.
+  return on.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare }).execute() as unknown as Promise<T[]>;
 }

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { drizzle } from 'drizzle-orm/postgres-js';
-import { migrate } from 'drizzle-orm/postgres-js/migrator';
+import { type SQL, sql as sqlTag } from 'drizzle-orm';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
+import { PgDialect } from 'drizzle-orm/pg-core';
+import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { connectionOptions } from './connection-options.ts';
 
@@ -20,32 +22,51 @@ export interface MigrationResult {
 /**
  * Applies the pending migrations in migrations/. Every migration is idempotent and
  * safe on a live directory database; running this twice is a no-op.
+ *
+ * Everything runs in one transaction that first takes a transaction-scoped advisory
+ * lock, so two migrators (two replicas' one-shot jobs started together) apply each
+ * migration once. Transaction-scoped state is all a transaction-mode pooler (PgBouncer,
+ * RDS Proxy) keeps: a session lock taken through one would stay on whichever server
+ * connection ran it, and its unlock could land on another. Unprepared for the same reason.
  */
 export async function runMigrations(databaseUrl: string): Promise<MigrationResult> {
-  // One connection, so the session-level advisory lock covers the migrator's transaction.
-  const sql = postgres(connectionOptions(databaseUrl, { max: 1, onnotice: () => {}, connection: { TimeZone: 'UTC' } }));
+  const sql = postgres(
+    connectionOptions(databaseUrl, { max: 1, prepare: false, onnotice: () => {}, connection: { TimeZone: 'UTC' } }),
+  );
   try {
-    await sql`SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
-    const before = await appliedCount(sql);
-    await migrate(drizzle(sql), {
-      migrationsFolder: MIGRATIONS_FOLDER,
-      migrationsSchema: MIGRATIONS_SCHEMA,
-      migrationsTable: MIGRATIONS_TABLE,
+    const db = drizzle(sql);
+    const migrations = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER });
+    return await db.transaction(async (tx) => {
+      await tx.execute(sqlTag`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
+      const before = await appliedCount(tx);
+      // Drizzle's own migration step, run inside this transaction: it asks its session for
+      // a transaction of its own, and gets this one.
+      const session = {
+        execute: (query: SQL) => tx.execute(query),
+        all: (query: SQL) => tx.execute(query),
+        transaction: (run: (inner: typeof tx) => Promise<unknown>) => run(tx),
+      };
+      await new PgDialect().migrate(migrations, session as never, {
+        migrationsFolder: MIGRATIONS_FOLDER,
+        migrationsSchema: MIGRATIONS_SCHEMA,
+        migrationsTable: MIGRATIONS_TABLE,
+      });
+      const after = await appliedCount(tx);
+      return { applied: migrationTags().slice(before, after) };
     });
-    const after = await appliedCount(sql);
-    await sql`SELECT pg_advisory_unlock(${MIGRATION_LOCK_KEY})`;
-    return { applied: migrationTags().slice(before, after) };
   } finally {
     await sql.end({ timeout: 5 });
   }
 }
 
-async function appliedCount(sql: postgres.Sql): Promise<number> {
-  const [row] = await sql<{ table: string | null }[]>`
-    SELECT to_regclass(${`${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}`})::text AS table`;
+async function appliedCount(tx: { execute: PostgresJsDatabase['execute'] }): Promise<number> {
+  const [row] = await tx.execute<{ table: string | null }>(
+    sqlTag`SELECT to_regclass(${`${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}`})::text AS table`,
+  );
   if (!row?.table) return 0;
-  const [count] = await sql<{ n: number }[]>`
-    SELECT count(*)::int AS n FROM ${sql(MIGRATIONS_SCHEMA)}.${sql(MIGRATIONS_TABLE)}`;
+  const [count] = await tx.execute<{ n: number }>(
+    sqlTag`SELECT count(*)::int AS n FROM ${sqlTag.identifier(MIGRATIONS_SCHEMA)}.${sqlTag.identifier(MIGRATIONS_TABLE)}`,
+  );
   return count?.n ?? 0;
 }
 

@@ -23,10 +23,10 @@ export const REQUIRED_COLUMNS: Record<string, string[]> = {
 
 /** The index that makes synced rows duplicate-proof; its absence is as serious as a missing column. */
 const REQUIRED_INDEXES = ['PLEventGuest_synced_event_member_key', 'Member_normalized_email_idx'];
-/** The shared Luma request budget (migration 0003). */
-const REQUIRED_FUNCTION = 'luma_guest_sync.acquire_rate_budget(text,integer,integer)';
-/** The sync history every attempt is written to (migration 0004). */
-const REQUIRED_TABLE = 'luma_guest_sync.sync_history';
+/** The shared Luma request budget (migration 0009; the table since 0003). */
+const REQUIRED_FUNCTION = 'luma_guest_sync.take_rate_slot(text,integer,integer,integer)';
+/** The sync history every attempt is written to (migration 0004) and the per-event claims (0008). */
+const REQUIRED_TABLES = ['luma_guest_sync.sync_history', 'luma_guest_sync.event_claim'];
 
 export interface SchemaCheck {
   ok: boolean;
@@ -52,8 +52,10 @@ export async function checkSchema(sql: Sql): Promise<SchemaCheck> {
   const [budget] = await sql<{ present: boolean }[]>`
     SELECT to_regprocedure(${REQUIRED_FUNCTION}) IS NOT NULL AS present`;
   if (!budget?.present) missing.push(`function ${REQUIRED_FUNCTION}`);
-  const [history] = await sql<{ present: boolean }[]>`SELECT to_regclass(${REQUIRED_TABLE}) IS NOT NULL AS present`;
-  if (!history?.present) missing.push(`table ${REQUIRED_TABLE}`);
+  for (const table of REQUIRED_TABLES) {
+    const [found] = await sql<{ present: boolean }[]>`SELECT to_regclass(${table}) IS NOT NULL AS present`;
+    if (!found?.present) missing.push(`table ${table}`);
+  }
   const message =
     missing.length === 0
       ? 'schema ok'

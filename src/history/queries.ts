@@ -7,7 +7,7 @@ export interface SyncHistoryRow {
   trigger: SyncTrigger;
   startedAt: Date;
   finishedAt: Date;
-  outcome: 'success' | 'failure';
+  outcome: 'success' | 'failure' | 'refused' | 'deferred';
   errorKind: string | null;
   pages: number | null;
   fetched: number | null;
@@ -33,14 +33,16 @@ const COLUMNS = `event_uid AS "eventUid", trigger, started_at AS "startedAt", fi
 
 /**
  * The last attempt of each event (of the given events, or of every event with history),
- * newest first. One index scan per event through (event_uid, started_at DESC).
+ * newest first. One index scan per event through (event_uid, started_at DESC). Refused
+ * attempts are not attempts of the event's sync (another sync held it, and its own row
+ * tells how that went), so they never hide it.
  */
 export async function lastAttempts(sql: Sql, options: { eventUids?: readonly string[] } = {}) {
-  const filter = options.eventUids ? sql`WHERE event_uid = ANY(${options.eventUids as string[]})` : sql``;
+  const filter = options.eventUids ? sql`AND event_uid = ANY(${options.eventUids as string[]})` : sql``;
   const rows = await sql<SyncHistoryRow[]>`
     SELECT * FROM (
       SELECT DISTINCT ON (event_uid) ${sql.unsafe(COLUMNS)}
-      FROM luma_guest_sync.sync_history ${filter}
+      FROM luma_guest_sync.sync_history WHERE outcome <> 'refused' ${filter}
       ORDER BY event_uid, started_at DESC
     ) last ORDER BY "startedAt" DESC`;
   return rows.map(toRow);

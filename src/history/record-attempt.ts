@@ -1,6 +1,7 @@
 import type { Sql } from '../db/client.ts';
-import { errorKind } from '../errors.ts';
+import { errorKind, SyncDeferredError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { EventSyncRunningError } from '../sync/claim.ts';
 import type { SyncResult, SyncTrigger } from '../sync/types.ts';
 
 /** One sync attempt as luma_guest_sync.sync_history stores it (migration 0004). */
@@ -9,11 +10,25 @@ export interface SyncAttempt {
   trigger: SyncTrigger;
   startedAt: Date;
   finishedAt: Date;
-  outcome: 'success' | 'failure';
-  /** errorKind() of the failure; absent for a success. */
+  outcome: AttemptOutcome;
+  /** errorKind() of the failure (or refusal, or deferral); absent for a success. */
   errorKind?: string;
   /** The sync's counts; absent for a failure, which returns none. */
   result?: Pick<SyncResult, 'pages' | 'fetched' | 'matched' | 'created' | 'removed' | 'skipped'>;
+}
+
+/**
+ * How an attempt ended. 'refused': another sync held the event's claim, so this one never
+ * ran (not a failure: the other is syncing it). 'deferred': Luma asked for a wait longer
+ * than a sync may hold its claim; the message comes back after it (migration 0008).
+ */
+export type AttemptOutcome = 'success' | 'failure' | 'refused' | 'deferred';
+
+/** The outcome an attempt that threw is recorded with. */
+export function outcomeOfError(err: unknown): Exclude<AttemptOutcome, 'success'> {
+  if (err instanceof EventSyncRunningError) return 'refused';
+  if (err instanceof SyncDeferredError) return 'deferred';
+  return 'failure';
 }
 
 export interface HistoryDeps {
@@ -84,7 +99,7 @@ export async function withSyncHistory(
   try {
     result = await run();
   } catch (err) {
-    await record({ outcome: 'failure', errorKind: errorKind(err) });
+    await record({ outcome: outcomeOfError(err), errorKind: errorKind(err) });
     throw err;
   }
   await record({ outcome: 'success', result });

@@ -6,11 +6,15 @@ import { WEBHOOK_OUTCOMES } from '../webhooks/server.ts';
 const SYNC_DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800];
 
 /** The stale-removal guard reasons of src/sync/remove-stale.ts, pre-initialised so rate() sees a 0. */
-const STALE_GUARD_REASONS = ['skipped_entries', 'empty_list', 'share_exceeded'];
+const STALE_GUARD_REASONS = ['skipped_entries', 'empty_list', 'share_exceeded', 'resumed'];
 /** HeartbeatFailureReason of src/consume/heartbeat.ts. */
 const HEARTBEAT_FAILURE_REASONS = ['receipt_invalid', 'unreachable', 'rejected'];
 
 export type SyncOutcome = 'success' | 'failure' | 'dry_run';
+
+/** Why a sync gave way instead of running to its end; each is a label of lgs_sync_refusals_total. */
+export const SYNC_REFUSAL_REASONS = ['claim_held', 'deferred'] as const;
+export type SyncRefusalReason = (typeof SYNC_REFUSAL_REASONS)[number];
 
 /** The worker's Prometheus instruments, on a registry of their own (never prom-client's global one). */
 export interface Metrics {
@@ -26,7 +30,13 @@ export interface Metrics {
   /** Messages waiting in the queue's dead-letter queue (from its redrive policy). */
   setDeadLetterDepth(messages: number): void;
   /** One sync attempt by what asked for it (src/sync/types.ts SYNC_TRIGGERS) and how it ended. */
-  recordSyncTrigger(trigger: string, outcome: 'success' | 'failure'): void;
+  recordSyncTrigger(trigger: string, outcome: 'success' | 'failure' | 'refused' | 'deferred'): void;
+  /**
+   * A sync that did not fail but gave way (never counted in lgs_sync_errors_total):
+   * claim_held = refused because another sync holds the event's claim; deferred = stopped
+   * to wait out a Retry-After longer than LUMA_MAX_WAIT_IN_SYNC_SECONDS.
+   */
+  recordSyncRefusal(reason: SyncRefusalReason): void;
   /** One tick of the freshness schedule (src/schedule/tier-tick.ts). */
   recordTierTick(report: {
     enqueuedByTier: Record<string, number>;
@@ -123,6 +133,12 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
     labelNames: ['kind'] as const,
     registers,
   });
+  const syncRefusals = new Counter({
+    name: 'lgs_sync_refusals_total',
+    help: 'Syncs that gave way without failing, by reason: claim_held (another sync holds the event), deferred (a Retry-After longer than LUMA_MAX_WAIT_IN_SYNC_SECONDS; the message comes back after it).',
+    labelNames: ['reason'] as const,
+    registers,
+  });
   const syncsByTrigger = new Counter({
     name: 'lgs_syncs_total',
     help: 'Event sync attempts by trigger (schedule, tier, webhook, manual) and outcome.',
@@ -203,6 +219,7 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
     syncDuration.zero({ outcome });
     for (const trigger of SYNC_TRIGGERS) syncsByTrigger.inc({ trigger, outcome }, 0);
   }
+  for (const reason of SYNC_REFUSAL_REASONS) syncRefusals.inc({ reason }, 0);
   for (const outcome of WEBHOOK_OUTCOMES) webhookDeliveries.inc({ outcome }, 0);
   for (const reason of HEARTBEAT_FAILURE_REASONS) heartbeatFailures.inc({ reason }, 0);
 
@@ -234,6 +251,7 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
       lastRunTime.set(now() / 1000);
     },
     recordSyncTrigger: (trigger, outcome) => syncsByTrigger.inc({ trigger, outcome }),
+    recordSyncRefusal: (reason) => syncRefusals.inc({ reason }),
     webhookDelivery: (outcome) => webhookDeliveries.inc({ outcome }),
     recordTierTick(report) {
       for (const [tier, n] of Object.entries(report.enqueuedByTier)) tierEnqueued.inc({ tier }, n);

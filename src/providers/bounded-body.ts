@@ -33,13 +33,19 @@ export class ResponseTooLargeError extends Error {
 export async function getBounded(
   http: Got,
   path: string,
-  options: { searchParams: Record<string, string>; signal: AbortSignal },
+  options: {
+    searchParams: Record<string, string>;
+    signal: AbortSignal;
+    /** Called when the status line and headers have arrived: the server has the request. */
+    onResponse?: () => void;
+  },
   maxBytes: number,
 ): Promise<BoundedResponse> {
   const stream = http.stream(path, { searchParams: options.searchParams, signal: options.signal });
   let response: { statusCode: number; headers: IncomingHttpHeaders } | undefined;
   stream.once('response', (res: { statusCode: number; headers: IncomingHttpHeaders }) => {
     response = res;
+    options.onResponse?.();
     const declared = Number(res.headers['content-length']);
     if (Number.isFinite(declared) && declared > maxBytes) {
       stream.destroy(new ResponseTooLargeError(declared, maxBytes, true));

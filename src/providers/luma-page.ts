@@ -24,6 +24,8 @@ export interface GuestPage {
   guests: ExternalGuest[];
   /** Entries without a usable id or email. */
   skipped: number;
+  /** The guest ids of skipped entries that had one (their email was unusable). */
+  skippedGuestIds: string[];
   hasMore: boolean;
   /** Null when the page carries no cursor (normal on the last page). */
   nextCursor: string | null;
@@ -67,13 +69,18 @@ export function parseGuestPage(body: unknown, ctx: PageContext): GuestPage {
   const nextCursor = readCursor(page.next_cursor, ctx);
 
   const guests: ExternalGuest[] = [];
+  const skippedGuestIds: string[] = [];
   let skipped = 0;
   for (const entry of entries) {
     const guest = readEntry(entry);
-    if (guest) guests.push(guest);
-    else skipped++;
+    if (typeof guest === 'object' && guest !== null) {
+      guests.push(guest);
+      continue;
+    }
+    skipped++;
+    if (typeof guest === 'string') skippedGuestIds.push(guest);
   }
-  return { guests, skipped, hasMore, nextCursor };
+  return { guests, skipped, skippedGuestIds, hasMore, nextCursor };
 }
 
 /** An invalid-response error naming the event and page; `reason` must not quote the body. */
@@ -103,7 +110,8 @@ function readCursor(value: unknown, ctx: PageContext): string | null {
   return value;
 }
 
-function readEntry(entry: unknown): ExternalGuest | null {
+/** The guest; or, for an entry whose email is unusable, its guest id alone; or null. */
+function readEntry(entry: unknown): ExternalGuest | string | null {
   if (entry === null || typeof entry !== 'object') return null;
   const outer = entry as Record<string, unknown>;
   const inner = outer.guest;
@@ -113,7 +121,7 @@ function readEntry(entry: unknown): ExternalGuest | null {
   const id = readId(guest.id) ?? readId(guest.api_id) ?? (wrapped ? readId(outer.api_id) : null);
   if (id === null) return null;
   const email = readEmail(guest.user_email) ?? readEmail(guest.email);
-  if (email === null) return null;
+  if (email === null) return id;
 
   return {
     externalGuestId: id,

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import got, { type Got } from 'got';
 import type { Config } from '../config/config.ts';
-import { isPermanent } from '../errors.ts';
+import { isPermanent, SyncDeferredError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { type BoundedResponse, getBounded } from './bounded-body.ts';
 import { CURSOR_REJECTED, type Failure, requestFailure, statusFailure } from './luma-failures.ts';
@@ -94,18 +94,27 @@ export function createLumaProvider(deps: LumaProviderDeps): GuestProvider {
       // A 503 may say when to come back, as a 429 does; otherwise back off with jitter.
       const waitMs = retryAfterMs(retryAfter, backoffMs(retried, backoff, random));
       const fields = { eventUid: req.eventUid, page: req.page, attempt, kind, status, waitMs, reason: error.message };
+      deferIfTooLong(waitMs, req, `Luma answered HTTP ${status ?? kind} and asked to wait`);
       log.warn(fields, 'luma request failed: retrying');
       await pause(waitMs, req.signal);
     };
 
     for (let attempt = 1; ; attempt++) {
-      await limiter.acquire(req.signal);
+      const done = await limiter.acquire(req.signal);
       deps.onRequest?.();
       const started = performance.now();
       let response: BoundedResponse;
       try {
-        response = await getBounded(http, path, { searchParams, signal: req.signal }, config.maxResponseBytes);
+        // The request's slot counts until Luma has it for certain: its answer's headers have
+        // arrived (or it failed); from then on, one window (rate-limit.ts).
+        response = await getBounded(
+          http,
+          path,
+          { searchParams, signal: req.signal, onResponse: done },
+          config.maxResponseBytes,
+        );
       } catch (err) {
+        done();
         if (req.signal.aborted) throw req.signal.reason;
         await retryOrThrow(requestFailure(err, req, config), attempt);
         continue;
@@ -132,9 +141,24 @@ export function createLumaProvider(deps: LumaProviderDeps): GuestProvider {
         );
       }
       const waitMs = retryAfterMs(response.headers['retry-after'], config.rateLimitWaitSeconds * 1000);
+      deferIfTooLong(waitMs, req, 'Luma answered 429 and asked to wait');
       log.warn({ eventUid: req.eventUid, page: req.page, attempt, waitMs }, 'luma rate limited');
       await pause(waitMs, req.signal);
     }
+  }
+
+  /**
+   * A wait longer than LUMA_MAX_WAIT_IN_SYNC_SECONDS is not slept through: it would hold a
+   * consumer slot and the event's claim doing nothing. The sync stops instead and its
+   * message comes back after the wait (SyncDeferredError); the checkpoint keeps its place.
+   */
+  function deferIfTooLong(waitMs: number, req: PageRequest, what: string): void {
+    if (waitMs <= config.maxWaitInSyncSeconds * 1000) return;
+    const seconds = Math.ceil(waitMs / 1000);
+    throw new SyncDeferredError(
+      `${what} ${seconds} s for event ${req.eventUid}, page ${req.page}: more than LUMA_MAX_WAIT_IN_SYNC_SECONDS (${config.maxWaitInSyncSeconds}); the sync resumes after the wait`,
+      seconds,
+    );
   }
 
   /** The injectable sleep; an abort rejects with the signal's reason. */
@@ -157,12 +181,14 @@ export function createLumaProvider(deps: LumaProviderDeps): GuestProvider {
       // Aborts the look-ahead request when onBatch fails, as well as on the caller's signal.
       const stop = new AbortController();
       const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-      let cursorPages = new Map<string, number>();
-      let summary: FetchSummary = { pages: 0, fetched: 0, skipped: 0 };
+      // The cursors seen, by the page that returned them; a resumed read knows its start
+      // cursor came from the page before, so a page handing it back is caught here too.
+      let cursorPages = new Map<string, number>(options.start ? [[options.start.cursor, options.start.page - 1]] : []);
+      let summary: FetchSummary = { pages: 0, fetched: 0, skipped: 0, unidentified: 0 };
       let restarted = false;
 
-      let page = 1;
-      let pending = fetchPage({ eventUid, externalEventId, page, cursor: null, signal });
+      let page = options.start?.page ?? 1;
+      let pending = fetchPage({ eventUid, externalEventId, page, cursor: options.start?.cursor ?? null, signal });
       try {
         for (;;) {
           let current: GuestPage;
@@ -176,7 +202,7 @@ export function createLumaProvider(deps: LumaProviderDeps): GuestProvider {
             restarted = true;
             log.warn({ eventUid, page, reason: err.message }, 'luma rejected the cursor: reading the list again');
             cursorPages = new Map();
-            summary = { pages: 0, fetched: 0, skipped: 0 };
+            summary = { pages: 0, fetched: 0, skipped: 0, unidentified: 0 };
             options.onRestart?.();
             page = 1;
             pending = fetchPage({ eventUid, externalEventId, page, cursor: null, signal });
@@ -202,7 +228,14 @@ export function createLumaProvider(deps: LumaProviderDeps): GuestProvider {
           summary.pages++;
           summary.fetched += current.guests.length;
           summary.skipped += current.skipped;
-          await onBatch({ page, guests: current.guests, skipped: current.skipped });
+          summary.unidentified += current.skipped - current.skippedGuestIds.length;
+          await onBatch({
+            page,
+            guests: current.guests,
+            skipped: current.skipped,
+            nextCursor: next ? current.nextCursor : null,
+            skippedGuestIds: current.skippedGuestIds,
+          });
           if (next === null) return summary;
           pending = next;
           page++;

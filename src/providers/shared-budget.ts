@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Sql } from '../db/client.ts';
 import type { Logger } from '../log.ts';
-import type { RequestBudget } from './rate-limit.ts';
+import { DEFAULT_HOLD_MS, type RequestBudget, type RequestDone } from './rate-limit.ts';
 
 export interface SharedBudgetOptions {
-  /** The worker's database; the budget lives in luma_guest_sync.rate_budget (migration 0003). */
+  /** The worker's database; the budget lives in luma_guest_sync.rate_budget (migrations 0003, 0009). */
   sql: Sql;
   /** Names the budget: every process passing the same key shares it. A hash, never the API key. */
   key: string;
@@ -13,7 +13,9 @@ export interface SharedBudgetOptions {
   perMinute: number;
   /** Window length; 60 s in production, scaled down by benchmarks and tests. */
   windowMs?: number;
-  /** Extra spacing added to every window, as in rate-limit.ts; default 2% of windowMs. */
+  /** The longest a request can last (its timeout), as in rate-limit.ts; default one minute. */
+  holdMs?: number;
+  /** Extra spacing added to every window, as in rate-limit.ts; none by default. */
   guardMs?: number;
   log?: Logger;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -40,10 +42,12 @@ interface Turn {
 
 /**
  * A sliding-window request budget shared through PostgreSQL by every replica using one
- * Luma key: at most `perMinute` request starts in any window of `windowMs`, whatever the
- * number of processes. Each grant is one call of luma_guest_sync.acquire_rate_budget,
- * which serialises on the key's row, reads the database's clock, and either records the
- * start or answers how long until a slot frees; the caller sleeps that long and asks again.
+ * Luma key: at most `perMinute` requests reach Luma in any window of `windowMs`, whatever
+ * the number of processes. As in rate-limit.ts, a request counts from its grant until one
+ * window after it ended. Each grant is one call of luma_guest_sync.take_rate_slot, which
+ * serialises on the key's row, reads the database's clock, and either records the grant
+ * or answers how long at least until a slot frees; the caller sleeps that long and asks
+ * again. The request's end is one call of end_rate_slot, not awaited by the request.
  *
  * Inside one process the callers take turns (in arrival order) and only the one at the
  * head talks to the database, so a process costs one round trip per granted request while
@@ -58,8 +62,8 @@ export function createSharedBudget(options: SharedBudgetOptions): RequestBudget 
   const baseWindowMs = options.windowMs ?? 60_000;
   if (!Number.isInteger(baseWindowMs) || baseWindowMs < 1)
     throw new RangeError('windowMs must be a whole number of at least 1');
-  // Grants are timed by the database, arrivals by Luma: the guard absorbs the gap (rate-limit.ts).
-  const windowMs = Math.round(baseWindowMs + (options.guardMs ?? baseWindowMs * 0.02));
+  const windowMs = Math.round(baseWindowMs + (options.guardMs ?? 0));
+  const holdMs = Math.round(options.holdMs ?? DEFAULT_HOLD_MS);
   const sleep = options.sleep ?? ((ms: number, signal?: AbortSignal) => delay(ms, undefined, { signal }));
 
   const turns: Turn[] = [];
@@ -97,29 +101,52 @@ export function createSharedBudget(options: SharedBudgetOptions): RequestBudget 
     next.resolve();
   };
 
-  /** 0 when a start was recorded, else the milliseconds to wait before asking again. */
-  const tryStart = async (): Promise<number> => {
+  /** The grant's time when a start was recorded, else the milliseconds to wait before asking again. */
+  const tryStart = async (): Promise<{ waitMs: number; grantedAt: string | null }> => {
     try {
-      const [row] = await sql<{ wait: number }[]>`
-        SELECT luma_guest_sync.acquire_rate_budget(${key}, ${limit}::int, ${windowMs}::int) AS wait`;
-      return row?.wait ?? 0;
+      // As text, to the microsecond: end_rate_slot finds the hold by this exact value (a Date keeps milliseconds).
+      const [row] = await sql<{ wait_ms: number; granted_at: string | null }[]>`
+        SELECT wait_ms, granted_at::text AS granted_at
+        FROM luma_guest_sync.take_rate_slot(${key}, ${limit}::int, ${windowMs}::int, ${holdMs}::int)`;
+      return { waitMs: row?.wait_ms ?? 0, grantedAt: row?.granted_at ?? null };
     } catch (err) {
       const missing = MISSING_OBJECT_CODES.has(String((err as { code?: unknown }).code));
-      const hint = missing ? ' (run db:migrate: migration 0003 adds it)' : '';
+      const hint = missing ? ' (run db:migrate: migration 0009 adds it)' : '';
       throw new Error(`The shared Luma request budget is unavailable${hint}`, { cause: err });
     }
   };
 
+  /**
+   * Reports the request's end, once, without making the request wait for it. If it
+   * fails, the grant stays a hold and counts as ended `holdMs` after it: late, never early.
+   */
+  const doneOf = (grantedAt: string): RequestDone => {
+    let reported = false;
+    return () => {
+      if (reported) return;
+      reported = true;
+      sql`SELECT luma_guest_sync.end_rate_slot(${key}, ${grantedAt}::timestamptz)`.then(
+        () => {},
+        // The message only: a driver error may carry the statement and its parameters.
+        (err: unknown) =>
+          log?.warn(
+            { reason: (err as Error).message },
+            'could not report the end of a luma request to the shared budget',
+          ),
+      );
+    };
+  };
+
   return {
-    async acquire(signal?: AbortSignal): Promise<void> {
+    async acquire(signal?: AbortSignal): Promise<RequestDone> {
       signal?.throwIfAborted();
       await takeTurn(signal);
       try {
         for (;;) {
-          // No slot frees later than one window from now; a longer answer is a clock step
-          // (migration 0006 corrects the row; a replica on an older function may not).
-          const waitMs = Math.min(await tryStart(), windowMs);
-          if (waitMs <= 0) return;
+          const start = await tryStart();
+          if (start.grantedAt) return doneOf(start.grantedAt);
+          // No slot frees later than one window from now; a longer answer is a clock step.
+          const waitMs = Math.min(Math.max(1, start.waitMs), windowMs);
           log?.debug({ waitMs, perMinute: limit, windowMs }, 'waiting for the shared luma request budget');
           try {
             await sleep(waitMs, signal);

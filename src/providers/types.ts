@@ -20,6 +20,10 @@ export interface GuestBatch {
   guests: ExternalGuest[];
   /** Entries on this page without a usable id or email. */
   skipped: number;
+  /** The cursor of the next page (a resume checkpoint); null on the last page. */
+  nextCursor: string | null;
+  /** The guest ids of this page's skipped entries that had one (their email was unusable). */
+  skippedGuestIds: string[];
 }
 
 export interface GuestFetchOptions {
@@ -27,8 +31,14 @@ export interface GuestFetchOptions {
   externalEventId: string;
   signal?: AbortSignal;
   /**
+   * Resume from a checkpoint: read from this cursor, numbering its page `page`, instead of
+   * from page 1. Should the provider reject the cursor, the list is read from page 1 (onRestart).
+   */
+  start?: { cursor: string; page: number };
+  /**
    * Called when the provider starts the list again from page 1 (Luma rejected a cursor
-   * mid-list): the pages already handed over come again, so per-page tallies restart.
+   * mid-list, or the `start` cursor): the pages already handed over come again, so
+   * per-page tallies restart; after it, the list is read whole from page 1.
    */
   onRestart?: () => void;
 }
@@ -38,6 +48,8 @@ export interface FetchSummary {
   /** Usable guests handed to onBatch. */
   fetched: number;
   skipped: number;
+  /** Skipped entries without a usable guest id: any synced row of the event could be theirs. */
+  unidentified: number;
 }
 
 export interface GuestProvider {

@@ -3,6 +3,9 @@ import type { ProviderType } from '../providers/types.ts';
 import { eligibleEventAt, type SyncableEvent } from './discover.ts';
 import type { TierCandidate } from './tiers.ts';
 
+/** Successful syncs the guests-per-match ratio is taken over. */
+const RECENT_SYNCS = 500;
+
 interface CandidateRow {
   eventUid: string;
   externalEventId: string;
@@ -12,6 +15,8 @@ interface CandidateRow {
   guestLastSyncedAt: string | null;
   lastSuccessAt: string | null;
   lastPages: number | null;
+  syncedGuests: number | null;
+  guestsPerMatch: number | null;
   lastTierSlot: string | null;
 }
 
@@ -19,8 +24,9 @@ interface CandidateRow {
  * The syncable events (the daily pass's rule: a known provider, an external id and a
  * location, not ended, not deleted) that start within `horizonMs` of `now`, with what
  * the tick needs to know about each: its last success and page count from the sync
- * history, and the last tier slot it was enqueued for. One statement; the history is
- * read with one index probe per event.
+ * history (or, lacking one, its synced rows and the guests per match of recent syncs,
+ * for estimatePages), and the last tier slot it was enqueued for. One statement; the
+ * history is read with one index probe per event.
  *
  * Raw SQL with text timestamps: Drizzle, sharing this client, turns postgres.js's date
  * parsing off. "PLEvent" dates are UTC timestamps without a zone.
@@ -32,12 +38,26 @@ export async function findTierCandidates(
 ): Promise<TierCandidate<SyncableEvent>[]> {
   const until = new Date(now.getTime() + horizonMs).toISOString();
   const rows = await sql<CandidateRow[]>`
+    WITH recent AS (
+      -- The guests read per member matched, over the last successful syncs of any event.
+      SELECT sum(fetched)::float8 / nullif(sum(matched), 0) AS guests_per_match
+      FROM (
+        SELECT fetched, matched FROM luma_guest_sync.sync_history
+        WHERE outcome = 'success' AND matched > 0
+        ORDER BY finished_at DESC LIMIT ${RECENT_SYNCS}
+      ) s
+    )
     SELECT e.uid AS "eventUid", e."externalEventId", e."locationUid",
       e."externalEventProvider"::text AS "providerType",
       to_char(e."startDate", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "startDate",
       to_char(e."guestLastSyncedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "guestLastSyncedAt",
       to_char(h.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "lastSuccessAt",
       h.pages AS "lastPages",
+      -- Only where no success tells the cost: one count on the synced-rows index.
+      CASE WHEN h.pages IS NULL THEN (
+        SELECT count(*)::int FROM "PLEventGuest" g WHERE g."eventUid" = e.uid AND g."externalGuestId" IS NOT NULL
+      ) END AS "syncedGuests",
+      (SELECT guests_per_match FROM recent) AS "guestsPerMatch",
       to_char(t.slot AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "lastTierSlot"
     FROM "PLEvent" e
     LEFT JOIN LATERAL (
@@ -63,6 +83,8 @@ export async function findTierCandidates(
       // Events synced before the history existed have only guestLastSyncedAt.
       lastSuccessAt: lastSuccess ? new Date(lastSuccess) : undefined,
       lastPages: row.lastPages ?? undefined,
+      syncedGuests: row.syncedGuests ?? undefined,
+      guestsPerMatch: row.guestsPerMatch ?? undefined,
       lastTierSlot: row.lastTierSlot ? new Date(row.lastTierSlot) : undefined,
     };
   });

@@ -11,7 +11,12 @@ import { parseTiers, type Tier, tickBudget } from './tiers.ts';
  * its request budget (the share of the key's budget over one tick). One derivation for
  * the daemon's ticks, `enqueue --tiers` and `status`'s next-due times.
  */
-export function tierPlanOptions(config: Readonly<Config>): { tiers: Tier[]; tickMs: number; budget: number } {
+export function tierPlanOptions(config: Readonly<Config>): {
+  tiers: Tier[];
+  tickMs: number;
+  budget: number;
+  pageSize: number;
+} {
   const tickMs = config.tiers.tickMinutes * 60_000;
   const budget = tickBudget({
     share: config.tiers.budgetShare,
@@ -19,7 +24,7 @@ export function tierPlanOptions(config: Readonly<Config>): { tiers: Tier[]; tick
     windowMs: config.luma.rateLimitWindowMs,
     tickMs,
   });
-  return { tiers: parseTiers(config.tiers.schedule), tickMs, budget };
+  return { tiers: parseTiers(config.tiers.schedule), tickMs, budget, pageSize: config.luma.pageSize };
 }
 
 /**
@@ -36,13 +41,13 @@ export function createTierScheduler(deps: {
   onTick?: (report: TierTickReport) => void;
 }): Scheduler {
   const { config } = deps;
-  const { tiers, tickMs, budget } = tierPlanOptions(config);
+  const plan = tierPlanOptions(config);
   const log = deps.log.child({ schedule: 'tiers' });
   return createScheduler({
     cron: `*/${config.tiers.tickMinutes} * * * *`,
     log,
     enqueueOnce: async (slot, signal) => {
-      const report = await runTierTick({ ...deps, log }, slot, { tiers, tickMs, budget, signal });
+      const report = await runTierTick({ ...deps, log }, slot, { ...plan, signal });
       deps.onTick?.(report);
     },
   });

@@ -19,6 +19,8 @@ export interface TierTickOptions {
   tickMs: number;
   /** Requests the tick may plan (tickBudget of tiers.ts). */
   budget: number;
+  /** Guests per Luma page (LUMA_PAGE_SIZE): turns an event's guests into requests. */
+  pageSize: number;
   dryRun?: boolean;
   signal?: AbortSignal;
 }
@@ -51,7 +53,13 @@ export interface TierTickReport {
 export async function runTierTick(deps: TierTickDeps, slot: Date, options: TierTickOptions): Promise<TierTickReport> {
   const widest = Math.max(...options.tiers.map((t) => t.horizonMs));
   const candidates = await findTierCandidates(deps.sql, slot, widest);
-  const plan = planTick(candidates, { tiers: options.tiers, slot, tickMs: options.tickMs, budget: options.budget });
+  const plan = planTick(candidates, {
+    tiers: options.tiers,
+    slot,
+    tickMs: options.tickMs,
+    budget: options.budget,
+    pageSize: options.pageSize,
+  });
   const enqueuedByTier: Record<string, number> = Object.fromEntries(options.tiers.map((t) => [t.name, 0]));
   let sent: string[] = [];
   let failed = 0;

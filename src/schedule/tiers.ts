@@ -61,6 +61,10 @@ export interface TierCandidate<E = unknown> {
   lastSuccessAt?: Date;
   /** Pages its last successful sync read: the estimate of what the next one costs. */
   lastPages?: number;
+  /** Without lastPages (never succeeded, or its history pruned): its synced rows. */
+  syncedGuests?: number;
+  /** Guests read per member matched, over recent successful syncs of any event. */
+  guestsPerMatch?: number;
   /** The tier slot it was last enqueued for. */
   lastTierSlot?: Date;
 }
@@ -95,15 +99,40 @@ export function tierDueAt(
 }
 
 /**
+ * The fewest pages an event is estimated at: a sync reads at least its first page. An
+ * event with neither a recorded success nor synced rows (a new event) gets this floor,
+ * and its first sync records its real cost.
+ */
+export const MIN_ESTIMATED_PAGES = 1;
+
+/**
+ * Requests the next sync of an event will take: the pages its last successful sync read;
+ * without one (a new event, a history pruned by retention, a sync that keeps failing
+ * after filling rows) its synced rows — each one a guest on the Luma list — scaled by
+ * the guests read per match of recent syncs (the guests with no directory account), in
+ * pages of `pageSize`. Never below MIN_ESTIMATED_PAGES.
+ */
+export function estimatePages(
+  candidate: Pick<TierCandidate, 'lastPages' | 'syncedGuests' | 'guestsPerMatch'>,
+  pageSize: number,
+): number {
+  if (candidate.lastPages !== undefined) return Math.max(MIN_ESTIMATED_PAGES, candidate.lastPages);
+  // A list holds at least the guests the rows came from.
+  const guests = (candidate.syncedGuests ?? 0) * Math.max(1, candidate.guestsPerMatch ?? 1);
+  return Math.max(MIN_ESTIMATED_PAGES, Math.ceil(guests / pageSize));
+}
+
+/**
  * Picks the events due at `slot` and affordable within `budget` requests. An event is
  * due when a tier interval has passed since it was last enqueued by a tick, or since its
  * last successful sync by any trigger (less one tick, so a sync that started a moment
  * after the tick that sent it still counts for that tick). Soonest start first; an event
- * costing more than what is left is passed over for cheaper later ones, and waits.
+ * costing more than what is left (estimatePages) is passed over for cheaper later ones,
+ * and waits.
  */
 export function planTick<E>(
   candidates: readonly TierCandidate<E>[],
-  options: { tiers: readonly Tier[]; slot: Date; tickMs: number; budget: number },
+  options: { tiers: readonly Tier[]; slot: Date; tickMs: number; budget: number; pageSize: number },
 ): TickPlan<E> {
   const now = options.slot.getTime();
   const plan: TickPlan<E> = { selected: [], deferred: 0, cost: 0, oldestDueMs: new Map() };
@@ -117,7 +146,7 @@ export function planTick<E>(
     // An event never synced counts as due for one interval, so the gauge stays finite.
     const waited = Number.isFinite(dueAt) ? now - dueAt : tier.intervalMs;
     plan.oldestDueMs.set(tier.name, Math.max(plan.oldestDueMs.get(tier.name) ?? 0, waited));
-    const cost = Math.max(1, candidate.lastPages ?? 1);
+    const cost = estimatePages(candidate, options.pageSize);
     if (plan.cost + cost > options.budget) {
       plan.deferred++;
       continue;

@@ -73,7 +73,9 @@ export async function readEventStatuses(sql: Sql, options: StatusOptions): Promi
       to_char(t.slot AT TIME ZONE 'UTC', ${sql.unsafe(ISO)}) AS "lastTierSlot"
     FROM "PLEvent" e
     LEFT JOIN LATERAL (
-      SELECT * FROM luma_guest_sync.sync_history WHERE event_uid = e.uid ORDER BY started_at DESC LIMIT 1
+      -- A refused attempt never ran (another sync held the event): it hides nothing.
+      SELECT * FROM luma_guest_sync.sync_history WHERE event_uid = e.uid AND outcome <> 'refused'
+      ORDER BY started_at DESC LIMIT 1
     ) a ON true
     LEFT JOIN LATERAL (
       SELECT started_at FROM luma_guest_sync.sync_history

@@ -23,8 +23,19 @@ function humanDuration(seconds: number): string {
 
 const utc = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')}Z`;
 const count = (n: number | null | undefined) => (n === null || n === undefined ? '-' : String(n));
-const outcomeOf = (a: Pick<SyncHistoryRow, 'outcome' | 'errorKind'>) =>
-  a.outcome === 'success' ? 'ok' : `failed (${a.errorKind ?? 'unknown'})`;
+const outcomeOf = (a: Pick<SyncHistoryRow, 'outcome' | 'errorKind'>) => {
+  switch (a.outcome) {
+    case 'success':
+      return 'ok';
+    // Neither is a failure: the event was being synced elsewhere, or Luma asked for a long wait.
+    case 'refused':
+      return 'refused (another sync held the event)';
+    case 'deferred':
+      return 'deferred (Luma asked to wait)';
+    default:
+      return `failed (${a.errorKind ?? 'unknown'})`;
+  }
+};
 
 /** Left-aligned columns, two spaces apart; every cell is plain text. */
 function table(header: string[], rows: string[][]): string {

@@ -1,6 +1,8 @@
 import { type SQL, sql } from 'drizzle-orm';
-import { type Db, executePrepared } from '../db/client.ts';
+import type { Db } from '../db/client.ts';
 import type { ExternalGuest } from '../providers/types.ts';
+import { type CheckpointWrite, type Claim, fenceUpdate } from './claim.ts';
+import { executeWithIndexProbes } from './index-probes.ts';
 
 export interface GuestTarget {
   eventUid: string;
@@ -14,6 +16,14 @@ export interface PageOutcome {
   matchedMemberUids: string[];
   /** Members added as guests (in a dry run: who would be). */
   createdMemberUids: string[];
+  /** With a fence: false when the claim was no longer this sync's, and nothing was written. */
+  held: boolean;
+}
+
+/** The claim a page write must still hold, and the checkpoint it records with the page. */
+export interface PageFence {
+  claim: Claim;
+  checkpoint: CheckpointWrite;
 }
 
 /**
@@ -32,6 +42,12 @@ export interface PageOutcome {
  * into a no-op (ON CONFLICT DO NOTHING) instead of a second row. Existing rows are never
  * updated.
  *
+ * Fenced (with `fence`): the same statement first runs the claim's fencing UPDATE (claim.ts),
+ * which also extends the lease and records the checkpoint, and inserts only when that
+ * UPDATE found the claim still this sync's. So a sync whose claim lapsed or was taken over
+ * writes no guest and no checkpoint, and learns it from `held`; there is no gap between a
+ * check and the write. An empty page still runs the statement, for its checkpoint.
+ *
  * With `dryRun`, nothing is written; members in `alreadyCounted` (counted on earlier pages
  * of the same dry run) are not reported again.
  */
@@ -39,13 +55,16 @@ export async function addPageGuests(
   deps: { db: Db; now?: () => Date },
   target: GuestTarget,
   guests: readonly ExternalGuest[],
-  options: { dryRun?: boolean; alreadyCounted?: ReadonlySet<string> } = {},
+  options: { dryRun?: boolean; alreadyCounted?: ReadonlySet<string>; fence?: PageFence } = {},
 ): Promise<PageOutcome> {
-  if (guests.length === 0) return { matchedGuests: 0, matchedMemberUids: [], createdMemberUids: [] };
-  const [row] = await executePrepared<{
+  if (guests.length === 0 && !options.fence) {
+    return { matchedGuests: 0, matchedMemberUids: [], createdMemberUids: [], held: true };
+  }
+  const [row] = await executeWithIndexProbes<{
     matched_guests: number;
     matched: string[] | null;
     created: string[] | null;
+    held: boolean;
   }>(deps.db, pageStatement(target, guests, deps.now?.() ?? new Date(), options));
 
   const created = row?.created ?? [];
@@ -54,6 +73,7 @@ export async function addPageGuests(
     matchedGuests: row?.matched_guests ?? 0,
     matchedMemberUids: row?.matched ?? [],
     createdMemberUids: counted ? created.filter((uid) => !counted.has(uid)) : created,
+    held: row?.held ?? false,
   };
 }
 
@@ -62,7 +82,7 @@ export function pageStatement(
   target: GuestTarget,
   guests: readonly ExternalGuest[],
   now: Date,
-  options: { dryRun?: boolean } = {},
+  options: { dryRun?: boolean; fence?: PageFence } = {},
 ): SQL {
   const emails = sql.param(guests.map((g) => g.email));
   const guestIds = sql.param(guests.map((g) => g.externalGuestId));
@@ -79,8 +99,14 @@ export function pageStatement(
         ON CONFLICT DO NOTHING
         RETURNING "memberUid")`;
 
+  // Without a fence, a one-row stand-in, so the statement's shape is the same either way.
+  const claim = options.fence
+    ? sql`claim AS (${fenceUpdate(options.fence.claim, options.fence.checkpoint)}),`
+    : sql`claim AS (SELECT 1 AS held),`;
+
   return sql`
-    WITH page AS (
+    WITH ${claim}
+    page AS (
       SELECT * FROM unnest(${emails}::text[], ${guestIds}::text[]) WITH ORDINALITY AS p(email, external_guest_id, ord)
     ),
     hits AS (
@@ -113,13 +139,14 @@ export function pageStatement(
         WHERE g."eventUid" = ${target.eventUid} AND g."memberUid" = members.member_uid
         LIMIT 1
       ) existing ON true
-      WHERE existing.listed IS NULL
+      WHERE existing.listed IS NULL AND EXISTS (SELECT 1 FROM claim)
     ),
     ${write}
     SELECT
       (SELECT count(DISTINCT ord) FROM hits)::int AS matched_guests,
       (SELECT array_agg(member_uid) FROM members) AS matched,
-      (SELECT array_agg("memberUid") FROM created) AS created`;
+      (SELECT array_agg("memberUid") FROM created) AS created,
+      EXISTS (SELECT 1 FROM claim) AS held`;
 }
 
 /**

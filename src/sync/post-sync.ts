@@ -16,7 +16,7 @@ export interface PostSyncPushResult {
   notifications: NotificationRefresh | null;
 }
 
-/** The advisory-lock namespace of gathering (location) locks; see event-lock.ts. */
+/** The advisory-lock namespace (first key) of gathering (location) locks; transaction-scoped. */
 const GATHERING_LOCK_NAMESPACE = 0x4c475302;
 
 /**
@@ -32,20 +32,32 @@ export async function runPostSyncPush(
   deps: { db: Db; now?: () => Date; log?: Logger },
   events: Array<{ eventUid: string; locationUid: string | null }>,
 ): Promise<PostSyncPushResult> {
+  return withTransaction(deps.db, (tx) => refreshPushInTransaction({ ...deps, db: tx }, events));
+}
+
+/**
+ * runPostSyncPush's work inside a transaction the caller opened (`deps.db` is it): a
+ * sync's finish runs it in its fenced transaction (sync-event.ts), so the refresh is
+ * written only while the sync still holds its event's claim. The gathering locks are
+ * transaction-scoped, so this works through a transaction-mode pooler.
+ */
+export async function refreshPushInTransaction(
+  deps: { db: Db; now?: () => Date; log?: Logger },
+  events: Array<{ eventUid: string; locationUid: string | null }>,
+): Promise<PostSyncPushResult> {
+  const db = deps.db;
   const locationUids = [...new Set(events.flatMap((e) => (e.locationUid ? [e.locationUid] : [])))].sort();
-  return withTransaction(deps.db, async (db) => {
-    await db.execute(sql`
-      SELECT pg_advisory_xact_lock(${GATHERING_LOCK_NAMESPACE}::int, hashtext(uid))
-      FROM (SELECT unnest(${sql.param(locationUids)}::text[]) AS uid ORDER BY 1) ordered`);
-    // One instant for both steps, so their windows agree.
-    const at = deps.now?.() ?? new Date();
-    const stepDeps = { ...deps, db, now: () => at };
-    const candidates = await refreshPushCandidates(
-      stepDeps,
-      events.map((e) => e.eventUid),
-    );
-    if (candidates === null) return { candidates: null, notifications: null };
-    const notifications = await refreshSentNotifications(stepDeps, locationUids);
-    return { candidates, notifications };
-  });
+  await db.execute(sql`
+    SELECT pg_advisory_xact_lock(${GATHERING_LOCK_NAMESPACE}::int, hashtext(uid))
+    FROM (SELECT unnest(${sql.param(locationUids)}::text[]) AS uid ORDER BY 1) ordered`);
+  // One instant for both steps, so their windows agree.
+  const at = deps.now?.() ?? new Date();
+  const stepDeps = { ...deps, db, now: () => at };
+  const candidates = await refreshPushCandidates(
+    stepDeps,
+    events.map((e) => e.eventUid),
+  );
+  if (candidates === null) return { candidates: null, notifications: null };
+  const notifications = await refreshSentNotifications(stepDeps, locationUids);
+  return { candidates, notifications };
 }

@@ -1,8 +1,11 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 
-/** Why a sync removed nothing although removal is on; each is a metric label. */
-export type StaleGuard = 'skipped_entries' | 'empty_list' | 'share_exceeded';
+/**
+ * Why a sync removed nothing although removal is on; each is a metric label. 'resumed' is
+ * decided by the sync, not here: an attempt that resumed mid-list lacks the complete list.
+ */
+export type StaleGuard = 'skipped_entries' | 'empty_list' | 'share_exceeded' | 'resumed';
 
 export interface StaleRemoval {
   /** Synced rows of the event before removal. */
@@ -21,9 +24,9 @@ export interface StaleInput {
   eventUid: string;
   /** Usable entries read: the complete approved list, every page of it. */
   fetched: number;
-  /** Entries of that list the sync could not read (no usable id or email). */
-  skipped: number;
-  /** Every Luma guest id on the list. */
+  /** Entries of that list without a usable guest id: any of the rows could be theirs. */
+  unidentified: number;
+  /** Every Luma guest id on the list, those of entries skipped for an unusable email included. */
   keepGuestIds: readonly string[];
   /** Every member matched on the list (under whichever guest id). */
   keepMemberUids: readonly string[];
@@ -39,12 +42,13 @@ const DRY_RUN_LIST_LIMIT = 1000;
  * from the complete approved list this sync read, unless their member was matched on
  * it under another id. Rows the directory created are never touched. When in doubt it
  * keeps, because a removed row loses whatever the directory or the member added to it:
- * a list with any unreadable entry (that entry could be any of the rows), an empty list,
- * or a removal above `maxShare` of the synced rows removes nothing.
+ * a list with any entry without a usable guest id (that entry could be any of the rows),
+ * an empty list, or a removal above `maxShare` of the synced rows removes nothing. An
+ * entry skipped for its email alone keeps its own guest id's row and holds back nothing else.
  *
  * The count behind the guards and the delete are one statement, so they see the same
- * rows; the per-event lock (event-lock.ts) keeps another sync of the event from adding
- * rows meanwhile.
+ * rows; the sync runs it in its finish transaction, after the fencing UPDATE of its claim
+ * (claim.ts), which keeps another sync of the event from writing meanwhile.
  */
 export async function removeStaleGuests(deps: { db: Db }, input: StaleInput): Promise<StaleRemoval> {
   const ids = sql.param(input.keepGuestIds);
@@ -58,7 +62,7 @@ export async function removeStaleGuests(deps: { db: Db }, input: StaleInput): Pr
       SELECT count(*)::int AS synced, count(*) FILTER (WHERE stale)::int AS stale FROM synced
     ), guarded AS (
       SELECT synced, stale, CASE
-        WHEN ${input.skipped}::int > 0 THEN 'skipped_entries'
+        WHEN ${input.unidentified}::int > 0 THEN 'skipped_entries'
         WHEN stale = 0 THEN NULL
         WHEN ${input.fetched}::int = 0 THEN 'empty_list'
         WHEN stale > synced * ${String(input.maxShare)}::numeric THEN 'share_exceeded'

@@ -1,15 +1,17 @@
 import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { plEvent } from '../db/schema.ts';
+import { withTransaction } from '../db/transaction.ts';
 import { PermanentError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { getProvider, type ProviderRegistry } from '../providers/registry.ts';
 import { addPageGuests } from './add-page-guests.ts';
-import { withEventLock } from './event-lock.ts';
+import { acquireClaim, type Claim, ClaimLostError, type ClaimSettings, fenceClaim, releaseClaim } from './claim.ts';
+import { type ClaimHold, holdClaim } from './claim-hold.ts';
 import { followEventLocation } from './follow-location.ts';
 import { withIndexProbes } from './index-probes.ts';
-import { runPostSyncPush } from './post-sync.ts';
-import { removeStaleGuests } from './remove-stale.ts';
+import { refreshPushInTransaction } from './post-sync.ts';
+import { removeStaleGuests, type StaleRemoval } from './remove-stale.ts';
 import type { SyncMessage, SyncResult } from './types.ts';
 
 export interface SyncDeps {
@@ -18,13 +20,22 @@ export interface SyncDeps {
   log: Logger;
   now?: () => Date;
   removeStale?: { enabled: boolean; maxShare: number };
+  /** The per-event claim (claim.ts); a 60 s lease held as host:pid when absent. */
+  claim?: ClaimSettings;
   /** Told about every finished page and every finished sync, for metrics. */
   observer?: SyncObserver;
+  /** Test seams: a point where a test can hold the sync to force an interleaving. */
+  hooks?: SyncHooks;
 }
 
 export interface SyncObserver {
-  /** The stale-removal guard kept guests (reason: skipped_entries, empty_list or share_exceeded). */
+  /** The stale-removal guard kept guests (reason: skipped_entries, empty_list, share_exceeded or resumed). */
   staleGuard?(guard: string): void;
+}
+
+export interface SyncHooks {
+  /** Awaited after the last page was written, before the finish (moves, removal, guestLastSyncedAt, push). */
+  beforeFinish?(): Promise<void>;
 }
 
 export interface SyncOptions {
@@ -32,35 +43,62 @@ export interface SyncOptions {
   signal?: AbortSignal;
 }
 
+/** The claim settings of a sync whose deps name none. */
+const DEFAULT_CLAIM: ClaimSettings = { leaseSeconds: 60 };
+
 /**
- * Syncs one event start to end: reads the provider's whole approved list page by page,
- * adds the matched members who are not yet guests, then — only when every page
- * succeeded — moves synced rows to the event's current location, removes stale guests
- * (opt-in), records guestLastSyncedAt and refreshes the IRL push data. Any failure
- * before that leaves guestLastSyncedAt as it was; rows already added stay, and a
- * redelivery completes the rest without duplicates.
+ * Syncs one event start to end: reads the provider's approved list page by page, adds
+ * the matched members who are not yet guests, then — only when every page succeeded —
+ * moves synced rows to the event's current location, removes stale guests (opt-in),
+ * records guestLastSyncedAt and refreshes the IRL push data. Any failure before that
+ * leaves guestLastSyncedAt as it was; rows already added stay, and a redelivery
+ * completes the rest without duplicates.
  *
- * The whole sync holds the event's lock (event-lock.ts): a second sync of the same event
- * meanwhile fails at once with the retryable EventSyncRunningError.
+ * The sync holds the event's claim (claim.ts) from before it reads Luma to its last
+ * write: a second sync of the event meanwhile is refused at once with the retryable
+ * EventSyncRunningError. Every write is fenced by the claim's token, so a sync whose
+ * claim lapsed or was taken over writes nothing more and ends with ClaimLostError. Each
+ * page records the next page's cursor with the claim; a later attempt resumes there
+ * (reading Luma from page 1 instead if the cursor is refused). A completed sync clears
+ * the checkpoint and releases the claim in its last transaction; any other ending
+ * releases the claim and keeps the checkpoint.
  */
 export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: SyncOptions = {}): Promise<SyncResult> {
   const log = deps.log.child({ component: 'PLEventGuestSyncService', eventUid: message.eventUid });
-  const result = await withEventLock(deps.db, message.eventUid, (lockLost) =>
-    syncLockedEvent(deps, log, message, {
-      ...options,
-      signal: options.signal ? AbortSignal.any([options.signal, lockLost]) : lockLost,
-    }),
-  );
-  // Logged once the lock is released, so that whoever sees this line can sync the event again.
+  const settings = deps.claim ?? DEFAULT_CLAIM;
+  options.signal?.throwIfAborted();
+  const claim = await acquireClaim(deps.db, message.eventUid, settings);
+  log.debug({ token: claim.token, holder: claim.holder, checkpoint: claim.checkpoint }, 'claim taken');
+  const hold = holdClaim({ db: deps.db, log }, claim, { renewEveryMs: settings.renewEveryMs });
+  const signal = options.signal ? AbortSignal.any([options.signal, hold.lost]) : hold.lost;
+  let result: SyncResult;
+  try {
+    result = await syncClaimedEvent(deps, log, message, { ...options, signal }, claim, hold);
+  } catch (err) {
+    hold.stop();
+    // A loss noticed by the renewals is the reason, whatever the abort surfaced as.
+    const reason = hold.lost.aborted ? hold.lost.reason : err;
+    // Kept: the checkpoint, for the next attempt. Fenced by the token: a no-op once lost.
+    await releaseClaim(deps.db, claim, { clearCheckpoint: false }).catch((releaseErr: unknown) =>
+      log.warn({ err: releaseErr }, 'could not release the claim: it frees itself when its lease ends'),
+    );
+    if (reason instanceof ClaimLostError) log.warn({ token: claim.token, reason: reason.message }, 'claim lost');
+    throw reason;
+  } finally {
+    hold.stop();
+  }
+  // Logged once the claim is released, so that whoever sees this line can sync the event again.
   log.info(result, 'sync complete');
   return result;
 }
 
-async function syncLockedEvent(
+async function syncClaimedEvent(
   deps: SyncDeps,
   log: Logger,
   message: SyncMessage,
   options: SyncOptions,
+  claim: Claim,
+  hold: ClaimHold,
 ): Promise<SyncResult> {
   const started = performance.now();
   const now = deps.now ?? (() => new Date());
@@ -68,7 +106,19 @@ async function syncLockedEvent(
   const provider = getProvider(deps.providers, message.providerType);
   const target = await loadTarget(deps.db, message, log);
 
-  log.info({ providerType: message.providerType, externalEventId: target.externalEventId, dryRun }, 'sync start');
+  // A dry run reads the whole list (it reports what removal would do) and records nothing.
+  const checkpoint = claim.checkpoint;
+  const resume =
+    !dryRun && checkpoint && checkpoint.externalEventId === target.externalEventId
+      ? { cursor: checkpoint.nextCursor, page: checkpoint.pagesDone + 1 }
+      : undefined;
+  // Stale removal needs the complete list: true once this attempt reads it from page 1.
+  let completeRead = resume === undefined;
+
+  log.info(
+    { providerType: message.providerType, externalEventId: target.externalEventId, dryRun, resumeAtPage: resume?.page },
+    resume ? 'sync start: resuming from the checkpoint' : 'sync start',
+  );
   const totals = { matched: 0, created: 0 };
   // Stale removal keeps a row whose Luma guest id, or whose member, is on the list.
   const keep = deps.removeStale?.enabled ? { guestIds: new Set<string>(), memberUids: new Set<string>() } : undefined;
@@ -77,11 +127,28 @@ async function syncLockedEvent(
   const summary = await withIndexProbes(deps.db, (pageDb) =>
     provider.fetchGuestsInBatches(
       async (batch) => {
+        const sentAt = performance.now();
+        const fence = dryRun
+          ? undefined
+          : {
+              claim,
+              checkpoint: {
+                nextCursor: batch.nextCursor,
+                pagesDone: batch.page,
+                externalEventId: target.externalEventId,
+              },
+            };
         const outcome = await addPageGuests({ db: pageDb, now }, target, batch.guests, {
           dryRun,
           alreadyCounted: counted,
+          fence,
         });
+        if (!outcome.held)
+          throw new ClaimLostError(claim, `expired or was taken over before page ${batch.page} was written`);
+        if (fence) hold.confirmed(sentAt);
         for (const guest of batch.guests) keep?.guestIds.add(guest.externalGuestId);
+        // A skipped entry that has a guest id (its email was unusable) still keeps that id's row.
+        for (const id of batch.skippedGuestIds) keep?.guestIds.add(id);
         for (const uid of outcome.matchedMemberUids) keep?.memberUids.add(uid);
         for (const uid of outcome.createdMemberUids) counted?.add(uid);
         const matchedGuests = outcome.matchedGuests;
@@ -95,54 +162,93 @@ async function syncLockedEvent(
         eventUid: message.eventUid,
         externalEventId: target.externalEventId,
         signal: options.signal,
+        start: resume,
         // The list is read again from page 1: count matches once. Rows created stay created
         // (the second pass finds them), and the member sets are sets.
         onRestart: () => {
           totals.matched = 0;
+          completeRead = true;
         },
       },
     ),
   );
 
-  // Synced rows follow a moved event; the gatherings they left are refreshed below too.
-  const followed = dryRun
-    ? { moved: 0, leftLocationUids: [] }
-    : await followEventLocation({ db: deps.db, now }, target);
+  await deps.hooks?.beforeFinish?.();
+  options.signal?.throwIfAborted();
+  // The renewals stop here: the finish's fencing UPDATE holds the claim's row locked until
+  // it commits (a renewal would wait for it, then find the claim released).
+  hold.stop();
+
+  const removal = keep && deps.removeStale ? { ...deps.removeStale } : undefined;
+  const staleInput = (dry: boolean) => ({
+    eventUid: target.eventUid,
+    fetched: summary.fetched,
+    unidentified: summary.unidentified,
+    keepGuestIds: [...(keep?.guestIds ?? [])],
+    keepMemberUids: [...(keep?.memberUids ?? [])],
+    maxShare: removal?.maxShare ?? 0,
+    dryRun: dry,
+  });
+
+  let followed = { moved: 0, leftLocationUids: [] as string[] };
+  let stale: StaleRemoval | undefined;
+  if (dryRun) {
+    try {
+      if (removal) stale = await removeStaleGuests(deps, staleInput(true));
+    } finally {
+      await releaseClaim(deps.db, claim, { clearCheckpoint: false });
+    }
+  } else {
+    // Two transactions, each fenced first: the claim's row stays locked until it commits,
+    // so no takeover can come between the fence and the writes after it, and a lost claim
+    // rolls them back. Two, not one, for the business flow's order: guestLastSyncedAt is
+    // committed before the push refresh starts (shared/spec/irl-push.md).
+    await withTransaction(deps.db, async (tx) => {
+      await fenceClaim(tx, claim);
+      // Synced rows follow a moved event; the gatherings they left are refreshed below too.
+      followed = await followEventLocation({ db: tx, now }, target);
+      if (removal && completeRead) stale = await removeStaleGuests({ db: tx }, staleInput(false));
+      const syncedAt = now();
+      await tx
+        .update(plEvent)
+        .set({ guestLastSyncedAt: syncedAt, updatedAt: syncedAt })
+        .where(eq(plEvent.uid, target.eventUid));
+    });
+    await withTransaction(deps.db, async (tx) => {
+      await fenceClaim(tx, claim);
+      const left = followed.leftLocationUids.map((locationUid) => ({ eventUid: target.eventUid, locationUid }));
+      await refreshPushInTransaction({ db: tx, now, log }, [target, ...left]);
+      // Completed: the next sync reads the whole list again.
+      await releaseClaim(tx, claim, { clearCheckpoint: true });
+    });
+  }
   if (followed.moved > 0) log.info(followed, 'event moved: synced guests follow it to its current location');
 
   let removed = 0;
   let staleToRemove: SyncResult['staleToRemove'];
   let staleGuard: SyncResult['staleGuard'];
-  if (keep && deps.removeStale) {
-    const removal = await removeStaleGuests(deps, {
-      eventUid: target.eventUid,
-      fetched: summary.fetched,
-      skipped: summary.skipped,
-      keepGuestIds: [...keep.guestIds],
-      keepMemberUids: [...keep.memberUids],
-      maxShare: deps.removeStale.maxShare,
-      dryRun,
-    });
+  if (removal && !completeRead) {
+    staleGuard = 'resumed';
+    deps.observer?.staleGuard?.('resumed');
+    log.info(
+      { resumedAtPage: resume?.page },
+      'stale removal skipped: this attempt resumed mid-list, so it lacks the complete list; the next sync reads it whole',
+    );
+  } else if (stale && removal) {
     // A dry run reports what a real run would remove: nothing when a guard trips.
-    removed = removal.guard ? 0 : dryRun ? removal.stale : removal.removed;
-    if (dryRun && !removal.guard) staleToRemove = removal.staleRows;
-    if (removal.guard) {
-      staleGuard = removal.guard;
-      deps.observer?.staleGuard?.(removal.guard);
-      const figures = { ...removal, skipped: summary.skipped, fetched: summary.fetched };
-      log.warn({ ...figures, maxShare: deps.removeStale.maxShare }, 'stale guests kept: removal guard tripped');
+    removed = stale.guard ? 0 : dryRun ? stale.stale : stale.removed;
+    if (dryRun && !stale.guard) staleToRemove = stale.staleRows;
+    if (stale.guard) {
+      staleGuard = stale.guard;
+      deps.observer?.staleGuard?.(stale.guard);
+      const figures = {
+        ...stale,
+        skipped: summary.skipped,
+        unidentified: summary.unidentified,
+        fetched: summary.fetched,
+      };
+      log.warn({ ...figures, maxShare: removal.maxShare }, 'stale guests kept: removal guard tripped');
     }
-  }
-
-  if (!dryRun) {
-    options.signal?.throwIfAborted();
-    const syncedAt = now();
-    await deps.db
-      .update(plEvent)
-      .set({ guestLastSyncedAt: syncedAt, updatedAt: syncedAt })
-      .where(eq(plEvent.uid, target.eventUid));
-    const left = followed.leftLocationUids.map((locationUid) => ({ eventUid: target.eventUid, locationUid }));
-    await runPostSyncPush({ db: deps.db, now, log }, [target, ...left]);
   }
 
   const result: SyncResult = {
@@ -158,6 +264,7 @@ async function syncLockedEvent(
     durationMs: Math.round(performance.now() - started),
     ...(staleToRemove ? { staleToRemove } : {}),
     ...(staleGuard ? { staleGuard } : {}),
+    ...(resume && !completeRead ? { resumedAtPage: resume.page } : {}),
   };
   return result;
 }

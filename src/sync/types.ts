@@ -43,6 +43,11 @@ export interface SyncResult {
   durationMs: number;
   /** In a dry run with stale removal on: the synced rows a real run would remove (at most 1,000). */
   staleToRemove?: Array<{ memberUid: string; externalGuestId: string }>;
-  /** With stale removal on: why it removed nothing this time (skipped_entries, empty_list, share_exceeded). */
-  staleGuard?: 'skipped_entries' | 'empty_list' | 'share_exceeded';
+  /**
+   * With stale removal on: why it removed nothing this time (skipped_entries, empty_list,
+   * share_exceeded; resumed = this attempt did not read the list from page 1).
+   */
+  staleGuard?: 'skipped_entries' | 'empty_list' | 'share_exceeded' | 'resumed';
+  /** The page this attempt started at when it resumed an earlier attempt's checkpoint. */
+  resumedAtPage?: number;
 }

@@ -160,7 +160,7 @@ export async function runFreshnessDay(
     const budget = tickBudget({ share: 0.5, perWindow: plan.clientPerWindow, windowMs: MIN, tickMs });
     const tick = setInterval(() => {
       const slot = new Date(Math.floor(vnow().getTime() / tickMs) * tickMs);
-      work.push(runTierTick(enqueueDeps, slot, { tiers, tickMs, budget }));
+      work.push(runTierTick(enqueueDeps, slot, { tiers, tickMs, budget, pageSize: config.luma.pageSize }));
     }, tickMs / plan.scale);
     timers.push(tick);
   }

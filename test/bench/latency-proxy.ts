@@ -23,18 +23,22 @@ export interface LatencyProxy {
  * because every chunk in one direction waits the same time.
  */
 export async function startLatencyProxy(target: { host: string; port: number }, rttMs: number): Promise<LatencyProxy> {
-  const half = rttMs / 2;
+  // A timer cannot wait less than 1 ms (Node rounds 0.5 up to 1), so a round trip between 0
+  // and 2 ms is charged whole on the way back (there: undefined, sent at once), and one
+  // exchange still pays rttMs rather than 2 ms.
+  const [there, back] = rttMs > 0 && rttMs < 2 ? [undefined, rttMs] : [rttMs / 2, rttMs / 2];
   const sockets = new Set<Socket>();
-  const delayed = (from: Socket, to: Socket) => {
+  const delayed = (from: Socket, to: Socket, ms: number | undefined) => {
     from.on('data', (chunk) => {
-      setTimeout(() => to.write(chunk), half);
+      if (ms === undefined) to.write(chunk);
+      else setTimeout(() => to.write(chunk), ms);
     });
-    from.on('end', () => setTimeout(() => to.end(), half));
+    from.on('end', () => (ms === undefined ? to.end() : setTimeout(() => to.end(), ms)));
   };
   const server = createServer((client) => {
     const upstream = connectUpstream(client, target, sockets);
-    delayed(client, upstream);
-    delayed(upstream, client);
+    delayed(client, upstream, there);
+    delayed(upstream, client, back);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

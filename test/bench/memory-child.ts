@@ -11,7 +11,8 @@
  *   the sync: what the sync holds while it runs (the kept set of stale removal, and
  *   nothing that grows with the list otherwise); prints the largest minus the baseline.
  *
- * Prints one JSON line {"growthBytes", "samples", "fetched", "created", "removed"}.
+ * Prints one JSON line {"growthBytes", "samples", "fetched", "created", "removed", "ms",
+ * "cpuMs"}: ms and cpuMs being the measured sync's wall and CPU time (this process's).
  */
 import { createDatabase } from '../../src/db/client.ts';
 import type { GuestProvider } from '../../src/providers/types.ts';
@@ -69,7 +70,11 @@ const rssTimer = setInterval(() => {
   rssSamples++;
 }, 5);
 sampling = true;
+const started = performance.now();
+const cpuBefore = process.cpuUsage();
 const result = await syncEvent(deps, job.message);
+const ms = performance.now() - started;
+const cpu = process.cpuUsage(cpuBefore);
 sampling = false;
 clearInterval(rssTimer);
 maxRss = Math.max(maxRss, process.memoryUsage.rss());
@@ -83,5 +88,7 @@ console.log(
     fetched: result.fetched,
     created: result.created,
     removed: result.removed,
+    ms,
+    cpuMs: (cpu.user + cpu.system) / 1000,
   }),
 );

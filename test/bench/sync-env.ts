@@ -20,9 +20,14 @@ import { seedBenchEvent } from './seed-bulk.ts';
 
 const LUMA_PROCESS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'luma-process.ts');
 
-/** A fresh database for one benchmark run, migrated; dropped by drop(). */
+/**
+ * A fresh database for one benchmark run, migrated; dropped by drop(). With `pooledUrl`
+ * (a transaction-mode PgBouncer in front of adminUrl's server), its handle goes through
+ * that pooler, as DATABASE_POOLER=transaction makes it.
+ */
 export async function createBenchDatabase(
   adminUrl: string,
+  options: { pooledUrl?: string } = {},
 ): Promise<Database & { url: string; drop(): Promise<void> }> {
   const name = `lgs_bench_${randomBytes(4).toString('hex')}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
@@ -34,7 +39,9 @@ export async function createBenchDatabase(
   }
   const url = withDatabase(adminUrl, name);
   await runMigrations(url);
-  const database = createDatabase({ url, poolMax: 4 });
+  const database = options.pooledUrl
+    ? createDatabase({ url: withDatabase(options.pooledUrl, name), poolMax: 4, pooler: 'transaction' })
+    : createDatabase({ url, poolMax: 4 });
   return {
     ...database,
     url,
@@ -47,7 +54,9 @@ export async function createBenchDatabase(
 }
 
 /** A simulated Luma over real HTTP, in a child process of its own; `stats()` reads its counters. */
-export async function startSimulatedLuma(options: Omit<LumaSimulatorOptions, 'apiKey'>) {
+export async function startSimulatedLuma(
+  options: Omit<LumaSimulatorOptions, 'apiKey' | 'onRequest'> & { recordArrivals?: boolean },
+) {
   const child = spawn(process.execPath, [LUMA_PROCESS, JSON.stringify(options)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -55,7 +64,7 @@ export async function startSimulatedLuma(options: Omit<LumaSimulatorOptions, 'ap
   const { url, statsUrl } = JSON.parse(line) as { url: string; statsUrl: string };
   return {
     url,
-    stats: async () => (await (await fetch(statsUrl)).json()) as LumaSimulatorStats,
+    stats: async () => (await (await fetch(statsUrl)).json()) as LumaSimulatorStats & { arrivals?: number[] },
     async stop() {
       child.kill('SIGTERM');
       await once(child, 'exit');

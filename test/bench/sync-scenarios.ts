@@ -2,6 +2,7 @@ import { createDatabase, type Database } from '../../src/db/client.ts';
 import { createRateLimiter } from '../../src/providers/rate-limit.ts';
 import { createSharedBudget } from '../../src/providers/shared-budget.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
+import { startCpuLoad } from './cpu-load.ts';
 import { FIRST_SYNC_CASES, type FirstSyncCase, timeFirstSyncCase } from './first-sync-cases.ts';
 import { type Figure, figure, time } from './harness.ts';
 import { benchEvent, benchSyncDeps, startSimulatedLuma } from './sync-env.ts';
@@ -150,9 +151,26 @@ export async function apiBound({ db, runs, quick }: SyncBenchOptions): Promise<F
 /**
  * Scenario 4: the client-side budget keeps Luma from ever answering 429, and uses the
  * budget: one process's budget, and the database-shared one split over three replicas
- * (separate pools), the budget-share figure the load tests used to assert.
+ * (separate pools), the budget-share figure the load tests used to assert. Every case
+ * runs twice: as the machine is, and with CPU_LOAD_PROCESSES processes spinning on
+ * purpose, because production workers share throttled nodes and a budget that holds only
+ * on a free CPU is not a budget.
  */
-export async function rateLimit({ db, runs, quick }: SyncBenchOptions): Promise<Figure[]> {
+export async function rateLimit(options: SyncBenchOptions): Promise<Figure[]> {
+  const figures = await rateLimitCases(options, '');
+  const load = await startCpuLoad(CPU_LOAD_PROCESSES);
+  try {
+    figures.push(...(await rateLimitCases(options, `, CPU loaded by ${CPU_LOAD_PROCESSES} spinning processes`)));
+  } finally {
+    await load.stop();
+  }
+  return figures;
+}
+
+/** Busy processes of the loaded cases: as many as the machines here have cores. */
+const CPU_LOAD_PROCESSES = 2;
+
+async function rateLimitCases({ db, runs, quick }: SyncBenchOptions, loaded: string): Promise<Figure[]> {
   // Luma's 200 per minute, scaled down in time: 20 requests per 2 s window.
   const budget = 20;
   const windowMs = 2_000;
@@ -169,11 +187,13 @@ export async function rateLimit({ db, runs, quick }: SyncBenchOptions): Promise<
     const list = { guestCount: Math.round(pagesPerEvent * 100) };
     const ids = Array.from({ length: events }, (_, i) => `evt-rate-${i}`);
     const achieved: number[] = [];
+    const wholeRun: number[] = [];
     const limited: number[] = [];
     for (let i = 0; i < Math.min(runs, 3); i++) {
       const luma = await startSimulatedLuma({
         events: Object.fromEntries(ids.map((id) => [id, list])),
         rateLimit: { requests: budget, windowMs },
+        recordArrivals: true,
       });
       const pools = Array.from({ length: replicas }, () => createDatabase({ url: db.url, poolMax: 2 }));
       const key = `bench-rate-${process.pid}-${i}-${events}`;
@@ -187,19 +207,32 @@ export async function rateLimit({ db, runs, quick }: SyncBenchOptions): Promise<
       const { ms } = await time(() =>
         Promise.all(messages.map((m, n) => syncEvent(benchSyncDeps(db.db, luma.url, { limiter: limiterOf(n) }), m))),
       );
-      // The first `budget` requests start at once and each later window's at its start, so
-      // n requests at full budget take (n / budget - 1) windows: the run used ms / windowMs + 1.
+      // The first `budget` requests arrive at once and each later window's at its start, so n
+      // requests at full budget span (n / budget - 1) windows: the run used span / windowMs + 1,
+      // measured where Luma counts, from its first arrival to its last. The whole run's time
+      // also holds the last pages' writes after the last request, work the budget does not
+      // govern, that on a loaded CPU took up to 1.2 s (docs/performance-budget.md): reported.
       const stats = await luma.stats();
-      achieved.push(stats.requests / (ms / windowMs + 1) / budget);
+      const arrivals = stats.arrivals ?? [];
+      const span = Math.max(...arrivals) - Math.min(...arrivals);
+      achieved.push(arrivals.length / (span / windowMs + 1) / budget);
+      wholeRun.push(stats.requests / (ms / windowMs + 1) / budget);
       limited.push(stats.rateLimited);
       await Promise.all(pools.map((p) => p.close()));
       await luma.stop();
     }
     const where = replicas ? `, ${replicas} replicas sharing the database budget` : '';
-    const name = `4. rate limit, ${events} event${events > 1 ? 's' : ''} at once${where} (${budget} req / ${windowMs / 1000} s)`;
+    const name = `4. rate limit, ${events} event${events > 1 ? 's' : ''} at once${where}${loaded} (${budget} req / ${windowMs / 1000} s)`;
     figures.push(
       figure(name, '429 answers', 'count', limited, { text: '0', ok: (m) => m === 0 }),
-      figure(name, 'requests per window / budget', 'share', achieved, { text: '>= 0.90', ok: (m) => m >= 0.9 }),
+      figure(name, 'requests per window / budget, at Luma', 'share', achieved, {
+        text: '>= 0.90',
+        ok: (m) => m >= 0.9,
+      }),
+      figure(name, 'requests per window / budget, whole run (with the last writes)', 'share', wholeRun, {
+        text: 'reported',
+        ok: () => true,
+      }),
     );
   }
   return figures;

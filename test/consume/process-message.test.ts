@@ -5,9 +5,9 @@ import fc from 'fast-check';
 import { parseSyncMessage } from '../../src/consume/message.ts';
 import type { FailureInfo } from '../../src/consume/process-message.ts';
 import { type ProcessDeps, processMessage } from '../../src/consume/process-message.ts';
-import { PermanentError } from '../../src/errors.ts';
+import { PermanentError, SyncDeferredError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
-import { EventSyncRunningError } from '../../src/sync/event-lock.ts';
+import { EventSyncRunningError } from '../../src/sync/claim.ts';
 import type { SyncMessage, SyncResult } from '../../src/sync/types.ts';
 
 const resultOf = (m: SyncMessage): SyncResult => ({
@@ -39,6 +39,7 @@ function depsFor(outcome: Outcome, failures: FailureInfo[], poison: PoisonQueue 
         return {};
       },
     } as unknown as SQSClient,
+    queueUrl: 'http://sqs.test/000000000000/sync.fifo',
     log: silentLogger,
     retryKinds: new Set(['luma_auth']),
     ...(poison === 'none' ? {} : { poisonQueueUrl: 'http://sqs.test/000000000000/poison' }),
@@ -151,4 +152,77 @@ describe('processMessage, on arbitrary bodies and sync outcomes', () => {
       { messageId: 'm-3', kind: 'event_sync_running', permanent: false, acknowledged: false },
     ]);
   });
+
+  it('makes a message whose sync was aborted by shutdown visible again at once, after stopping its heartbeat', async () => {
+    const controller = new AbortController();
+    controller.abort(new Error('consumer stopped'));
+    const calls: string[] = [];
+    const message: Message = { MessageId: 'm-4', ReceiptHandle: 'r-4', Body: validMessageBody };
+    const deps = {
+      ...depsFor('ok', []),
+      sqs: recordingSqs(calls),
+      sync: async () => Promise.reject(controller.signal.reason),
+    };
+    await assert.rejects(
+      processMessage(deps, message, controller.signal, () => {
+        calls.push('hold stopped');
+      }),
+    );
+    assert.deepEqual(calls, ['hold stopped', 'ChangeMessageVisibilityCommand r-4 0']);
+  });
+
+  it("gives a deferred sync's message back with its delay, capped at the 12 hours SQS allows", async () => {
+    for (const [delay, expected] of [
+      [600, 600],
+      [100_000, 43_200],
+    ] as const) {
+      const calls: string[] = [];
+      const failures: FailureInfo[] = [];
+      const message: Message = { MessageId: 'm-5', ReceiptHandle: 'r-5', Body: validMessageBody };
+      const deps = {
+        ...depsFor('ok', failures),
+        sqs: recordingSqs(calls),
+        sync: async () => {
+          throw new SyncDeferredError('Luma asked to wait', delay);
+        },
+      };
+      await assert.rejects(processMessage(deps, message, new AbortController().signal), SyncDeferredError);
+      assert.deepEqual(calls, [`ChangeMessageVisibilityCommand r-5 ${expected}`]);
+      assert.deepEqual(failures, [{ messageId: 'm-5', kind: 'sync_deferred', permanent: false, acknowledged: false }]);
+    }
+  });
+
+  it('leaves a refused message to its visibility timeout: no visibility change', async () => {
+    const calls: string[] = [];
+    const message: Message = { MessageId: 'm-6', ReceiptHandle: 'r-6', Body: validMessageBody };
+    const deps = {
+      ...depsFor('ok', []),
+      sqs: recordingSqs(calls),
+      sync: async () => {
+        throw new EventSyncRunningError('e', 'other:1', new Date());
+      },
+    };
+    await assert.rejects(processMessage(deps, message, new AbortController().signal), EventSyncRunningError);
+    assert.deepEqual(calls, []);
+  });
 });
+
+const validMessageBody = JSON.stringify({
+  eventUid: 'e',
+  externalEventId: 'x',
+  locationUid: 'l',
+  providerType: 'LUMA',
+});
+
+/** An SQS client that records each command it is sent: name, receipt and visibility. */
+function recordingSqs(calls: string[]): SQSClient {
+  return {
+    send: async (command: {
+      constructor: { name: string };
+      input: { ReceiptHandle?: string; VisibilityTimeout?: number };
+    }) => {
+      calls.push(`${command.constructor.name} ${command.input.ReceiptHandle} ${command.input.VisibilityTimeout}`);
+      return {};
+    },
+  } as unknown as SQSClient;
+}

@@ -41,6 +41,8 @@ describe('migrations on an empty database', () => {
       '0005_tier_enqueued',
       '0006_rate_budget_clock_steps',
       '0007_guest_sync_correctness',
+      '0008_event_claim',
+      '0009_rate_budget_ends',
     ]);
     assert.deepEqual(await checkSchema(database.sql), { ok: true, missing: [], message: 'schema ok' });
 

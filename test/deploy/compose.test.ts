@@ -162,7 +162,9 @@ describe('compose.yaml', () => {
       'stop_grace_period covers SHUTDOWN_GRACE_MS plus the force-exit margin, so the worker exits on its own',
     );
     const imageCheck = healthcheck(imageHealthcheck!.args).command;
-    assert.deepEqual(worker.healthcheck?.test, ['CMD', ...imageCheck], 'same probe as the image');
+    // Compose substitutes ${...} in the file; $$ is its escape for a literal $.
+    const composeCheck = [worker.healthcheck?.test ?? []].flat().map((arg) => arg.replaceAll('$$', '$'));
+    assert.deepEqual(composeCheck, ['CMD', ...imageCheck], 'same probe as the image');
     assert.deepEqual(dependsOn(worker), {
       seed: 'service_completed_successfully',
       localstack: 'service_healthy',

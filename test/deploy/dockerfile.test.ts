@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { isBuiltin } from 'node:module';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -17,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { createMetrics } from '../../src/http/metrics.ts';
 import { startHttpServer } from '../../src/http/server.ts';
 import { silentLogger } from '../../src/log.ts';
+import { importGraph, packageName } from '../support/import-graph.ts';
 import { healthcheck, parseDockerfile } from './dockerfile.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -44,11 +46,16 @@ describe('Dockerfile', () => {
     assert.match(from, /^node:24[.-]/, `the runtime stage descends from ${from}`);
   });
 
-  it('has a HEALTHCHECK that passes against a live /healthz and fails when nothing listens', async () => {
-    const [, ...args] = healthcheck(last('HEALTHCHECK')!.args).command;
+  it('has a HEALTHCHECK that starts no second Node process (it runs every 15 s beside the worker)', () => {
+    const [program] = healthcheck(last('HEALTHCHECK')!.args).command;
+    assert.notEqual(path.basename(program!), 'node');
+  });
+
+  it('has a HEALTHCHECK that passes against a live /healthz and fails on an error status or when nothing listens', async () => {
+    const [program, ...args] = healthcheck(last('HEALTHCHECK')!.args).command;
     // Asynchronous: the server answering the probe runs in this very process.
     const probe = async (port: number) => {
-      const child = spawn(process.execPath, args, {
+      const child = spawn(program!, args, {
         env: { ...process.env, HTTP_PORT: String(port) },
         stdio: 'ignore',
       });
@@ -68,38 +75,29 @@ describe('Dockerfile', () => {
       await server.close();
     }
     assert.equal(await probe(server.port), 1);
+    // Something listens but /healthz is not 200 (another process took the port, a proxy's 502).
+    const failing = createServer((_request, response) => response.writeHead(503).end('no'));
+    failing.listen(0, '127.0.0.1');
+    await once(failing, 'listening');
+    try {
+      assert.equal(await probe((failing.address() as AddressInfo).port), 1);
+    } finally {
+      failing.close();
+    }
   });
 });
 
 describe('the runtime image contents', () => {
-  it('loads src/main.ts through static imports of production dependencies only', () => {
-    const entry = path.join(ROOT, 'src/main.ts');
-    const seen = new Map<string, string>([[entry, 'src/main.ts']]);
-    const queue = [entry];
-    const problems: string[] = [];
-    while (queue.length > 0) {
-      const file = queue.shift()!;
-      const via = seen.get(file)!;
-      // Static imports and re-exports; `import type` and `export type` are erased, dynamic import() is lazy.
-      const pattern = /^\s*(?:import|export)\s+(?!type\b)(?:[^'";]*?\sfrom\s*)?['"]([^'"]+)['"]/gm;
-      for (const [, specifier] of readFileSync(file, 'utf8').matchAll(pattern)) {
-        if (!specifier) continue;
-        if (specifier.startsWith('.')) {
-          const resolved = path.resolve(path.dirname(file), specifier);
-          if (!seen.has(resolved)) {
-            seen.set(resolved, `${via} -> ${path.relative(ROOT, resolved)}`);
-            queue.push(resolved);
-          }
-          continue;
-        }
-        if (isBuiltin(specifier)) continue;
-        const name = specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!;
-        if (!pkg.dependencies[name]) problems.push(`${name} (a dev or missing dependency) imported by ${via}`);
-      }
-    }
+  it('loads src/main.ts and every module its commands import of production dependencies only', () => {
+    // With its dynamic import()s: main.ts loads each command's modules when the command runs.
+    const { files, packages } = importGraph(path.join(ROOT, 'src/main.ts'), { dynamic: true });
+    const problems = packages
+      .filter(({ specifier }) => !pkg.dependencies[packageName(specifier)])
+      .map(({ specifier, via }) => `${packageName(specifier)} (a dev or missing dependency) imported by ${via}`);
     assert.deepEqual(problems, [], 'the runtime image installs production dependencies only');
-    assert.ok(seen.size > 10, 'the walk followed the imports');
-    const local = [...seen.values()].filter((via) => via.includes('src/local/'));
+    assert.ok(files.has(path.join(ROOT, 'src/daemon.ts')), 'the walk followed the imports to the daemon');
+    assert.ok(files.size > 10, 'the walk followed the imports');
+    const local = [...files].filter(([file]) => file.startsWith(path.join(ROOT, 'src/local/'))).map(([, via]) => via);
     assert.deepEqual(local, [], 'the worker imports nothing from src/local/, which the runtime image leaves out');
   });
 
@@ -112,6 +110,34 @@ describe('the runtime image contents', () => {
     assert.ok(
       stage.instructions.some((i) => i.keyword === 'RUN' && /rm -rf src\/local\b/.test(i.args)),
       `stage ${from} removes src/local/`,
+    );
+  });
+
+  it('fills the compile cache as the user and with the ENV the runtime stage runs with', () => {
+    // Node names the cache's directory by uid, and V8 rejects code cached under other flags:
+    // a cache filled otherwise is never read, and the type stripper loads after all.
+    const stage = dockerfile.stages.find((s) => s.name === 'compile-cache');
+    assert.ok(stage, 'a compile-cache stage');
+    const envOf = (s: typeof runtime) =>
+      Object.fromEntries(
+        s.instructions
+          .filter((i) => i.keyword === 'ENV')
+          .flatMap((i) => [...i.args.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]])),
+      );
+    assert.deepEqual(envOf(stage), envOf(runtime));
+    const warm = stage.instructions.findIndex(
+      (i) => i.keyword === 'RUN' && i.args.includes('src/warm-compile-cache.ts'),
+    );
+    assert.ok(warm >= 0, 'the stage runs src/warm-compile-cache.ts');
+    const userAt = (s: typeof runtime, before: number) =>
+      s.instructions
+        .slice(0, before)
+        .filter((i) => i.keyword === 'USER')
+        .at(-1)?.args;
+    assert.equal(userAt(stage, warm), last('USER')!.args);
+    assert.ok(
+      runtime.instructions.some((i) => i.keyword === 'COPY' && /--from=compile-cache\s/.test(i.args)),
+      'the runtime stage copies the cache',
     );
   });
 

@@ -40,7 +40,13 @@ import type { WorkerProcess } from '../support/worker-process.ts';
 
 const PAGE_SIZE = 10;
 const GUESTS = 60; // six pages
-const VISIBILITY_SECONDS = 3;
+const VISIBILITY_SECONDS = 5;
+/**
+ * The killed worker's claims must be free when its messages come back: a claim lapses at
+ * most a lease after its last renewal (3 s), a message reappears at least visibility minus
+ * one heartbeat interval (5 - 1 s) after the kill.
+ */
+const LEASE_SECONDS = 3;
 
 const database = await createTestDatabase({ label: 'faults_kill' });
 const { db, sql } = database;
@@ -67,6 +73,7 @@ const env = {
   LUMA_PAGE_SIZE: String(PAGE_SIZE),
   LUMA_RATE_LIMIT_PER_MINUTE: '100000',
   SHUTDOWN_GRACE_MS: '2000',
+  SYNC_CLAIM_LEASE_SECONDS: String(LEASE_SECONDS),
 };
 
 /**
@@ -375,7 +382,15 @@ describe('kill -9 at ten points of a six-page sync', () => {
     // Every message was redelivered once (receive 2): the first worker had no poll open when
     // killed. Point 10 twice; its second killed worker had idle pollers, whose open long
     // polls can swallow the message for one more visibility timeout (receive 4).
-    for (const point of points.slice(0, 9)) assert.equal(recovery[point.name]!.receiveCount, 2, point.name);
+    // One more receive is allowed only as a refusal: on a loaded machine a redelivery can
+    // still meet the killed worker's claim in its last moments (lease vs visibility timeout).
+    const refused = (uid: string) =>
+      w2.lines.some((l) => l.msg === 'sync refused: the event is being synced elsewhere' && l.groupId === uid);
+    for (const point of points.slice(0, 9)) {
+      const count = recovery[point.name]!.receiveCount;
+      if (count === 3 && refused(point.event.uid)) continue;
+      assert.equal(count, 2, point.name);
+    }
     assert.ok([3, 4].includes(recovery[points[9]!.name]!.receiveCount!));
     w3.child.kill('SIGTERM');
     assert.equal(await w3.exited, 0);
@@ -421,7 +436,9 @@ describe('kill -9 at ten points of a six-page sync', () => {
   it('never shows the Luma key or the database password, and sent the key on every Luma request', () => {
     const seen = watch.assertNoSecrets();
     assert.ok(seen.lines > 200, `looked at ${seen.lines} log lines`);
-    assert.ok(luma.requests.length > 100 && luma.requests.every((r) => r.apiKey === SECRET_LUMA_KEY));
+    // Fewer than the 100-odd before issue 19: the redeliveries resume at their checkpoints.
+    assert.ok(luma.requests.length > 50, `${luma.requests.length} Luma requests`);
+    assert.ok(luma.requests.every((r) => r.apiKey === SECRET_LUMA_KEY));
     console.log(`# kill-points leak check ${JSON.stringify({ ...seen, lumaRequests: luma.requests.length })}`);
   });
 });

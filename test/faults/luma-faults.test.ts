@@ -229,6 +229,8 @@ const env = {
   LUMA_RETRY_MAX_MS: '500',
   LUMA_RATE_LIMIT_PER_MINUTE: '100000',
   SHUTDOWN_GRACE_MS: '2000',
+  // A killed or cut-off worker's claim frees itself within one visibility timeout.
+  SYNC_CLAIM_LEASE_SECONDS: String(VISIBILITY_SECONDS),
 };
 const worker = await watch.startWorker(env);
 after(() => {

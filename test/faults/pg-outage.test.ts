@@ -12,7 +12,8 @@ import { after, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { createDatabase } from '../../src/db/client.ts';
 import { runMigrations } from '../../src/db/migrate.ts';
-import { freePort, type LocalPostgres, startEmbeddedPostgres } from '../../src/local/embedded-postgres.ts';
+import { type LocalPostgres, startEmbeddedPostgres } from '../../src/local/embedded-postgres.ts';
+import { freePort } from '../../src/local/free-port.ts';
 import type { SimGuest } from '../../src/local/luma-simulator.ts';
 import { withDatabase } from '../support/db.ts';
 import { testEnv } from '../support/env.ts';
@@ -79,6 +80,8 @@ const env = {
   LUMA_API_KEY: SECRET_LUMA_KEY,
   LUMA_PAGE_SIZE: '10',
   SHUTDOWN_GRACE_MS: '2000',
+  // A killed or cut-off worker's claim frees itself within one visibility timeout.
+  SYNC_CLAIM_LEASE_SECONDS: '3',
 };
 const worker = await watch.startWorker(env);
 

@@ -60,6 +60,8 @@ const env = {
   LUMA_API_KEY: SECRET_LUMA_KEY,
   LUMA_PAGE_SIZE: '4',
   SHUTDOWN_GRACE_MS: '2000',
+  // A killed or cut-off worker's claim frees itself within one visibility timeout.
+  SYNC_CLAIM_LEASE_SECONDS: '3',
 };
 
 interface Readyz {

@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
-import { freePort } from '../../src/local/embedded-postgres.ts';
+import { freePort } from '../../src/local/free-port.ts';
 
 export interface OpsProcess {
   url: string;

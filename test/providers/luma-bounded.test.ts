@@ -58,7 +58,7 @@ describe('Luma transport faults over real HTTP', () => {
       eventUid: 'uid-faults',
       externalEventId: 'evt-faults',
     });
-    assert.deepEqual(summary, { pages: 4, fetched: 7, skipped: 0 });
+    assert.deepEqual(summary, { pages: 4, fetched: 7, skipped: 0, unidentified: 0 });
     assert.deepEqual(
       batches.map((b) => b.page),
       [1, 2, 3, 4],

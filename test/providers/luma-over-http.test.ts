@@ -69,7 +69,7 @@ describe('the Luma simulator over real HTTP', () => {
         log: silentLogger,
       });
       const summary = await luma.fetchGuestsInBatches(onBatch, EVENT);
-      assert.deepEqual(summary, { pages: 10, fetched: 1_000, skipped: 0 });
+      assert.deepEqual(summary, { pages: 10, fetched: 1_000, skipped: 0, unidentified: 0 });
       assert.equal(batches[9]?.guests[99]?.externalGuestId, 'gst-evt-big-999');
       assert.equal(batches[0]?.guests[0]?.email, 'guest0@example.com');
     });
@@ -147,6 +147,36 @@ describe('the provider against the simulator over real HTTP', () => {
     assert.equal(sim.stats.rateLimited, 0);
     // 20 requests at 4 per 100 ms cannot finish before four windows have passed.
     assert.ok(performance.now() - started >= 390);
+  });
+
+  it('keeps Luma from answering 429 when requests reach it late (a busy machine)', async () => {
+    // Luma's window opens at the first arrival. Requests A and B are granted at once but
+    // reach the limiter 400 ms later (the event-loop and scheduling delays of a loaded
+    // machine); C is granted when the budget frees and arrives at once. Counted from the
+    // grants, C would start one window after A's grant and land in the window A opened.
+    const late = new Set(['evt-a', 'evt-b']);
+    const sim = await simulator({
+      events: { 'evt-a': { guestCount: 1 }, 'evt-b': { guestCount: 1 }, 'evt-c': { guestCount: 1 } },
+      rateLimit: { requests: 2, windowMs: 1_000 },
+      fault: async (request) => {
+        const event = new URL(request.url).searchParams.get('event_id') ?? '';
+        if (late.delete(event)) await new Promise((resolve) => setTimeout(resolve, 400));
+        return undefined;
+      },
+    });
+    const luma = createLumaProvider({
+      config: lumaConfig({ apiUrl: sim.url, rateLimitRetries: 0 }),
+      limiter: createRateLimiter({ perMinute: 2, windowMs: 1_000 }),
+      log: silentLogger,
+    });
+    const fetch = (id: string) =>
+      luma.fetchGuestsInBatches(collectBatches().onBatch, { eventUid: `uid-${id}`, externalEventId: id });
+    const summaries = await Promise.all([fetch('evt-a'), fetch('evt-b'), fetch('evt-c')]);
+    assert.equal(sim.stats.rateLimited, 0);
+    assert.deepEqual(
+      summaries.map((s) => s.fetched),
+      [1, 1, 1],
+    );
   });
 
   it('times out a slow answer with a retryable error, and the next sync still works', async () => {

@@ -74,6 +74,7 @@ describe('parseGuestPage', () => {
         },
       ],
       skipped: 0,
+      skippedGuestIds: [],
       hasMore: true,
       nextCursor: 'cur-2',
     });
@@ -127,6 +128,8 @@ describe('parseGuestPage', () => {
       result.guests.map((g) => g.externalGuestId),
       ['gst-ok'],
     );
+    // An entry with a usable id but no usable email still names its guest (stale removal keeps its row).
+    assert.deepEqual(result.skippedGuestIds, ['gst-3', 'gst-4', 'gst-5', 'gst-6', 'gst-7', 'gst-8', 'gst-9', 'gst-10']);
   });
 
   it('bounds and cleans the other strings', () => {

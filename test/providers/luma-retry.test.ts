@@ -10,7 +10,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import type { Config } from '../../src/config/config.ts';
-import { errorKind, isPermanent, PermanentError } from '../../src/errors.ts';
+import { errorKind, isPermanent, PermanentError, SyncDeferredError } from '../../src/errors.ts';
 import { createLumaHandlers, type LumaSimulatorOptions } from '../../src/local/luma-simulator.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createLumaProvider } from '../../src/providers/luma.ts';
@@ -82,7 +82,7 @@ describe('Luma transient failures', () => {
     const { batches, onBatch } = collectBatches();
     const summary = await p.luma.fetchGuestsInBatches(onBatch, EVENT);
 
-    assert.deepEqual(summary, { pages: 3, fetched: 5, skipped: 0 });
+    assert.deepEqual(summary, { pages: 3, fetched: 5, skipped: 0, unidentified: 0 });
     assert.deepEqual(
       batches.map((b) => b.page),
       [1, 2, 3],
@@ -201,7 +201,11 @@ describe('Luma error classes', () => {
       [1, 2, 1, 2, 3],
     );
     assert.equal(restarts, 1, 'the caller was told before page 1 came again');
-    assert.deepEqual(summary, { pages: 3, fetched: 5, skipped: 0 }, 'the summary counts the complete pass');
+    assert.deepEqual(
+      summary,
+      { pages: 3, fetched: 5, skipped: 0, unidentified: 0 },
+      'the summary counts the complete pass',
+    );
     assert.equal(stats.requests, 6);
     const warning = logs.entries().find((e) => e.msg === 'luma rejected the cursor: reading the list again');
     assert.equal(warning?.page, 3);
@@ -231,5 +235,38 @@ describe('Luma error classes', () => {
       batches.map((b) => b.page),
       [1, 1, 2, 3],
     );
+  });
+
+  for (const status of [429, 503]) {
+    it(`stops with a deferral instead of sleeping through a ${status} Retry-After beyond LUMA_MAX_WAIT_IN_SYNC_SECONDS`, async () => {
+      const stats = mount((pageNo) =>
+        pageNo === 2 ? json({ message: 'later' }, { status, headers: { 'retry-after': '900' } }) : undefined,
+      );
+      const p = provider({ maxWaitInSyncSeconds: 120 });
+      const { batches, onBatch } = collectBatches();
+      const err = await rejectionOf(p.luma.fetchGuestsInBatches(onBatch, EVENT));
+
+      assert.ok(err instanceof SyncDeferredError, String(err));
+      assert.equal(err.delaySeconds, 900);
+      assert.equal(isPermanent(err), false);
+      assert.equal(errorKind(err), 'sync_deferred');
+      assert.match(err.message, /page 2: more than LUMA_MAX_WAIT_IN_SYNC_SECONDS \(120\)/);
+      assert.deepEqual(p.sleep.waits, [], 'nothing slept');
+      assert.equal(stats.requests, 2, 'no request after the long answer');
+      assert.deepEqual(
+        batches.map((b) => b.page),
+        [1],
+      );
+    });
+  }
+
+  it('sleeps through a Retry-After up to the bound as before', async () => {
+    mount((pageNo, attempt) =>
+      pageNo === 2 && attempt === 1 ? json({}, { status: 429, headers: { 'retry-after': '120' } }) : undefined,
+    );
+    const p = provider({ maxWaitInSyncSeconds: 120 });
+    const { onBatch } = collectBatches();
+    await p.luma.fetchGuestsInBatches(onBatch, EVENT);
+    assert.deepEqual(p.sleep.waits, [120_000]);
   });
 });

@@ -78,7 +78,7 @@ describe('Luma provider', () => {
     const stats = mount({ events: { 'evt-abc': guests } });
     const { batches, onBatch } = collectBatches();
     const summary = await provider().luma.fetchGuestsInBatches(onBatch, EVENT);
-    assert.deepEqual(summary, { pages: 1, fetched: 2, skipped: 0 });
+    assert.deepEqual(summary, { pages: 1, fetched: 2, skipped: 0, unidentified: 0 });
     assert.deepEqual(batches[0]?.guests, [
       {
         externalGuestId: 'gst-1',
@@ -142,7 +142,7 @@ describe('Luma provider', () => {
     assert.notEqual(seen[1]?.get('pagination_cursor'), seen[2]?.get('pagination_cursor'));
   });
 
-  it('counts skipped entries per batch and in the summary', async () => {
+  it('counts skipped entries per batch and in the summary, and keeps the guest id of one skipped for its email', async () => {
     server.use(
       http.get(`*${LEGACY_GUESTS_PATH}`, () =>
         page({
@@ -158,15 +158,16 @@ describe('Luma provider', () => {
     );
     const { batches, onBatch } = collectBatches();
     const summary = await provider().luma.fetchGuestsInBatches(onBatch, EVENT);
-    assert.deepEqual(summary, { pages: 1, fetched: 2, skipped: 2 });
+    assert.deepEqual(summary, { pages: 1, fetched: 2, skipped: 2, unidentified: 1 });
     assert.equal(batches[0]?.skipped, 2);
+    assert.deepEqual(batches[0]?.skippedGuestIds, ['gst-2'], 'the entry without an id has none to keep');
   });
 
   it('pages through a long list, numbering batches from 1, with the server capping the page size', async () => {
     const stats = mount({ events: { 'evt-abc': { guestCount: 250 } }, maxPageSize: 100 });
     const { batches, onBatch } = collectBatches();
     const summary = await provider({ pageSize: 500 }).luma.fetchGuestsInBatches(onBatch, EVENT);
-    assert.deepEqual(summary, { pages: 3, fetched: 250, skipped: 0 });
+    assert.deepEqual(summary, { pages: 3, fetched: 250, skipped: 0, unidentified: 0 });
     assert.deepEqual(
       batches.map((b) => [b.page, b.guests.length]),
       [

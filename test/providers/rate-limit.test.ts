@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createRateLimiter } from '../../src/providers/rate-limit.ts';
+import { createRateLimiter, type RequestBudget } from '../../src/providers/rate-limit.ts';
 import { busiestWindow } from '../support/windows.ts';
 
 /** A clock that only moves when the limiter sleeps. */
@@ -23,11 +23,14 @@ function fakeTime() {
   };
 }
 
+/** A request that has ended as soon as it was granted (an instant answer). */
+const instant = async (limiter: RequestBudget, signal?: AbortSignal) => (await limiter.acquire(signal))();
+
 describe('createRateLimiter', () => {
   it('lets the first perMinute requests start at once', async () => {
     const time = fakeTime();
     const limiter = createRateLimiter({ perMinute: 5, now: time.now, sleep: time.sleep });
-    for (let i = 0; i < 5; i++) await limiter.acquire();
+    for (let i = 0; i < 5; i++) await instant(limiter);
     assert.equal(time.now(), 0);
     assert.deepEqual(time.sleeps, []);
   });
@@ -39,7 +42,7 @@ describe('createRateLimiter', () => {
     // Three "syncs" sharing the one limiter.
     const sync = async (requests: number) => {
       for (let i = 0; i < requests; i++) {
-        await limiter.acquire();
+        await instant(limiter);
         starts.push(time.now());
       }
     };
@@ -57,26 +60,91 @@ describe('createRateLimiter', () => {
     const gaps = [0, 5_000, 0, 0, 59_000, 1, 30_000, 0, 0, 0, 0, 0, 29_999, 2, 0, 0, 0, 0, 0, 0, 0, 61_000, 0, 0];
     for (const gap of gaps) {
       time.advance(gap);
-      await limiter.acquire();
+      await instant(limiter);
       starts.push(time.now());
     }
     assert.ok(busiestWindow(starts, 60_000) <= 7, `busiest window held ${busiestWindow(starts, 60_000)}`);
   });
 
-  it('spaces windows by a guard of 2% by default, for servers that count arrivals', async () => {
+  it('adds no guard to the window by default, and guardMs when given', async () => {
+    for (const [guardMs, expected] of [
+      [undefined, 1_000],
+      [20, 1_020],
+    ] as const) {
+      const time = fakeTime();
+      const limiter = createRateLimiter({ perMinute: 2, windowMs: 1_000, guardMs, now: time.now, sleep: time.sleep });
+      await instant(limiter);
+      await instant(limiter);
+      await instant(limiter);
+      assert.equal(time.now(), expected);
+    }
+  });
+
+  it('counts a request until one window after it ended, not after it was granted (it reached the server late)', async () => {
     const time = fakeTime();
-    const limiter = createRateLimiter({ perMinute: 2, windowMs: 1_000, now: time.now, sleep: time.sleep });
-    await limiter.acquire();
-    await limiter.acquire();
-    await limiter.acquire();
-    assert.equal(time.now(), 1_020);
+    const limiter = createRateLimiter({ perMinute: 1, windowMs: 1_000, now: time.now, sleep: time.sleep });
+    const done = await limiter.acquire();
+    // The answer comes 300 ms after the grant: the request may have reached Luma just before.
+    time.advance(300);
+    done();
+    await instant(limiter);
+    assert.equal(time.now(), 1_300);
+  });
+
+  it('holds the slot of a request in flight, and counts one never reported as ended holdMs after its grant', async () => {
+    const time = fakeTime();
+    const limiter = createRateLimiter({
+      perMinute: 1,
+      windowMs: 1_000,
+      holdMs: 5_000,
+      now: time.now,
+      sleep: time.sleep,
+    });
+    await limiter.acquire(); // its end is never reported
+    await instant(limiter);
+    assert.equal(time.now(), 6_000);
+    // Every wait was a lower bound: one window from when it was computed, never past the slot's freeing.
+    assert.ok(time.sleeps.every((ms) => ms <= 1_000));
+  });
+
+  it('recomputes the wait as soon as a request in flight ends', async () => {
+    const time = fakeTime();
+    let sleeps = 0;
+    const limiter = createRateLimiter({
+      perMinute: 1,
+      windowMs: 1_000,
+      now: time.now,
+      // The first wait (a lower bound while the request is in flight) ends only when woken.
+      sleep: (ms, signal) =>
+        ++sleeps > 1
+          ? time.sleep(ms, signal)
+          : new Promise((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason))),
+    });
+    const done = await limiter.acquire();
+    const next = instant(limiter);
+    await new Promise((resolve) => setImmediate(resolve));
+    time.advance(200);
+    done();
+    await next;
+    assert.equal(time.now(), 1_200);
+  });
+
+  it('reports an end once: a second call does not move it', async () => {
+    const time = fakeTime();
+    const limiter = createRateLimiter({ perMinute: 1, windowMs: 1_000, now: time.now, sleep: time.sleep });
+    const done = await limiter.acquire();
+    done();
+    time.advance(500);
+    done();
+    await instant(limiter);
+    assert.equal(time.now(), 1_000);
   });
 
   it('serves waiters in arrival order', async () => {
     const time = fakeTime();
     const limiter = createRateLimiter({ perMinute: 1, windowMs: 1_000, guardMs: 0, now: time.now, sleep: time.sleep });
     const order: number[] = [];
-    await Promise.all([1, 2, 3, 4].map((n) => limiter.acquire().then(() => order.push(n))));
+    await Promise.all([1, 2, 3, 4].map((n) => instant(limiter).then(() => order.push(n))));
     assert.deepEqual(order, [1, 2, 3, 4]);
     assert.equal(time.now(), 3_000);
   });
@@ -84,10 +152,10 @@ describe('createRateLimiter', () => {
   it('rejects an aborted waiter with its reason and gives its turn to the next', async () => {
     const time = fakeTime();
     const limiter = createRateLimiter({ perMinute: 1, windowMs: 1_000, guardMs: 0, now: time.now, sleep: time.sleep });
-    await limiter.acquire();
+    await instant(limiter);
     const controller = new AbortController();
-    const first = limiter.acquire(controller.signal);
-    const second = limiter.acquire();
+    const first = instant(limiter, controller.signal);
+    const second = instant(limiter);
     controller.abort(new Error('sync cancelled'));
     await assert.rejects(first, /sync cancelled/);
     await second;
@@ -104,7 +172,7 @@ describe('createRateLimiter', () => {
     const started = performance.now();
     const starts: number[] = [];
     await Promise.all(
-      Array.from({ length: 10 }, () => limiter.acquire().then(() => starts.push(performance.now() - started))),
+      Array.from({ length: 10 }, () => instant(limiter).then(() => starts.push(performance.now() - started))),
     );
     // 10 requests at 4 per 40 ms: two waits of a full window.
     assert.ok(Math.max(...starts) >= 75, `finished after ${Math.max(...starts).toFixed(1)} ms`);
@@ -114,7 +182,7 @@ describe('createRateLimiter', () => {
 
   it('does not keep the process waiting once every waiter gave up', async () => {
     const limiter = createRateLimiter({ perMinute: 1, windowMs: 60_000 });
-    await limiter.acquire();
+    await instant(limiter);
     const controller = new AbortController();
     const waiting = limiter.acquire(controller.signal);
     controller.abort(new Error('shutdown'));
@@ -124,7 +192,7 @@ describe('createRateLimiter', () => {
 
   it('waits on a timer by default, leaving the event loop free meanwhile', async () => {
     const limiter = createRateLimiter({ perMinute: 1, windowMs: 200, guardMs: 0 });
-    await limiter.acquire();
+    (await limiter.acquire())(); // the request ended at once: its slot frees one window later
     const order: string[] = [];
     const waiting = limiter.acquire().then(() => order.push('granted'));
     setTimeout(() => order.push('timer'), 1);
@@ -144,7 +212,7 @@ describe('createRateLimiter', () => {
       await time.sleep(ms, signal);
     };
     const limiter = createRateLimiter({ perMinute: 1, windowMs: 1_000, guardMs: 0, now: time.now, sleep });
-    await limiter.acquire();
+    (await limiter.acquire())();
     const early = new AbortController();
     await assert.rejects(limiter.acquire(early.signal), /timer failed/);
     const later = limiter.acquire();

@@ -8,7 +8,7 @@ function fakeProvider(configured: boolean): GuestProvider {
   return {
     providerType: 'LUMA',
     isConfigured: () => configured,
-    fetchGuestsInBatches: async () => ({ pages: 0, fetched: 0, skipped: 0 }),
+    fetchGuestsInBatches: async () => ({ pages: 0, fetched: 0, skipped: 0, unidentified: 0 }),
   };
 }
 

@@ -18,8 +18,9 @@ async function drain(budget: RequestBudget, loops: number, shared: { granted: nu
   await Promise.all(
     Array.from({ length: loops }, async () => {
       while (shared.granted < shared.total) {
-        await budget.acquire();
+        const done = await budget.acquire();
         shared.granted++;
+        done(); // an instant answer
       }
     }),
   );
@@ -79,7 +80,8 @@ describe('createSharedBudget', () => {
       locked = resolve;
     });
     const first = holder.begin(async (tx) => {
-      const [row] = await tx<{ wait: number }[]>`SELECT luma_guest_sync.acquire_rate_budget(${key}, 2, 60000) AS wait`;
+      const [row] = await tx<{ wait: number }[]>`
+        SELECT wait_ms AS wait FROM luma_guest_sync.take_rate_slot(${key}, 2, 60000, 60000)`;
       locked();
       await held;
       return row!.wait;
@@ -88,12 +90,12 @@ describe('createSharedBudget', () => {
     await holding;
     // postgres.js sends a query when it is awaited; then() sends it now.
     const second = Promise.resolve(
-      waiter<{ wait: number }[]>`SELECT luma_guest_sync.acquire_rate_budget(${key}, 2, 60000) AS wait`,
+      waiter<{ wait: number }[]>`SELECT wait_ms AS wait FROM luma_guest_sync.take_rate_slot(${key}, 2, 60000, 60000)`,
     );
     await waitUntil(async () => {
       const [row] = await database.sql<{ n: number }[]>`
         SELECT count(*)::int AS n FROM pg_stat_activity
-        WHERE wait_event_type = 'Lock' AND query LIKE '%acquire_rate_budget%'`;
+        WHERE wait_event_type = 'Lock' AND query LIKE '%take_rate_slot%'`;
       return row!.n === 1;
     });
     release();
@@ -120,6 +122,38 @@ describe('createSharedBudget', () => {
     assert.ok(busiest <= perMinute, `the busiest window held ${busiest} starts`);
     const inThreeWindows = starts.filter((at) => at < 3 * windowMs).length;
     t.diagnostic(`${inThreeWindows} of ${3 * perMinute} possible starts in three windows`);
+  });
+
+  it('counts a request until one window after it ended, not after it was granted (it reached Luma late)', async () => {
+    const key = newKey();
+    const windowMs = 300;
+    const budget = createSharedBudget({ sql: replicas[0]!.sql, key, perMinute: 1, windowMs, holdMs: 60_000 });
+    const done = await budget.acquire();
+    let granted = false;
+    const next = budget.acquire(AbortSignal.timeout(60_000)).then((d) => {
+      granted = true;
+      return d;
+    });
+    // Two windows after the grant, the request is still in flight: counted from its grant it
+    // would have left the window already.
+    await delay(2 * windowMs);
+    assert.equal(granted, false, 'no slot while the request is in flight');
+    const endedAt = performance.now();
+    done();
+    (await next)();
+    const after = performance.now() - endedAt;
+    assert.ok(after >= windowMs - 5, `granted ${after.toFixed(0)} ms after the end, before a window had passed`);
+    assert.equal((await startsOf(database.sql, key)).length, 2);
+  });
+
+  it('counts a request whose end never came (its process died) as ended holdMs after its grant', async () => {
+    const key = newKey();
+    const budget = createSharedBudget({ sql: replicas[1]!.sql, key, perMinute: 1, windowMs: 200, holdMs: 300 });
+    const started = performance.now();
+    await budget.acquire(); // never ended
+    // Unbounded, this would wait forever; the deadline only bounds that hang.
+    await budget.acquire(AbortSignal.timeout(60_000));
+    assert.ok(performance.now() - started >= 300 + 200 - 10, 'not before the hold and a window had passed');
   });
 
   it('keeps the budgets of different keys apart', async () => {
@@ -186,17 +220,17 @@ describe('createSharedBudget', () => {
       url: database.url,
       poolMax: 3,
       onQuery: (query) => {
-        if (query.includes('acquire_rate_budget')) calls++;
+        if (query.includes('take_rate_slot')) calls++;
       },
     });
     try {
       const budget = createSharedBudget({ sql: counted.sql, key, perMinute: 5, windowMs: 300 });
-      await Promise.all(Array.from({ length: 5 }, () => budget.acquire()));
-      assert.equal(calls, 5, 'five starts with room: five round trips');
+      await Promise.all(Array.from({ length: 5 }, async () => (await budget.acquire())()));
+      assert.equal(calls, 5, 'five starts with room: five round trips (and five ends, not awaited)');
 
       calls = 0;
       // Ten callers want ten more starts: each slot costs a refusal and a grant, not ten refusals.
-      await Promise.all(Array.from({ length: 10 }, () => budget.acquire()));
+      await Promise.all(Array.from({ length: 10 }, async () => (await budget.acquire())()));
       t.diagnostic(`${calls} round trips for ten starts past the budget`);
       assert.ok(calls <= 2 * 10 + 2, `${calls} round trips for ten starts`);
     } finally {
@@ -212,7 +246,7 @@ describe('createSharedBudget', () => {
       INSERT INTO luma_guest_sync.rate_budget ("key", starts)
       VALUES (${key}, ARRAY[now() + interval '1 hour', now() + interval '1 hour', now() + interval '1 hour'])`;
     const [first] = await database.sql<{ wait: number }[]>`
-      SELECT luma_guest_sync.acquire_rate_budget(${key}, 3, ${windowMs}) AS wait`;
+      SELECT wait_ms AS wait FROM luma_guest_sync.take_rate_slot(${key}, 3, ${windowMs}, 60000)`;
     const cappedAtAWindow = first!.wait <= windowMs;
     assert.ok(cappedAtAWindow, `the function asked for a ${first!.wait} ms wait`);
 
@@ -233,7 +267,7 @@ describe('createSharedBudget', () => {
     console.log(
       `# shared-budget clock step ${JSON.stringify({ firstAnswerMs: first!.wait, waits, grantedAfterMs: Math.round(performance.now() - started) })}`,
     );
-    const everyWaitCapped = waits.every((wait) => wait <= windowMs * 1.02 + 1);
+    const everyWaitCapped = waits.every((wait) => wait <= windowMs);
     assert.ok(everyWaitCapped, `waits ${waits.join(', ')} ms`);
     const [row] = await database.sql<{ ahead: number }[]>`
       SELECT count(*)::int AS ahead FROM luma_guest_sync.rate_budget, unnest(starts) AS s
@@ -243,8 +277,11 @@ describe('createSharedBudget', () => {
 
   it('never waits longer than about one window, whatever the database answers', async () => {
     // A replica still running an older acquire_rate_budget, or a clock step mid-call.
-    const answers = [3_600_000, 0];
-    const fake = (async () => [{ wait: answers.shift() ?? 0 }]) as unknown as Sql;
+    const answers = [
+      { wait_ms: 3_600_000, granted_at: null },
+      { wait_ms: 0, granted_at: '2026-12-05 12:00:00.000001+00' },
+    ];
+    const fake = (async () => [answers.shift()]) as unknown as Sql;
     const waits: number[] = [];
     const budget = createSharedBudget({
       sql: fake,
@@ -256,7 +293,7 @@ describe('createSharedBudget', () => {
       },
     });
     await budget.acquire();
-    assert.deepEqual(waits, [1_020]);
+    assert.deepEqual(waits, [1_000]);
   });
 
   it('names the budget by a hash of the key and never stores the key', async () => {

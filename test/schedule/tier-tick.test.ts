@@ -20,7 +20,7 @@ const HOUR = 60 * MIN;
 const database = await createTestDatabase({ label: 'tier_tick' });
 const sqs = createTestSqs();
 const tiers = parseTiers('48h=15m,14d=60m');
-const tick = { tiers, tickMs: 5 * MIN, budget: 1000 };
+const tick = { tiers, tickMs: 5 * MIN, budget: 1000, pageSize: 100 };
 const SLOT = new Date(Math.floor(Date.now() / (5 * MIN)) * 5 * MIN);
 const at = (ms: number) => new Date(SLOT.getTime() + ms);
 
@@ -115,6 +115,38 @@ describe('the freshness tick', () => {
     // Due again 15 minutes after the sync (less one tick): at +15 it is.
     assert.ok(plannedLater.enqueued >= 1);
     assert.ok(plannedLater.plannedRequests >= 3, 'its cost is the 3 pages it last took');
+  });
+
+  it('estimates an event with no recorded success from its synced rows and the guests per match of recent syncs', async () => {
+    // A database of its own: the guests per match come from every event's history.
+    const own = await createTestDatabase({ label: 'tier_estimate' });
+    const event = await seedEvent(own.db, { startDate: at(3 * HOUR), endDate: at(6 * HOUR) });
+    // 450 synced rows and no history: an event the history has forgotten (or one a
+    // failing sync has filled), whose next sync reads about 900 guests.
+    await own.sql`
+      INSERT INTO "Member" (uid, name, email, "updatedAt")
+      SELECT 'est-m-' || i, 'Member ' || i, 'est' || i || '@example.com', now() FROM generate_series(1, 450) i`;
+    await own.sql`
+      INSERT INTO "PLEventGuest" (uid, "eventUid", "locationUid", "memberUid", "externalGuestId", "updatedAt")
+      SELECT 'est-g-' || i, ${event.uid}, ${event.locationUid!}, 'est-m-' || i, 'gst-est-' || i, now()
+      FROM generate_series(1, 450) i`;
+    // Recent syncs of other events read two guests per matched member.
+    await recordSyncAttempt(
+      { sql: own.sql, retentionDays: 30 },
+      {
+        eventUid: 'another-event',
+        trigger: 'schedule',
+        startedAt: at(-DAY),
+        finishedAt: at(-DAY + MIN),
+        outcome: 'success',
+        result: { pages: 4, fetched: 400, matched: 200, created: 0, removed: 0, skipped: 0 },
+      },
+    );
+    const deps = { sql: own.sql, sqs, queueUrl: 'unused-in-a-dry-run', log: silentLogger };
+    const tight = await runTierTick(deps, SLOT, { ...tick, budget: 8, dryRun: true });
+    assert.deepEqual([tight.enqueued, tight.deferred], [0, 1], 'not passed off as a one-page event');
+    const roomy = await runTierTick(deps, SLOT, { ...tick, budget: 9, dryRun: true });
+    assert.deepEqual([roomy.enqueued, roomy.plannedRequests], [1, 9], '900 guests at 100 a page');
   });
 
   it('leaves due events past its budget for a later tick, soonest first', async () => {

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseTiers, planTick, type TierCandidate, tickBudget, tierOf } from '../../src/schedule/tiers.ts';
+import {
+  estimatePages,
+  parseTiers,
+  planTick,
+  type TierCandidate,
+  tickBudget,
+  tierOf,
+} from '../../src/schedule/tiers.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -13,7 +20,7 @@ function candidate(uid: string, startsInMs: number, extra: Partial<TierCandidate
 }
 const ago = (ms: number) => new Date(SLOT.getTime() - ms);
 const plan = (candidates: TierCandidate<string>[], budget = 1000) =>
-  planTick(candidates, { tiers, slot: SLOT, tickMs: 5 * MIN, budget });
+  planTick(candidates, { tiers, slot: SLOT, tickMs: 5 * MIN, budget, pageSize: 100 });
 
 describe('freshness tiers', () => {
   it('parses <starts within>=<sync every> pairs, nearest first, and names what is wrong', () => {
@@ -79,6 +86,29 @@ describe('freshness tiers', () => {
     );
     assert.equal(result.cost, 8);
     assert.equal(result.deferred, 1, 'the 20-page event waits for a tick with room');
+  });
+
+  it('estimates an event with no recorded success from its synced rows, scaled by the guests per match, at least one page', () => {
+    assert.equal(estimatePages({ syncedGuests: 450, guestsPerMatch: 2 }, 100), 9, '900 guests, 100 a page');
+    assert.equal(estimatePages({ syncedGuests: 450 }, 100), 5, 'no history anywhere: at least the synced rows');
+    assert.equal(estimatePages({ syncedGuests: 450, guestsPerMatch: 0.5 }, 100), 5, 'never fewer guests than rows');
+    assert.equal(estimatePages({ syncedGuests: 0, guestsPerMatch: 3 }, 100), 1, 'a new event: the floor');
+    assert.equal(estimatePages({}, 100), 1);
+    assert.equal(estimatePages({ lastPages: 3, syncedGuests: 4_000 }, 100), 3, 'a recorded success wins');
+
+    // A large event the history has forgotten does not pass for a one-page event.
+    const result = plan(
+      [
+        candidate('large-pruned', 1 * HOUR, { syncedGuests: 1_200, guestsPerMatch: 1.5 }),
+        candidate('small', 2 * HOUR, { lastPages: 2 }),
+      ],
+      10,
+    );
+    assert.deepEqual(
+      result.selected.map((s) => [s.candidate.eventUid, s.cost]),
+      [['small', 2]],
+    );
+    assert.equal(result.deferred, 1, 'the 18-page event waits for a tick with room');
   });
 
   it('reports per tier how long its longest-waiting due event has been due', () => {

@@ -2,15 +2,20 @@ import type { Sql } from '../../src/db/client.ts';
 
 /**
  * Records every start the shared Luma budget grants, as the database stamped it: each
- * grant is exactly one UPDATE of the key's row appending its start. Test-only, in the
- * test's own database.
+ * grant is exactly one UPDATE of the key's row appending its grant time to "holds"
+ * (migration 0009; a request's end moves a hold out, appending nothing new there).
+ * Test-only, in the test's own database.
  */
 export async function logBudgetStarts(sql: Sql): Promise<void> {
   await sql`CREATE TABLE public.budget_log ("key" text NOT NULL, started_at timestamptz NOT NULL)`;
   await sql`
     CREATE FUNCTION public.log_budget_start() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+      granted timestamptz := NEW.holds[cardinality(NEW.holds)];
     BEGIN
-      INSERT INTO public.budget_log VALUES (NEW.key, NEW.starts[cardinality(NEW.starts)]);
+      IF granted IS NOT NULL AND NOT (granted = ANY (OLD.holds)) THEN
+        INSERT INTO public.budget_log VALUES (NEW.key, granted);
+      END IF;
       RETURN NEW;
     END $$`;
   await sql`

@@ -2,6 +2,8 @@
 export const TEST_ENV = {
   adminDatabaseUrl: 'LGS_TEST_ADMIN_DATABASE_URL',
   sqsEndpoint: 'LGS_TEST_SQS_ENDPOINT',
+  /** The admin URL through a PgBouncer in transaction mode (stock timeouts); any database name passes. */
+  pgbouncerUrl: 'LGS_TEST_PGBOUNCER_URL',
 } as const;
 
 export function testEnv(name: keyof typeof TEST_ENV): string {

@@ -12,7 +12,7 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { getResponse } from 'msw';
 import postgres from 'postgres';
 import type { Sql } from '../../src/db/client.ts';
-import { freePort } from '../../src/local/embedded-postgres.ts';
+import { freePort } from '../../src/local/free-port.ts';
 import { createLumaHandlers, type SimGuestList } from '../../src/local/luma-simulator.ts';
 import { connectUpstream } from './tcp-relay.ts';
 import { startWorkerProcess, type WorkerProcess } from './worker-process.ts';

@@ -34,7 +34,7 @@ const luma = createLumaProvider({
     retries: 0,
     requestTimeoutMs: 60_000,
   }),
-  limiter: { acquire: async () => {} },
+  limiter: { acquire: async () => () => {} },
   log: silentLogger,
 });
 // Everything is loaded and the provider built: growth from here is the fetch's.

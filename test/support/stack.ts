@@ -37,6 +37,8 @@ export async function startStack(options: {
     LUMA_API_URL: luma.url,
     LUMA_API_KEY: SIM_API_KEY,
     SHUTDOWN_GRACE_MS: '5000',
+    // A killed worker's claim frees itself within one visibility timeout, as in production.
+    SYNC_CLAIM_LEASE_SECONDS: String(Math.max(3, options.visibilityTimeout ?? 5)),
   };
   return { database, sqs, queue, luma, lumaEvents, env };
 }

@@ -30,11 +30,16 @@ export function useSimulatedLuma() {
 /** Everything syncEvent needs, wired the way main.ts wires it, with time made fast. */
 export function syncDeps(
   db: Db,
-  overrides: { pageSize?: number; guestsPath?: string } & Partial<SyncDeps> = {},
+  overrides: { pageSize?: number; guestsPath?: string; maxWaitInSyncSeconds?: number } & Partial<SyncDeps> = {},
 ): SyncDeps {
-  const { pageSize, guestsPath, ...rest } = overrides;
+  const { pageSize, guestsPath, maxWaitInSyncSeconds, ...rest } = overrides;
   const base = loadConfig({ LUMA_API_KEY: SIM_API_KEY }).luma;
-  const config = { ...base, pageSize: pageSize ?? base.pageSize, guestsPath: guestsPath ?? base.guestsPath };
+  const config = {
+    ...base,
+    pageSize: pageSize ?? base.pageSize,
+    guestsPath: guestsPath ?? base.guestsPath,
+    maxWaitInSyncSeconds: maxWaitInSyncSeconds ?? base.maxWaitInSyncSeconds,
+  };
   const provider = createLumaProvider({
     config,
     limiter: createRateLimiter({ perMinute: 1_000_000 }),

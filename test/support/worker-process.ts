@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../../src/local/embedded-postgres.ts';
+import { freePort } from '../../src/local/free-port.ts';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/main.ts');
 

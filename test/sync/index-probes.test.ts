@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { sql as drizzleSql } from 'drizzle-orm';
 import { loadConfig } from '../../src/config/config.ts';
-import { createDatabase, type Db } from '../../src/db/client.ts';
+import { createDatabase, type Database, type Db } from '../../src/db/client.ts';
 import { SIM_API_KEY, type SimGuest } from '../../src/local/luma-simulator.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createLumaProvider } from '../../src/providers/luma.ts';
@@ -10,9 +11,10 @@ import { createProviderRegistry } from '../../src/providers/registry.ts';
 import { createSharedBudget } from '../../src/providers/shared-budget.ts';
 import type { ExternalGuest } from '../../src/providers/types.ts';
 import { addPageGuests } from '../../src/sync/add-page-guests.ts';
-import { withIndexProbes } from '../../src/sync/index-probes.ts';
+import { executeWithIndexProbes, withIndexProbes } from '../../src/sync/index-probes.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
 import { createTestDatabase } from '../support/db.ts';
+import { viaPgBouncer } from '../support/pgbouncer.ts';
 import { seedEvent } from '../support/seed.ts';
 import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
 
@@ -54,9 +56,10 @@ async function pageStatement(eventUid: string, locationUid: string, guests: Exte
   let sent: { text: string; params: unknown[] } | undefined;
   const recorder = {
     $client: {
+      options: { prepare: true },
       unsafe: (text: string, params: unknown[]) => {
         sent = { text, params };
-        return Promise.resolve([]);
+        return { execute: () => Promise.resolve([]) };
       },
     },
   } as unknown as Db;
@@ -182,40 +185,86 @@ describe('withIndexProbes', () => {
   it('a first sync into a table whose statistics say it is nearly empty probes it by index on every page', async () => {
     // A pool of one connection, as a long-running worker's: its page statement has been
     // planned before, and its backend reports its table statistics when it exits.
-    const pool = createDatabase({ url: database.url, poolMax: 1 });
-    const sync = async (guests: number) => {
-      const event = await seedEvent(db);
-      const list: SimGuest[] = Array.from({ length: guests }, (_, i) => ({ id: `gst-${i}`, email: emailOf(i) }));
-      luma.serve({ events: { [event.externalEventId!]: list } });
-      const message = {
-        eventUid: event.uid,
-        externalEventId: event.externalEventId!,
-        locationUid: event.locationUid!,
-        providerType: 'LUMA' as const,
-      };
-      return syncEvent(syncDeps(pool.db, { pageSize: 100 }), message);
-    };
-    await sync(700);
-    // The table is cleaned and its statistics refreshed while small (a staging copy, a
-    // new environment): PostgreSQL plans the statement again at its next page.
-    await sql`TRUNCATE "PLEventGuest"`;
-    await sql`
-      INSERT INTO "PLEventGuest" (uid, "eventUid", "locationUid", "memberUid", "updatedAt")
-      SELECT 'probe-small-' || i, e.uid, e."locationUid", 'probe-m-' || i, now()
-      FROM generate_series(0, 99) i, (SELECT uid, "locationUid" FROM "PLEvent" LIMIT 1) e`;
-    await sql`ANALYZE "PLEventGuest"`;
-    const before = await scanCounts();
-
-    const result = await sync(2_000);
-    await pool.close();
-    assert.equal(result.created, 2_000);
-
-    // Every matched member is probed once, by a sequential or an index scan.
-    const after = await waitForScans(before, result.matched);
-    const seqScans = after.seq - before.seq;
-    assert.ok(seqScans < result.pages, `${seqScans} sequential scans of "PLEventGuest" in ${result.pages} pages`);
+    await firstSyncProbesByIndex(createDatabase({ url: database.url, poolMax: 1 }));
   });
 });
+
+describe('index probes behind a transaction-mode pooler (PgBouncer)', () => {
+  // PgBouncer refuses enable_seqscan as a startup setting: the page statement's own
+  // transaction carries it instead, unprepared.
+  const pooled = () => createDatabase({ url: viaPgBouncer(database.name), poolMax: 1, pooler: 'transaction' });
+  const settingNow = drizzleSql`SELECT current_setting('enable_seqscan') AS value`;
+
+  it("turns sequential scans off in the page statement's transaction only, on the pool's connection", async () => {
+    const pool = pooled();
+    try {
+      const during = await withIndexProbes(pool.db, async (pages) => {
+        assert.equal(pages, pool.db, 'no connection of its own');
+        return executeWithIndexProbes<{ value: string }>(pages, settingNow);
+      });
+      const [after] = await pool.db.execute<{ value: string }>(settingNow);
+      assert.deepEqual([during[0]?.value, after?.value], ['off', 'on']);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('rolls a failing page statement back with its setting', async () => {
+    const pool = pooled();
+    try {
+      await assert.rejects(
+        executeWithIndexProbes(
+          pool.db,
+          drizzleSql`INSERT INTO "Team" (uid, name, "updatedAt") VALUES (NULL, 'x', now())`,
+        ),
+        /null value in column "uid"/,
+      );
+      const [state] = await pool.db.execute<{ value: string; open: boolean }>(drizzleSql`
+        SELECT current_setting('enable_seqscan') AS value, now() <> statement_timestamp() AS open`);
+      assert.deepEqual(state, { value: 'on', open: false });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a first sync into a table whose statistics say it is nearly empty probes it by index on every page', async () => {
+    await firstSyncProbesByIndex(pooled());
+  });
+});
+
+async function firstSyncProbesByIndex(pool: Database) {
+  const sync = async (guests: number) => {
+    const event = await seedEvent(db);
+    const list: SimGuest[] = Array.from({ length: guests }, (_, i) => ({ id: `gst-${i}`, email: emailOf(i) }));
+    luma.serve({ events: { [event.externalEventId!]: list } });
+    const message = {
+      eventUid: event.uid,
+      externalEventId: event.externalEventId!,
+      locationUid: event.locationUid!,
+      providerType: 'LUMA' as const,
+    };
+    return syncEvent(syncDeps(pool.db, { pageSize: 100 }), message);
+  };
+  await sync(700);
+  // The table is cleaned and its statistics refreshed while small (a staging copy, a
+  // new environment): PostgreSQL plans the statement again at its next page.
+  await sql`TRUNCATE "PLEventGuest"`;
+  await sql`
+    INSERT INTO "PLEventGuest" (uid, "eventUid", "locationUid", "memberUid", "updatedAt")
+    SELECT 'probe-small-' || i, e.uid, e."locationUid", 'probe-m-' || i, now()
+    FROM generate_series(0, 99) i, (SELECT uid, "locationUid" FROM "PLEvent" LIMIT 1) e`;
+  await sql`ANALYZE "PLEventGuest"`;
+  const before = await scanCounts();
+
+  const result = await sync(2_000);
+  await pool.close();
+  assert.equal(result.created, 2_000);
+
+  // Every matched member is probed once, by a sequential or an index scan.
+  const after = await waitForScans(before, result.matched);
+  const seqScans = after.seq - before.seq;
+  assert.ok(seqScans < result.pages, `${seqScans} sequential scans of "PLEventGuest" in ${result.pages} pages`);
+}
 
 async function scanCounts() {
   const [row] = await sql<{ seq: string; idx: string }[]>`
@@ -223,7 +272,10 @@ async function scanCounts() {
   return { seq: Number(row!.seq), idx: Number(row!.idx) };
 }
 
-/** Table statistics arrive when the backends that counted them exit: wait for them. */
+/**
+ * Table statistics arrive when the backends that counted them exit or go idle (behind
+ * PgBouncer they stay open): wait for them.
+ */
 async function waitForScans(before: { seq: number; idx: number }, atLeast: number) {
   const deadline = Date.now() + 30_000;
   for (;;) {

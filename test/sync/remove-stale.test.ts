@@ -189,10 +189,37 @@ describe('removing guests who left the approved list', () => {
     assert.deepEqual(await memberUids(event.uid), members.map((m) => m.uid).sort());
   });
 
-  it('removes nothing when an approved entry came without a usable email, and says so', async () => {
+  it('keeps the row of an entry with a Luma guest id but no usable email, and still removes a guest who left', async () => {
     const { event, members, message, list } = await syncedEvent(4);
-    // Luma changed its response shape for one entry: its email is unreadable, so it is skipped.
-    const partial = [{ ...list[0]!, email: 'not an email' }, ...list.slice(1)];
+    // Luma changed its response shape for one entry: its email is unreadable, so it is
+    // skipped; its guest id still says whose row it is. The fourth guest left.
+    const partial = [{ ...list[0]!, email: 'not an email' }, ...list.slice(1, 3)];
+    luma.serve({ events: { [message.externalEventId]: partial } });
+    const guards: string[] = [];
+    const deps = syncDeps(db, { removeStale, observer: { staleGuard: (g) => guards.push(g) } });
+
+    const dry = await syncEvent(deps, message, { dryRun: true });
+    const result = await syncEvent(deps, message);
+
+    assert.deepEqual(
+      [dry.skipped, dry.removed, dry.staleGuard, dry.staleToRemove?.map((r) => r.memberUid)],
+      [1, 1, undefined, [members[3]!.uid]],
+    );
+    assert.deepEqual([result.skipped, result.removed, result.staleGuard], [1, 1, undefined]);
+    assert.deepEqual(guards, []);
+    assert.deepEqual(
+      await memberUids(event.uid),
+      members
+        .slice(0, 3)
+        .map((m) => m.uid)
+        .sort(),
+    );
+  });
+
+  it('removes nothing when an approved entry came without a usable guest id, and says so', async () => {
+    const { event, members, message, list } = await syncedEvent(4);
+    // That entry could be any of the rows: the fourth guest's absence proves nothing.
+    const partial = [{ ...list[0]!, id: ' ' }, ...list.slice(1, 3)];
     luma.serve({ events: { [message.externalEventId]: partial } });
     const guards: string[] = [];
     const deps = syncDeps(db, { removeStale, observer: { staleGuard: (g) => guards.push(g) } });

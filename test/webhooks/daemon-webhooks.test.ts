@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { eventHistory } from '../../src/history/queries.ts';
-import { freePort } from '../../src/local/embedded-postgres.ts';
+import { freePort } from '../../src/local/free-port.ts';
 import { sample } from '../support/metrics-text.ts';
 import { guestsOf, seedEvent, seedMember } from '../support/seed.ts';
 import { waitFor } from '../support/sqs-queue.ts';

@@ -1,0 +1,196 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import postgres from 'postgres';
+import { parseDatabaseUrl } from '../db/database-url.ts';
+import { freePort } from './embedded-postgres.ts';
+
+/** Where Debian's `pgbouncer` package puts the binary; PGBOUNCER_BIN overrides it. */
+const DEFAULT_BINARY = '/usr/sbin/pgbouncer';
+
+export const PGBOUNCER_MISSING =
+  'pgbouncer is not installed: the tests run the worker through it in transaction mode; install it with `sudo apt-get install -y pgbouncer` (Debian/Ubuntu) or set PGBOUNCER_BIN to its path';
+
+/** PgBouncer's own timeouts, in seconds; the tests shrink them. */
+export interface PgBouncerSettings {
+  /** Closes a server connection idle this long (PgBouncer's default is 600). */
+  serverIdleTimeout?: number;
+  /** Closes a server connection this old once it is idle (PgBouncer's default is 3600). */
+  serverLifetime?: number;
+  /** Server connections per database and user (PgBouncer's default is 20). */
+  defaultPoolSize?: number;
+  /** Startup parameters accepted and dropped instead of refused, e.g. ["options"]. */
+  ignoreStartupParameters?: string[];
+}
+
+export interface LocalPgBouncer {
+  /** The upstream URL with host and port replaced by PgBouncer's; any database name passes through. */
+  url: string;
+  port: number;
+  /** Stops the process (immediate shutdown: clients are disconnected). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port with the same configuration. */
+  restart(): Promise<void>;
+  /** Runs a command of PgBouncer's admin console (e.g. "SHOW SERVERS") and returns its rows. */
+  admin(command: string): Promise<Array<Record<string, string>>>;
+}
+
+/** The pgbouncer binary, or an error saying how to install it. */
+export function pgbouncerBinary(env: NodeJS.ProcessEnv = process.env): string {
+  const binary = env.PGBOUNCER_BIN || DEFAULT_BINARY;
+  try {
+    accessSync(binary, constants.X_OK);
+  } catch {
+    throw new Error(PGBOUNCER_MISSING);
+  }
+  return binary;
+}
+
+/**
+ * Starts PgBouncer in transaction mode on a free loopback port in front of the PostgreSQL
+ * at `upstreamUrl`, as a child process with its own temporary configuration: every
+ * database name is forwarded (`*`), and the URL's user and password are the only login.
+ * Its settings are strict like a stock installation: unknown startup parameters are
+ * refused, and nothing resets session state between clients.
+ */
+export async function startPgBouncer(upstreamUrl: string, settings: PgBouncerSettings = {}): Promise<LocalPgBouncer> {
+  const binary = pgbouncerBinary();
+  const upstream = parseDatabaseUrl(upstreamUrl);
+  if (!upstream.host || !upstream.user)
+    throw new Error('startPgBouncer needs an upstream URL with a TCP host and a user');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lgs-pgbouncer-'));
+  const port = await freePort();
+  const authFile = path.join(dir, 'users.txt');
+  const configFile = path.join(dir, 'pgbouncer.ini');
+  await writeFile(authFile, `${quote(upstream.user)} ${quote(upstream.password ?? '')}\n`, { mode: 0o600 });
+  await writeFile(
+    configFile,
+    [
+      '[databases]',
+      `* = host=${upstream.host} port=${upstream.port}`,
+      '[pgbouncer]',
+      'listen_addr = 127.0.0.1',
+      `listen_port = ${port}`,
+      'unix_socket_dir =',
+      'pool_mode = transaction',
+      // The client's password is checked against the file and reused for the server login.
+      'auth_type = plain',
+      `auth_file = ${authFile}`,
+      `admin_users = ${upstream.user}`,
+      'max_client_conn = 500',
+      `default_pool_size = ${settings.defaultPoolSize ?? 20}`,
+      `server_idle_timeout = ${settings.serverIdleTimeout ?? 600}`,
+      `server_lifetime = ${settings.serverLifetime ?? 3600}`,
+      `ignore_startup_parameters = ${(settings.ignoreStartupParameters ?? []).join(',')}`,
+      'server_tls_sslmode = disable',
+      'log_connections = 0',
+      'log_disconnections = 0',
+      '',
+    ].join('\n'),
+  );
+  // PgBouncer refuses to run as root; it then runs as an unprivileged user that must read its files.
+  const runAs = process.getuid?.() === 0 ? unprivilegedUser() : undefined;
+  if (runAs) {
+    for (const file of [dir, authFile, configFile]) await chown(file, runAs.uid, runAs.gid);
+  }
+
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    const args = runAs ? ['-u', runAs.name, configFile] : [configFile];
+    const proc = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    proc.stderr?.on('data', (chunk: Buffer) => {
+      // Kept short: only the last lines matter when it fails to start.
+      stderr = (stderr + chunk.toString()).slice(-4000);
+    });
+    child = proc;
+    // A test run that dies must not leave a pooler listening behind it.
+    const killOnExit = () => proc.kill('SIGKILL');
+    process.once('exit', killOnExit);
+    proc.once('exit', () => process.off('exit', killOnExit));
+    await waitForPort(port, proc, () => stderr);
+  };
+  await start();
+
+  const url = new URL(upstreamUrl.replace(/^postgresql:/, 'postgres:'));
+  url.hostname = '127.0.0.1';
+  url.port = String(port);
+  const stopChild = async () => {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null) return;
+    const exited = new Promise((resolve) => proc.once('exit', resolve));
+    proc.kill('SIGTERM');
+    await exited;
+  };
+  return {
+    url: url.toString(),
+    port,
+    async stop() {
+      await stopChild();
+      await rm(dir, { recursive: true, force: true });
+    },
+    async admin(command: string) {
+      const adminUrl = new URL(url);
+      adminUrl.pathname = '/pgbouncer';
+      // The admin console speaks only the simple protocol and has no pg_type to look up.
+      const sql = postgres(adminUrl.toString(), { max: 1, prepare: false, fetch_types: false, onnotice: () => {} });
+      try {
+        return [...(await sql.unsafe(command))] as Array<Record<string, string>>;
+      } finally {
+        await sql.end();
+      }
+    },
+    async restart() {
+      await stopChild();
+      if (!existsSync(configFile)) throw new Error('PgBouncer was stopped for good; start a new one');
+      await start();
+    },
+  };
+}
+
+/** pgbouncer's auth_file quoting: double quotes, a quote doubled. */
+function quote(text: string): string {
+  return `"${text.replaceAll('"', '""')}"`;
+}
+
+function unprivilegedUser(): { name: string; uid: number; gid: number } {
+  for (const name of ['postgres', 'nobody']) {
+    try {
+      const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
+      const gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim());
+      return { name, uid, gid };
+    } catch {
+      // not on this machine: try the next
+    }
+  }
+  throw new Error('pgbouncer refuses to run as root and neither a "postgres" nor a "nobody" user exists');
+}
+
+/** Resolves once the port accepts connections; rejects with pgbouncer's last words if it exits first. */
+async function waitForPort(port: number, proc: ChildProcess, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      throw new Error(`pgbouncer exited at start (${proc.exitCode ?? proc.signalCode}): ${stderr().trim()}`);
+    }
+    if (await accepts(port)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  proc.kill('SIGKILL');
+  throw new Error(`pgbouncer did not listen on 127.0.0.1:${port} within 15 s: ${stderr().trim()}`);
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import postgres from 'postgres';
+import { PGBOUNCER_MISSING, pgbouncerBinary } from '../../src/local/pgbouncer.ts';
+import { createTestDatabase, withDatabase } from '../support/db.ts';
+import { startTestPgBouncer, viaPgBouncer } from '../support/pgbouncer.ts';
+
+describe('the PgBouncer the tests start', () => {
+  test('pools in transaction mode: a session SET does not follow the client to its next transaction', async () => {
+    const database = await createTestDatabase({ migrate: false, label: 'pgbouncer' });
+    // Two clients, one server connection: each client's statements land on whichever is free.
+    const bouncer = await startTestPgBouncer({ defaultPoolSize: 1 });
+    const a = postgres(withDatabase(bouncer.url, database.name), { max: 1, prepare: false, onnotice: () => {} });
+    const b = postgres(withDatabase(bouncer.url, database.name), { max: 1, prepare: false, onnotice: () => {} });
+    try {
+      await a`SET statement_timeout = '12345ms'`;
+      const [seen] = await b<{ statement_timeout: string }[]>`SHOW statement_timeout`;
+      assert.equal(seen?.statement_timeout, '12345ms', 'client b got the server connection client a changed');
+      const [pidA] = await a<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+      const [pidB] = await b<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+      assert.equal(pidA?.pid, pidB?.pid);
+    } finally {
+      await a.end();
+      await b.end();
+    }
+  });
+
+  test('refuses a startup setting it does not track, as a stock PgBouncer does', async () => {
+    const database = await createTestDatabase({ migrate: false, label: 'pgbouncer' });
+    const sql = postgres(viaPgBouncer(database.name), {
+      max: 1,
+      prepare: false,
+      connection: { enable_seqscan: 'off' },
+      onnotice: () => {},
+    });
+    try {
+      await assert.rejects(sql`SELECT 1`, /unsupported startup parameter: enable_seqscan/);
+    } finally {
+      await sql.end();
+    }
+  });
+
+  test('stops and restarts on the same port', async () => {
+    const database = await createTestDatabase({ migrate: false, label: 'pgbouncer' });
+    const bouncer = await startTestPgBouncer();
+    const sql = postgres(withDatabase(bouncer.url, database.name), { max: 1, prepare: false, onnotice: () => {} });
+    try {
+      assert.deepEqual([...(await sql`SELECT 1 AS one`)], [{ one: 1 }]);
+      await bouncer.restart();
+      // The client's old connection died with the old process; postgres.js opens a new one.
+      await sql`SELECT 1`.catch(() => {});
+      assert.deepEqual([...(await sql`SELECT 2 AS two`)], [{ two: 2 }]);
+    } finally {
+      await sql.end();
+    }
+  });
+
+  test('a missing binary fails with how to install it', () => {
+    assert.throws(() => pgbouncerBinary({ PGBOUNCER_BIN: '/nonexistent/pgbouncer' }), { message: PGBOUNCER_MISSING });
+  });
+});

@@ -1,0 +1,412 @@
+/**
+ * Issue 19: one sync per event at a time for syncs of any length, every write fenced by
+ * the claim's token. Each interleaving is forced: a Luma answer held at a gate, the sync's
+ * beforeFinish hook, a lease made to lapse in the database (what a paused process sees),
+ * renewals switched off (a paused process renews nothing). Every test runs twice: with
+ * the syncs connected to PostgreSQL, and through PgBouncer in transaction mode, where no
+ * session state survives a transaction (set-up and checks always go direct).
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { eq } from 'drizzle-orm';
+import { createDatabase } from '../../src/db/client.ts';
+import * as schema from '../../src/db/schema.ts';
+import { errorKind, isPermanent } from '../../src/errors.ts';
+import { acquireClaim, ClaimLostError, EventSyncRunningError } from '../../src/sync/claim.ts';
+import { syncEvent } from '../../src/sync/sync-event.ts';
+import type { SyncMessage } from '../../src/sync/types.ts';
+import { createTestDatabase, withDatabase } from '../support/db.ts';
+import { createGate, until } from '../support/faults.ts';
+import { startTestPgBouncer, viaPgBouncer } from '../support/pgbouncer.ts';
+import { guestsOf, seedEvent, seedGuest, seedLocation, seedMember } from '../support/seed.ts';
+import { candidatesOf, setPushConfigs } from '../support/seed-push.ts';
+import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
+
+const database = await createTestDatabase({ label: 'claim' });
+const { db, sql } = database;
+const luma = useSimulatedLuma();
+await setPushConfigs(db, { minAttendeesPerEvent: 1, upcomingWindowDays: 7, reminderDaysBefore: 3 });
+
+/** A paused process renews nothing: renewals off, so only the database's fence stands between it and a write. */
+const PAUSED = { leaseSeconds: 60, holder: 'paused:1', renewEveryMs: 3_600_000 };
+const removeStale = { enabled: true, maxShare: 1 };
+
+async function linkedEvent() {
+  const event = await seedEvent(db);
+  const message: SyncMessage = {
+    eventUid: event.uid,
+    externalEventId: event.externalEventId!,
+    locationUid: event.locationUid!,
+    providerType: 'LUMA',
+  };
+  return { event, message };
+}
+
+const entry = (id: string, member: { email: string | null }) => ({ id, email: member.email! });
+
+/** What the lease running out under a paused holder leaves in the database. */
+async function lapse(eventUid: string) {
+  await sql`UPDATE luma_guest_sync.event_claim SET expires_at = clock_timestamp() - interval '1 second'
+    WHERE event_uid = ${eventUid}`;
+}
+
+async function claimRow(eventUid: string) {
+  const [row] = await sql<
+    { token: string; holder: string; next_cursor: string | null; pages_done: number; free: boolean }[]
+  >`SELECT token::text AS token, holder, next_cursor, pages_done, expires_at <= clock_timestamp() AS free
+    FROM luma_guest_sync.event_claim WHERE event_uid = ${eventUid}`;
+  return row;
+}
+
+async function lastSynced(eventUid: string) {
+  const [row] = await db
+    .select({ at: schema.plEvent.guestLastSyncedAt })
+    .from(schema.plEvent)
+    .where(eq(schema.plEvent.uid, eventUid));
+  return row?.at ?? null;
+}
+
+/** How the syncs reach the database: directly, or through a transaction-mode PgBouncer. */
+interface Route {
+  name: string;
+  url: string;
+  /** How the worker is told about the pooler (DATABASE_POOLER). */
+  pooler: 'none' | 'transaction';
+}
+const direct: Route = { name: 'PostgreSQL', url: database.url, pooler: 'none' };
+const pooled: Route = {
+  name: 'PgBouncer (transaction mode)',
+  url: viaPgBouncer(database.name),
+  pooler: 'transaction',
+};
+
+/** A database handle of its own for one sync, recording every statement it sends. */
+function recordedDatabase(route: Route, options: { idleTimeoutSeconds?: number; url?: string } = {}) {
+  const statements: string[] = [];
+  const handle = createDatabase({
+    url: options.url ?? route.url,
+    poolMax: 3,
+    pooler: route.pooler,
+    idleTimeoutSeconds: options.idleTimeoutSeconds,
+    onQuery: (q) => statements.push(q),
+  });
+  return { ...handle, statements };
+}
+
+/** The statements that write what a sync must not write once it lost its claim. */
+const forbidden = (statements: readonly string[]) =>
+  statements.filter((q) =>
+    /INSERT INTO "PLEventGuest"|UPDATE "PLEventGuest"|DELETE FROM "PLEventGuest"|update "PLEvent"|IrlGatheringPush|PushNotification/i.test(
+      q,
+    ),
+  );
+
+const rejection = (promise: Promise<unknown>) =>
+  promise.then(
+    () => assert.fail('expected the sync to fail'),
+    (err: unknown) => err as Error,
+  );
+
+/** A PgBouncer of this file's own whose server connections close after 1 s idle or 1 s of life. */
+const shortLivedBouncer = await startTestPgBouncer({ serverIdleTimeout: 1, serverLifetime: 1 });
+
+for (const route of [direct, pooled]) {
+  const via = recordedDatabase(route);
+  after(() => via.close());
+
+  describe(`the claim on an event, the syncs through ${route.name}`, () => {
+    it('refuses a second sync of an event while the first runs, before reading Luma, retryably, naming the holder', async () => {
+      const { event, message } = await linkedEvent();
+      const members = await Promise.all([1, 2, 3].map(() => seedMember(db)));
+      const gate = createGate();
+      const held = createGate();
+      let requests = 0;
+      luma.serve({
+        events: { [message.externalEventId]: members.map((m, i) => entry(`gst-r${i}`, m)) },
+        fault: async () => {
+          requests++;
+          held.open();
+          await gate.opened;
+          return undefined;
+        },
+      });
+      const first = syncEvent(syncDeps(via.db, { claim: { leaseSeconds: 60, holder: 'replica-a:11' } }), message);
+      await held.opened;
+
+      const second = await rejection(syncEvent(syncDeps(via.db), message));
+      assert.equal(requests, 1, 'the refused sync never asked Luma');
+      gate.open();
+      const result = await first;
+
+      assert.ok(second instanceof EventSyncRunningError);
+      assert.equal(isPermanent(second), false, 'left for redelivery, never dropped');
+      assert.equal(errorKind(second), 'event_sync_running');
+      assert.match(
+        second.message,
+        new RegExp(`${event.uid} is already being synced by replica-a:11 \\(claimed until `),
+      );
+      assert.equal(result.created, 3);
+      assert.equal((await claimRow(event.uid))?.free, true, 'released at the end');
+    });
+
+    it('lets syncs of different events run at the same time', async () => {
+      const a = await linkedEvent();
+      const b = await linkedEvent();
+      const member = await seedMember(db);
+      const gate = createGate();
+      const held = createGate();
+      luma.serve({
+        events: {
+          [a.message.externalEventId]: [entry('gst-a', member)],
+          [b.message.externalEventId]: [entry('gst-b', member)],
+        },
+        fault: async (request) => {
+          if (new URL(request.url).searchParams.get('event_id') !== a.message.externalEventId) return undefined;
+          held.open();
+          await gate.opened;
+          return undefined;
+        },
+      });
+      const syncA = syncEvent(syncDeps(via.db), a.message);
+      await held.opened;
+      const resultB = await syncEvent(syncDeps(via.db), b.message);
+      gate.open();
+      assert.deepEqual([(await syncA).created, resultB.created], [1, 1]);
+    });
+
+    it('frees the claim of a holder that died once its lease has run out, not before', async () => {
+      const { event, message } = await linkedEvent();
+      const member = await seedMember(db);
+      luma.serve({ events: { [message.externalEventId]: [entry('gst-dead', member)] } });
+      // A holder that took the claim and died: nobody renews or releases it.
+      await acquireClaim(via.db, event.uid, { leaseSeconds: 3, holder: 'dead-host:999' });
+
+      const refused = await rejection(syncEvent(syncDeps(via.db), message));
+      assert.ok(refused instanceof EventSyncRunningError);
+      assert.match(refused.message, /by dead-host:999/);
+      await until("the dead holder's lease to run out", async () => (await claimRow(event.uid))?.free === true, 10_000);
+      const result = await syncEvent(syncDeps(via.db), message);
+
+      assert.equal(result.created, 1);
+      assert.notEqual((await claimRow(event.uid))?.holder, 'dead-host:999');
+    });
+
+    it('a holder paused past its lease and taken over writes nothing when it resumes: no page, move, removal, guestLastSyncedAt or push refresh', async () => {
+      const { event, message } = await linkedEvent();
+      const [m1, m2, m3, m4, m5] = await Promise.all([1, 2, 3, 4, 5].map(() => seedMember(db)));
+      // A synced row no longer on the list: an unfenced full read would remove it.
+      await seedGuest(db, {
+        eventUid: event.uid,
+        locationUid: event.locationUid!,
+        memberUid: m4!.uid,
+        externalGuestId: 'gst-gone',
+      });
+      const list = [entry('gst-1', m1!), entry('gst-2', m2!), entry('gst-3', m3!)];
+      const events: Record<string, Array<{ id: string; email: string }>> = { [message.externalEventId]: list };
+      const gate = createGate();
+      const held = createGate();
+      let pausedOnce = false;
+      luma.serve({
+        events,
+        fault: async (_request, pageNo) => {
+          if (pageNo !== 2 || pausedOnce) return undefined;
+          pausedOnce = true;
+          held.open();
+          await gate.opened;
+          return undefined;
+        },
+      });
+      const paused = recordedDatabase(route);
+      const first = syncEvent(syncDeps(paused.db, { pageSize: 1, removeStale, claim: PAUSED }), message).then(
+        () => assert.fail('the paused sync must not complete'),
+        (err: unknown) => err as Error,
+      );
+      await held.opened;
+      await until('page 1 to be written', async () => (await claimRow(event.uid))?.pages_done === 1);
+
+      // Its lease runs out while it is paused; another sync takes over and completes.
+      await lapse(event.uid);
+      const takeover = await syncEvent(syncDeps(via.db, { pageSize: 1, removeStale }), message);
+      assert.equal(takeover.resumedAtPage, 2, 'the takeover resumed from the checkpoint page 1 left');
+      const syncedByTakeover = await lastSynced(event.uid);
+      assert.ok(syncedByTakeover);
+      const candidatesBefore = await candidatesOf(db, event.uid);
+      // What would show any write of the paused sync: a new guest on its page 2, the event moved.
+      list[1] = entry('gst-5', m5!);
+      const moved = await seedLocation(db);
+      await db.update(schema.plEvent).set({ locationUid: moved.uid }).where(eq(schema.plEvent.uid, event.uid));
+      const before = paused.statements.length;
+
+      gate.open();
+      const err = await first;
+
+      assert.ok(err instanceof ClaimLostError, String(err));
+      assert.match(err.message, /^claim lost: .* before page 2 was written/);
+      assert.equal(isPermanent(err), false);
+      const rows = await guestsOf(db, event.uid);
+      assert.deepEqual(rows.map((r) => r.externalGuestId).sort(), ['gst-1', 'gst-2', 'gst-3', 'gst-gone']);
+      assert.ok(
+        rows.every((r) => r.locationUid === event.locationUid),
+        'no row moved',
+      );
+      assert.deepEqual(await lastSynced(event.uid), syncedByTakeover);
+      assert.deepEqual(await candidatesOf(db, event.uid), candidatesBefore);
+      assert.deepEqual(forbidden(paused.statements.slice(before)).length, 1, 'only the fenced page statement');
+      assert.match(forbidden(paused.statements.slice(before))[0]!, /UPDATE luma_guest_sync\.event_claim/);
+      await paused.close();
+    });
+
+    it('a takeover between the last page and the finish leaves the first sync nothing to write', async () => {
+      const { event, message } = await linkedEvent();
+      const [m1, m2, m3] = await Promise.all([1, 2, 3].map(() => seedMember(db)));
+      const list = [entry('gst-1', m1!), entry('gst-2', m2!)];
+      luma.serve({ events: { [message.externalEventId]: list } });
+      const atFinish = createGate();
+      const go = createGate();
+      const paused = recordedDatabase(route);
+      const first = rejection(
+        syncEvent(
+          syncDeps(paused.db, {
+            removeStale,
+            claim: PAUSED,
+            hooks: {
+              beforeFinish: async () => {
+                atFinish.open();
+                await go.opened;
+              },
+            },
+          }),
+          message,
+        ),
+      );
+      await atFinish.opened;
+
+      await lapse(event.uid);
+      // The takeover reads a list with a guest the first never saw: the first would remove it.
+      list.push(entry('gst-3', m3!));
+      await syncEvent(syncDeps(via.db, { removeStale }), message);
+      const syncedByTakeover = await lastSynced(event.uid);
+      const moved = await seedLocation(db);
+      await db.update(schema.plEvent).set({ locationUid: moved.uid }).where(eq(schema.plEvent.uid, event.uid));
+      const before = paused.statements.length;
+
+      go.open();
+      const err = await first;
+
+      assert.ok(err instanceof ClaimLostError, String(err));
+      assert.match(err.message, /before the sync could finish/);
+      const rows = await guestsOf(db, event.uid);
+      assert.deepEqual(rows.map((r) => r.externalGuestId).sort(), ['gst-1', 'gst-2', 'gst-3'], 'nothing removed');
+      assert.ok(
+        rows.every((r) => r.locationUid === event.locationUid),
+        'no row moved',
+      );
+      assert.deepEqual(await lastSynced(event.uid), syncedByTakeover);
+      assert.deepEqual(
+        forbidden(paused.statements.slice(before)).filter((q) => !/UPDATE luma_guest_sync\.event_claim/.test(q)),
+        [],
+      );
+      await paused.close();
+    });
+
+    it('stops a sync with ClaimLostError as soon as a renewal finds its claim taken, and renews nothing after', async () => {
+      const { event, message } = await linkedEvent();
+      const members = await Promise.all([1, 2].map(() => seedMember(db)));
+      const gate = createGate();
+      const held = createGate();
+      luma.serve({
+        events: { [message.externalEventId]: members.map((m, i) => entry(`gst-h${i}`, m)) },
+        fault: async (_request, pageNo) => {
+          if (pageNo !== 2) return undefined;
+          held.open();
+          await gate.opened;
+          return undefined;
+        },
+      });
+      const renewing = recordedDatabase(route);
+      const sync = rejection(
+        syncEvent(syncDeps(renewing.db, { pageSize: 1, claim: { leaseSeconds: 60, renewEveryMs: 50 } }), message),
+      );
+      await held.opened;
+      await until('page 1 to be written', async () => (await claimRow(event.uid))?.pages_done === 1);
+      // Another holder's grant: a new token, as a takeover after a lapse writes.
+      await sql`UPDATE luma_guest_sync.event_claim SET token = nextval('luma_guest_sync.event_claim_token'),
+      holder = 'other:2', expires_at = clock_timestamp() + interval '1 minute' WHERE event_uid = ${event.uid}`;
+
+      const err = await sync;
+      gate.open();
+
+      assert.ok(err instanceof ClaimLostError, String(err));
+      assert.match(err.message, /taken over/);
+      const renewals = () => renewing.statements.filter((q) => /UPDATE luma_guest_sync\.event_claim/.test(q)).length;
+      const after = renewals();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(renewals(), after, 'no renewal after the sync ended');
+      assert.equal((await claimRow(event.uid))?.holder, 'other:2', "the other's claim is left alone");
+      assert.equal((await guestsOf(db, event.uid)).length, 1, 'page 1 only');
+      await renewing.close();
+    });
+
+    it("outlasts the pool's idle timeout: a sync slower than it completes", async () => {
+      const { event, message } = await linkedEvent();
+      const members = await Promise.all([1, 2, 3].map(() => seedMember(db)));
+      // Connections idle for 1 s close (PgBouncer's server connections too, and after 1 s of
+      // life); every page takes longer than that.
+      const pool = recordedDatabase(route, {
+        idleTimeoutSeconds: 1,
+        url: route === pooled ? withDatabase(shortLivedBouncer.url, database.name) : undefined,
+      });
+      luma.serve({
+        events: { [message.externalEventId]: members.map((m, i) => entry(`gst-i${i}`, m)) },
+        latencyMs: 1_300,
+      });
+      const result = await syncEvent(syncDeps(pool.db, { pageSize: 1, claim: { leaseSeconds: 3 } }), message);
+      await pool.close();
+
+      assert.equal(result.created, 3);
+      assert.ok(result.durationMs > 3_000, `the sync took ${result.durationMs} ms, longer than its 3 s lease`);
+      assert.ok(await lastSynced(event.uid));
+      assert.equal((await claimRow(event.uid))?.free, true);
+    });
+  });
+}
+
+describe('the connections of a running sync', () => {
+  it("are its pool's only: a sync held mid-list has one connection open, none of its own beside the pool", async () => {
+    const { event, message } = await linkedEvent();
+    const members = await Promise.all([1, 2].map(() => seedMember(db)));
+    const gate = createGate();
+    const held = createGate();
+    luma.serve({
+      events: { [message.externalEventId]: members.map((m, i) => entry(`gst-c${i}`, m)) },
+      fault: async (_request, pageNo) => {
+        if (pageNo !== 2) return undefined;
+        held.open();
+        await gate.opened;
+        return undefined;
+      },
+    });
+    const url = new URL(database.url);
+    url.searchParams.set('application_name', 'sync-under-test');
+    const pool = createDatabase({ url: url.toString(), poolMax: 1 });
+    const sync = syncEvent(syncDeps(pool.db, { pageSize: 1, claim: { leaseSeconds: 3 } }), message);
+    await held.opened;
+    await until('page 1 to be written', async () => (await claimRow(event.uid))?.pages_done === 1);
+    // Across two renewals (every second with a 3 s lease).
+    const counts: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name = 'sync-under-test'`;
+      counts.push(row!.n);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    gate.open();
+    const result = await sync;
+    await pool.close();
+
+    // One pooled (claim, renewals, finish) and, on a direct connection, the page loop's own
+    // (index-probes.ts); the session lock's connection of before would make three.
+    assert.ok(Math.max(...counts) <= 2, `connections seen: ${counts.join(', ')}`);
+    assert.equal(result.created, 2);
+  });
+});
