@@ -190,6 +190,48 @@ describe('createRateLimiter', () => {
     // If the pump's 60 s sleep were still armed, node:test would report this file as hanging.
   });
 
+  it('waits on a timer by default, leaving the event loop free meanwhile', async () => {
+    const limiter = createRateLimiter({ perMinute: 1, windowMs: 200, guardMs: 0 });
+    (await limiter.acquire())(); // the request ended at once: its slot frees one window later
+    const order: string[] = [];
+    const waiting = limiter.acquire().then(() => order.push('granted'));
+    setTimeout(() => order.push('timer'), 1);
+    await waiting;
+    // A wait that spun instead of sleeping would hold the timer back until the grant.
+    assert.deepEqual(order, ['timer', 'granted']);
+  });
+
+  it('keeps serving the queue when a waiter rejected by a failed sleep is aborted later', async () => {
+    const time = fakeTime();
+    let failNext = true;
+    const sleep = async (ms: number, signal?: AbortSignal) => {
+      if (failNext) {
+        failNext = false;
+        throw new Error('timer failed');
+      }
+      await time.sleep(ms, signal);
+    };
+    const limiter = createRateLimiter({ perMinute: 1, windowMs: 1_000, guardMs: 0, now: time.now, sleep });
+    (await limiter.acquire())();
+    const early = new AbortController();
+    await assert.rejects(limiter.acquire(early.signal), /timer failed/);
+    const later = limiter.acquire();
+    // The early waiter is no longer queued: cancelling it must not take another's place.
+    early.abort(new Error('cancelled after the fact'));
+    // Served within a few event-loop turns of the fake clock; a later left unserved would
+    // otherwise only show as this test timing out.
+    let deadline: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      later.then(() => 'served'),
+      new Promise((resolve) => {
+        deadline = setTimeout(resolve, 5_000, 'left waiting');
+      }),
+    ]);
+    clearTimeout(deadline);
+    assert.equal(outcome, 'served');
+    assert.equal(time.now(), 1_000);
+  });
+
   it('refuses a budget below one', () => {
     assert.throws(() => createRateLimiter({ perMinute: 0 }), RangeError);
   });

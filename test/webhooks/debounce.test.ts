@@ -86,6 +86,29 @@ describe('the webhook debouncer', () => {
     await global.d.stop();
   });
 
+  it('lets an event go again exactly one hour after its capped send, not a millisecond sooner', async () => {
+    const { d } = debouncer({ perEvent: 1 });
+    assert.equal(d.offer(event('a')), 'scheduled');
+    mock.timers.tick(WINDOW);
+    mock.timers.tick(3_600_000 - WINDOW - 1);
+    assert.equal(d.offer(event('a')), 'capped');
+    mock.timers.tick(1);
+    assert.equal(d.offer(event('a')), 'scheduled');
+    await d.stop();
+  });
+
+  it('sends a delivery offered after stop() at once, without waiting for its window', async () => {
+    const { d, sent } = debouncer();
+    await d.stop();
+    assert.equal(d.offer(event('late')), 'scheduled');
+    assert.equal(d.pending, 0, 'nothing waits for a window');
+    await new Promise((resolve) => setImmediate(resolve)); // the clock has not moved
+    assert.deepEqual(
+      sent.map((s) => s.uid),
+      ['late'],
+    );
+  });
+
   it('sends what still waits when stopped, so an acknowledged delivery is not dropped', async () => {
     const { d, sent } = debouncer();
     d.offer(event('a'));
@@ -96,6 +119,45 @@ describe('the webhook debouncer', () => {
       ['a'],
     );
     assert.equal(d.pending, 0);
+  });
+
+  it('sends a waiting delivery once when stopped: its window timer no longer fires', async () => {
+    const { d, sent } = debouncer();
+    d.offer(event('a'));
+    await d.stop();
+    mock.timers.tick(2 * WINDOW);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(sent.length, 1);
+  });
+
+  it('waits in stop() for every send in flight, begun by stop or by a window that ended', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const finished: string[] = [];
+    const d = new WebhookDebouncer({
+      windowMs: WINDOW,
+      maxPerEventPerHour: 10,
+      maxPerMinute: 10,
+      send: async (e) => {
+        await gate;
+        finished.push(e.eventUid);
+      },
+      log: { error: () => {} } as never,
+    });
+    d.offer(event('by-window'));
+    mock.timers.tick(WINDOW); // its window ends: the send starts and waits at the gate
+    d.offer(event('by-stop'));
+    let stopped = false;
+    const stopping = d.stop().then(() => {
+      stopped = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(stopped, false, 'stop() returned with sends still in flight');
+    release();
+    await stopping;
+    assert.deepEqual(finished.sort(), ['by-stop', 'by-window']);
   });
 
   it('logs a send that fails, without throwing at the caller', async () => {
@@ -112,5 +174,8 @@ describe('the webhook debouncer', () => {
     d.offer(event('a'));
     await d.stop();
     assert.equal(errors.length, 1);
+    const logged = errors[0] as { err?: Error; eventUid?: string };
+    assert.equal(logged.eventUid, 'a');
+    assert.match(logged.err?.message ?? '', /queue unreachable/);
   });
 });
