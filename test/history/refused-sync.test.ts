@@ -12,11 +12,10 @@ import { createRecordedSync } from '../../src/recorded-sync.ts';
 import { readEventStatuses } from '../../src/status/event-status.ts';
 import { EventSyncRunningError } from '../../src/sync/claim.ts';
 import { SyncInterruptedError } from '../../src/sync/interrupted.ts';
-import type { SyncMessage } from '../../src/sync/types.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { createGate } from '../support/faults.ts';
 import { sample } from '../support/metrics-text.ts';
-import { seedEvent, seedMember } from '../support/seed.ts';
+import { seedEvent, seedMember, syncMessageFor } from '../support/seed.ts';
 import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
 
 const { db, sql } = await createTestDatabase({ label: 'refused_sync' });
@@ -26,13 +25,7 @@ describe('a sync refused because another holds the event', () => {
   it("is recorded as refused, counted apart, and hides neither the other sync's success nor its status", async () => {
     const event = await seedEvent(db);
     const member = await seedMember(db);
-    const message: SyncMessage = {
-      eventUid: event.uid,
-      externalEventId: event.externalEventId!,
-      locationUid: event.locationUid!,
-      providerType: 'LUMA',
-      trigger: 'webhook',
-    };
+    const message = syncMessageFor(event, { trigger: 'webhook' });
     const gate = createGate();
     const held = createGate();
     luma.serve({
@@ -78,13 +71,7 @@ describe('a sync refused because another holds the event', () => {
     // `status` then showed the event's last sync as failed although it resumes elsewhere.
     const event = await seedEvent(db);
     const member = await seedMember(db);
-    const message: SyncMessage = {
-      eventUid: event.uid,
-      externalEventId: event.externalEventId!,
-      locationUid: event.locationUid!,
-      providerType: 'LUMA',
-      trigger: 'tier',
-    };
+    const message = syncMessageFor(event, { trigger: 'tier' });
     const held = createGate();
     luma.serve({
       events: { [message.externalEventId]: [{ id: 'gst-1', email: member.email! }] },

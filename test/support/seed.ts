@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../../src/db/client.ts';
 import { newUid } from '../../src/db/ids.ts';
 import * as s from '../../src/db/schema.ts';
+import type { SyncMessage } from '../../src/sync/types.ts';
 
 const DAY = 86_400_000;
 const now = () => new Date();
@@ -80,6 +81,20 @@ export async function seedGuest(
 
 export async function guestsOf(db: Db, eventUid: string) {
   return db.select().from(s.plEventGuest).where(eq(s.plEventGuest.eventUid, eventUid)).orderBy(s.plEventGuest.id);
+}
+
+/** The message that asks for a sync of a seeded, Luma-linked event, as the scheduler sends it. */
+export function syncMessageFor(
+  event: { uid: string; externalEventId: string | null; locationUid: string | null },
+  extra: Partial<SyncMessage> = {},
+): SyncMessage {
+  return {
+    eventUid: event.uid,
+    externalEventId: event.externalEventId!,
+    locationUid: event.locationUid!,
+    providerType: 'LUMA',
+    ...extra,
+  };
 }
 
 export { DAY };

@@ -14,11 +14,10 @@ import * as schema from '../../src/db/schema.ts';
 import { errorKind, isPermanent } from '../../src/errors.ts';
 import { acquireClaim, ClaimLostError, EventSyncRunningError } from '../../src/sync/claim.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
-import type { SyncMessage } from '../../src/sync/types.ts';
 import { createTestDatabase, withDatabase } from '../support/db.ts';
 import { createGate, until } from '../support/faults.ts';
 import { startTestPgBouncer, viaPgBouncer } from '../support/pgbouncer.ts';
-import { guestsOf, seedEvent, seedGuest, seedLocation, seedMember } from '../support/seed.ts';
+import { guestsOf, seedEvent, seedGuest, seedLocation, seedMember, syncMessageFor } from '../support/seed.ts';
 import { candidatesOf, setPushConfigs } from '../support/seed-push.ts';
 import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
 
@@ -33,12 +32,7 @@ const removeStale = { enabled: true, maxShare: 1 };
 
 async function linkedEvent() {
   const event = await seedEvent(db);
-  const message: SyncMessage = {
-    eventUid: event.uid,
-    externalEventId: event.externalEventId!,
-    locationUid: event.locationUid!,
-    providerType: 'LUMA',
-  };
+  const message = syncMessageFor(event);
   return { event, message };
 }
 

@@ -8,9 +8,8 @@ import { describe, it } from 'node:test';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { pageStatement } from '../../src/sync/add-page-guests.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
-import type { SyncMessage } from '../../src/sync/types.ts';
 import { createTestDatabase } from '../support/db.ts';
-import { guestsOf, seedEvent, seedMember } from '../support/seed.ts';
+import { guestsOf, seedEvent, seedMember, syncMessageFor } from '../support/seed.ts';
 import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
 
 const { db, sql } = await createTestDatabase({ label: 'email_normalisation' });
@@ -18,12 +17,7 @@ const luma = useSimulatedLuma();
 
 async function linkedEvent() {
   const event = await seedEvent(db);
-  const message: SyncMessage = {
-    eventUid: event.uid,
-    externalEventId: event.externalEventId!,
-    locationUid: event.locationUid!,
-    providerType: 'LUMA',
-  };
+  const message = syncMessageFor(event);
   return { event, message };
 }
 

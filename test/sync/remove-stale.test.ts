@@ -6,10 +6,9 @@ import * as schema from '../../src/db/schema.ts';
 import { isPermanent } from '../../src/errors.ts';
 import type { SimGuest } from '../../src/local/luma-simulator.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
-import type { SyncMessage } from '../../src/sync/types.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { createGate } from '../support/faults.ts';
-import { guestsOf, seedEvent, seedGuest, seedMember } from '../support/seed.ts';
+import { guestsOf, seedEvent, seedGuest, seedMember, syncMessageFor } from '../support/seed.ts';
 import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
 
 const { db, sql } = await createTestDatabase({ label: 'remove_stale' });
@@ -20,12 +19,7 @@ const removeStale = { enabled: true, maxShare: 0.5 };
 async function syncedEvent(count: number) {
   const event = await seedEvent(db);
   const members = await Promise.all(Array.from({ length: count }, () => seedMember(db)));
-  const message: SyncMessage = {
-    eventUid: event.uid,
-    externalEventId: event.externalEventId!,
-    locationUid: event.locationUid!,
-    providerType: 'LUMA',
-  };
+  const message = syncMessageFor(event);
   const list: SimGuest[] = members.map((m, i) => ({ id: `gst-${event.uid}-${i}`, email: m.email! }));
   luma.serve({ events: { [message.externalEventId]: list } });
   await syncEvent(syncDeps(db), message);

@@ -7,9 +7,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { syncEvent } from '../../src/sync/sync-event.ts';
-import type { SyncMessage } from '../../src/sync/types.ts';
 import { createTestDatabase } from '../support/db.ts';
-import { guestsOf, seedEvent, seedMember } from '../support/seed.ts';
+import { guestsOf, seedEvent, seedMember, syncMessageFor } from '../support/seed.ts';
 import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
 
 const { db } = await createTestDatabase({ label: 'repeated_matches' });
@@ -17,12 +16,7 @@ const luma = useSimulatedLuma();
 
 async function linkedEvent() {
   const event = await seedEvent(db);
-  const message: SyncMessage = {
-    eventUid: event.uid,
-    externalEventId: event.externalEventId!,
-    locationUid: event.locationUid!,
-    providerType: 'LUMA',
-  };
+  const message = syncMessageFor(event);
   return { event, message };
 }
 

@@ -9,11 +9,10 @@ import { HttpResponse } from 'msw';
 import { createDatabase } from '../../src/db/client.ts';
 import { SyncDeferredError } from '../../src/errors.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
-import type { SyncMessage } from '../../src/sync/types.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { until } from '../support/faults.ts';
 import { viaPgBouncer } from '../support/pgbouncer.ts';
-import { guestsOf, seedEvent, seedGuest, seedMember } from '../support/seed.ts';
+import { guestsOf, seedEvent, seedGuest, seedMember, syncMessageFor } from '../support/seed.ts';
 import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
 
 const { db, sql, name } = await createTestDatabase({ label: 'resume' });
@@ -23,12 +22,7 @@ const removeStale = { enabled: true, maxShare: 1 };
 async function eventWithList(guests: number) {
   const event = await seedEvent(db);
   const members = await Promise.all(Array.from({ length: guests }, () => seedMember(db)));
-  const message: SyncMessage = {
-    eventUid: event.uid,
-    externalEventId: event.externalEventId!,
-    locationUid: event.locationUid!,
-    providerType: 'LUMA',
-  };
+  const message = syncMessageFor(event);
   const list = members.map((m, i) => ({ id: `gst-${event.uid}-${i}`, email: m.email! }));
   // A synced row no longer on the list: only a complete read may remove it.
   const gone = await seedMember(db);

@@ -8,9 +8,8 @@ import { isPermanent } from '../../src/errors.ts';
 import { CURRENT_GUESTS_PATH, type SimGuest } from '../../src/local/luma-simulator.ts';
 import { addPageGuests } from '../../src/sync/add-page-guests.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
-import type { SyncMessage } from '../../src/sync/types.ts';
 import { createTestDatabase } from '../support/db.ts';
-import { guestsOf, seedEvent, seedGuest, seedMember, seedTeam } from '../support/seed.ts';
+import { guestsOf, seedEvent, seedGuest, seedMember, seedTeam, syncMessageFor } from '../support/seed.ts';
 import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
 
 const database = await createTestDatabase({ label: 'sync_event' });
@@ -28,12 +27,7 @@ const externalGuest = (externalGuestId: string, email: string) => ({
 
 async function linkedEvent() {
   const event = await seedEvent(db);
-  const message: SyncMessage = {
-    eventUid: event.uid,
-    externalEventId: event.externalEventId!,
-    locationUid: event.locationUid!,
-    providerType: 'LUMA',
-  };
+  const message = syncMessageFor(event);
   return { event, message };
 }
 
