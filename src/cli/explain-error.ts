@@ -44,8 +44,9 @@ export function explainError(err: unknown, context: ErrorContext = {}): string {
       (e as Cause).name === 'PostgresError' ||
       (e as Cause).name === 'DatabaseProbeError',
   );
+  const endpoint = endpointOf(chain, viaDatabase);
   for (const cause of chain) {
-    const text = postgresError(cause, context) ?? connectionError(cause, viaDatabase);
+    const text = postgresError(cause, context) ?? connectionError(cause, endpoint);
     if (text) return text;
   }
   const root = chain.find((e) => !(e instanceof DrizzleQueryError)) ?? err;
@@ -71,23 +72,40 @@ function postgresError(e: unknown, context: ErrorContext): string | undefined {
   return `the database refused: ${cause.message} (SQLSTATE ${cause.code})${user}${remedy ? `: ${remedy}` : ''}`;
 }
 
-/** A socket that could not be opened: where to, and why, in words. */
-function connectionError(e: unknown, viaDatabase: boolean): string | undefined {
+/** Which dependency a failed connection was to, and the variable that says where it is. */
+interface Endpoint {
+  what: string;
+  variable: string;
+}
+
+function endpointOf(chain: unknown[], viaDatabase: boolean): Endpoint {
+  if (viaDatabase) return { what: 'the database', variable: 'DATABASE_URL' };
+  if (chain.some((e) => (e as Cause).name === 'LumaError')) return { what: 'Luma', variable: 'LUMA_API_URL' };
+  // The AWS SDK's errors carry $metadata; the SQS client is the only AWS client here.
+  if (chain.some((e) => typeof e === 'object' && e !== null && '$metadata' in e)) {
+    return { what: 'SQS', variable: 'AWS_ENDPOINT_URL_SQS (or AWS_REGION)' };
+  }
+  return { what: 'a server', variable: 'the endpoint' };
+}
+
+/** A socket that could not be opened: where to, and why, in words, naming the variable to check. */
+function connectionError(e: unknown, endpoint: Endpoint): string | undefined {
   const cause = e as Cause;
-  const what = viaDatabase ? 'the database' : 'a server';
+  const { what, variable } = endpoint;
   const where = cause.port ? `${cause.address}:${cause.port}` : cause.address;
+  const at = where ? ` at ${where}` : '';
   switch (cause?.code) {
     case 'ECONNREFUSED':
       if (cause.address?.startsWith('/')) return socketMissing(cause.address);
-      return `cannot connect to ${what} at ${where}: connection refused — is it running there? Check ${viaDatabase ? 'DATABASE_URL' : 'the endpoint'}`;
+      return `cannot connect to ${what}${at}: connection refused — is it running there? Check ${variable}`;
     case 'ENOENT':
       return cause.address?.startsWith('/') ? socketMissing(cause.address) : undefined;
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return `cannot connect to ${what}: host "${cause.hostname}" not found in DNS`;
+      return `cannot connect to ${what}: host ${cause.hostname ? `"${cause.hostname}" ` : ''}not found in DNS — check ${variable}`;
     case 'ETIMEDOUT':
     case 'CONNECT_TIMEOUT':
-      return `cannot connect to ${what}${where ? ` at ${where}` : ''}: timed out — check the host, port and firewall`;
+      return `cannot connect to ${what}${at}: timed out — check the host and port in ${variable}, and the firewall`;
     case 'EACCES':
       return cause.address ? `cannot connect to ${what}: permission denied on ${cause.address}` : undefined;
     case 'ERR_TLS_CERT_ALTNAME_INVALID':
@@ -96,7 +114,9 @@ function connectionError(e: unknown, viaDatabase: boolean): string | undefined {
     case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
     case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
     case 'CERT_HAS_EXPIRED':
-      return `the ${viaDatabase ? "database server's" : "server's"} TLS certificate was refused (${cause.code}): check sslmode and sslrootcert in DATABASE_URL`;
+      return endpoint.variable === 'DATABASE_URL'
+        ? `the database server's TLS certificate was refused (${cause.code}): check sslmode and sslrootcert in DATABASE_URL`
+        : `${what}'s TLS certificate was refused (${cause.code}): check ${variable}`;
     default:
       return undefined;
   }
