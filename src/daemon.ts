@@ -12,6 +12,7 @@ import type { Config } from './config/config.ts';
 import { SyncConsumer } from './consume/consumer.ts';
 import { queueProblem, resolveQueueUrl } from './consume/queue-url.ts';
 import { createDatabase } from './db/client.ts';
+import { surviveDriverStartupRejections } from './db/driver-rejections.ts';
 import { probeDatabase } from './db/probe.ts';
 import { checkSchema } from './db/schema-check.ts';
 import { createMetrics } from './http/metrics.ts';
@@ -35,6 +36,7 @@ const QUEUE_DEPTH_INTERVAL_MS = 30_000;
 export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<void> {
   const shutdown = createShutdown({ log, graceMs: config.shutdownGraceMs });
   shutdown.installSignalHandlers();
+  shutdown.register('driver rejection guard', surviveDriverStartupRejections(log));
 
   const metrics = createMetrics();
   metrics.setRateBudget((config.luma.rateLimitPerMinute * 60_000) / config.luma.rateLimitWindowMs);

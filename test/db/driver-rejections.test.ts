@@ -1,0 +1,69 @@
+/**
+ * The daemon survives the one unhandled rejection postgres.js 3.4.9 leaves behind (the
+ * array-type lookup of a new connection failing, e.g. PgBouncer's server_login_retry while
+ * PostgreSQL restarts: the soak saw every replica behind PgBouncer die of it) and still
+ * dies of every other unhandled rejection, as Node makes it.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { isDriverStartupRejection } from '../../src/db/driver-rejections.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** A PostgresError as the driver builds it from an ErrorResponse, with the stack the soak logged. */
+const DRIVER_STACK = [
+  'PostgresError: server login has been failing, try again later (server_login_retry)',
+  '    at ErrorResponse (file:///app/node_modules/postgres/src/connection.js:815:30)',
+  '    at handle (file:///app/node_modules/postgres/src/connection.js:489:6)',
+  '    at Socket.data (file:///app/node_modules/postgres/src/connection.js:324:9)',
+  '    at Socket.emit (node:events:514:28)',
+  '    at TCP.onStreamRead (node:internal/stream_base_commons:189:23)',
+].join('\n');
+const OUR_QUERY_STACK = `${DRIVER_STACK}\n    at claimEvent (file:///app/src/sync/claim.ts:120:5)`;
+
+function run(stack: string, name = 'PostgresError') {
+  const script = `
+    import { surviveDriverStartupRejections } from ${JSON.stringify(path.join(ROOT, 'src/db/driver-rejections.ts'))};
+    const log = { warn: (fields, msg) => console.log(msg + ' ' + JSON.stringify(fields)) };
+    surviveDriverStartupRejections(log);
+    const err = Object.assign(new Error('server login has been failing'), { name: ${JSON.stringify(name)}, code: '08P01' });
+    err.stack = ${JSON.stringify(stack)};
+    Promise.reject(err);
+    setTimeout(() => console.log('still running'), 200);
+  `;
+  return spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+}
+
+describe('unhandled rejections of the database driver', () => {
+  it("survives the driver's own dropped connection-start error, and logs it", () => {
+    const child = run(DRIVER_STACK);
+    assert.equal(child.status, 0, child.stderr);
+    assert.match(
+      child.stdout,
+      /a new database connection failed to start; the driver dropped the error .*"code":"08P01"/,
+    );
+    assert.match(child.stdout, /still running/);
+  });
+
+  it('still dies of a rejected query of its own, and of any other error', () => {
+    for (const [stack, name] of [
+      [OUR_QUERY_STACK, 'PostgresError'],
+      [DRIVER_STACK, 'Error'],
+    ] as const) {
+      const child = run(stack, name);
+      assert.notEqual(child.status, 0, `${name}: ${child.stdout}`);
+      assert.doesNotMatch(child.stdout, /still running/);
+    }
+  });
+
+  it('tells the two apart by the stack alone', () => {
+    const err = (stack: string) => Object.assign(new Error('x'), { name: 'PostgresError', stack });
+    assert.equal(isDriverStartupRejection(err(DRIVER_STACK)), true);
+    assert.equal(isDriverStartupRejection(err(OUR_QUERY_STACK)), false);
+    assert.equal(isDriverStartupRejection(err('PostgresError: no frames')), false);
+    assert.equal(isDriverStartupRejection(null), false);
+  });
+});
