@@ -74,36 +74,11 @@ export async function recordSyncAttempt(deps: HistoryDeps, attempt: SyncAttempt)
 
 /**
  * Runs one sync and records it as one attempt, success or failure. A dry run is not an
- * attempt (it writes nothing) and is not recorded. A history write that fails because the
- * database is away is retried in the background (HISTORY_RETRY_DELAYS_MS); failing to
- * write it never fails or delays the sync: it is logged, and the sync's own outcome stands.
+ * attempt (it writes nothing) and is not recorded. Failing to write the history never
+ * fails the sync: it is logged, and the sync's own outcome stands.
  */
-/**
- * Waits before each background retry of a history write that failed because the database
- * was away: about 23 s in all, past PgBouncer's default server_login_retry (15 s) after
- * PostgreSQL restarts behind it.
- */
-export const HISTORY_RETRY_DELAYS_MS: readonly number[] = [500, 1_000, 2_000, 4_000, 8_000, 8_000];
-
-/** Writes the row after each delay until it is written; rejects with the last error. */
-async function retryRecord(deps: HistoryDeps, row: SyncAttempt, delays: readonly number[]): Promise<void> {
-  let last: unknown;
-  for (const delay of delays) {
-    // Unref'd: a pending retry never keeps a stopping process alive.
-    await new Promise((resolve) => setTimeout(resolve, delay).unref());
-    try {
-      await recordSyncAttempt(deps, row);
-      return;
-    } catch (err) {
-      last = err;
-      if (!isDatabaseAway(err)) break;
-    }
-  }
-  throw last;
-}
-
 export async function withSyncHistory(
-  deps: HistoryDeps & { log: Logger; now?: () => Date; retryDelaysMs?: readonly number[] },
+  deps: HistoryDeps & { log: Logger; now?: () => Date },
   what: { eventUid: string; trigger: SyncTrigger; dryRun?: boolean },
   run: () => Promise<SyncResult>,
 ): Promise<SyncResult> {
@@ -111,22 +86,16 @@ export async function withSyncHistory(
   const startedAt = now();
   const record = async (attempt: Omit<SyncAttempt, 'eventUid' | 'trigger' | 'startedAt' | 'finishedAt'>) => {
     if (what.dryRun) return;
-    const row: SyncAttempt = {
-      eventUid: what.eventUid,
-      trigger: what.trigger,
-      startedAt,
-      finishedAt: now(),
-      ...attempt,
-    };
-    const giveUp = (err: unknown) =>
-      deps.log.warn({ err, eventUid: what.eventUid, trigger: what.trigger }, 'could not record the sync attempt');
     try {
-      await recordSyncAttempt(deps, row);
+      await recordSyncAttempt(deps, {
+        eventUid: what.eventUid,
+        trigger: what.trigger,
+        startedAt,
+        finishedAt: now(),
+        ...attempt,
+      });
     } catch (err) {
-      if (!isDatabaseAway(err)) return giveUp(err);
-      // The database is briefly away (a restart, a failover, PgBouncer's login retry): the
-      // row is written once it is back, in the background, so the message is not held.
-      void retryRecord(deps, row, deps.retryDelaysMs ?? HISTORY_RETRY_DELAYS_MS).catch(giveUp);
+      deps.log.warn({ err, eventUid: what.eventUid, trigger: what.trigger }, 'could not record the sync attempt');
     }
   };
   let result: SyncResult;
@@ -138,18 +107,4 @@ export async function withSyncHistory(
   }
   await record({ outcome: 'success', result });
   return result;
-}
-
-/**
- * A failure that waiting can cure: the connection could not be made or was lost
- * (postgres.js's codes, the socket's), or the server said it is starting, stopping or
- * unreachable (SQLSTATE classes 08 and 57, which includes PgBouncer's server_login_retry).
- * A missing table or privilege is not: retrying it would only delay the log line.
- */
-function isDatabaseAway(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string') return false;
-  return (
-    /^(?:08|57)/.test(code) || code.startsWith('CONNECT') || /^E(?:CONNREFUSED|CONNRESET|PIPE|TIMEDOUT)$/.test(code)
-  );
 }
