@@ -58,17 +58,7 @@ export function createSimWebhooks(options: { apiKey: string }) {
 
   /** Sends one signed delivery to every active webhook subscribed to `type`. */
   async function deliver(type: string, eventId: string, guest: SimGuest): Promise<SimDelivery[]> {
-    const payload = JSON.stringify({
-      type,
-      data: {
-        id: guest.id,
-        user_email: guest.email,
-        user_name: guest.name ?? null,
-        approval_status: guest.approvalStatus ?? 'approved',
-        registered_at: guest.registeredAt ?? new Date().toISOString(),
-        event: { platform: 'luma', id: eventId },
-      },
-    });
+    const payload = guestDeliveryPayload(type, eventId, guest);
     const targets = webhooks.filter(
       (w) => w.status === 'active' && (w.event_types.includes(type) || w.event_types.includes('*')),
     );
@@ -97,3 +87,18 @@ export function createSimWebhooks(options: { apiKey: string }) {
 }
 
 export type SimWebhooks = ReturnType<typeof createSimWebhooks>;
+
+/** The body of a guest delivery as Luma sends it (the 2026-06 OpenAPI file's shape). */
+export function guestDeliveryPayload(type: string, eventId: string, guest: SimGuest): string {
+  return JSON.stringify({
+    type,
+    data: {
+      id: guest.id,
+      user_email: guest.email,
+      user_name: guest.name ?? null,
+      approval_status: guest.approvalStatus ?? 'approved',
+      registered_at: guest.registeredAt ?? new Date().toISOString(),
+      event: { platform: 'luma', id: eventId },
+    },
+  });
+}

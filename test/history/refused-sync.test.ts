@@ -21,6 +21,18 @@ import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
 const { db, sql } = await createTestDatabase({ label: 'refused_sync' });
 const luma = useSimulatedLuma();
 
+/** The consumer's sync wrapper on the test database, with metrics of its own. */
+function recordedSync() {
+  const metrics = createMetrics();
+  const recorded = createRecordedSync({
+    sync: syncDeps(db),
+    history: { sql, retentionDays: 30, log: silentLogger },
+    metrics,
+    counted: new WeakSet(),
+  });
+  return { metrics, recorded };
+}
+
 describe('a sync refused because another holds the event', () => {
   it("is recorded as refused, counted apart, and hides neither the other sync's success nor its status", async () => {
     const event = await seedEvent(db);
@@ -36,13 +48,7 @@ describe('a sync refused because another holds the event', () => {
         return undefined;
       },
     });
-    const metrics = createMetrics();
-    const recorded = createRecordedSync({
-      sync: syncDeps(db),
-      history: { sql, retentionDays: 30, log: silentLogger },
-      metrics,
-      counted: new WeakSet(),
-    });
+    const { metrics, recorded } = recordedSync();
 
     const running = recorded(message, new AbortController().signal);
     await held.opened;
@@ -80,13 +86,7 @@ describe('a sync refused because another holds the event', () => {
         return new Promise<undefined>(() => {});
       },
     });
-    const metrics = createMetrics();
-    const recorded = createRecordedSync({
-      sync: syncDeps(db),
-      history: { sql, retentionDays: 30, log: silentLogger },
-      metrics,
-      counted: new WeakSet(),
-    });
+    const { metrics, recorded } = recordedSync();
     const shutdown = new AbortController();
     const running = recorded(message, shutdown.signal);
     await held.opened;

@@ -6,6 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import type { SimGuest } from '../../src/local/luma-simulator.ts';
+import { guestDeliveryPayload } from '../../src/local/luma-simulator-webhooks.ts';
 import type { Prng } from './prng.ts';
 
 export const DELIVERY_KINDS = ['signed', 'duplicate', 'late', 'forged', 'unsigned', 'lost'] as const;
@@ -53,16 +54,7 @@ export function createWebhookSender(deps: {
     guest: SimGuest,
     lateMs = 0,
   ): Promise<DeliveryOutcome> {
-    const payload = JSON.stringify({
-      type,
-      data: {
-        id: guest.id,
-        user_email: guest.email,
-        user_name: guest.name ?? null,
-        approval_status: guest.approvalStatus ?? 'approved',
-        event: { platform: 'luma', id: eventId },
-      },
-    });
+    const payload = guestDeliveryPayload(type, eventId, guest);
     const id = `msg_${randomUUID()}`;
     const at = new Date();
     const signed = (webhook: Webhook) => ({
