@@ -13,6 +13,7 @@
 import { spawn } from 'node:child_process';
 import { startEmbeddedPostgres } from '../../src/local/embedded-postgres.ts';
 import { startLocalSqs } from '../../src/local/local-sqs.ts';
+import { startPgBouncer } from '../../src/local/pgbouncer.ts';
 import { assertCanCreateDatabases } from '../support/db.ts';
 import { TEST_ENV } from '../support/env.ts';
 import { mutationTestFiles, testsReaching } from './related-tests.ts';
@@ -71,6 +72,8 @@ if (process.env.DATABASE_URL) await assertCanCreateDatabases(process.env.DATABAS
 const postgres = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres();
 const adminUrl = process.env.DATABASE_URL || postgres!.url;
 const sqs = await startLocalSqs();
+// The claims tests run syncs through a PgBouncer too, as under `npm test`.
+const pgbouncer = await startPgBouncer(adminUrl);
 
 const stryker = new URL('../../node_modules/@stryker-mutator/core/bin/stryker.js', import.meta.url);
 const child = spawn(process.execPath, [stryker.pathname, 'run', 'stryker.config.mjs', ...strykerArgs], {
@@ -82,6 +85,7 @@ const child = spawn(process.execPath, [stryker.pathname, 'run', 'stryker.config.
     ...process.env,
     [TEST_ENV.adminDatabaseUrl]: adminUrl,
     [TEST_ENV.sqsEndpoint]: sqs.endpoint,
+    [TEST_ENV.pgbouncerUrl]: pgbouncer.url,
     LGS_MUTATION_TEST_FILES: JSON.stringify(testFiles),
     ...(modules.length > 0 ? { LGS_MUTATION_MUTATE: JSON.stringify(modules) } : {}),
   },
@@ -93,6 +97,7 @@ process.on('SIGINT', forward);
 process.on('SIGTERM', forward);
 const code: number = await new Promise((done) => child.on('exit', (c, signal) => done(c ?? (signal ? 1 : 0))));
 
+await pgbouncer.stop();
 await sqs.stop();
 await postgres?.stop();
 process.exit(code);

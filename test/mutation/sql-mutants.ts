@@ -20,6 +20,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startEmbeddedPostgres } from '../../src/local/embedded-postgres.ts';
 import { startLocalSqs } from '../../src/local/local-sqs.ts';
+import { startPgBouncer } from '../../src/local/pgbouncer.ts';
 import { assertCanCreateDatabases } from '../support/db.ts';
 import { TEST_ENV } from '../support/env.ts';
 import { testsReaching } from './related-tests.ts';
@@ -98,11 +99,15 @@ async function main(): Promise<number> {
   if (process.env.DATABASE_URL) await assertCanCreateDatabases(process.env.DATABASE_URL);
   const postgres = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres();
   const sqs = await startLocalSqs();
+  const adminUrl = process.env.DATABASE_URL || postgres!.url;
+  // The claims tests run syncs through a PgBouncer too, as under `npm test`.
+  const pgbouncer = await startPgBouncer(adminUrl);
   const sandbox = makeSandbox();
   const env = {
     ...process.env,
-    [TEST_ENV.adminDatabaseUrl]: process.env.DATABASE_URL || postgres!.url,
+    [TEST_ENV.adminDatabaseUrl]: adminUrl,
     [TEST_ENV.sqsEndpoint]: sqs.endpoint,
+    [TEST_ENV.pgbouncerUrl]: pgbouncer.url,
   };
   const outcomes: Outcome[] = [];
   try {
@@ -130,6 +135,7 @@ async function main(): Promise<number> {
     }
   } finally {
     rmSync(sandbox, { recursive: true, force: true });
+    await pgbouncer.stop();
     await sqs.stop();
     await postgres?.stop();
   }
