@@ -11,6 +11,8 @@
  * - the time limit LGS_MUTATION_CI_MINUTES (default 10) passes: the run is stopped;
  * - a group's score falls below its floor (modules.json; 90% by default).
  *
+ * LGS_MUTATION_CI_CONCURRENCY (default 2) test files run at a time.
+ *
  * With nothing changed it starts no server and takes a second.
  */
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -21,9 +23,17 @@ import { baselineFile, loadGroups, type MutationGroup, readReport, runGroup, sco
 const root = process.cwd();
 const minutes = Number(process.env.LGS_MUTATION_CI_MINUTES ?? '10');
 const maxGroups = Number(process.env.LGS_MUTATION_CI_MAX_GROUPS ?? '4');
-if (!(minutes > 0) || !Number.isInteger(maxGroups) || maxGroups < 1) {
+// CI runs its steps one after another: two test files at a time is the machine's two cores.
+const concurrency = Number(process.env.LGS_MUTATION_CI_CONCURRENCY ?? '2');
+if (
+  !(minutes > 0) ||
+  !Number.isInteger(maxGroups) ||
+  maxGroups < 1 ||
+  !Number.isInteger(concurrency) ||
+  concurrency < 1
+) {
   console.error(
-    'test:mutation:ci: LGS_MUTATION_CI_MINUTES must be a positive number, LGS_MUTATION_CI_MAX_GROUPS a whole number ≥ 1',
+    'test:mutation:ci: LGS_MUTATION_CI_MINUTES must be a positive number, LGS_MUTATION_CI_MAX_GROUPS and LGS_MUTATION_CI_CONCURRENCY whole numbers ≥ 1',
   );
   process.exit(2);
 }
@@ -71,7 +81,7 @@ try {
     }
     const file = path.join(work, `${group.name}.json`);
     copyFileSync(path.join(root, baselineFile(group)), file);
-    const outcome = await runGroup(root, group, file, { deadline });
+    const outcome = await runGroup(root, group, file, { deadline, concurrency });
     if (outcome === 'timeout') {
       problems.push(
         `${group.name}: stopped at the ${minutes}-minute limit (LGS_MUTATION_CI_MINUTES). Too much changed since the baseline:`,
