@@ -348,6 +348,56 @@ describe('SyncConsumer', { concurrency: true }, () => {
     assert.equal(again!.Attributes?.ApproximateReceiveCount, '2');
   });
 
+  it('a message whose release at shutdown fails is not extended again and comes back after its visibility timeout', async (t) => {
+    const queue = await createFifoQueue(sqs, { label: 'release-fails' });
+    await send(queue.url, body('release-fails'));
+    // This worker's client: every visibility change is recorded, and the release (to 0)
+    // fails as it did in the soak (the SQS server answering an error).
+    const client = createTestSqs();
+    const changes: Array<{ at: number; seconds: number }> = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (String(context.commandName) === 'ChangeMessageVisibilityCommand') {
+          const seconds = Number((args.input as { VisibilityTimeout?: number }).VisibilityTimeout);
+          changes.push({ at: Date.now(), seconds });
+          if (seconds === 0) throw Object.assign(new Error('injected: the release failed'), { name: 'InternalError' });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'fail-release' },
+    );
+    let started = false;
+    const first = startConsumer(
+      t,
+      queue.url,
+      (_m, signal) =>
+        new Promise<SyncResult>((_resolve, reject) => {
+          started = true;
+          signal.addEventListener('abort', () => reject(signal.reason));
+        }),
+      { visibilityTimeoutSeconds: 4, heartbeatIntervalSeconds: 1, concurrency: 1 },
+      client,
+    );
+    await waitFor(() => started, 10_000, 'the sync to start');
+    await waitFor(() => changes.some((c) => c.seconds > 0), 20_000, 'a heartbeat extension');
+    const report = await first.consumer.stop({ graceMs: 1_500 });
+    const stoppedAt = Date.now();
+    assert.deepEqual(report, { completed: 0, aborted: 1 });
+    assert.ok(
+      first.lines.some((l) => l.msg === 'could not change the visibility of a message'),
+      'the failed release is logged',
+    );
+
+    // Another worker receives it once its visibility timeout (from the last extension) has
+    // passed, and syncs it: the message is not lost, nor held by a heartbeat.
+    const second = startConsumer(t, queue.url, async (m) => resultOf(m), { concurrency: 1 });
+    await waitFor(() => second.results.length === 1, 30_000, 'the redelivered message to be synced');
+    assert.equal(second.results[0]!.eventUid, 'release-fails');
+    await waitFor(() => empty(queue.url), 10_000, 'an empty queue');
+    const extensionsAfterStop = changes.filter((c) => c.seconds > 0 && c.at >= stoppedAt);
+    assert.deepEqual(extensionsAfterStop, [], 'no extension after the sync was aborted');
+  });
+
   it('leaves, without syncing, a message a long poll still open at stop() returns', async (t) => {
     const queue = await createFifoQueue(sqs, { label: 'late-poll' });
     const watched = await createWatchedSqs();
