@@ -5,6 +5,7 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { SyncConsumer, type SyncConsumerOptions } from '../../src/consume/consumer.ts';
 import type { FailureInfo } from '../../src/consume/process-message.ts';
 import { PermanentError } from '../../src/errors.ts';
+import { EventSyncRunningError } from '../../src/sync/claim.ts';
 import type { SyncMessage, SyncResult } from '../../src/sync/types.ts';
 import {
   captureLogger,
@@ -396,6 +397,29 @@ describe('SyncConsumer', { concurrency: true }, () => {
     await waitFor(() => empty(queue.url), 10_000, 'an empty queue');
     const extensionsAfterStop = changes.filter((c) => c.seconds > 0 && c.at >= stoppedAt);
     assert.deepEqual(extensionsAfterStop, [], 'no extension after the sync was aborted');
+  });
+
+  it("tries a refused message again once the holder's lease has run out, not after the visibility timeout", async (t) => {
+    const queue = await createFifoQueue(sqs, { label: 'refused' });
+    await send(queue.url, body('held-elsewhere'));
+    let attempts = 0;
+    const { results, lines } = startConsumer(
+      t,
+      queue.url,
+      async (m) => {
+        attempts++;
+        // The first attempt meets another holder's claim with 1 s left; the next is granted.
+        if (attempts === 1) throw new EventSyncRunningError(m.eventUid, 'other-host:1', new Date(), 1_000);
+        return resultOf(m);
+      },
+      // Far longer than the test: only the early give-back can bring it back within it.
+      { visibilityTimeoutSeconds: 600, concurrency: 1 },
+    );
+    await waitFor(() => results.length === 1, 30_000, 'the refused message to be synced');
+    assert.equal(attempts, 2);
+    const refusal = lines.find((l) => l.msg === 'sync refused: the event is being synced elsewhere');
+    assert.equal(refusal?.delaySeconds, 2);
+    await waitFor(() => empty(queue.url), 10_000, 'an empty queue');
   });
 
   it('leaves, without syncing, a message a long poll still open at stop() returns', async (t) => {

@@ -192,18 +192,35 @@ describe('processMessage, on arbitrary bodies and sync outcomes', () => {
     }
   });
 
-  it('leaves a refused message to its visibility timeout: no visibility change', async () => {
-    const calls: string[] = [];
-    const message: Message = { MessageId: 'm-6', ReceiptHandle: 'r-6', Body: validMessageBody };
-    const deps = {
-      ...depsFor('ok', []),
-      sqs: recordingSqs(calls),
-      sync: async () => {
-        throw new EventSyncRunningError('e', 'other:1', new Date());
-      },
-    };
-    await assert.rejects(processMessage(deps, message, new AbortController().signal), EventSyncRunningError);
-    assert.deepEqual(calls, []);
+  it("gives a refused message back once the holder's lease would run out, bounded by the visibility timeout, after stopping its heartbeat", async () => {
+    // [the holder's remaining lease (ms), or undefined when its claim was already gone; the delay given]
+    for (const [remainingMs, expected] of [
+      [20_000, 21], // a second past the lease, so the retry finds the claim free if the holder died
+      [250, 2],
+      [0, 1],
+      [undefined, 1],
+      [3_600_000, 120], // never longer than the visibility timeout it would otherwise wait
+    ] as const) {
+      const calls: string[] = [];
+      const failures: FailureInfo[] = [];
+      const message: Message = { MessageId: 'm-6', ReceiptHandle: 'r-6', Body: validMessageBody };
+      const deps: ProcessDeps = {
+        ...depsFor('ok', failures),
+        sqs: recordingSqs(calls),
+        maxRefusalDelaySeconds: 120,
+        sync: async () => {
+          throw new EventSyncRunningError('e', 'other:1', new Date(), remainingMs);
+        },
+      };
+      await assert.rejects(
+        processMessage(deps, message, new AbortController().signal, () => {
+          calls.push('hold stopped');
+        }),
+        EventSyncRunningError,
+      );
+      assert.deepEqual(calls, ['hold stopped', `ChangeMessageVisibilityCommand r-6 ${expected}`], `${remainingMs} ms`);
+      assert.deepEqual(failures, [{ messageId: 'm-6', kind: 'event_sync_running', permanent: false, acknowledged: false }]);
+    }
   });
 });
 
