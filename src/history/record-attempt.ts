@@ -9,8 +9,15 @@ import type { SyncResult, SyncTrigger } from '../sync/types.ts';
 export interface SyncAttempt {
   eventUid: string;
   trigger: SyncTrigger;
-  startedAt: Date;
-  finishedAt: Date;
+  /**
+   * When it started and ended. Absent: the database's clock at the insert is the end, and
+   * the start is `durationMs` before it. A replica's own clock may be off by minutes, and
+   * readers order attempts by these times across replicas.
+   */
+  startedAt?: Date;
+  finishedAt?: Date;
+  /** How long it ran, on the process's monotonic clock (with the database's clock). */
+  durationMs?: number;
   outcome: AttemptOutcome;
   /** errorKind() of the failure (or refusal, or deferral); absent for a success. */
   errorKind?: string;
@@ -66,8 +73,10 @@ export async function recordSyncAttempt(deps: HistoryDeps, attempt: SyncAttempt)
     INSERT INTO luma_guest_sync.sync_history
       (event_uid, trigger, started_at, finished_at, outcome, error_kind,
        pages, fetched, matched, created, removed, skipped, without_account)
-    VALUES (${attempt.eventUid}, ${attempt.trigger}, ${attempt.startedAt.toISOString()}::timestamptz,
-      ${attempt.finishedAt.toISOString()}::timestamptz,
+    VALUES (${attempt.eventUid}, ${attempt.trigger},
+      coalesce(${attempt.startedAt?.toISOString() ?? null}::timestamptz,
+        clock_timestamp() - make_interval(secs => ${(attempt.durationMs ?? 0) / 1000}::float8)),
+      coalesce(${attempt.finishedAt?.toISOString() ?? null}::timestamptz, clock_timestamp()),
       ${attempt.outcome}, ${attempt.errorKind ?? null}, ${r?.pages ?? null}, ${r?.fetched ?? null},
       ${r?.matched ?? null}, ${r?.created ?? null}, ${r?.removed ?? null}, ${r?.skipped ?? null}, ${withoutAccount})`;
 }
@@ -75,23 +84,28 @@ export async function recordSyncAttempt(deps: HistoryDeps, attempt: SyncAttempt)
 /**
  * Runs one sync and records it as one attempt, success or failure. A dry run is not an
  * attempt (it writes nothing) and is not recorded. Failing to write the history never
- * fails the sync: it is logged, and the sync's own outcome stands.
+ * fails the sync: it is logged, and the sync's own outcome stands. Its times are the
+ * database's (its duration measured here), unless `now` is given (tests).
  */
 export async function withSyncHistory(
   deps: HistoryDeps & { log: Logger; now?: () => Date },
   what: { eventUid: string; trigger: SyncTrigger; dryRun?: boolean },
   run: () => Promise<SyncResult>,
 ): Promise<SyncResult> {
-  const now = deps.now ?? (() => new Date());
-  const startedAt = now();
-  const record = async (attempt: Omit<SyncAttempt, 'eventUid' | 'trigger' | 'startedAt' | 'finishedAt'>) => {
+  const now = deps.now;
+  const startedAt = now?.();
+  const started = performance.now();
+  const record = async (
+    attempt: Omit<SyncAttempt, 'eventUid' | 'trigger' | 'startedAt' | 'finishedAt' | 'durationMs'>,
+  ) => {
     if (what.dryRun) return;
     try {
       await recordSyncAttempt(deps, {
         eventUid: what.eventUid,
         trigger: what.trigger,
         startedAt,
-        finishedAt: now(),
+        finishedAt: now?.(),
+        durationMs: performance.now() - started,
         ...attempt,
       });
     } catch (err) {
