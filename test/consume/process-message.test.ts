@@ -219,7 +219,9 @@ describe('processMessage, on arbitrary bodies and sync outcomes', () => {
         EventSyncRunningError,
       );
       assert.deepEqual(calls, ['hold stopped', `ChangeMessageVisibilityCommand r-6 ${expected}`], `${remainingMs} ms`);
-      assert.deepEqual(failures, [{ messageId: 'm-6', kind: 'event_sync_running', permanent: false, acknowledged: false }]);
+      assert.deepEqual(failures, [
+        { messageId: 'm-6', kind: 'event_sync_running', permanent: false, acknowledged: false },
+      ]);
     }
   });
 });

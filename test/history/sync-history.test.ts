@@ -139,7 +139,8 @@ describe('sync history', () => {
 
     const [last] = await lastAttempts(database.sql, { eventUids: ['skew'] });
     assert.equal(last?.outcome, 'success', 'the later success is the last attempt, not the skewed failure');
-    const [{ dbNow }] = await database.sql<{ dbNow: string }[]>`SELECT now()::text AS "dbNow"`;
+    const [clock] = await database.sql<{ dbNow: string }[]>`SELECT now()::text AS "dbNow"`;
+    const dbNow = clock!.dbNow;
     for (const row of await eventHistory(database.sql, 'skew')) {
       const offMs = Math.abs(row.startedAt.getTime() - new Date(dbNow).getTime());
       assert.ok(offMs < 60_000, `${row.outcome} started ${offMs} ms from the database's now`);

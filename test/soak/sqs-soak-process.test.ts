@@ -47,7 +47,12 @@ after(async () => {
 
 const send = (group: string, body: string) =>
   sqs.send(
-    new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body, MessageGroupId: group, MessageDeduplicationId: body }),
+    new SendMessageCommand({
+      QueueUrl: queueUrl,
+      MessageBody: body,
+      MessageGroupId: group,
+      MessageDeduplicationId: body,
+    }),
   );
 const receive = async (): Promise<Message[]> =>
   (
@@ -62,7 +67,11 @@ const receive = async (): Promise<Message[]> =>
   ).Messages ?? [];
 const makeVisible = (message: Message) =>
   sqs.send(
-    new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: 0 }),
+    new ChangeMessageVisibilityCommand({
+      QueueUrl: queueUrl,
+      ReceiptHandle: message.ReceiptHandle,
+      VisibilityTimeout: 0,
+    }),
   );
 
 test('a message made visible again is received again at once, its group free', async () => {
@@ -83,7 +92,11 @@ test('after the server restarts, a message received before it can be extended an
   await server.restart();
   // The heartbeat's extension with the receipt from before the restart, then the release.
   await sqs.send(
-    new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: held!.ReceiptHandle, VisibilityTimeout: 300 }),
+    new ChangeMessageVisibilityCommand({
+      QueueUrl: queueUrl,
+      ReceiptHandle: held!.ReceiptHandle,
+      VisibilityTimeout: 300,
+    }),
   );
   await makeVisible(held!);
   const received = await receive();
