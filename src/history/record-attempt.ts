@@ -10,13 +10,19 @@ export interface SyncAttempt {
   eventUid: string;
   trigger: SyncTrigger;
   /**
-   * When it started and ended. Absent: the database's clock at the insert is the end, and
-   * the start is `durationMs` before it. A replica's own clock may be off by minutes, and
-   * readers order attempts by these times across replicas.
+   * When it started and ended, if given (tests, imports). Else the database's clock sets
+   * them from `endedAtMonotonicMs` and `durationMs`: a replica's own clock may be off by
+   * minutes, and readers order attempts by these times across replicas.
    */
   startedAt?: Date;
   finishedAt?: Date;
-  /** How long it ran, on the process's monotonic clock (with the database's clock). */
+  /**
+   * When it ended on this process's monotonic clock (`performance.now()`): the insert
+   * stamps it that long before the database's now, however late the row is written.
+   * Absent: it ended at the insert.
+   */
+  endedAtMonotonicMs?: number;
+  /** How long it ran, on the same monotonic clock; its start is that long before its end. */
   durationMs?: number;
   outcome: AttemptOutcome;
   /** errorKind() of the failure (or refusal, or deferral); absent for a success. */
@@ -61,6 +67,9 @@ export const PRUNE_BATCH = 100;
 export async function recordSyncAttempt(deps: HistoryDeps, attempt: SyncAttempt): Promise<void> {
   const r = attempt.result;
   const withoutAccount = r ? Math.max(0, r.fetched - r.matched) : null;
+  const endedSecondsAgo =
+    attempt.endedAtMonotonicMs === undefined ? 0 : Math.max(0, performance.now() - attempt.endedAtMonotonicMs) / 1000;
+  const startedSecondsAgo = endedSecondsAgo + (attempt.durationMs ?? 0) / 1000;
   await deps.sql`
     WITH pruned AS (
       DELETE FROM luma_guest_sync.sync_history
@@ -75,8 +84,9 @@ export async function recordSyncAttempt(deps: HistoryDeps, attempt: SyncAttempt)
        pages, fetched, matched, created, removed, skipped, without_account)
     VALUES (${attempt.eventUid}, ${attempt.trigger},
       coalesce(${attempt.startedAt?.toISOString() ?? null}::timestamptz,
-        clock_timestamp() - make_interval(secs => ${(attempt.durationMs ?? 0) / 1000}::float8)),
-      coalesce(${attempt.finishedAt?.toISOString() ?? null}::timestamptz, clock_timestamp()),
+        clock_timestamp() - make_interval(secs => ${startedSecondsAgo}::float8)),
+      coalesce(${attempt.finishedAt?.toISOString() ?? null}::timestamptz,
+        clock_timestamp() - make_interval(secs => ${endedSecondsAgo}::float8)),
       ${attempt.outcome}, ${attempt.errorKind ?? null}, ${r?.pages ?? null}, ${r?.fetched ?? null},
       ${r?.matched ?? null}, ${r?.created ?? null}, ${r?.removed ?? null}, ${r?.skipped ?? null}, ${withoutAccount})`;
 }
@@ -96,16 +106,21 @@ export async function withSyncHistory(
   const startedAt = now?.();
   const started = performance.now();
   const record = async (
-    attempt: Omit<SyncAttempt, 'eventUid' | 'trigger' | 'startedAt' | 'finishedAt' | 'durationMs'>,
+    attempt: Omit<
+      SyncAttempt,
+      'eventUid' | 'trigger' | 'startedAt' | 'finishedAt' | 'endedAtMonotonicMs' | 'durationMs'
+    >,
   ) => {
     if (what.dryRun) return;
+    const ended = performance.now();
     try {
       await recordSyncAttempt(deps, {
         eventUid: what.eventUid,
         trigger: what.trigger,
         startedAt,
         finishedAt: now?.(),
-        durationMs: performance.now() - started,
+        endedAtMonotonicMs: ended,
+        durationMs: ended - started,
         ...attempt,
       });
     } catch (err) {

@@ -148,6 +148,20 @@ describe('sync history', () => {
     }
   });
 
+  it('stamps a row written late (the database was away) with when the attempt ended, by the database clock', async () => {
+    const ended = performance.now() - 30_000; // it ended 30 s ago and ran for 5 s
+    await recordSyncAttempt(
+      { sql: database.sql, retentionDays: 30 },
+      { eventUid: 'late', trigger: 'schedule', outcome: 'failure', endedAtMonotonicMs: ended, durationMs: 5_000 },
+    );
+    const [clock] = await database.sql<{ dbNow: string }[]>`SELECT now()::text AS "dbNow"`;
+    const [row] = await eventHistory(database.sql, 'late');
+    const agoS = (new Date(clock!.dbNow).getTime() - row!.finishedAt.getTime()) / 1000;
+    assert.ok(agoS > 25 && agoS < 60, `ended ${agoS} s before the database's now`);
+    const ranMs = row!.finishedAt.getTime() - row!.startedAt.getTime();
+    assert.ok(Math.abs(ranMs - 5_000) <= 10, `ran ${ranMs} ms`);
+  });
+
   it('answers the last attempt per event, one event’s history, and each event’s last success', async () => {
     const deps = { sql: database.sql, retentionDays: 30, log };
     let clock = Date.UTC(2031, 0, 1);
