@@ -99,7 +99,11 @@ export async function processMessage(
     if (err instanceof EventSyncRunningError) {
       // Not a failure: another sync of the event holds its claim. Tried again once that
       // claim would have run out: at once if its holder died, else refused again then.
-      const delaySeconds = refusalDelaySeconds(err, deps.maxRefusalDelaySeconds ?? DEFAULT_MAX_REFUSAL_DELAY_SECONDS);
+      const delaySeconds = refusalDelaySeconds(
+        err,
+        deps.maxRefusalDelaySeconds ?? DEFAULT_MAX_REFUSAL_DELAY_SECONDS,
+        context.receiveCount,
+      );
       deps.log.info(
         { ...context, kind, delaySeconds, reason: err.message },
         'sync refused: the event is being synced elsewhere',
@@ -125,15 +129,21 @@ export async function processMessage(
 const DEFAULT_MAX_REFUSAL_DELAY_SECONDS = 120;
 
 /**
- * When a refused message comes back: a second after the holder's claim would run out
- * (measured by the database, so a replica's wrong clock cannot shorten or stretch it),
- * at least 1 s, and never later than `maxSeconds` (the visibility timeout it would wait
- * out otherwise). A holder that is alive renews its claim and refuses it again then; one
- * that died is replaced at once rather than a whole visibility timeout later.
+ * When a refused message comes back. The first time: a second after the holder's claim
+ * would run out (measured by the database, so a replica's wrong clock cannot shorten or
+ * stretch it), at least 1 s, and never later than `visibilitySeconds` (the timeout it
+ * would wait out otherwise): a holder that died is replaced at once rather than a whole
+ * visibility timeout later. Received again, the holder was alive then: a long sync (an
+ * operator's `sync --event`, say). Every receive counts toward the queue's
+ * maxReceiveCount, so the wait doubles from the visibility timeout (up to SQS's 12 hours)
+ * rather than sending the message to the DLQ within a few leases.
  */
-export function refusalDelaySeconds(err: EventSyncRunningError, maxSeconds: number): number {
+export function refusalDelaySeconds(err: EventSyncRunningError, visibilitySeconds: number, receiveCount = 1): number {
+  if (receiveCount >= 2) {
+    return Math.min(MAX_VISIBILITY_SECONDS, visibilitySeconds * 2 ** (receiveCount - 2));
+  }
   const remainingSeconds = Math.ceil((err.remainingLeaseMs ?? 0) / 1000);
-  return Math.max(1, Math.min(maxSeconds, remainingSeconds + 1));
+  return Math.max(1, Math.min(visibilitySeconds, remainingSeconds + 1));
 }
 
 /** Sets the message's visibility to `seconds` from now; a failure only leaves it to its timeout. */

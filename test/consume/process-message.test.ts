@@ -224,6 +224,37 @@ describe('processMessage, on arbitrary bodies and sync outcomes', () => {
       ]);
     }
   });
+
+  it('backs a message refused again off, doubling from the visibility timeout, so a long-running holder does not send it to the DLQ within a few leases', async () => {
+    // [the message's receive count, the delay given]: the first refusal comes back just after
+    // the holder's lease (a dead holder is replaced at once); a holder that was still alive
+    // then is a long sync, and each receive brings the message nearer to maxReceiveCount.
+    for (const [receiveCount, expected] of [
+      [1, 21],
+      [2, 120],
+      [3, 240],
+      [4, 480],
+      [12, 43_200], // never past SQS's 12-hour maximum
+    ] as const) {
+      const calls: string[] = [];
+      const message: Message = {
+        MessageId: 'm-7',
+        ReceiptHandle: 'r-7',
+        Body: validMessageBody,
+        Attributes: { ApproximateReceiveCount: String(receiveCount) },
+      };
+      const deps: ProcessDeps = {
+        ...depsFor('ok', []),
+        sqs: recordingSqs(calls),
+        maxRefusalDelaySeconds: 120,
+        sync: async () => {
+          throw new EventSyncRunningError('e', 'other:1', new Date(), 20_000);
+        },
+      };
+      await assert.rejects(processMessage(deps, message, new AbortController().signal), EventSyncRunningError);
+      assert.deepEqual(calls, [`ChangeMessageVisibilityCommand r-7 ${expected}`], `receive ${receiveCount}`);
+    }
+  });
 });
 
 const validMessageBody = JSON.stringify({
