@@ -68,4 +68,10 @@ describe('removeStaleGuests reports', () => {
       assert.equal((await guestsOf(db, event.uid)).length, 5);
     }
   });
+
+  it('in a dry run with nothing stale, no list at all (the dry-run report then shows no staleToRemove)', async () => {
+    const { event } = await eventWithRows(2);
+    const result = await removeStaleGuests({ db }, input(event.uid, ['g0', 'g1'], { dryRun: true }));
+    assert.deepEqual(result, { synced: 2, stale: 0, removed: 0, guard: null });
+  });
 });
