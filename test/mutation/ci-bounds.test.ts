@@ -76,6 +76,28 @@ describe('the CI mutation step', () => {
   });
 });
 
+describe('the CI mutation step’s time limit', () => {
+  it('stops a run that outlasts it, process group and all, and fails naming the group and the fix', async () => {
+    const dir = project('slow', 2);
+    writeFileSync(path.join(dir, 'src/m1.ts'), 'export const x = 99;\n');
+    // Stands in for run.ts: records its pid and never ends on its own.
+    const runner = path.join(dir, 'never-ends.ts');
+    writeFileSync(
+      runner,
+      `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(path.join(dir, 'pid'))}, String(process.pid));\nsetInterval(() => {}, 1000);\n`,
+    );
+    const started = performance.now();
+    const { code, output } = runCi(dir, { LGS_MUTATION_RUNNER: runner, LGS_MUTATION_CI_MINUTES: '0.05' });
+    assert.equal(code, 1, output);
+    assert.match(output, /g0: unchanged/);
+    assert.match(output, /g1: stopped at the 0\.05-minute limit/);
+    assert.match(output, /npm run test:mutation:baseline -- g1/);
+    assert.ok(performance.now() - started < 50_000, 'stopped, not waited out');
+    const pid = Number(readFileSync(path.join(dir, 'pid'), 'utf8'));
+    assert.throws(() => process.kill(pid, 0), /ESRCH/, 'the run was stopped');
+  });
+});
+
 describe('a group against its baseline', () => {
   const group = { name: 'g', mutate: ['src/m.ts'], tests: ['test/m.test.ts'], floor: 90 };
   const dir = path.join(scratch, 'staleness');
