@@ -46,6 +46,23 @@ describe('renewing a claim', () => {
   });
 });
 
+describe('releasing a claim', () => {
+  it('releases only its own token: a sync taken over leaves its successor’s claim held', async () => {
+    const uid = eventUid();
+    const first = await acquireClaim(db, uid, { leaseSeconds: 60, holder: 'first:1' });
+    await lapse(uid);
+    const second = await acquireClaim(db, uid, { leaseSeconds: 60, holder: 'second:1' });
+    assert.equal(await releaseClaim(db, first, { clearCheckpoint: false }), false, 'nothing of its own to release');
+    const third = await acquireClaim(db, uid, { leaseSeconds: 60, holder: 'third:1' }).then(
+      () => assert.fail('a third sync was granted the claim beside the second'),
+      (err: unknown) => err,
+    );
+    assert.ok(third instanceof EventSyncRunningError);
+    assert.equal(third.holder, 'second:1');
+    assert.equal(await releaseClaim(db, second, { clearCheckpoint: true }), true);
+  });
+});
+
 describe('the checkpoint a claim is granted with', () => {
   /** Records a checkpoint as a page write does, through the claim's fencing UPDATE. */
   const record = (claim: Claim, nextCursor: string | null, pagesDone: number) =>
