@@ -121,8 +121,8 @@ describe('the endings of a message', () => {
     assert.equal(warned?.seconds, 600);
   });
 
-  it('logs a refused sync as refused, never as a failed one', async () => {
-    const { sqs } = sqsRecording();
+  it('logs a refused sync as refused, never as a failed one, backing off from the default visibility', async () => {
+    const { sqs, calls } = sqsRecording();
     const refused = new EventSyncRunningError('e', 'other:1');
     const { deps, lines } = bareDeps(failing(refused), sqs);
     await assert.rejects(processMessage(deps, message, live()), (e) => e === refused);
@@ -130,6 +130,9 @@ describe('the endings of a message', () => {
     assert.equal(info?.messageId, 'm-1');
     assert.equal(info?.kind, 'event_sync_running');
     assert.ok(!lines.some((l) => l.msg === 'sync failed: message left for redelivery'));
+    // Received a 4th time, no visibility timeout given: 120 s (the default) doubled twice.
+    assert.deepEqual(calls, ['ChangeMessageVisibilityCommand r-1 480']);
+    assert.equal(info?.delaySeconds, 480);
   });
 });
 
