@@ -1,17 +1,14 @@
 import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { plEvent } from '../db/schema.ts';
-import { withTransaction } from '../db/transaction.ts';
 import { PermanentError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { getProvider, type ProviderRegistry } from '../providers/registry.ts';
 import { addPageGuests } from './add-page-guests.ts';
-import { acquireClaim, type Claim, ClaimLostError, type ClaimSettings, fenceClaim, releaseClaim } from './claim.ts';
+import { acquireClaim, type Claim, ClaimLostError, type ClaimSettings, releaseClaim } from './claim.ts';
 import { type ClaimHold, holdClaim } from './claim-hold.ts';
-import { followEventLocation } from './follow-location.ts';
+import { finishSync } from './finish-sync.ts';
 import { withIndexProbes } from './index-probes.ts';
-import { refreshPushInTransaction } from './post-sync.ts';
-import { removeStaleGuests, type StaleRemoval } from './remove-stale.ts';
 import type { SyncMessage, SyncResult } from './types.ts';
 
 export interface SyncDeps {
@@ -189,48 +186,22 @@ async function syncClaimedEvent(
   hold.stop();
 
   const removal = keep && deps.removeStale ? { ...deps.removeStale } : undefined;
-  const staleInput = (dry: boolean) => ({
-    eventUid: target.eventUid,
-    fetched: summary.fetched,
-    unidentified: summary.unidentified,
-    keepGuestIds: [...(keep?.guestIds ?? [])],
-    keepMemberUids: [...(keep?.memberUids ?? [])],
-    maxShare: removal?.maxShare ?? 0,
-    dryRun: dry,
+  const staleInput =
+    removal && (dryRun || completeRead)
+      ? {
+          eventUid: target.eventUid,
+          fetched: summary.fetched,
+          unidentified: summary.unidentified,
+          keepGuestIds: [...(keep?.guestIds ?? [])],
+          keepMemberUids: [...(keep?.memberUids ?? [])],
+          maxShare: removal.maxShare,
+          dryRun,
+        }
+      : undefined;
+  const { followed, stale } = await finishSync({ db: deps.db, now, log }, claim, target, {
+    dryRun,
+    stale: staleInput,
   });
-
-  let followed = { moved: 0, leftLocationUids: [] as string[] };
-  let stale: StaleRemoval | undefined;
-  if (dryRun) {
-    try {
-      if (removal) stale = await removeStaleGuests(deps, staleInput(true));
-    } finally {
-      await releaseClaim(deps.db, claim, { clearCheckpoint: false });
-    }
-  } else {
-    // Two transactions, each fenced first: the claim's row stays locked until it commits,
-    // so no takeover can come between the fence and the writes after it, and a lost claim
-    // rolls them back. Two, not one, for the business flow's order: guestLastSyncedAt is
-    // committed before the push refresh starts (shared/spec/irl-push.md).
-    await withTransaction(deps.db, async (tx) => {
-      await fenceClaim(tx, claim);
-      // Synced rows follow a moved event; the gatherings they left are refreshed below too.
-      followed = await followEventLocation({ db: tx, now }, target);
-      if (removal && completeRead) stale = await removeStaleGuests({ db: tx }, staleInput(false));
-      const syncedAt = now();
-      await tx
-        .update(plEvent)
-        .set({ guestLastSyncedAt: syncedAt, updatedAt: syncedAt })
-        .where(eq(plEvent.uid, target.eventUid));
-    });
-    await withTransaction(deps.db, async (tx) => {
-      await fenceClaim(tx, claim);
-      const left = followed.leftLocationUids.map((locationUid) => ({ eventUid: target.eventUid, locationUid }));
-      await refreshPushInTransaction({ db: tx, now, log }, [target, ...left]);
-      // Completed: the next sync reads the whole list again.
-      await releaseClaim(tx, claim, { clearCheckpoint: true });
-    });
-  }
   if (followed.moved > 0) log.info(followed, 'event moved: synced guests follow it to its current location');
 
   let removed = 0;
