@@ -1,12 +1,11 @@
-import { eq } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
-import { plEvent } from '../db/schema.ts';
 import { withTransaction } from '../db/transaction.ts';
 import type { Logger } from '../log.ts';
 import { type Claim, fenceClaim, releaseClaim } from './claim.ts';
 import { followEventLocation } from './follow-location.ts';
 import { refreshPushInTransaction } from './post-sync.ts';
-import { removeStaleGuests, type StaleInput, type StaleRemoval } from './remove-stale.ts';
+import { forgetListedPages, removeStaleGuests, type StaleInput, type StaleRemoval } from './remove-stale.ts';
 
 /** The event a finished sync wrote to, as the directory had it when the sync started. */
 export interface FinishTarget {
@@ -30,7 +29,8 @@ export interface FinishOutcome {
  * committed before the push refresh starts (shared/spec/irl-push.md).
  *
  * 1. synced rows follow a moved event, stale guests are removed (when `stale` is given),
- *    guestLastSyncedAt is set;
+ *    guestLastSyncedAt is set and the read's recorded list (luma_guest_sync.listed_page)
+ *    is deleted;
  * 2. the IRL push data of the event's gathering (and of any it left) is refreshed, and the
  *    claim is released with its checkpoint cleared: the next sync reads the whole list.
  *
@@ -57,11 +57,12 @@ export async function finishSync(
     // Synced rows follow a moved event; the gatherings they left are refreshed below too.
     outcome.followed = await followEventLocation({ db: tx, now: deps.now }, target);
     if (options.stale) outcome.stale = await removeStaleGuests({ db: tx }, { ...options.stale, dryRun: false });
-    const syncedAt = deps.now();
-    await tx
-      .update(plEvent)
-      .set({ guestLastSyncedAt: syncedAt, updatedAt: syncedAt })
-      .where(eq(plEvent.uid, target.eventUid));
+    // The read's recorded list goes with the same statement: it was used, or removal is off.
+    const syncedAt = deps.now().toISOString();
+    await tx.execute(sql`
+      WITH forgotten AS (${forgetListedPages(target.eventUid)})
+      UPDATE "PLEvent" SET "guestLastSyncedAt" = ${syncedAt}::timestamp(3), "updatedAt" = ${syncedAt}::timestamp(3)
+      WHERE uid = ${target.eventUid}`);
   });
   await withTransaction(deps.db, async (tx) => {
     await fenceClaim(tx, claim);

@@ -9,6 +9,7 @@ import { acquireClaim, type Claim, ClaimLostError, type ClaimSettings, releaseCl
 import { type ClaimHold, holdClaim } from './claim-hold.ts';
 import { finishSync } from './finish-sync.ts';
 import { withIndexProbes } from './index-probes.ts';
+import type { ListedGuests } from './remove-stale.ts';
 import type { SyncMessage, SyncResult } from './types.ts';
 
 export interface SyncDeps {
@@ -109,16 +110,21 @@ async function syncClaimedEvent(
     !dryRun && checkpoint && checkpoint.externalEventId === target.externalEventId
       ? { cursor: checkpoint.nextCursor, page: checkpoint.pagesDone + 1 }
       : undefined;
-  // Stale removal needs the complete list: true once this attempt reads it from page 1.
-  let completeRead = resume === undefined;
+  // Whether this attempt read the list from page 1 (a refused cursor restarts it there).
+  let readFromStart = resume === undefined;
+  // The page the read ended at: stale removal needs pages 1 to it recorded (remove-stale.ts).
+  let lastPage = 0;
 
   log.info(
     { providerType: message.providerType, externalEventId: target.externalEventId, dryRun, resumeAtPage: resume?.page },
     resume ? 'sync start: resuming from the checkpoint' : 'sync start',
   );
   const totals = { matched: 0, created: 0, ambiguous: 0 };
-  // Stale removal keeps a row whose Luma guest id, or whose member, is on the list.
-  const keep = deps.removeStale?.enabled ? { guestIds: new Set<string>(), memberUids: new Set<string>() } : undefined;
+  const removal = deps.removeStale?.enabled ? { ...deps.removeStale } : undefined;
+  // Stale removal keeps a row whose Luma guest id, or whose member, is on the list. A real
+  // run's page statements record the list in the database; a dry run, which records
+  // nothing, keeps it here.
+  const keep = removal && dryRun ? { guestIds: new Set<string>(), memberUids: new Set<string>() } : undefined;
   const counted = dryRun ? new Set<string>() : undefined;
 
   const summary = await withIndexProbes(deps.db, (pageDb) =>
@@ -134,6 +140,12 @@ async function syncClaimedEvent(
                 pagesDone: batch.page,
                 externalEventId: target.externalEventId,
               },
+              listing: removal
+                ? {
+                    skippedGuestIds: batch.skippedGuestIds,
+                    unidentified: batch.skipped - batch.skippedGuestIds.length,
+                  }
+                : undefined,
             };
         const outcome = await addPageGuests({ db: pageDb, now }, target, batch.guests, {
           dryRun,
@@ -143,6 +155,7 @@ async function syncClaimedEvent(
         if (!outcome.held)
           throw new ClaimLostError(claim, `expired or was taken over before page ${batch.page} was written`);
         if (fence) hold.confirmed(sentAt);
+        lastPage = batch.page;
         for (const guest of batch.guests) keep?.guestIds.add(guest.externalGuestId);
         // A skipped entry that has a guest id (its email was unusable) still keeps that id's row.
         for (const id of batch.skippedGuestIds) keep?.guestIds.add(id);
@@ -173,7 +186,7 @@ async function syncClaimedEvent(
         onRestart: () => {
           totals.matched = 0;
           totals.ambiguous = 0;
-          completeRead = true;
+          readFromStart = true;
         },
       },
     ),
@@ -185,49 +198,45 @@ async function syncClaimedEvent(
   // it commits (a renewal would wait for it, then find the claim released).
   hold.stop();
 
-  const removal = keep && deps.removeStale ? { ...deps.removeStale } : undefined;
-  const staleInput =
-    removal && (dryRun || completeRead)
-      ? {
-          eventUid: target.eventUid,
-          fetched: summary.fetched,
-          unidentified: summary.unidentified,
-          keepGuestIds: [...(keep?.guestIds ?? [])],
-          keepMemberUids: [...(keep?.memberUids ?? [])],
-          maxShare: removal.maxShare,
-          dryRun,
-        }
-      : undefined;
+  const list: ListedGuests = dryRun
+    ? {
+        kind: 'given',
+        fetched: summary.fetched,
+        unidentified: summary.unidentified,
+        guestIds: [...(keep?.guestIds ?? [])],
+        memberUids: [...(keep?.memberUids ?? [])],
+      }
+    : { kind: 'pages', lastPage };
   const { followed, stale } = await finishSync({ db: deps.db, now, log }, claim, target, {
     dryRun,
-    stale: staleInput,
+    stale: removal ? { eventUid: target.eventUid, list, maxShare: removal.maxShare, dryRun } : undefined,
   });
   if (followed.moved > 0) log.info(followed, 'event moved: synced guests follow it to its current location');
 
   let removed = 0;
   let staleToRemove: SyncResult['staleToRemove'];
   let staleGuard: SyncResult['staleGuard'];
-  if (removal && !completeRead) {
-    staleGuard = 'resumed';
-    deps.observer?.staleGuard?.('resumed');
-    log.info(
-      { resumedAtPage: resume?.page },
-      'stale removal skipped: this attempt resumed mid-list, so it lacks the complete list; the next sync reads it whole',
-    );
-  } else if (stale && removal) {
+  if (stale && removal) {
     // A dry run reports what a real run would remove: nothing when a guard trips.
     removed = stale.guard ? 0 : dryRun ? stale.stale : stale.removed;
     if (dryRun && !stale.guard) staleToRemove = stale.staleRows;
     if (stale.guard) {
       staleGuard = stale.guard;
       deps.observer?.staleGuard?.(stale.guard);
-      const figures = {
-        ...stale,
-        skipped: summary.skipped,
-        unidentified: summary.unidentified,
-        fetched: summary.fetched,
-      };
-      log.warn({ ...figures, maxShare: removal.maxShare }, 'stale guests kept: removal guard tripped');
+      if (stale.guard === 'resumed') {
+        log.info(
+          { resumedAtPage: resume?.page, lastPage },
+          'stale removal skipped: the pages read before this attempt resumed are not all recorded; the next sync reads the list whole',
+        );
+      } else {
+        const figures = {
+          ...stale,
+          skipped: summary.skipped,
+          unidentified: summary.unidentified,
+          fetched: summary.fetched,
+        };
+        log.warn({ ...figures, maxShare: removal.maxShare }, 'stale guests kept: removal guard tripped');
+      }
     }
   }
 
@@ -245,7 +254,7 @@ async function syncClaimedEvent(
     durationMs: Math.round(performance.now() - started),
     ...(staleToRemove ? { staleToRemove } : {}),
     ...(staleGuard ? { staleGuard } : {}),
-    ...(resume && !completeRead ? { resumedAtPage: resume.page } : {}),
+    ...(resume && !readFromStart ? { resumedAtPage: resume.page } : {}),
   };
   return result;
 }
