@@ -174,9 +174,9 @@ export async function rateLimit(options: SyncBenchOptions): Promise<Figure[]> {
   return figures;
 }
 
-/** Busy processes of the loaded cases: as many as the machines here have cores. */
 const reported = { text: 'reported', ok: () => true };
 
+/** Busy processes of the loaded cases: as many as the machines here have cores. */
 const CPU_LOAD_PROCESSES = 2;
 
 async function rateLimitCases({ db, runs, quick }: SyncBenchOptions, loaded: string): Promise<Figure[]> {
