@@ -48,9 +48,9 @@ export interface PageFence {
  *
  * Duplicate-proof in the database, not in this process: a member already listed for the
  * event — at whatever location, rows the directory created included — is skipped, and
- * the partial unique index on synced (event, member) pairs turns any identical insert
- * into a no-op (ON CONFLICT DO NOTHING) instead of a second row. Existing rows are never
- * updated.
+ * the partial unique index on synced (event, member) pairs refuses a second synced row
+ * (unfenced: ON CONFLICT DO NOTHING turns it into a no-op; fenced: see below). Existing
+ * rows are never updated.
  *
  * Fenced (with `fence`): the same statement first runs the claim's fencing UPDATE (claim.ts),
  * which also extends the lease and records the checkpoint, and inserts only when that
