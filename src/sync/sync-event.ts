@@ -56,10 +56,11 @@ const DEFAULT_CLAIM: ClaimSettings = { leaseSeconds: 60 };
  * write: a second sync of the event meanwhile is refused at once with the retryable
  * EventSyncRunningError. Every write is fenced by the claim's token, so a sync whose
  * claim lapsed or was taken over writes nothing more and ends with ClaimLostError. Each
- * page records the next page's cursor with the claim; a later attempt resumes there
- * (reading Luma from page 1 instead if the cursor is refused). A completed sync clears
- * the checkpoint and releases the claim in its last transaction; any other ending
- * releases the claim and keeps the checkpoint.
+ * page records the next page's cursor with the claim, and the page itself for stale
+ * removal (luma_guest_sync.listed_page); a later attempt resumes there (reading Luma from
+ * page 1 instead if the cursor is refused) and removes as exactly as a whole read. A
+ * completed sync clears the checkpoint and releases the claim in its last transaction
+ * (finish-sync.ts); any other ending releases the claim and keeps the checkpoint.
  */
 export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: SyncOptions = {}): Promise<SyncResult> {
   const log = deps.log.child({ component: 'PLEventGuestSyncService', eventUid: message.eventUid });
