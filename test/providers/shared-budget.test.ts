@@ -285,6 +285,32 @@ describe('createSharedBudget', () => {
     await assert.rejects(budget.acquire(AbortSignal.timeout(100)), (err: Error) => err.name === 'TimeoutError');
   });
 
+  it('gives back a reserved slot its caller gave up on before sending, and nothing else', async () => {
+    const key = newKey();
+    const windowMs = 400;
+    const budget = createSharedBudget({ sql: replicas[0]!.sql, key, perMinute: 1, windowMs });
+    (await budget.acquire())();
+    const holdsOf = async () => {
+      const [row] = await database.sql<{ held: number }[]>`
+        SELECT cardinality(holds) AS held FROM luma_guest_sync.rate_budget WHERE "key" = ${key}`;
+      return row!.held;
+    };
+    await waitUntil(async () => (await holdsOf()) === 0);
+    // The slot one window after that end is reserved; its caller gives up while sleeping.
+    const giveUp = new AbortController();
+    const reserved = budget.acquire(giveUp.signal);
+    await waitUntil(async () => (await holdsOf()) === 1);
+    giveUp.abort(new Error('gave up'));
+    await assert.rejects(reserved, /gave up/);
+    await waitUntil(async () => (await holdsOf()) === 0);
+    // Another caller gets that same slot (the end still counts), and its hold stays until it ends.
+    const done = await budget.acquire(AbortSignal.timeout(60_000));
+    assert.equal(await holdsOf(), 1);
+    done();
+    await waitUntil(async () => (await holdsOf()) === 0);
+    assert.equal((await startsOf(database.sql, key)).length, 3, 'two requests and the reservation given up');
+  });
+
   it('asks the database once per start while there is room, and once per slot of an ended request past it', async () => {
     const key = newKey();
     let calls = 0;
