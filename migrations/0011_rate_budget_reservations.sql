@@ -9,11 +9,12 @@
 --    request still in flight must end first is the answer a lower bound, as before.
 --
 -- 2. A request's end was stamped when end_rate_slot ran, after its round trip and after
---    waiting for the key's row lock. The three-argument end_rate_slot stamps the earliest
---    time the database can prove the request had ended by: when that call reached the
---    database (statement_timestamp(), before any lock wait), or, if earlier, when the
---    reserve call that granted the slot reached it plus the time the caller measured from
---    sending that call to the request's end. Both are at or after the real end.
+--    waiting for the key's row lock. The three-argument end_rate_slot stamps the earlier
+--    of two times the request had certainly ended by: when that call reached the database
+--    (statement_timestamp(), before any lock wait), and the caller's bound: a reserve call
+--    reached the database (asked_at) after the caller made it, so at the caller's moment
+--    T the database's clock read at most asked_at plus the time the caller measured from
+--    making that call to T. Both are at or after the real end.
 --
 -- A hold may now lie up to one window ahead (a reservation); one further ahead is a clock
 -- step back, taken as one window ahead (0006's rule for ends stays: an end ahead of now
@@ -97,9 +98,9 @@ END
 $$;
 --> statement-breakpoint
 -- The request of the slot starting at p_slot_at has ended, by p_ended_by at the latest
--- (the caller's bound: the reserve call's asked_at plus the time it measured from sending
--- that call). Stamped with the earlier of that bound and when this call reached the
--- database, never before the slot's start. A hold already expired is left so.
+-- (the caller's bound, as above; NULL when it has none). Stamped with the earlier of that
+-- bound and when this call reached the database, never before the slot's start. A hold
+-- already expired is left so.
 CREATE OR REPLACE FUNCTION luma_guest_sync.end_rate_slot(p_key TEXT, p_slot_at TIMESTAMPTZ, p_ended_by TIMESTAMPTZ)
 RETURNS VOID
 LANGUAGE plpgsql

@@ -46,12 +46,23 @@ interface Turn {
 interface Slot {
   /** The slot's start, as text to the microsecond: the hold is found by this exact value. */
   slotAt: string;
-  /** When the reserve call reached the database. */
-  askedAt: string;
   waitMs: number;
-  /** When the reserve call was made, on this process's monotonic clock (no later than it was sent). */
-  sentMs: number;
+  /** The reserve call that granted it. */
+  asked: Asked;
 }
+
+/**
+ * One call to the database: made at `sentMs` on this process's monotonic clock, received
+ * at `askedMs` on the database's. It was received after it was made, so for any moment T
+ * of this process, the database's clock read at most T + (askedMs - sentMs) then.
+ */
+interface Asked {
+  sentMs: number;
+  askedMs: number;
+}
+
+/** Clocks' rates may differ: 100 ppm, far more than NTP lets them, added per ms of a sample's age. */
+const DRIFT_PER_MS = 1e-4;
 
 /**
  * A sliding-window request budget shared through PostgreSQL by every replica using one
@@ -69,9 +80,11 @@ interface Slot {
  * sooner when a request of this process ends, by when that end is usually recorded.
  *
  * The request's end is one call of end_rate_slot, not awaited by the request, with a
- * bound the database can trust: when the reserve call reached it, plus the time this
- * process measured from making that call to the request's end. So the end counted is not
- * the later moment the end call got through a busy pool and the key's lock.
+ * bound the database can trust: a call of the last window reached the database after
+ * this process made it, so the database's clock at the end read at most that call's
+ * arrival plus the time this process measured since making it (the call that went
+ * fastest gives the tightest bound; see Asked). So the end counted is not the later
+ * moment the end call got through a busy pool and the key's lock.
  *
  * Inside one process the callers take turns (in arrival order) to talk to the database;
  * a caller holding a reservation leaves the turn before sleeping. A per-process limiter in
@@ -133,17 +146,34 @@ export function createSharedBudget(options: SharedBudgetOptions): RequestBudget 
     return new Error(`The shared Luma request budget is unavailable${hint}`, { cause: err });
   };
 
+  /** The calls of the last window, for the tightest bound on the database's clock (see Asked). */
+  let recent: Asked[] = [];
+
+  /** The latest the database's clock can read at this process's moment `atMs`: never earlier than it does. */
+  const databaseClockBy = (atMs: number, own: Asked): number => {
+    recent = recent.filter((asked) => atMs - asked.sentMs <= windowMs);
+    let bound = Number.POSITIVE_INFINITY;
+    for (const asked of [own, ...recent]) {
+      const drift = (atMs - asked.sentMs) * DRIFT_PER_MS;
+      bound = Math.min(bound, atMs + (asked.askedMs - asked.sentMs) + drift);
+    }
+    // A millisecond more for rounding between the two clocks' readings.
+    return bound + 1;
+  };
+
   /** A slot, now or reserved for later; else null and the least wait before asking again. */
   const reserve = async (): Promise<{ slot: Slot | null; waitMs: number }> => {
     const sentMs = now();
     try {
-      // Times as text, to the microsecond: end_rate_slot finds the hold by this exact value (a Date keeps milliseconds).
-      const [row] = await sql<{ wait_ms: number; slot_at: string | null; asked_at: string }[]>`
-        SELECT wait_ms, slot_at::text AS slot_at, asked_at::text AS asked_at
+      // The slot as text, to the microsecond: end_rate_slot finds the hold by this exact value (a Date keeps milliseconds).
+      const [row] = await sql<{ wait_ms: number; slot_at: string | null; asked_ms: number }[]>`
+        SELECT wait_ms, slot_at::text AS slot_at, (extract(epoch FROM asked_at) * 1000)::float8 AS asked_ms
         FROM luma_guest_sync.reserve_rate_slot(${key}, ${limit}::int, ${windowMs}::int, ${holdMs}::int)`;
+      const asked: Asked = { sentMs, askedMs: Number(row?.asked_ms) };
+      if (Number.isFinite(asked.askedMs)) recent.push(asked);
       const waitMs = Math.max(0, row?.wait_ms ?? 0);
       if (!row?.slot_at) return { slot: null, waitMs };
-      return { slot: { slotAt: row.slot_at, askedAt: row.asked_at, waitMs, sentMs }, waitMs };
+      return { slot: { slotAt: row.slot_at, waitMs, asked }, waitMs };
     } catch (err) {
       throw unavailable(err);
     }
@@ -161,12 +191,11 @@ export function createSharedBudget(options: SharedBudgetOptions): RequestBudget 
     return () => {
       if (reported) return;
       reported = true;
-      // Rounded up, so the bound stays at or after the end.
-      const elapsedMs = Math.ceil(now() - slot.sentMs);
+      const endedBy = databaseClockBy(now(), slot.asked);
+      const bound = Number.isFinite(endedBy) ? endedBy : null;
       sql`
         SELECT luma_guest_sync.end_rate_slot(
-          ${key}, ${slot.slotAt}::timestamptz,
-          ${slot.askedAt}::timestamptz + make_interval(secs => ${elapsedMs}::int / 1000.0))`.then(
+          ${key}, ${slot.slotAt}::timestamptz, to_timestamp(${bound}::float8 / 1000))`.then(
         // Recorded: a caller waiting for a request in flight may now get an exact slot.
         () => wakeWaiter?.abort(),
         warnOf('could not report the end of a luma request to the shared budget'),

@@ -426,8 +426,8 @@ describe('createSharedBudget', () => {
   it('never waits longer than about one window, whatever the database answers', async () => {
     // A replica still running an older acquire_rate_budget, or a clock step mid-call.
     const answers = [
-      { wait_ms: 3_600_000, slot_at: null, asked_at: '2026-12-05 12:00:00+00' },
-      { wait_ms: 3_600_000, slot_at: '2026-12-05 13:00:00.000001+00', asked_at: '2026-12-05 12:00:00+00' },
+      { wait_ms: 3_600_000, slot_at: null, asked_ms: 1_796_472_000_000 },
+      { wait_ms: 3_600_000, slot_at: '2026-12-05 13:00:00.000001+00', asked_ms: 1_796_472_000_000 },
     ];
     const fake = (async () => [answers.shift()]) as unknown as Sql;
     const waits: number[] = [];
