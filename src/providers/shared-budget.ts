@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Sql } from '../db/client.ts';
 import type { Logger } from '../log.ts';
+import { type Asked, createDatabaseClockBound } from './database-clock.ts';
 import { DEFAULT_HOLD_MS, type RequestBudget, type RequestDone } from './rate-limit.ts';
 
 export interface SharedBudgetOptions {
@@ -52,19 +53,6 @@ interface Slot {
 }
 
 /**
- * One call to the database: made at `sentMs` on this process's monotonic clock, received
- * at `askedMs` on the database's. It was received after it was made, so for any moment T
- * of this process, the database's clock read at most T + (askedMs - sentMs) then.
- */
-interface Asked {
-  sentMs: number;
-  askedMs: number;
-}
-
-/** Clocks' rates may differ: 100 ppm, far more than NTP lets them, added per ms of a sample's age. */
-const DRIFT_PER_MS = 1e-4;
-
-/**
  * A sliding-window request budget shared through PostgreSQL by every replica using one
  * Luma key: at most `perMinute` requests reach Luma in any window of `windowMs`, whatever
  * the number of processes. As in rate-limit.ts, a request counts from its slot's start
@@ -83,7 +71,7 @@ const DRIFT_PER_MS = 1e-4;
  * bound the database can trust: a call of the last window reached the database after
  * this process made it, so the database's clock at the end read at most that call's
  * arrival plus the time this process measured since making it (the call that went
- * fastest gives the tightest bound; see Asked). So the end counted is not the later
+ * fastest gives the tightest bound; database-clock.ts). So the end counted is not the later
  * moment the end call got through a busy pool and the key's lock.
  *
  * Inside one process the callers take turns (in arrival order) to talk to the database;
@@ -146,20 +134,8 @@ export function createSharedBudget(options: SharedBudgetOptions): RequestBudget 
     return new Error(`The shared Luma request budget is unavailable${hint}`, { cause: err });
   };
 
-  /** The calls of the last window, for the tightest bound on the database's clock (see Asked). */
-  let recent: Asked[] = [];
-
-  /** The latest the database's clock can read at this process's moment `atMs`: never earlier than it does. */
-  const databaseClockBy = (atMs: number, own: Asked): number => {
-    recent = recent.filter((asked) => atMs - asked.sentMs <= windowMs);
-    let bound = Number.POSITIVE_INFINITY;
-    for (const asked of [own, ...recent]) {
-      const drift = (atMs - asked.sentMs) * DRIFT_PER_MS;
-      bound = Math.min(bound, atMs + (asked.askedMs - asked.sentMs) + drift);
-    }
-    // A millisecond more for rounding between the two clocks' readings.
-    return bound + 1;
-  };
+  /** The calls of the last window bound the database's clock at a request's end. */
+  const databaseClock = createDatabaseClockBound(windowMs);
 
   /** A slot, now or reserved for later; else null and the least wait before asking again. */
   const reserve = async (): Promise<{ slot: Slot | null; waitMs: number }> => {
@@ -170,7 +146,7 @@ export function createSharedBudget(options: SharedBudgetOptions): RequestBudget 
         SELECT wait_ms, slot_at::text AS slot_at, (extract(epoch FROM asked_at) * 1000)::float8 AS asked_ms
         FROM luma_guest_sync.reserve_rate_slot(${key}, ${limit}::int, ${windowMs}::int, ${holdMs}::int)`;
       const asked: Asked = { sentMs, askedMs: Number(row?.asked_ms) };
-      if (Number.isFinite(asked.askedMs)) recent.push(asked);
+      databaseClock.record(asked);
       const waitMs = Math.max(0, row?.wait_ms ?? 0);
       if (!row?.slot_at) return { slot: null, waitMs };
       return { slot: { slotAt: row.slot_at, waitMs, asked }, waitMs };
@@ -191,7 +167,7 @@ export function createSharedBudget(options: SharedBudgetOptions): RequestBudget 
     return () => {
       if (reported) return;
       reported = true;
-      const endedBy = databaseClockBy(now(), slot.asked);
+      const endedBy = databaseClock.latestAt(now(), slot.asked);
       const bound = Number.isFinite(endedBy) ? endedBy : null;
       sql`
         SELECT luma_guest_sync.end_rate_slot(
