@@ -15,6 +15,8 @@ import { createDatabase } from './db/client.ts';
 import { surviveDriverStartupRejections } from './db/driver-rejections.ts';
 import { probeDatabase } from './db/probe.ts';
 import { checkSchema } from './db/schema-check.ts';
+import { createHistoryBacklog } from './history/backlog.ts';
+import { recordSyncAttempt } from './history/record-attempt.ts';
 import { createMetrics } from './http/metrics.ts';
 import { startQueueDepthPoller } from './http/queue-depth-poller.ts';
 import { createReadiness, DetailError } from './http/readiness.ts';
@@ -45,7 +47,22 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
     poolMax: config.database.poolMax,
     pooler: config.database.pooler,
   });
-  shutdown.register('database', () => database.close());
+  // Bounded by what is left of the grace (at least 1 s, at most 5 s), so a statement
+  // still waiting on a database that is away cannot hold the exit past the deadline.
+  shutdown.register('database', ({ remainingMs }) => database.close(Math.min(5, Math.max(1, remainingMs() / 1000))));
+  const historyDeps = { sql: database.sql, retentionDays: config.history.retentionDays };
+  // Released just before the database: the syncs have ended, so every attempt they
+  // kept while the database was away is written now if it can be, or counted lost.
+  const historyBacklog = createHistoryBacklog({
+    write: (attempt, signal) => recordSyncAttempt(historyDeps, attempt, signal),
+    log,
+    onLost: (reason, count) => metrics.historyAttemptsLost(reason, count),
+    onSize: (size) => metrics.setHistoryBacklog(size),
+  });
+  shutdown.register(
+    'sync history backlog',
+    async ({ remainingMs }) => void (await historyBacklog.flush(remainingMs())),
+  );
 
   const needsQueue = config.enabled || config.consumer.enabled || config.webhook.enabled;
   const sqs: SQSClient | undefined = needsQueue ? createSqsClient(config) : undefined;
@@ -122,7 +139,7 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
       onRetry: (kind) => metrics.lumaRetry(kind),
     });
     const deps = createSyncDeps(config, database, providers, log, { staleGuard: (r) => metrics.staleGuard(r) });
-    const history = { sql: database.sql, retentionDays: config.history.retentionDays, log };
+    const history = { ...historyDeps, log, backlog: historyBacklog };
     // Failures seen by the sync wrapper carry a duration; the others (unparseable
     // messages) are counted from the consumer's onFailure.
     const timed = new WeakSet<object>();
