@@ -57,7 +57,7 @@ after(async () => {
 const GRACE_MS = 2_000;
 const sqs = createTestSqs();
 // Enough receives for the deliveries that fail while the database is down.
-const queue = await createFifoQueue(sqs, { label: 'faults-pg', visibilityTimeout: 3, maxReceiveCount: 10 });
+const queue = await createFifoQueue(sqs, { label: 'faults-pg', visibilityTimeout: 4, maxReceiveCount: 10 });
 const lumaEvents: Record<string, SimGuest[]> = {};
 const luma = await startFaultyLuma({ events: lumaEvents, apiKey: SECRET_LUMA_KEY });
 const watch = createLeakWatch();
@@ -78,12 +78,13 @@ const env = {
   PL_EVENT_GUEST_SYNC_QUEUE_URL: queue.url,
   PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED: 'true',
   PL_EVENT_GUEST_SYNC_WAIT_TIME_SECONDS: '1',
-  PL_EVENT_GUEST_SYNC_VISIBILITY_TIMEOUT_SECONDS: '3',
+  PL_EVENT_GUEST_SYNC_VISIBILITY_TIMEOUT_SECONDS: '4',
   LUMA_API_URL: luma.url,
   LUMA_API_KEY: SECRET_LUMA_KEY,
   LUMA_PAGE_SIZE: '10',
   SHUTDOWN_GRACE_MS: String(GRACE_MS),
-  // A killed or cut-off worker's claim frees itself within one visibility timeout.
+  // A killed or cut-off worker's claim is free when its message reappears (the longest
+  // lease a 4 s visibility timeout with its 1 s heartbeat allows).
   SYNC_CLAIM_LEASE_SECONDS: '3',
 };
 const worker = await watch.startWorker(env);
