@@ -86,11 +86,12 @@ export async function recordSyncAttempt(deps: HistoryDeps, attempt: SyncAttempt,
  * Runs one sync and records it as one attempt, success or failure. A dry run is not an
  * attempt (it writes nothing) and is not recorded. Failing to write the history never
  * fails or delays the sync: the sync's own outcome stands. With a `backlog` (the daemon)
- * a row the database could not take is kept and written once it is back (backlog.ts);
+ * a row the database could not take is kept and written once it is back (backlog.ts),
+ * which the next row written shows;
  * without one (a one-shot command) the failure is logged and the row is lost.
  */
 export async function withSyncHistory(
-  deps: HistoryDeps & { log: Logger; now?: () => Date; backlog?: Pick<HistoryBacklog, 'keep'> },
+  deps: HistoryDeps & { log: Logger; now?: () => Date; backlog?: Pick<HistoryBacklog, 'keep' | 'databaseAnswered'> },
   what: { eventUid: string; trigger: SyncTrigger; dryRun?: boolean },
   run: () => Promise<SyncResult>,
 ): Promise<SyncResult> {
@@ -107,6 +108,8 @@ export async function withSyncHistory(
     };
     try {
       await recordSyncAttempt(deps, row);
+      // The database answers: rows kept while it was away can go in now.
+      deps.backlog?.databaseAnswered();
     } catch (err) {
       if (deps.backlog) deps.backlog.keep(row, err);
       else deps.log.warn({ err, eventUid: what.eventUid, trigger: what.trigger }, 'could not record the sync attempt');

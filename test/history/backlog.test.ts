@@ -63,7 +63,7 @@ async function until(what: string, check: () => boolean, ms = 5_000): Promise<vo
   }
 }
 
-function setup(options: { capacity?: number } = {}) {
+function setup(options: { capacity?: number; retryEveryMs?: number } = {}) {
   const database = scriptedDatabase();
   const { lines, log } = recordingLog();
   const lost: Array<[HistoryLossReason, number]> = [];
@@ -72,8 +72,8 @@ function setup(options: { capacity?: number } = {}) {
     write: database.write,
     log,
     capacity: options.capacity,
-    firstDelayMs: 2,
-    maxDelayMs: 20,
+    retryEveryMs: options.retryEveryMs ?? 10,
+    flushFirstDelayMs: 2,
     onLost: (reason, count) => lost.push([reason, count]),
     onSize: (size) => sizes.push(size),
   });
@@ -97,6 +97,25 @@ describe('history backlog', () => {
     assert.deepEqual(lostLines(), []);
     const report = await backlog.flush(1_000);
     assert.deepEqual(report, { written: 0, lost: 0, unanswered: 0 });
+  });
+
+  it('during an outage tries only every retryEveryMs, and at once when another write shows the database back', async () => {
+    // postgres.js delays its pool's next connection attempt longer after every failed one
+    // (up to 20 s): quick retries through an outage would slow every sync after it.
+    const { database, backlog } = setup({ retryEveryMs: 60_000 });
+    backlog.keep(attempt('evt-1'), away);
+    backlog.keep(attempt('evt-2'), away);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(database.tries, [], 'no attempt before its period');
+    backlog.databaseAnswered();
+    await until('a try', () => database.tries.length >= 1);
+    assert.deepEqual(database.tries, ['evt-1'], 'one try; the database was still away, so no second');
+    database.up();
+    backlog.databaseAnswered();
+    await until('the backlog written', () => backlog.size() === 0);
+    assert.deepEqual(database.written, ['evt-1', 'evt-2']);
+    backlog.databaseAnswered();
+    assert.deepEqual(await backlog.flush(100), { written: 0, lost: 0, unanswered: 0 });
   });
 
   it('does not keep what waiting cannot cure, and counts it lost at once', () => {

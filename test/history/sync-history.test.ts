@@ -64,7 +64,7 @@ describe('sync history', () => {
     const backlog = createHistoryBacklog({
       write: (a, signal) => recordSyncAttempt(historyDeps, a, signal),
       log,
-      firstDelayMs: 5,
+      retryEveryMs: 5,
     });
     const deps = { ...historyDeps, log, backlog };
     const synced = await withSyncHistory(deps, { eventUid: 'evt-outage', trigger: 'tier' }, async () =>
