@@ -34,6 +34,8 @@ import { createProviders, createSqsClient, createSyncDeps } from './wiring.ts';
 /** Back-off between attempts to reach a dependency at start: 1 s doubling to 30 s. */
 const BACKOFF = { firstMs: 1_000, maxMs: 30_000 };
 const QUEUE_DEPTH_INTERVAL_MS = 30_000;
+/** Of the grace, kept for closing the database after the history backlog's flush. */
+const DATABASE_CLOSE_RESERVE_MS = 1_000;
 
 export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<void> {
   const shutdown = createShutdown({ log, graceMs: config.shutdownGraceMs });
@@ -47,9 +49,10 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
     poolMax: config.database.poolMax,
     pooler: config.database.pooler,
   });
-  // Bounded by what is left of the grace (at least 1 s, at most 5 s), so a statement
-  // still waiting on a database that is away cannot hold the exit past the deadline.
-  shutdown.register('database', ({ remainingMs }) => database.close(Math.min(5, Math.max(1, remainingMs() / 1000))));
+  // Bounded by what is left of the grace (at least 0.5 s, at most 5 s): postgres.js waits
+  // for a connection still retrying a database that is away, which must not hold the exit
+  // past the deadline.
+  shutdown.register('database', ({ remainingMs }) => database.close(Math.min(5, Math.max(0.5, remainingMs() / 1000))));
   const historyDeps = { sql: database.sql, retentionDays: config.history.retentionDays };
   // Released just before the database: the syncs have ended, so every attempt they
   // kept while the database was away is written now if it can be, or counted lost.
@@ -61,7 +64,9 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
   });
   shutdown.register(
     'sync history backlog',
-    async ({ remainingMs }) => void (await historyBacklog.flush(remainingMs())),
+    // What is left of the grace, less a second for the database's close after it.
+    async ({ remainingMs }) =>
+      void (await historyBacklog.flush(Math.max(0, remainingMs() - DATABASE_CLOSE_RESERVE_MS))),
   );
 
   const needsQueue = config.enabled || config.consumer.enabled || config.webhook.enabled;
