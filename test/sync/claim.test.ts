@@ -12,7 +12,7 @@ import { eq } from 'drizzle-orm';
 import { createDatabase } from '../../src/db/client.ts';
 import * as schema from '../../src/db/schema.ts';
 import { errorKind, isPermanent } from '../../src/errors.ts';
-import { acquireClaim, ClaimLostError, EventSyncRunningError } from '../../src/sync/claim.ts';
+import { acquireClaim, ClaimLostError, EventSyncRunningError, renewClaim } from '../../src/sync/claim.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
 import { createTestDatabase, withDatabase } from '../support/db.ts';
 import { blockedBy, createGate, holdInTransaction, until } from '../support/faults.ts';
@@ -339,6 +339,20 @@ for (const route of [direct, pooled]) {
       assert.equal((await claimRow(event.uid))?.holder, 'other:2', "the other's claim is left alone");
       assert.equal((await guestsOf(db, event.uid)).length, 1, 'page 1 only');
       await renewing.close();
+    });
+
+    it("a claim row deleted by hand never gives its holder's token out again: the old holder stays fenced off", async () => {
+      // An operator freeing a claim by deleting its row instead of expiring it: the next
+      // grant inserts a fresh row, and a per-row counter would hand out the old token again.
+      const { event } = await linkedEvent();
+      const old = await acquireClaim(via.db, event.uid, { leaseSeconds: 60, holder: 'old:1' });
+      await sql`DELETE FROM luma_guest_sync.event_claim WHERE event_uid = ${event.uid}`;
+      const next = await acquireClaim(via.db, event.uid, { leaseSeconds: 60, holder: 'new:2' });
+
+      assert.ok(BigInt(next.token) > BigInt(old.token), `${next.token} after ${old.token}`);
+      assert.equal(await renewClaim(via.db, old), false, 'the old holder is fenced off');
+      assert.equal(await renewClaim(via.db, next), true);
+      assert.equal((await claimRow(event.uid))?.holder, 'new:2');
     });
 
     it('a page that outlasts the lease commits whole, a takeover waits for it, and the holder writes nothing after', async () => {
