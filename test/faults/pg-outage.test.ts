@@ -34,6 +34,7 @@ import {
   until,
   urlWithSecretPassword,
 } from '../support/faults.ts';
+import { sample } from '../support/metrics-text.ts';
 import { seedEvent, seedMember, seedTeam } from '../support/seed.ts';
 import { createFifoQueue, createTestSqs } from '../support/sqs-queue.ts';
 
@@ -193,6 +194,11 @@ describe('PostgreSQL stopped in the middle of a sync', () => {
     const keptLines = () =>
       second.lines.filter((l) => l.msg === 'sync attempt kept until the database is back' && l.eventUid === down.uid);
     await until('two attempts kept while the database is down', () => keptLines().length >= 2, 15_000);
+
+    // The gauge shows them (another attempt may end while the scrape is under way).
+    const keptBefore = keptLines().length;
+    const gauge = sample((await watch.get(`${second.url}/metrics`)).body, 'lgs_sync_history_backlog') ?? -1;
+    assert.ok(gauge >= keptBefore && gauge <= keptLines().length, `backlog gauge ${gauge}, kept ${keptBefore}`);
 
     const signalledAt = performance.now();
     second.child.kill('SIGTERM');
