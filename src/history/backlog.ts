@@ -36,8 +36,9 @@ export const HISTORY_LOSS_REASONS = ['shutdown', 'backlog_full', 'rejected'] as 
 export type HistoryLossReason = (typeof HISTORY_LOSS_REASONS)[number];
 
 /**
- * Attempts kept at most. A row is a few hundred bytes; at the default concurrency of 2
- * and a failing attempt every few seconds, an outage of an hour stays below it.
+ * Attempts kept at most: well under a megabyte. While the database is away each queued
+ * message fails at most once per visibility timeout (120 s by default), so this holds,
+ * for example, an hour's attempts of 30 queued events; beyond it each loss is counted.
  */
 export const BACKLOG_CAPACITY = 1_000;
 /** How often the backlog tries on its own when no other write shows the database back. */
