@@ -24,10 +24,23 @@ export function isPermanent(err: unknown): err is PermanentError {
 export function errorKind(err: unknown): string {
   if (err instanceof PermanentError) return err.kind;
   if (err && typeof err === 'object' && 'kind' in err && typeof err.kind === 'string') return err.kind;
-  // Drizzle wraps every failed statement, the driver's own error (PostgresError, or a
-  // connection error) as its cause: a database outage is the commonest retryable failure.
-  if (err instanceof DrizzleQueryError || (err instanceof Error && err.name === 'PostgresError')) return 'database';
-  return 'unexpected';
+  return isDatabaseError(err) ? 'database' : 'unexpected';
+}
+
+/** postgres.js's own codes for a connection that closed or never opened (a restart, a pooler). */
+const CONNECTION_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT']);
+
+/**
+ * A database outage, the commonest retryable failure: Drizzle wraps every failed statement
+ * (the driver's PostgresError or connection error is its cause); a caller may wrap one to
+ * say what it was doing (the shared Luma budget does), so the causes are followed.
+ */
+function isDatabaseError(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof DrizzleQueryError || e.name === 'PostgresError') return true;
+    if (CONNECTION_CODES.has(String((e as { code?: unknown }).code))) return true;
+  }
+  return false;
 }
 
 /**

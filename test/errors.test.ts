@@ -17,6 +17,16 @@ describe('errorKind', () => {
       assert.equal(errorKind(failed), 'database');
       const raw = await database.sql`SELECT 1/0`.catch((err: unknown) => err);
       assert.equal(errorKind(raw), 'database');
+      // Wrapped by a caller that says what it was doing (the shared Luma budget does): still
+      // the database, as is postgres.js's connection error (a restart behind PgBouncer).
+      const wrapped = new Error('The shared Luma request budget is unavailable', { cause: raw });
+      assert.equal(errorKind(wrapped), 'database');
+      const closed = Object.assign(new Error('write CONNECTION_CLOSED 127.0.0.1:5432'), { code: 'CONNECTION_CLOSED' });
+      assert.equal(
+        errorKind(new Error('The shared Luma request budget is unavailable', { cause: closed })),
+        'database',
+      );
+      assert.equal(errorKind(new Error('outer', { cause: new Error('inner') })), 'unexpected');
     } finally {
       await database.close();
     }

@@ -8,8 +8,8 @@
  * which came at most one heartbeat interval before the death: so as soon as
  * `visibility - heartbeat` after it. Its claim is free one lease after the last renewal,
  * which came at the latest at the death. The redelivery finds the claim free only when
- * `lease <= visibility - heartbeat`; otherwise it is refused and waits another whole
- * visibility timeout (120 s by default) before anyone syncs the event again.
+ * `lease <= visibility - heartbeat`; otherwise it is refused, spends one of the queue's
+ * receives (maxReceiveCount, then the DLQ) and waits for the dead holder's claim to run out.
  *
  * The claim's own renewals (every third of the lease, src/sync/claim-hold.ts) and the
  * visibility heartbeat (every third of the visibility timeout) are derived, so this one
@@ -39,6 +39,6 @@ export function claimLeaseProblem(leaseSeconds: number, visibilityTimeoutSeconds
     `the visibility heartbeat interval (a third of it, at least 1 s): with a visibility timeout of ` +
     `${visibilityTimeoutSeconds} s (heartbeat every ${heartbeat} s) the lease may be at most ${max} s, not ` +
     `${leaseSeconds} s. A worker that dies leaves its message to reappear ${max} s after its last heartbeat, and ` +
-    `its claim must be free by then, or the redelivery is refused and waits another visibility timeout`
+    `its claim must be free by then, or the redelivery is refused and spends a receive waiting for it`
   );
 }

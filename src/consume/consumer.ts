@@ -101,6 +101,7 @@ export class SyncConsumer {
       log: this.#log,
       poisonQueueUrl: options.poisonQueueUrl,
       retryKinds: new Set(options.retryPermanentKinds ?? WORKER_PERMANENT_KINDS),
+      maxRefusalDelaySeconds: options.visibilityTimeoutSeconds,
       onResult: options.onResult,
       onFailure: options.onFailure,
     };

@@ -25,6 +25,11 @@ export interface ProcessDeps {
   poisonQueueUrl?: string;
   /** Permanent error kinds still left for redelivery (about the worker, not the message). */
   retryKinds: ReadonlySet<string>;
+  /**
+   * The longest a refused message (another sync holds the event) is given back for: the
+   * queue's visibility timeout, which it would otherwise wait out. Default 120 s.
+   */
+  maxRefusalDelaySeconds?: number;
   onResult?: (result: SyncResult) => void;
   onFailure?: (err: unknown, info: FailureInfo) => void;
 }
@@ -38,12 +43,14 @@ export const MAX_VISIBILITY_SECONDS = 43_200;
  * throws to leave it for redelivery (a retryable failure, a worker-level permanent one,
  * or an abort by shutdown).
  *
- * Two endings give the message back at a chosen time instead of its visibility timeout:
+ * Three endings give the message back at a chosen time instead of its visibility timeout:
  * a sync aborted by shutdown is made visible at once (it stopped after a page and recorded
  * its checkpoint, so another replica continues within seconds); a deferred sync (a
  * Retry-After beyond LUMA_MAX_WAIT_IN_SYNC_SECONDS) comes back after the delay it was
- * given. `stopHold` ends the visibility heartbeat first, and waits for an extension in
- * flight, so that none can land after the change and undo it.
+ * given; a refused one (another sync holds the event) comes back just after the holder's
+ * lease would run out (refusalDelaySeconds). `stopHold` ends the visibility heartbeat
+ * first, and waits for an extension in flight, so that none can land after the change and
+ * undo it.
  */
 export async function processMessage(
   deps: ProcessDeps,
@@ -90,10 +97,20 @@ export async function processMessage(
       throw err;
     }
     if (err instanceof EventSyncRunningError) {
-      // Not a failure: another sync of the event holds its claim. Redelivered after the
-      // visibility timeout, by when the other has usually finished.
-      deps.log.info({ ...context, kind, reason: err.message }, 'sync refused: the event is being synced elsewhere');
+      // Not a failure: another sync of the event holds its claim. Tried again once that
+      // claim would have run out: at once if its holder died, else refused again then.
+      const delaySeconds = refusalDelaySeconds(
+        err,
+        deps.maxRefusalDelaySeconds ?? DEFAULT_MAX_REFUSAL_DELAY_SECONDS,
+        context.receiveCount,
+      );
+      deps.log.info(
+        { ...context, kind, delaySeconds, reason: err.message },
+        'sync refused: the event is being synced elsewhere',
+      );
       failure(false, false);
+      await stopHold?.();
+      await giveBack(deps, message, delaySeconds);
       throw err;
     }
     const permanent = isPermanent(err);
@@ -107,6 +124,26 @@ export async function processMessage(
     failure(permanent, false);
     throw err;
   }
+}
+
+const DEFAULT_MAX_REFUSAL_DELAY_SECONDS = 120;
+
+/**
+ * When a refused message comes back. The first time: a second after the holder's claim
+ * would run out (measured by the database, so a replica's wrong clock cannot shorten or
+ * stretch it), at least 1 s, and never later than `visibilitySeconds` (the timeout it
+ * would wait out otherwise): a holder that died is replaced at once rather than a whole
+ * visibility timeout later. Received again, the holder was alive then: a long sync (an
+ * operator's `sync --event`, say). Every receive counts toward the queue's
+ * maxReceiveCount, so the wait doubles from the visibility timeout (up to SQS's 12 hours)
+ * rather than sending the message to the DLQ within a few leases.
+ */
+export function refusalDelaySeconds(err: EventSyncRunningError, visibilitySeconds: number, receiveCount = 1): number {
+  if (receiveCount >= 2) {
+    return Math.min(MAX_VISIBILITY_SECONDS, visibilitySeconds * 2 ** (receiveCount - 2));
+  }
+  const remainingSeconds = Math.ceil((err.remainingLeaseMs ?? 0) / 1000);
+  return Math.max(1, Math.min(visibilitySeconds, remainingSeconds + 1));
 }
 
 /** Sets the message's visibility to `seconds` from now; a failure only leaves it to its timeout. */

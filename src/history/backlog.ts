@@ -261,7 +261,10 @@ function describe(attempt: SyncAttempt) {
     eventUid: attempt.eventUid,
     trigger: attempt.trigger,
     outcome: attempt.outcome,
-    startedAt: attempt.startedAt.toISOString(),
+    endedSecondsAgo:
+      attempt.endedAtMonotonicMs === undefined
+        ? undefined
+        : Math.round((performance.now() - attempt.endedAtMonotonicMs) / 1000),
   };
 }
 

@@ -10,8 +10,21 @@ import type { HistoryBacklog } from './backlog.ts';
 export interface SyncAttempt {
   eventUid: string;
   trigger: SyncTrigger;
-  startedAt: Date;
-  finishedAt: Date;
+  /**
+   * When it started and ended, if given (tests, imports). Else the database's clock sets
+   * them from `endedAtMonotonicMs` and `durationMs`: a replica's own clock may be off by
+   * minutes, and readers order attempts by these times across replicas.
+   */
+  startedAt?: Date;
+  finishedAt?: Date;
+  /**
+   * When it ended on this process's monotonic clock (`performance.now()`): the insert
+   * stamps it that long before the database's now, however late the row is written.
+   * Absent: it ended at the insert.
+   */
+  endedAtMonotonicMs?: number;
+  /** How long it ran, on the same monotonic clock; its start is that long before its end. */
+  durationMs?: number;
   outcome: AttemptOutcome;
   /** errorKind() of the failure (or refusal, or deferral); absent for a success. */
   errorKind?: string;
@@ -57,6 +70,9 @@ export const PRUNE_BATCH = 100;
 export async function recordSyncAttempt(deps: HistoryDeps, attempt: SyncAttempt, signal?: AbortSignal): Promise<void> {
   const r = attempt.result;
   const withoutAccount = r ? Math.max(0, r.fetched - r.matched) : null;
+  const endedSecondsAgo =
+    attempt.endedAtMonotonicMs === undefined ? 0 : Math.max(0, performance.now() - attempt.endedAtMonotonicMs) / 1000;
+  const startedSecondsAgo = endedSecondsAgo + (attempt.durationMs ?? 0) / 1000;
   const statement = deps.sql`
     WITH pruned AS (
       DELETE FROM luma_guest_sync.sync_history
@@ -69,8 +85,11 @@ export async function recordSyncAttempt(deps: HistoryDeps, attempt: SyncAttempt,
     INSERT INTO luma_guest_sync.sync_history
       (event_uid, trigger, started_at, finished_at, outcome, error_kind,
        pages, fetched, matched, created, removed, skipped, without_account)
-    VALUES (${attempt.eventUid}, ${attempt.trigger}, ${attempt.startedAt.toISOString()}::timestamptz,
-      ${attempt.finishedAt.toISOString()}::timestamptz,
+    VALUES (${attempt.eventUid}, ${attempt.trigger},
+      coalesce(${attempt.startedAt?.toISOString() ?? null}::timestamptz,
+        clock_timestamp() - make_interval(secs => ${startedSecondsAgo}::float8)),
+      coalesce(${attempt.finishedAt?.toISOString() ?? null}::timestamptz,
+        clock_timestamp() - make_interval(secs => ${endedSecondsAgo}::float8)),
       ${attempt.outcome}, ${attempt.errorKind ?? null}, ${r?.pages ?? null}, ${r?.fetched ?? null},
       ${r?.matched ?? null}, ${r?.created ?? null}, ${r?.removed ?? null}, ${r?.skipped ?? null}, ${withoutAccount})`;
   const withdraw = () => void statement.cancel();
@@ -87,23 +106,34 @@ export async function recordSyncAttempt(deps: HistoryDeps, attempt: SyncAttempt,
  * attempt (it writes nothing) and is not recorded. Failing to write the history never
  * fails or delays the sync: the sync's own outcome stands. With a `backlog` (the daemon)
  * a row the database could not take is kept and written once it is back (backlog.ts),
- * which the next row written shows;
- * without one (a one-shot command) the failure is logged and the row is lost.
+ * which the next row written shows; without one (a one-shot command) the failure is
+ * logged and the row is lost. Its times are the database's (its duration and how long
+ * ago it ended measured here, so a row written late keeps its real times), unless `now`
+ * is given (tests).
  */
 export async function withSyncHistory(
   deps: HistoryDeps & { log: Logger; now?: () => Date; backlog?: Pick<HistoryBacklog, 'keep' | 'databaseAnswered'> },
   what: { eventUid: string; trigger: SyncTrigger; dryRun?: boolean },
   run: () => Promise<SyncResult>,
 ): Promise<SyncResult> {
-  const now = deps.now ?? (() => new Date());
-  const startedAt = now();
-  const record = async (attempt: Omit<SyncAttempt, 'eventUid' | 'trigger' | 'startedAt' | 'finishedAt'>) => {
+  const now = deps.now;
+  const startedAt = now?.();
+  const started = performance.now();
+  const record = async (
+    attempt: Omit<
+      SyncAttempt,
+      'eventUid' | 'trigger' | 'startedAt' | 'finishedAt' | 'endedAtMonotonicMs' | 'durationMs'
+    >,
+  ) => {
     if (what.dryRun) return;
+    const ended = performance.now();
     const row: SyncAttempt = {
       eventUid: what.eventUid,
       trigger: what.trigger,
       startedAt,
-      finishedAt: now(),
+      finishedAt: now?.(),
+      endedAtMonotonicMs: ended,
+      durationMs: ended - started,
       ...attempt,
     };
     try {

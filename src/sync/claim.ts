@@ -62,8 +62,14 @@ export class EventSyncRunningError extends Error {
   readonly eventUid: string;
   readonly holder: string | undefined;
   readonly expiresAt: Date | undefined;
+  /**
+   * How long the holder's claim had left when this sync was refused, by the database's
+   * clock (a replica's own clock may be off by minutes): the earliest a retry can succeed
+   * unless the holder renews. Undefined when the claim row was gone by then (free again).
+   */
+  readonly remainingLeaseMs: number | undefined;
 
-  constructor(eventUid: string, holder?: string, expiresAt?: Date) {
+  constructor(eventUid: string, holder?: string, expiresAt?: Date, remainingLeaseMs?: number) {
     const who = holder ? ` by ${holder}` : '';
     const until = expiresAt ? ` until ${expiresAt.toISOString()} unless renewed` : '';
     super(`Event ${eventUid} is already being synced${who} (claimed${until}); try again later`);
@@ -71,6 +77,7 @@ export class EventSyncRunningError extends Error {
     this.eventUid = eventUid;
     this.holder = holder;
     this.expiresAt = expiresAt;
+    this.remainingLeaseMs = remainingLeaseMs;
   }
 }
 
@@ -119,10 +126,16 @@ export async function acquireClaim(db: Db, eventUid: string, settings: ClaimSett
     RETURNING c.token::text AS token, c.next_cursor, c.pages_done, c.cursor_event_id`);
   const row = rows[0];
   if (!row) {
-    const [held] = await db.execute<{ holder: string; expires_ms: number }>(sql`
-      SELECT holder, (extract(epoch FROM expires_at) * 1000)::float8 AS expires_ms
+    const [held] = await db.execute<{ holder: string; expires_ms: number; remaining_ms: number }>(sql`
+      SELECT holder, (extract(epoch FROM expires_at) * 1000)::float8 AS expires_ms,
+        (extract(epoch FROM expires_at - clock_timestamp()) * 1000)::float8 AS remaining_ms
       FROM luma_guest_sync.event_claim WHERE event_uid = ${eventUid}`);
-    throw new EventSyncRunningError(eventUid, held?.holder, held ? new Date(Number(held.expires_ms)) : undefined);
+    throw new EventSyncRunningError(
+      eventUid,
+      held?.holder,
+      held ? new Date(Number(held.expires_ms)) : undefined,
+      held ? Math.max(0, Number(held.remaining_ms)) : undefined,
+    );
   }
   const checkpoint =
     row.next_cursor !== null && row.cursor_event_id !== null

@@ -5,6 +5,7 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { SyncConsumer, type SyncConsumerOptions } from '../../src/consume/consumer.ts';
 import type { FailureInfo } from '../../src/consume/process-message.ts';
 import { PermanentError } from '../../src/errors.ts';
+import { EventSyncRunningError } from '../../src/sync/claim.ts';
 import type { SyncMessage, SyncResult } from '../../src/sync/types.ts';
 import {
   captureLogger,
@@ -346,6 +347,79 @@ describe('SyncConsumer', { concurrency: true }, () => {
     );
     assert.equal(JSON.parse(again!.Body!).eventUid, 'interrupted');
     assert.equal(again!.Attributes?.ApproximateReceiveCount, '2');
+  });
+
+  it('a message whose release at shutdown fails is not extended again and comes back after its visibility timeout', async (t) => {
+    const queue = await createFifoQueue(sqs, { label: 'release-fails' });
+    await send(queue.url, body('release-fails'));
+    // This worker's client: every visibility change is recorded, and the release (to 0)
+    // fails as it did in the soak (the SQS server answering an error).
+    const client = createTestSqs();
+    const changes: Array<{ at: number; seconds: number }> = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (String(context.commandName) === 'ChangeMessageVisibilityCommand') {
+          const seconds = Number((args.input as { VisibilityTimeout?: number }).VisibilityTimeout);
+          changes.push({ at: Date.now(), seconds });
+          if (seconds === 0) throw Object.assign(new Error('injected: the release failed'), { name: 'InternalError' });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'fail-release' },
+    );
+    let started = false;
+    const first = startConsumer(
+      t,
+      queue.url,
+      (_m, signal) =>
+        new Promise<SyncResult>((_resolve, reject) => {
+          started = true;
+          signal.addEventListener('abort', () => reject(signal.reason));
+        }),
+      { visibilityTimeoutSeconds: 4, heartbeatIntervalSeconds: 1, concurrency: 1 },
+      client,
+    );
+    await waitFor(() => started, 10_000, 'the sync to start');
+    await waitFor(() => changes.some((c) => c.seconds > 0), 20_000, 'a heartbeat extension');
+    const report = await first.consumer.stop({ graceMs: 1_500 });
+    const stoppedAt = Date.now();
+    assert.deepEqual(report, { completed: 0, aborted: 1 });
+    assert.ok(
+      first.lines.some((l) => l.msg === 'could not change the visibility of a message'),
+      'the failed release is logged',
+    );
+
+    // Another worker receives it once its visibility timeout (from the last extension) has
+    // passed, and syncs it: the message is not lost, nor held by a heartbeat.
+    const second = startConsumer(t, queue.url, async (m) => resultOf(m), { concurrency: 1 });
+    await waitFor(() => second.results.length === 1, 30_000, 'the redelivered message to be synced');
+    assert.equal(second.results[0]!.eventUid, 'release-fails');
+    await waitFor(() => empty(queue.url), 10_000, 'an empty queue');
+    const extensionsAfterStop = changes.filter((c) => c.seconds > 0 && c.at >= stoppedAt);
+    assert.deepEqual(extensionsAfterStop, [], 'no extension after the sync was aborted');
+  });
+
+  it("tries a refused message again once the holder's lease has run out, not after the visibility timeout", async (t) => {
+    const queue = await createFifoQueue(sqs, { label: 'refused' });
+    await send(queue.url, body('held-elsewhere'));
+    let attempts = 0;
+    const { results, lines } = startConsumer(
+      t,
+      queue.url,
+      async (m) => {
+        attempts++;
+        // The first attempt meets another holder's claim with 1 s left; the next is granted.
+        if (attempts === 1) throw new EventSyncRunningError(m.eventUid, 'other-host:1', new Date(), 1_000);
+        return resultOf(m);
+      },
+      // Far longer than the test: only the early give-back can bring it back within it.
+      { visibilityTimeoutSeconds: 600, concurrency: 1 },
+    );
+    await waitFor(() => results.length === 1, 30_000, 'the refused message to be synced');
+    assert.equal(attempts, 2);
+    const refusal = lines.find((l) => l.msg === 'sync refused: the event is being synced elsewhere');
+    assert.equal(refusal?.delaySeconds, 2);
+    await waitFor(() => empty(queue.url), 10_000, 'an empty queue');
   });
 
   it('leaves, without syncing, a message a long poll still open at stop() returns', async (t) => {

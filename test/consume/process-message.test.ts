@@ -192,18 +192,68 @@ describe('processMessage, on arbitrary bodies and sync outcomes', () => {
     }
   });
 
-  it('leaves a refused message to its visibility timeout: no visibility change', async () => {
-    const calls: string[] = [];
-    const message: Message = { MessageId: 'm-6', ReceiptHandle: 'r-6', Body: validMessageBody };
-    const deps = {
-      ...depsFor('ok', []),
-      sqs: recordingSqs(calls),
-      sync: async () => {
-        throw new EventSyncRunningError('e', 'other:1', new Date());
-      },
-    };
-    await assert.rejects(processMessage(deps, message, new AbortController().signal), EventSyncRunningError);
-    assert.deepEqual(calls, []);
+  it("gives a refused message back once the holder's lease would run out, bounded by the visibility timeout, after stopping its heartbeat", async () => {
+    // [the holder's remaining lease (ms), or undefined when its claim was already gone; the delay given]
+    for (const [remainingMs, expected] of [
+      [20_000, 21], // a second past the lease, so the retry finds the claim free if the holder died
+      [250, 2],
+      [0, 1],
+      [undefined, 1],
+      [3_600_000, 120], // never longer than the visibility timeout it would otherwise wait
+    ] as const) {
+      const calls: string[] = [];
+      const failures: FailureInfo[] = [];
+      const message: Message = { MessageId: 'm-6', ReceiptHandle: 'r-6', Body: validMessageBody };
+      const deps: ProcessDeps = {
+        ...depsFor('ok', failures),
+        sqs: recordingSqs(calls),
+        maxRefusalDelaySeconds: 120,
+        sync: async () => {
+          throw new EventSyncRunningError('e', 'other:1', new Date(), remainingMs);
+        },
+      };
+      await assert.rejects(
+        processMessage(deps, message, new AbortController().signal, () => {
+          calls.push('hold stopped');
+        }),
+        EventSyncRunningError,
+      );
+      assert.deepEqual(calls, ['hold stopped', `ChangeMessageVisibilityCommand r-6 ${expected}`], `${remainingMs} ms`);
+      assert.deepEqual(failures, [
+        { messageId: 'm-6', kind: 'event_sync_running', permanent: false, acknowledged: false },
+      ]);
+    }
+  });
+
+  it('backs a message refused again off, doubling from the visibility timeout, so a long-running holder does not send it to the DLQ within a few leases', async () => {
+    // [the message's receive count, the delay given]: the first refusal comes back just after
+    // the holder's lease (a dead holder is replaced at once); a holder that was still alive
+    // then is a long sync, and each receive brings the message nearer to maxReceiveCount.
+    for (const [receiveCount, expected] of [
+      [1, 21],
+      [2, 120],
+      [3, 240],
+      [4, 480],
+      [12, 43_200], // never past SQS's 12-hour maximum
+    ] as const) {
+      const calls: string[] = [];
+      const message: Message = {
+        MessageId: 'm-7',
+        ReceiptHandle: 'r-7',
+        Body: validMessageBody,
+        Attributes: { ApproximateReceiveCount: String(receiveCount) },
+      };
+      const deps: ProcessDeps = {
+        ...depsFor('ok', []),
+        sqs: recordingSqs(calls),
+        maxRefusalDelaySeconds: 120,
+        sync: async () => {
+          throw new EventSyncRunningError('e', 'other:1', new Date(), 20_000);
+        },
+      };
+      await assert.rejects(processMessage(deps, message, new AbortController().signal), EventSyncRunningError);
+      assert.deepEqual(calls, [`ChangeMessageVisibilityCommand r-7 ${expected}`], `receive ${receiveCount}`);
+    }
   });
 });
 

@@ -171,6 +171,44 @@ describe('sync history', () => {
     assert.equal((await eventHistory(database.sql, 'evt-recent')).length, 1, 'rows within retention stay');
   });
 
+  it('records each attempt by the database clock, so a replica whose clock is minutes off does not reorder them', async (t) => {
+    const deps = { sql: database.sql, retentionDays: 30, log };
+    // A replica whose clock is 3 minutes ahead fails an attempt of the event…
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() + 3 * 60_000 });
+    await assert.rejects(
+      withSyncHistory(deps, { eventUid: 'skew', trigger: 'webhook' }, async () => {
+        throw new Error('server login has been failing, try again later (server_login_retry)');
+      }),
+    );
+    t.mock.timers.reset();
+    // …then a replica with the right clock syncs it: that is the event's last attempt.
+    await withSyncHistory(deps, { eventUid: 'skew', trigger: 'tier' }, async () => result('skew', 1));
+
+    const [last] = await lastAttempts(database.sql, { eventUids: ['skew'] });
+    assert.equal(last?.outcome, 'success', 'the later success is the last attempt, not the skewed failure');
+    const [clock] = await database.sql<{ dbNow: string }[]>`SELECT now()::text AS "dbNow"`;
+    const dbNow = clock!.dbNow;
+    for (const row of await eventHistory(database.sql, 'skew')) {
+      const offMs = Math.abs(row.startedAt.getTime() - new Date(dbNow).getTime());
+      assert.ok(offMs < 60_000, `${row.outcome} started ${offMs} ms from the database's now`);
+      assert.ok(row.finishedAt.getTime() >= row.startedAt.getTime());
+    }
+  });
+
+  it('stamps a row written late (the database was away) with when the attempt ended, by the database clock', async () => {
+    const ended = performance.now() - 30_000; // it ended 30 s ago and ran for 5 s
+    await recordSyncAttempt(
+      { sql: database.sql, retentionDays: 30 },
+      { eventUid: 'late', trigger: 'schedule', outcome: 'failure', endedAtMonotonicMs: ended, durationMs: 5_000 },
+    );
+    const [clock] = await database.sql<{ dbNow: string }[]>`SELECT now()::text AS "dbNow"`;
+    const [row] = await eventHistory(database.sql, 'late');
+    const agoS = (new Date(clock!.dbNow).getTime() - row!.finishedAt.getTime()) / 1000;
+    assert.ok(agoS > 25 && agoS < 60, `ended ${agoS} s before the database's now`);
+    const ranMs = row!.finishedAt.getTime() - row!.startedAt.getTime();
+    assert.ok(Math.abs(ranMs - 5_000) <= 10, `ran ${ranMs} ms`);
+  });
+
   it('answers the last attempt per event, one event’s history, and each event’s last success', async () => {
     const deps = { sql: database.sql, retentionDays: 30, log };
     let clock = Date.UTC(2031, 0, 1);

@@ -7,8 +7,10 @@
  * Prints the endpoint URL.
  */
 import { startFauxqs } from 'fauxqs';
+import { repairMakeVisible } from './fauxqs-persistence-fix.ts';
 
 const [port, dataDir] = process.argv.slice(2);
+await repairMakeVisible();
 const server = await startFauxqs({ port: Number(port), host: '127.0.0.1', logger: false, dataDir });
 console.log(`http://127.0.0.1:${server.port}`);
 process.once('SIGTERM', () => void server.stop().then(() => process.exit(0)));

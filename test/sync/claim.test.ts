@@ -139,6 +139,9 @@ for (const route of [direct, pooled]) {
         second.message,
         new RegExp(`${event.uid} is already being synced by replica-a:11 \\(claimed until `),
       );
+      // The holder's remaining lease, by the database's clock: what the consumer waits before retrying.
+      const remaining = second.remainingLeaseMs;
+      assert.ok(remaining !== undefined && remaining > 0 && remaining <= 60_000, `remaining lease ${remaining} ms`);
       assert.equal(result.created, 3);
       assert.equal((await claimRow(event.uid))?.free, true, 'released at the end');
     });
