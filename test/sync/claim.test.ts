@@ -423,6 +423,28 @@ for (const route of [direct, pooled]) {
       await holder.close();
     });
 
+    it('keeps its claim by its page writes alone: with no renewal, a sync longer than its lease completes', async () => {
+      // Each page statement's fence extends the lease (in the database) and counts as a
+      // renewal (in the process): a sync whose pages come faster than its lease needs no
+      // other renewal, however long it runs.
+      const { event, message } = await linkedEvent();
+      const members = await Promise.all([1, 2, 3, 4].map(() => seedMember(db)));
+      luma.serve({
+        events: { [message.externalEventId]: members.map((m, i) => entry(`gst-w${i}`, m)) },
+        latencyMs: 1_200,
+      });
+      const pages = recordedDatabase(route);
+      const result = await syncEvent(
+        syncDeps(pages.db, { pageSize: 1, claim: { leaseSeconds: 3, renewEveryMs: 3_600_000 } }),
+        message,
+      );
+      await pages.close();
+
+      assert.equal(result.created, 4);
+      assert.ok(result.durationMs > 3_000, `the sync took ${result.durationMs} ms, longer than its 3 s lease`);
+      assert.ok(await lastSynced(event.uid));
+    });
+
     it("outlasts the pool's idle timeout: a sync slower than it completes", async () => {
       const { event, message } = await linkedEvent();
       const members = await Promise.all([1, 2, 3].map(() => seedMember(db)));
