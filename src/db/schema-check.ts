@@ -23,8 +23,8 @@ export const REQUIRED_COLUMNS: Record<string, string[]> = {
 
 /** The index that makes synced rows duplicate-proof; its absence is as serious as a missing column. */
 const REQUIRED_INDEXES = ['PLEventGuest_synced_event_member_key', 'Member_normalized_email_idx'];
-/** The shared Luma request budget (migration 0009; the table since 0003). */
-const REQUIRED_FUNCTION = 'luma_guest_sync.take_rate_slot(text,integer,integer,integer)';
+/** The shared Luma request budget (migration 0011; the table since 0003). */
+const REQUIRED_FUNCTION = 'luma_guest_sync.reserve_rate_slot(text,integer,integer,integer)';
 /** The sync history every attempt is written to (migration 0004) and the per-event claims (0008). */
 const REQUIRED_TABLES = ['luma_guest_sync.sync_history', 'luma_guest_sync.event_claim'];
 

@@ -5,6 +5,7 @@ import { syncEvent } from '../../src/sync/sync-event.ts';
 import { startCpuLoad } from './cpu-load.ts';
 import { FIRST_SYNC_CASES, type FirstSyncCase, timeFirstSyncCase } from './first-sync-cases.ts';
 import { type Figure, figure, time } from './harness.ts';
+import { shareAtLuma, shareOfChains } from './share.ts';
 import { benchEvent, benchSyncDeps, startSimulatedLuma } from './sync-env.ts';
 
 export interface SyncBenchOptions {
@@ -187,6 +188,7 @@ async function rateLimitCases({ db, runs, quick }: SyncBenchOptions, loaded: str
     const list = { guestCount: Math.round(pagesPerEvent * 100) };
     const ids = Array.from({ length: events }, (_, i) => `evt-rate-${i}`);
     const achieved: number[] = [];
+    const firstToLast: number[] = [];
     const wholeRun: number[] = [];
     const limited: number[] = [];
     for (let i = 0; i < Math.min(runs, 3); i++) {
@@ -207,15 +209,15 @@ async function rateLimitCases({ db, runs, quick }: SyncBenchOptions, loaded: str
       const { ms } = await time(() =>
         Promise.all(messages.map((m, n) => syncEvent(benchSyncDeps(db.db, luma.url, { limiter: limiterOf(n) }), m))),
       );
-      // The first `budget` requests arrive at once and each later window's at its start, so n
-      // requests at full budget span (n / budget - 1) windows: the run used span / windowMs + 1,
-      // measured where Luma counts, from its first arrival to its last. The whole run's time
-      // also holds the last pages' writes after the last request, work the budget does not
-      // govern, that on a loaded CPU took up to 1.2 s (docs/performance-budget.md): reported.
+      // Measured where Luma counts, from its arrivals (share.ts): the budget's own figure
+      // (each request against the one a full window before it), and the older first-to-last
+      // figure, which also charges the syncs' own pace inside the last window. The whole
+      // run's time also holds the last pages' writes after the last request, work the
+      // budget does not govern, that on a loaded CPU took up to 1.2 s: reported.
       const stats = await luma.stats();
       const arrivals = stats.arrivals ?? [];
-      const span = Math.max(...arrivals) - Math.min(...arrivals);
-      achieved.push(arrivals.length / (span / windowMs + 1) / budget);
+      achieved.push(shareOfChains(arrivals, budget, windowMs));
+      firstToLast.push(shareAtLuma(arrivals, budget, windowMs));
       wholeRun.push(stats.requests / (ms / windowMs + 1) / budget);
       limited.push(stats.rateLimited);
       await Promise.all(pools.map((p) => p.close()));
@@ -224,10 +226,14 @@ async function rateLimitCases({ db, runs, quick }: SyncBenchOptions, loaded: str
     const where = replicas ? `, ${replicas} replicas sharing the database budget` : '';
     const name = `4. rate limit, ${events} event${events > 1 ? 's' : ''} at once${where}${loaded} (${budget} req / ${windowMs / 1000} s)`;
     figures.push(
-      figure(name, '429 answers', 'count', limited, { text: '0', ok: (m) => m === 0 }),
-      figure(name, 'requests per window / budget, at Luma', 'share', achieved, {
-        text: '>= 0.90',
-        ok: (m) => m >= 0.9,
+      figure(name, '429 answers', 'count', limited, { text: '0, every run', ok: () => limited.every((n) => n === 0) }),
+      figure(name, 'requests per window / budget, at Luma (each against the one a window before)', 'share', achieved, {
+        text: '>= 0.90, every run',
+        ok: () => achieved.every((v) => v >= 0.9),
+      }),
+      figure(name, 'requests per window / budget, at Luma, first to last arrival', 'share', firstToLast, {
+        text: 'reported',
+        ok: () => true,
       }),
       figure(name, 'requests per window / budget, whole run (with the last writes)', 'share', wholeRun, {
         text: 'reported',

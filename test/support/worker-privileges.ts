@@ -34,8 +34,9 @@ export const OWN_TABLE_PRIVILEGES: Record<string, string> = {
 export const OWN_SEQUENCES = ['sync_history_id_seq', 'event_claim_token'];
 
 export const OWN_FUNCTIONS = [
-  'take_rate_slot(text, integer, integer, integer)',
-  'end_rate_slot(text, timestamptz)',
+  'reserve_rate_slot(text, integer, integer, integer)',
+  'end_rate_slot(text, timestamptz, timestamptz)',
+  'release_rate_slot(text, timestamptz)',
   'normalize_email(text)',
 ];
 
