@@ -15,6 +15,8 @@ import { createDatabase } from './db/client.ts';
 import { surviveDriverStartupRejections } from './db/driver-rejections.ts';
 import { probeDatabase } from './db/probe.ts';
 import { checkSchema } from './db/schema-check.ts';
+import { createHistoryBacklog } from './history/backlog.ts';
+import { recordSyncAttempt } from './history/record-attempt.ts';
 import { createMetrics } from './http/metrics.ts';
 import { startQueueDepthPoller } from './http/queue-depth-poller.ts';
 import { createReadiness, DetailError } from './http/readiness.ts';
@@ -32,6 +34,8 @@ import { createProviders, createSqsClient, createSyncDeps } from './wiring.ts';
 /** Back-off between attempts to reach a dependency at start: 1 s doubling to 30 s. */
 const BACKOFF = { firstMs: 1_000, maxMs: 30_000 };
 const QUEUE_DEPTH_INTERVAL_MS = 30_000;
+/** Of the grace, kept for closing the database after the history backlog's flush. */
+const DATABASE_CLOSE_RESERVE_MS = 1_000;
 
 export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<void> {
   const shutdown = createShutdown({ log, graceMs: config.shutdownGraceMs });
@@ -45,7 +49,25 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
     poolMax: config.database.poolMax,
     pooler: config.database.pooler,
   });
-  shutdown.register('database', () => database.close());
+  // Bounded by what is left of the grace (at least 0.5 s, at most 5 s): postgres.js waits
+  // for a connection still retrying a database that is away, which must not hold the exit
+  // past the deadline.
+  shutdown.register('database', ({ remainingMs }) => database.close(Math.min(5, Math.max(0.5, remainingMs() / 1000))));
+  const historyDeps = { sql: database.sql, retentionDays: config.history.retentionDays };
+  // Released just before the database: the syncs have ended, so every attempt they
+  // kept while the database was away is written now if it can be, or counted lost.
+  const historyBacklog = createHistoryBacklog({
+    write: (attempt, signal) => recordSyncAttempt(historyDeps, attempt, signal),
+    log,
+    onLost: (reason, count) => metrics.historyAttemptsLost(reason, count),
+    onSize: (size) => metrics.setHistoryBacklog(size),
+  });
+  shutdown.register(
+    'sync history backlog',
+    // What is left of the grace, less a second for the database's close after it.
+    async ({ remainingMs }) =>
+      void (await historyBacklog.flush(Math.max(0, remainingMs() - DATABASE_CLOSE_RESERVE_MS))),
+  );
 
   const needsQueue = config.enabled || config.consumer.enabled || config.webhook.enabled;
   const sqs: SQSClient | undefined = needsQueue ? createSqsClient(config) : undefined;
@@ -122,7 +144,7 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
       onRetry: (kind) => metrics.lumaRetry(kind),
     });
     const deps = createSyncDeps(config, database, providers, log, { staleGuard: (r) => metrics.staleGuard(r) });
-    const history = { sql: database.sql, retentionDays: config.history.retentionDays, log };
+    const history = { ...historyDeps, log, backlog: historyBacklog };
     // Failures seen by the sync wrapper carry a duration; the others (unparseable
     // messages) are counted from the consumer's onFailure.
     const timed = new WeakSet<object>();

@@ -89,6 +89,55 @@ describe('loadConfig', () => {
     assert.match(problems[0] ?? '', /^DATABASE_POOLER: /);
   });
 
+  it('refuses a claim lease the queue would outlive a dead worker with, naming both variables and the rule', () => {
+    const consumer = {
+      PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED: 'true',
+      LUMA_API_KEY: 'k',
+      DATABASE_URL: 'postgres://u@db/x',
+      PL_EVENT_GUEST_SYNC_QUEUE_NAME: 'q',
+    };
+    // The defaults fit: a 60 s lease, a 120 s visibility timeout with a heartbeat every 40 s.
+    assert.equal(loadConfig(consumer).claim.leaseSeconds, 60);
+    // The longest lease for 120 s is 80 s: the message of a worker killed just before a
+    // heartbeat reappears 80 s after its last one, and its claim must be free by then.
+    assert.equal(loadConfig({ ...consumer, SYNC_CLAIM_LEASE_SECONDS: '80' }).claim.leaseSeconds, 80);
+    const tooLong = problemsOf({ ...consumer, SYNC_CLAIM_LEASE_SECONDS: '81' });
+    assert.equal(tooLong.length, 1, tooLong.join('\n'));
+    const [problem] = tooLong;
+    assert.match(
+      problem ?? '',
+      /^SYNC_CLAIM_LEASE_SECONDS: must be shorter than PL_EVENT_GUEST_SYNC_VISIBILITY_TIMEOUT_SECONDS by at least the visibility heartbeat interval/,
+    );
+    assert.match(
+      problem ?? '',
+      /visibility timeout of 120 s \(heartbeat every 40 s\) the lease may be at most 80 s, not 81 s/,
+    );
+    // Equal to the visibility timeout (the mistake this guards against), and a shortened
+    // visibility timeout under the default lease.
+    assert.equal(problemsOf({ ...consumer, SYNC_CLAIM_LEASE_SECONDS: '120' }).length, 1);
+    const shortVisibility = problemsOf({ ...consumer, PL_EVENT_GUEST_SYNC_VISIBILITY_TIMEOUT_SECONDS: '60' });
+    assert.match(
+      shortVisibility[0] ?? '',
+      /timeout of 60 s \(heartbeat every 20 s\) the lease may be at most 40 s, not 60 s/,
+    );
+    // Small values, as tests use them: 4 s with a 1 s heartbeat allows 3 s; 3 s allows 2 s, below the minimum lease.
+    assert.equal(
+      loadConfig({ ...consumer, PL_EVENT_GUEST_SYNC_VISIBILITY_TIMEOUT_SECONDS: '4', SYNC_CLAIM_LEASE_SECONDS: '3' })
+        .claim.leaseSeconds,
+      3,
+    );
+    assert.equal(
+      problemsOf({ ...consumer, PL_EVENT_GUEST_SYNC_VISIBILITY_TIMEOUT_SECONDS: '3', SYNC_CLAIM_LEASE_SECONDS: '3' })
+        .length,
+      1,
+    );
+    // Without the consumer no message is held: `sync --event` takes any valid lease.
+    assert.equal(loadConfig({ SYNC_CLAIM_LEASE_SECONDS: '600' }).claim.leaseSeconds, 600);
+    // An invalid lease is named once, for what it is, not also for the rule.
+    const invalid = problemsOf({ ...consumer, SYNC_CLAIM_LEASE_SECONDS: '2' });
+    assert.deepEqual(invalid, ['SYNC_CLAIM_LEASE_SECONDS: must be a whole number of seconds from 3 to 3600']);
+  });
+
   it('returns a frozen object', () => {
     const config = loadConfig({});
     assert.ok(Object.isFrozen(config));

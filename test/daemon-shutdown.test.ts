@@ -42,7 +42,7 @@ async function eventuallyReceived(stack: Stack, messageId: string, timeoutMs: nu
 
 describe('daemon shutdown order and promptness, as a real process', () => {
   it('exits 0 on SIGTERM while idle without waiting out the open 20 s long poll, losing nothing', async (t) => {
-    const stack = await startStack({ label: 'shutdown_idle', visibilityTimeout: 3 });
+    const stack = await startStack({ label: 'shutdown_idle', visibilityTimeout: 4 });
     // The defaults: a 20 s long poll and a 25 s grace.
     const { PL_EVENT_GUEST_SYNC_WAIT_TIME_SECONDS: _, SHUTDOWN_GRACE_MS: __, ...env } = stack.env;
     const worker = await startWorkerProcess(env);
@@ -63,13 +63,13 @@ describe('daemon shutdown order and promptness, as a real process', () => {
     assert.ok(!worker.lines.some((l) => l.level === 50), 'no error line (an aborted poll is not an SQS failure)');
 
     // A message sent now may be handed to the poll the server still holds for the dead
-    // worker; it then reappears after the visibility timeout (3 s here). Nothing is lost.
+    // worker; it then reappears after the visibility timeout (4 s here). Nothing is lost.
     const messageId = await sendSyncMessage(stack);
     await eventuallyReceived(stack, messageId, 15_000);
   });
 
   it('stops taking messages as soon as SIGTERM arrives while an enqueue run is still going, then exits 0', async () => {
-    const stack = await startStack({ label: 'shutdown_order', visibilityTimeout: 3 });
+    const stack = await startStack({ label: 'shutdown_order', visibilityTimeout: 4 });
     const event = await seedEvent(stack.database.db);
     const worker = await startWorkerProcess({
       ...stack.env,

@@ -191,7 +191,7 @@ describe('the daemon on SIGTERM during a sync', () => {
 
   it('aborts a sync longer than the grace, exits promptly, and a second worker completes the event', async () => {
     const { latency, luma } = slowLuma(20_000);
-    const stack = await startStack({ label: 'daemon_grace_short', luma, visibilityTimeout: 3 });
+    const stack = await startStack({ label: 'daemon_grace_short', luma, visibilityTimeout: 4 });
     const event = await seedEventWithGuests(stack, 4);
     const env = { ...stack.env, SHUTDOWN_GRACE_MS: '500', LUMA_PAGE_SIZE: '1' };
     const first = await startWorkerProcess(env);

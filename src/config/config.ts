@@ -1,5 +1,6 @@
 import convict from 'convict';
 import type { Pooler } from '../db/client.ts';
+import { claimLeaseProblem } from './claim-timing.ts';
 import { cronExpression, strictBoolean } from './formats.ts';
 import { schema, schemaLeaves } from './variables.ts';
 
@@ -137,6 +138,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     problems.push(
       'LUMA_WEBHOOK_SECRET: is required when LUMA_WEBHOOK_ENABLED is true (webhooks:register prints it); to serve unverified deliveries anyway, set LUMA_WEBHOOK_ALLOW_UNSIGNED=true',
     );
+  }
+  // Only the consumer holds messages; both values already valid (else reported above).
+  if (
+    config.consumer.enabled === true &&
+    !problems.some((p) => /^(SYNC_CLAIM_LEASE|PL_EVENT_GUEST_SYNC_VISIBILITY)/.test(p))
+  ) {
+    const leaseProblem = claimLeaseProblem(config.claim.leaseSeconds, config.consumer.visibilityTimeoutSeconds);
+    if (leaseProblem) problems.push(leaseProblem);
   }
   if (config.luma.retryBaseMs > config.luma.retryMaxMs) {
     problems.push('LUMA_RETRY_BASE_MS: must not exceed LUMA_RETRY_MAX_MS');

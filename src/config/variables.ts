@@ -67,7 +67,7 @@ export const schema = {
   },
   claim: {
     leaseSeconds: {
-      doc: "How long a sync's claim on its event lasts without renewal (renewed every third of it): a claim whose holder died is free again after at most this long.",
+      doc: "How long a sync's claim on its event lasts without renewal (renewed every third of it): a claim whose holder died is free again after at most this long. With the consumer on, at most PL_EVENT_GUEST_SYNC_VISIBILITY_TIMEOUT_SECONDS minus its heartbeat interval (a third of it), so a dead worker's message finds the claim free when it reappears (80 with the default 120).",
       format: {
         validate(value: unknown) {
           if (!Number.isInteger(value) || (value as number) < 3 || (value as number) > 3600) {
@@ -144,7 +144,7 @@ export const schema = {
       env: 'PL_EVENT_GUEST_SYNC_CONCURRENCY',
     },
     visibilityTimeoutSeconds: {
-      doc: 'How long a received message stays hidden; a heartbeat extends it while a sync runs.',
+      doc: 'How long a received message stays hidden; a heartbeat extends it every third of it while a sync runs. Must exceed SYNC_CLAIM_LEASE_SECONDS by at least that heartbeat interval.',
       format: positiveInt(43_200).validate,
       ...intCoerce,
       default: 120,

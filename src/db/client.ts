@@ -16,7 +16,11 @@ export type Db = PostgresJsDatabase<typeof schema> & { $client: Sql };
 export interface Database {
   db: Db;
   sql: Sql;
-  close(): Promise<void>;
+  /**
+   * Ends the pool: waits up to `timeoutSeconds` (5) for statements in flight, then closes
+   * their connections and rejects them.
+   */
+  close(timeoutSeconds?: number): Promise<void>;
 }
 
 export interface DatabaseOptions {
@@ -49,7 +53,7 @@ export function createDatabase(options: DatabaseOptions): Database {
   );
   const db = drizzle(sql, { schema }) as Db;
   if (options.pooler === 'transaction') behindPooler.add(db);
-  return { db, sql, close: () => sql.end({ timeout: 5 }) };
+  return { db, sql, close: (timeoutSeconds = 5) => sql.end({ timeout: timeoutSeconds }) };
 }
 
 /** The connection URL as people may see it: where it leads, never its password. */

@@ -23,10 +23,13 @@ export const REQUIRED_COLUMNS: Record<string, string[]> = {
 
 /** The index that makes synced rows duplicate-proof; its absence is as serious as a missing column. */
 const REQUIRED_INDEXES = ['PLEventGuest_synced_event_member_key', 'Member_normalized_email_idx'];
-/** The shared Luma request budget (migration 0009; the table since 0003). */
-const REQUIRED_FUNCTION = 'luma_guest_sync.take_rate_slot(text,integer,integer,integer)';
-/** The sync history every attempt is written to (migration 0004) and the per-event claims (0008). */
-const REQUIRED_TABLES = ['luma_guest_sync.sync_history', 'luma_guest_sync.event_claim'];
+/** The shared Luma request budget (migration 0011; the table since 0003). */
+const REQUIRED_FUNCTION = 'luma_guest_sync.reserve_rate_slot(text,integer,integer,integer)';
+/**
+ * The sync history every attempt is written to (migration 0004), the per-event claims
+ * (0008) and the pages of a read every page statement writes (0012).
+ */
+const REQUIRED_TABLES = ['luma_guest_sync.sync_history', 'luma_guest_sync.event_claim', 'luma_guest_sync.listed_page'];
 
 export interface SchemaCheck {
   ok: boolean;

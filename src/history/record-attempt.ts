@@ -4,6 +4,7 @@ import type { Logger } from '../log.ts';
 import { EventSyncRunningError } from '../sync/claim.ts';
 import { SyncInterruptedError } from '../sync/interrupted.ts';
 import type { SyncResult, SyncTrigger } from '../sync/types.ts';
+import type { HistoryBacklog } from './backlog.ts';
 
 /** One sync attempt as luma_guest_sync.sync_history stores it (migration 0004). */
 export interface SyncAttempt {
@@ -62,15 +63,17 @@ export const PRUNE_BATCH = 100;
 
 /**
  * Writes one attempt, and prunes past-retention rows, in one statement: the history
- * costs one round trip per attempt whatever the number of pages.
+ * costs one round trip per attempt whatever the number of pages. `signal` withdraws a
+ * statement still waiting for a connection (postgres.js reconnects with a growing
+ * back-off while the database is away): it then rejects with 57014 and was not written.
  */
-export async function recordSyncAttempt(deps: HistoryDeps, attempt: SyncAttempt): Promise<void> {
+export async function recordSyncAttempt(deps: HistoryDeps, attempt: SyncAttempt, signal?: AbortSignal): Promise<void> {
   const r = attempt.result;
   const withoutAccount = r ? Math.max(0, r.fetched - r.matched) : null;
   const endedSecondsAgo =
     attempt.endedAtMonotonicMs === undefined ? 0 : Math.max(0, performance.now() - attempt.endedAtMonotonicMs) / 1000;
   const startedSecondsAgo = endedSecondsAgo + (attempt.durationMs ?? 0) / 1000;
-  await deps.sql`
+  const statement = deps.sql`
     WITH pruned AS (
       DELETE FROM luma_guest_sync.sync_history
       WHERE id IN (
@@ -89,16 +92,27 @@ export async function recordSyncAttempt(deps: HistoryDeps, attempt: SyncAttempt)
         clock_timestamp() - make_interval(secs => ${endedSecondsAgo}::float8)),
       ${attempt.outcome}, ${attempt.errorKind ?? null}, ${r?.pages ?? null}, ${r?.fetched ?? null},
       ${r?.matched ?? null}, ${r?.created ?? null}, ${r?.removed ?? null}, ${r?.skipped ?? null}, ${withoutAccount})`;
+  const withdraw = () => void statement.cancel();
+  signal?.addEventListener('abort', withdraw, { once: true });
+  try {
+    await statement;
+  } finally {
+    signal?.removeEventListener('abort', withdraw);
+  }
 }
 
 /**
  * Runs one sync and records it as one attempt, success or failure. A dry run is not an
  * attempt (it writes nothing) and is not recorded. Failing to write the history never
- * fails the sync: it is logged, and the sync's own outcome stands. Its times are the
- * database's (its duration measured here), unless `now` is given (tests).
+ * fails or delays the sync: the sync's own outcome stands. With a `backlog` (the daemon)
+ * a row the database could not take is kept and written once it is back (backlog.ts),
+ * which the next row written shows; without one (a one-shot command) the failure is
+ * logged and the row is lost. Its times are the database's (its duration and how long
+ * ago it ended measured here, so a row written late keeps its real times), unless `now`
+ * is given (tests).
  */
 export async function withSyncHistory(
-  deps: HistoryDeps & { log: Logger; now?: () => Date },
+  deps: HistoryDeps & { log: Logger; now?: () => Date; backlog?: Pick<HistoryBacklog, 'keep' | 'databaseAnswered'> },
   what: { eventUid: string; trigger: SyncTrigger; dryRun?: boolean },
   run: () => Promise<SyncResult>,
 ): Promise<SyncResult> {
@@ -113,18 +127,22 @@ export async function withSyncHistory(
   ) => {
     if (what.dryRun) return;
     const ended = performance.now();
+    const row: SyncAttempt = {
+      eventUid: what.eventUid,
+      trigger: what.trigger,
+      startedAt,
+      finishedAt: now?.(),
+      endedAtMonotonicMs: ended,
+      durationMs: ended - started,
+      ...attempt,
+    };
     try {
-      await recordSyncAttempt(deps, {
-        eventUid: what.eventUid,
-        trigger: what.trigger,
-        startedAt,
-        finishedAt: now?.(),
-        endedAtMonotonicMs: ended,
-        durationMs: ended - started,
-        ...attempt,
-      });
+      await recordSyncAttempt(deps, row);
+      // The database answers: rows kept while it was away can go in now.
+      deps.backlog?.databaseAnswered();
     } catch (err) {
-      deps.log.warn({ err, eventUid: what.eventUid, trigger: what.trigger }, 'could not record the sync attempt');
+      if (deps.backlog) deps.backlog.keep(row, err);
+      else deps.log.warn({ err, eventUid: what.eventUid, trigger: what.trigger }, 'could not record the sync attempt');
     }
   };
   let result: SyncResult;

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { HISTORY_LOSS_REASONS } from '../history/backlog.ts';
 import { SYNC_TRIGGERS, type SyncResult } from '../sync/types.ts';
 import { WEBHOOK_OUTCOMES } from '../webhooks/server.ts';
 
@@ -63,6 +64,10 @@ export interface Metrics {
   /** A transient Luma failure retried in the process; `kind` as in errorKind (luma_unavailable, luma_timeout). */
   lumaRetry(kind: string): void;
   setQueueDepth(visible: number, inFlight: number): void;
+  /** Sync attempts that never reached the history, by reason (src/history/backlog.ts HISTORY_LOSS_REASONS). */
+  historyAttemptsLost(reason: string, count: number): void;
+  /** Sync attempts waiting for the database to be written to the history. */
+  setHistoryBacklog(size: number): void;
 }
 
 export function createMetrics(options: { now?: () => number } = {}): Metrics {
@@ -208,6 +213,17 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
     help: "Approximate messages in the sync queue's dead-letter queue: events that failed every delivery.",
     registers,
   });
+  const historyLost = new Counter({
+    name: 'lgs_sync_history_lost_total',
+    help: 'Sync attempts never written to the history, by reason: shutdown (the database did not come back before exit), backlog_full, rejected.',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  const historyBacklog = new Gauge({
+    name: 'lgs_sync_history_backlog',
+    help: 'Sync attempts kept in the process until the database is back to take their history rows.',
+    registers,
+  });
   const lastSuccess = new Gauge({
     name: 'lgs_last_successful_sync_timestamp_seconds',
     help: 'Unix time of the last successful event sync by this process.',
@@ -223,6 +239,7 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
   for (const reason of SYNC_REFUSAL_REASONS) syncRefusals.inc({ reason }, 0);
   for (const outcome of WEBHOOK_OUTCOMES) webhookDeliveries.inc({ outcome }, 0);
   for (const reason of HEARTBEAT_FAILURE_REASONS) heartbeatFailures.inc({ reason }, 0);
+  for (const reason of HISTORY_LOSS_REASONS) historyLost.inc({ reason }, 0);
 
   return {
     registry,
@@ -268,6 +285,8 @@ export function createMetrics(options: { now?: () => number } = {}): Metrics {
     setRateBudget: (requestsPerMinute) => rateBudget.set(requestsPerMinute),
     setDeadLetterDepth: (messages) => deadLetterDepth.set(messages),
     lumaRetry: (kind) => lumaRetries.inc({ kind }),
+    historyAttemptsLost: (reason, count) => historyLost.inc({ reason }, count),
+    setHistoryBacklog: (size) => historyBacklog.set(size),
     setQueueDepth(visible, inFlight) {
       queueDepth.set({ state: 'visible' }, visible);
       queueDepth.set({ state: 'in_flight' }, inFlight);

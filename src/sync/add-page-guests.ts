@@ -25,7 +25,14 @@ export interface PageOutcome {
 /** The claim a page write must still hold, and the checkpoint it records with the page. */
 export interface PageFence {
   claim: Claim;
+  /** Its `pagesDone` is this page's number: page 1 starts a read of the list. */
   checkpoint: CheckpointWrite;
+  /**
+   * When given, the page is recorded in luma_guest_sync.listed_page for stale removal
+   * (remove-stale.ts): its guest ids, these ids of entries skipped for their email, the
+   * members it matched, and how many entries had no usable guest id.
+   */
+  listing?: { skippedGuestIds: readonly string[]; unidentified: number };
 }
 
 /**
@@ -41,15 +48,27 @@ export interface PageFence {
  *
  * Duplicate-proof in the database, not in this process: a member already listed for the
  * event — at whatever location, rows the directory created included — is skipped, and
- * the partial unique index on synced (event, member) pairs turns any identical insert
- * into a no-op (ON CONFLICT DO NOTHING) instead of a second row. Existing rows are never
- * updated.
+ * the partial unique index on synced (event, member) pairs refuses a second synced row
+ * (unfenced: ON CONFLICT DO NOTHING turns it into a no-op; fenced: see below). Existing
+ * rows are never updated.
  *
  * Fenced (with `fence`): the same statement first runs the claim's fencing UPDATE (claim.ts),
  * which also extends the lease and records the checkpoint, and inserts only when that
  * UPDATE found the claim still this sync's. So a sync whose claim lapsed or was taken over
  * writes no guest and no checkpoint, and learns it from `held`; there is no gap between a
  * check and the write. An empty page still runs the statement, for its checkpoint.
+ * A fenced insert is a plain INSERT: the fence makes this sync the event's only writer of
+ * synced rows (a second writer's fence waits on the claim's row, then finds it lost), and
+ * the existing-guest probe already skipped every member listed, so the unique index can
+ * only be hit by a bug, which then fails the page loudly instead of hiding. ON CONFLICT DO
+ * NOTHING checked every unique index of "PLEventGuest" before each row (speculative
+ * insertion): ~10–20% of a first sync's database time (docs/performance.md). An unfenced
+ * write (tests, tools) keeps ON CONFLICT DO NOTHING.
+ *
+ * The read's list (fenced only): page 1 deletes the event's listed_page rows of any earlier
+ * read, and with `fence.listing` each page adds its own row, in the same statement as its
+ * checkpoint: the rows are always exactly the pages of the current read written so far,
+ * whichever attempt wrote them, so a resumed sync can remove stale guests exactly.
  *
  * With `dryRun`, nothing is written; members in `alreadyCounted` (counted on earlier pages
  * of the same dry run) are not reported again.
@@ -92,6 +111,7 @@ export function pageStatement(
   const emails = sql.param(guests.map((g) => g.email));
   const guestIds = sql.param(guests.map((g) => g.externalGuestId));
 
+  const fence = options.fence;
   const write = options.dryRun
     ? sql`created AS (SELECT member_uid AS "memberUid" FROM fresh)`
     : // Drizzle passes raw-SQL parameters as text; the schema's timestamps hold UTC.
@@ -101,13 +121,30 @@ export function pageStatement(
         SELECT ${NEW_UID}, ${target.eventUid}, ${target.locationUid}, member_uid, team_uid, external_guest_id,
                ${now.toISOString()}::timestamp(3)
         FROM fresh
-        ON CONFLICT DO NOTHING
+        ${fence ? sql`` : sql`ON CONFLICT DO NOTHING`}
         RETURNING "memberUid")`;
 
   // Without a fence, a one-row stand-in, so the statement's shape is the same either way.
-  const claim = options.fence
-    ? sql`claim AS (${fenceUpdate(options.fence.claim, options.fence.checkpoint)}),`
+  const claim = fence
+    ? sql`claim AS (${fenceUpdate(fence.claim, fence.checkpoint)}),`
     : sql`claim AS (SELECT 1 AS held),`;
+
+  // Data-modifying CTEs run whether or not they are referenced, on the statement's snapshot.
+  const forget =
+    fence && !options.dryRun && fence.checkpoint.pagesDone === 1
+      ? sql`, forgotten AS (
+        DELETE FROM luma_guest_sync.listed_page WHERE event_uid = ${target.eventUid} AND EXISTS (SELECT 1 FROM claim))`
+      : sql``;
+  const listing =
+    fence?.listing && !options.dryRun
+      ? sql`, listed AS (
+        INSERT INTO luma_guest_sync.listed_page (event_uid, page, guest_ids, member_uids, fetched, unidentified)
+        SELECT ${target.eventUid}, ${fence.checkpoint.pagesDone}::int,
+          ARRAY(SELECT external_guest_id FROM page) || ${sql.param([...fence.listing.skippedGuestIds])}::text[],
+          coalesce((SELECT array_agg(member_uid) FROM members), '{}'), ${guests.length}::int,
+          ${fence.listing.unidentified}::int
+        WHERE EXISTS (SELECT 1 FROM claim))`
+      : sql``;
 
   return sql`
     WITH ${claim}
@@ -150,7 +187,7 @@ export function pageStatement(
       ) existing ON true
       WHERE existing.listed IS NULL AND EXISTS (SELECT 1 FROM claim)
     ),
-    ${write}
+    ${write}${forget}${listing}
     SELECT
       (SELECT count(DISTINCT ord) FROM hits)::int AS matched_guests,
       (SELECT array_agg(member_uid) FROM members) AS matched,
@@ -160,8 +197,9 @@ export function pageStatement(
 }
 
 /**
- * A new row uid made in SQL, one per inserted row: "c" and 24 lower-case hex digits
- * (96 bits of gen_random_uuid()'s randomness), the shape of the cuids Prisma writes.
+ * A new row uid made in SQL, one per inserted row: "c" and 24 lower-case hex digits, the
+ * shape of the cuids Prisma writes. The first 12 bytes of a version-4 UUID: 92 random bits
+ * (its version nibble is fixed), taken as bytes rather than through md5 of its text.
  * The database has no default for uid, so the writer supplies it.
  */
-const NEW_UID = sql`'c' || substr(md5(gen_random_uuid()::text), 1, 24)`;
+const NEW_UID = sql`'c' || substr(encode(uuid_send(gen_random_uuid()), 'hex'), 1, 24)`;

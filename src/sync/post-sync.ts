@@ -37,7 +37,7 @@ export async function runPostSyncPush(
 
 /**
  * runPostSyncPush's work inside a transaction the caller opened (`deps.db` is it): a
- * sync's finish runs it in its fenced transaction (sync-event.ts), so the refresh is
+ * sync's finish runs it in its fenced transaction (finish-sync.ts), so the refresh is
  * written only while the sync still holds its event's claim. The gathering locks are
  * transaction-scoped, so this works through a transaction-mode pooler.
  */

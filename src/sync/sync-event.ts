@@ -1,17 +1,15 @@
 import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { plEvent } from '../db/schema.ts';
-import { withTransaction } from '../db/transaction.ts';
 import { PermanentError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { getProvider, type ProviderRegistry } from '../providers/registry.ts';
 import { addPageGuests } from './add-page-guests.ts';
-import { acquireClaim, type Claim, ClaimLostError, type ClaimSettings, fenceClaim, releaseClaim } from './claim.ts';
+import { acquireClaim, type Claim, ClaimLostError, type ClaimSettings, releaseClaim } from './claim.ts';
 import { type ClaimHold, holdClaim } from './claim-hold.ts';
-import { followEventLocation } from './follow-location.ts';
+import { finishSync } from './finish-sync.ts';
 import { withIndexProbes } from './index-probes.ts';
-import { refreshPushInTransaction } from './post-sync.ts';
-import { removeStaleGuests, type StaleRemoval } from './remove-stale.ts';
+import type { ListedGuests } from './remove-stale.ts';
 import type { SyncMessage, SyncResult } from './types.ts';
 
 export interface SyncDeps {
@@ -58,10 +56,11 @@ const DEFAULT_CLAIM: ClaimSettings = { leaseSeconds: 60 };
  * write: a second sync of the event meanwhile is refused at once with the retryable
  * EventSyncRunningError. Every write is fenced by the claim's token, so a sync whose
  * claim lapsed or was taken over writes nothing more and ends with ClaimLostError. Each
- * page records the next page's cursor with the claim; a later attempt resumes there
- * (reading Luma from page 1 instead if the cursor is refused). A completed sync clears
- * the checkpoint and releases the claim in its last transaction; any other ending
- * releases the claim and keeps the checkpoint.
+ * page records the next page's cursor with the claim, and the page itself for stale
+ * removal (luma_guest_sync.listed_page); a later attempt resumes there (reading Luma from
+ * page 1 instead if the cursor is refused) and removes as exactly as a whole read. A
+ * completed sync clears the checkpoint and releases the claim in its last transaction
+ * (finish-sync.ts); any other ending releases the claim and keeps the checkpoint.
  */
 export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: SyncOptions = {}): Promise<SyncResult> {
   const log = deps.log.child({ component: 'PLEventGuestSyncService', eventUid: message.eventUid });
@@ -112,16 +111,21 @@ async function syncClaimedEvent(
     !dryRun && checkpoint && checkpoint.externalEventId === target.externalEventId
       ? { cursor: checkpoint.nextCursor, page: checkpoint.pagesDone + 1 }
       : undefined;
-  // Stale removal needs the complete list: true once this attempt reads it from page 1.
-  let completeRead = resume === undefined;
+  // Whether this attempt read the list from page 1 (a refused cursor restarts it there).
+  let readFromStart = resume === undefined;
+  // The page the read ended at: stale removal needs pages 1 to it recorded (remove-stale.ts).
+  let lastPage = 0;
 
   log.info(
     { providerType: message.providerType, externalEventId: target.externalEventId, dryRun, resumeAtPage: resume?.page },
     resume ? 'sync start: resuming from the checkpoint' : 'sync start',
   );
   const totals = { matched: 0, created: 0, ambiguous: 0 };
-  // Stale removal keeps a row whose Luma guest id, or whose member, is on the list.
-  const keep = deps.removeStale?.enabled ? { guestIds: new Set<string>(), memberUids: new Set<string>() } : undefined;
+  const removal = deps.removeStale?.enabled ? { ...deps.removeStale } : undefined;
+  // Stale removal keeps a row whose Luma guest id, or whose member, is on the list. A real
+  // run's page statements record the list in the database; a dry run, which records
+  // nothing, keeps it here.
+  const keep = removal && dryRun ? { guestIds: new Set<string>(), memberUids: new Set<string>() } : undefined;
   const counted = dryRun ? new Set<string>() : undefined;
 
   const summary = await withIndexProbes(deps.db, (pageDb) =>
@@ -137,6 +141,12 @@ async function syncClaimedEvent(
                 pagesDone: batch.page,
                 externalEventId: target.externalEventId,
               },
+              listing: removal
+                ? {
+                    skippedGuestIds: batch.skippedGuestIds,
+                    unidentified: batch.skipped - batch.skippedGuestIds.length,
+                  }
+                : undefined,
             };
         const outcome = await addPageGuests({ db: pageDb, now }, target, batch.guests, {
           dryRun,
@@ -146,6 +156,7 @@ async function syncClaimedEvent(
         if (!outcome.held)
           throw new ClaimLostError(claim, `expired or was taken over before page ${batch.page} was written`);
         if (fence) hold.confirmed(sentAt);
+        lastPage = batch.page;
         for (const guest of batch.guests) keep?.guestIds.add(guest.externalGuestId);
         // A skipped entry that has a guest id (its email was unusable) still keeps that id's row.
         for (const id of batch.skippedGuestIds) keep?.guestIds.add(id);
@@ -176,7 +187,7 @@ async function syncClaimedEvent(
         onRestart: () => {
           totals.matched = 0;
           totals.ambiguous = 0;
-          completeRead = true;
+          readFromStart = true;
         },
       },
     ),
@@ -188,75 +199,45 @@ async function syncClaimedEvent(
   // it commits (a renewal would wait for it, then find the claim released).
   hold.stop();
 
-  const removal = keep && deps.removeStale ? { ...deps.removeStale } : undefined;
-  const staleInput = (dry: boolean) => ({
-    eventUid: target.eventUid,
-    fetched: summary.fetched,
-    unidentified: summary.unidentified,
-    keepGuestIds: [...(keep?.guestIds ?? [])],
-    keepMemberUids: [...(keep?.memberUids ?? [])],
-    maxShare: removal?.maxShare ?? 0,
-    dryRun: dry,
+  const list: ListedGuests = dryRun
+    ? {
+        kind: 'given',
+        fetched: summary.fetched,
+        unidentified: summary.unidentified,
+        guestIds: [...(keep?.guestIds ?? [])],
+        memberUids: [...(keep?.memberUids ?? [])],
+      }
+    : { kind: 'pages', lastPage };
+  const { followed, stale } = await finishSync({ db: deps.db, now, log }, claim, target, {
+    dryRun,
+    stale: removal ? { eventUid: target.eventUid, list, maxShare: removal.maxShare, dryRun } : undefined,
   });
-
-  let followed = { moved: 0, leftLocationUids: [] as string[] };
-  let stale: StaleRemoval | undefined;
-  if (dryRun) {
-    try {
-      if (removal) stale = await removeStaleGuests(deps, staleInput(true));
-    } finally {
-      await releaseClaim(deps.db, claim, { clearCheckpoint: false });
-    }
-  } else {
-    // Two transactions, each fenced first: the claim's row stays locked until it commits,
-    // so no takeover can come between the fence and the writes after it, and a lost claim
-    // rolls them back. Two, not one, for the business flow's order: guestLastSyncedAt is
-    // committed before the push refresh starts (shared/spec/irl-push.md).
-    await withTransaction(deps.db, async (tx) => {
-      await fenceClaim(tx, claim);
-      // Synced rows follow a moved event; the gatherings they left are refreshed below too.
-      followed = await followEventLocation({ db: tx, now }, target);
-      if (removal && completeRead) stale = await removeStaleGuests({ db: tx }, staleInput(false));
-      const syncedAt = now();
-      await tx
-        .update(plEvent)
-        .set({ guestLastSyncedAt: syncedAt, updatedAt: syncedAt })
-        .where(eq(plEvent.uid, target.eventUid));
-    });
-    await withTransaction(deps.db, async (tx) => {
-      await fenceClaim(tx, claim);
-      const left = followed.leftLocationUids.map((locationUid) => ({ eventUid: target.eventUid, locationUid }));
-      await refreshPushInTransaction({ db: tx, now, log }, [target, ...left]);
-      // Completed: the next sync reads the whole list again.
-      await releaseClaim(tx, claim, { clearCheckpoint: true });
-    });
-  }
   if (followed.moved > 0) log.info(followed, 'event moved: synced guests follow it to its current location');
 
   let removed = 0;
   let staleToRemove: SyncResult['staleToRemove'];
   let staleGuard: SyncResult['staleGuard'];
-  if (removal && !completeRead) {
-    staleGuard = 'resumed';
-    deps.observer?.staleGuard?.('resumed');
-    log.info(
-      { resumedAtPage: resume?.page },
-      'stale removal skipped: this attempt resumed mid-list, so it lacks the complete list; the next sync reads it whole',
-    );
-  } else if (stale && removal) {
+  if (stale && removal) {
     // A dry run reports what a real run would remove: nothing when a guard trips.
     removed = stale.guard ? 0 : dryRun ? stale.stale : stale.removed;
     if (dryRun && !stale.guard) staleToRemove = stale.staleRows;
     if (stale.guard) {
       staleGuard = stale.guard;
       deps.observer?.staleGuard?.(stale.guard);
-      const figures = {
-        ...stale,
-        skipped: summary.skipped,
-        unidentified: summary.unidentified,
-        fetched: summary.fetched,
-      };
-      log.warn({ ...figures, maxShare: removal.maxShare }, 'stale guests kept: removal guard tripped');
+      if (stale.guard === 'resumed') {
+        log.info(
+          { resumedAtPage: resume?.page, lastPage },
+          'stale removal skipped: the pages read before this attempt resumed are not all recorded; the next sync reads the list whole',
+        );
+      } else {
+        const figures = {
+          ...stale,
+          skipped: summary.skipped,
+          unidentified: summary.unidentified,
+          fetched: summary.fetched,
+        };
+        log.warn({ ...figures, maxShare: removal.maxShare }, 'stale guests kept: removal guard tripped');
+      }
     }
   }
 
@@ -274,7 +255,7 @@ async function syncClaimedEvent(
     durationMs: Math.round(performance.now() - started),
     ...(staleToRemove ? { staleToRemove } : {}),
     ...(staleGuard ? { staleGuard } : {}),
-    ...(resume && !completeRead ? { resumedAtPage: resume.page } : {}),
+    ...(resume && !readFromStart ? { resumedAtPage: resume.page } : {}),
   };
   return result;
 }

@@ -47,7 +47,8 @@ export interface SyncResult {
   staleToRemove?: Array<{ memberUid: string; externalGuestId: string }>;
   /**
    * With stale removal on: why it removed nothing this time (skipped_entries, empty_list,
-   * share_exceeded; resumed = this attempt did not read the list from page 1).
+   * share_exceeded; resumed = pages of this read were written without being recorded for
+   * removal, so the complete list is unknown).
    */
   staleGuard?: 'skipped_entries' | 'empty_list' | 'share_exceeded' | 'resumed';
   /** The page this attempt started at when it resumed an earlier attempt's checkpoint. */

@@ -5,6 +5,7 @@ import { syncEvent } from '../../src/sync/sync-event.ts';
 import { startCpuLoad } from './cpu-load.ts';
 import { FIRST_SYNC_CASES, type FirstSyncCase, timeFirstSyncCase } from './first-sync-cases.ts';
 import { type Figure, figure, time } from './harness.ts';
+import { shareAtLuma, shareOfChains } from './share.ts';
 import { benchEvent, benchSyncDeps, startSimulatedLuma } from './sync-env.ts';
 
 export interface SyncBenchOptions {
@@ -23,6 +24,7 @@ export async function databaseBound({ db, runs, quick }: SyncBenchOptions): Prom
   const rates: number[] = [];
   const ratios: number[] = [];
   const resync: number[] = [];
+  const floors = { fetch: [] as number[], write: [] as number[], first: [] as number[] };
   const cases = Object.keys(FIRST_SYNC_CASES) as FirstSyncCase[];
   const caseRatios = new Map<FirstSyncCase, number[]>(cases.map((c) => [c, []]));
   try {
@@ -40,6 +42,9 @@ export async function databaseBound({ db, runs, quick }: SyncBenchOptions): Prom
       const again = await time(() => syncEvent(deps, message));
       rates.push(guests / (first.ms / 1000));
       ratios.push(first.ms / Math.max(fetchFloor.ms, writeFloor.ms));
+      floors.fetch.push(fetchFloor.ms / 1000);
+      floors.write.push(writeFloor.ms / 1000);
+      floors.first.push(first.ms / 1000);
       resync.push(guests / (again.ms / 1000));
       for (const name of cases) {
         const ms = await timeFirstSyncCase(db, luma.url, 'evt-db-bound', name);
@@ -52,7 +57,10 @@ export async function databaseBound({ db, runs, quick }: SyncBenchOptions): Prom
   const name = `1. database-bound sync, ${guests / 1000}k guests`;
   return [
     figure(name, 'first sync', 'guests/s', rates, { text: '>= 10000', ok: (m) => m >= 10_000 }),
-    figure(name, 'first sync / max(fetch floor, write floor)', 'ratio', ratios, { text: '<= 2.0', ok: (m) => m <= 2 }),
+    figure(name, 'first sync / max(fetch floor, write floor)', 'ratio', ratios, { text: '<= 1.25', ok: (m) => m <= 1.25 }),
+    figure(name, 'first sync, wall time (context)', 's', floors.first, reported),
+    figure(name, 'fetch floor: the same pages, no database work (context)', 's', floors.fetch, reported),
+    figure(name, 'write floor: the same rows, one bulk INSERT (context)', 's', floors.write, reported),
     figure(name, 're-sync, nothing new', 'guests/s', resync, { text: '>= 20000', ok: (m) => m >= 20_000 }),
     ...cases.map((c) =>
       figure(name, `first sync, ${c} / normal first sync`, 'ratio', caseRatios.get(c)!, {
@@ -167,6 +175,8 @@ export async function rateLimit(options: SyncBenchOptions): Promise<Figure[]> {
   return figures;
 }
 
+const reported = { text: 'reported', ok: () => true };
+
 /** Busy processes of the loaded cases: as many as the machines here have cores. */
 const CPU_LOAD_PROCESSES = 2;
 
@@ -187,6 +197,7 @@ async function rateLimitCases({ db, runs, quick }: SyncBenchOptions, loaded: str
     const list = { guestCount: Math.round(pagesPerEvent * 100) };
     const ids = Array.from({ length: events }, (_, i) => `evt-rate-${i}`);
     const achieved: number[] = [];
+    const firstToLast: number[] = [];
     const wholeRun: number[] = [];
     const limited: number[] = [];
     for (let i = 0; i < Math.min(runs, 3); i++) {
@@ -207,15 +218,15 @@ async function rateLimitCases({ db, runs, quick }: SyncBenchOptions, loaded: str
       const { ms } = await time(() =>
         Promise.all(messages.map((m, n) => syncEvent(benchSyncDeps(db.db, luma.url, { limiter: limiterOf(n) }), m))),
       );
-      // The first `budget` requests arrive at once and each later window's at its start, so n
-      // requests at full budget span (n / budget - 1) windows: the run used span / windowMs + 1,
-      // measured where Luma counts, from its first arrival to its last. The whole run's time
-      // also holds the last pages' writes after the last request, work the budget does not
-      // govern, that on a loaded CPU took up to 1.2 s (docs/performance-budget.md): reported.
+      // Measured where Luma counts, from its arrivals (share.ts): the budget's own figure
+      // (each request against the one a full window before it), and the older first-to-last
+      // figure, which also charges the syncs' own pace inside the last window. The whole
+      // run's time also holds the last pages' writes after the last request, work the
+      // budget does not govern, that on a loaded CPU took up to 1.2 s: reported.
       const stats = await luma.stats();
       const arrivals = stats.arrivals ?? [];
-      const span = Math.max(...arrivals) - Math.min(...arrivals);
-      achieved.push(arrivals.length / (span / windowMs + 1) / budget);
+      achieved.push(shareOfChains(arrivals, budget, windowMs));
+      firstToLast.push(shareAtLuma(arrivals, budget, windowMs));
       wholeRun.push(stats.requests / (ms / windowMs + 1) / budget);
       limited.push(stats.rateLimited);
       await Promise.all(pools.map((p) => p.close()));
@@ -224,10 +235,14 @@ async function rateLimitCases({ db, runs, quick }: SyncBenchOptions, loaded: str
     const where = replicas ? `, ${replicas} replicas sharing the database budget` : '';
     const name = `4. rate limit, ${events} event${events > 1 ? 's' : ''} at once${where}${loaded} (${budget} req / ${windowMs / 1000} s)`;
     figures.push(
-      figure(name, '429 answers', 'count', limited, { text: '0', ok: (m) => m === 0 }),
-      figure(name, 'requests per window / budget, at Luma', 'share', achieved, {
-        text: '>= 0.90',
-        ok: (m) => m >= 0.9,
+      figure(name, '429 answers', 'count', limited, { text: '0, every run', ok: () => limited.every((n) => n === 0) }),
+      figure(name, 'requests per window / budget, at Luma (each against the one a window before)', 'share', achieved, {
+        text: '>= 0.90, every run',
+        ok: () => achieved.every((v) => v >= 0.9),
+      }),
+      figure(name, 'requests per window / budget, at Luma, first to last arrival', 'share', firstToLast, {
+        text: 'reported',
+        ok: () => true,
       }),
       figure(name, 'requests per window / budget, whole run (with the last writes)', 'share', wholeRun, {
         text: 'reported',

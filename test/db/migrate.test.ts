@@ -44,6 +44,8 @@ describe('migrations on an empty database', () => {
       '0008_event_claim',
       '0009_rate_budget_ends',
       '0010_hardened_privileges',
+      '0011_rate_budget_reservations',
+      '0012_listed_pages',
     ]);
     assert.deepEqual(await checkSchema(database.sql), { ok: true, missing: [], message: 'schema ok' });
 

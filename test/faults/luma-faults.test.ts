@@ -5,8 +5,10 @@
  * malformed data ends as documented: an unusable page is a retryable error (redelivered,
  * then dead-lettered), an unusable entry is skipped and counted, a 4xx drops the message.
  */
+
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { maxClaimLeaseSeconds } from '../../src/config/claim-timing.ts';
 import type { SimGuest } from '../../src/local/luma-simulator.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { testEnv } from '../support/env.ts';
@@ -229,8 +231,8 @@ const env = {
   LUMA_RETRY_MAX_MS: '500',
   LUMA_RATE_LIMIT_PER_MINUTE: '100000',
   SHUTDOWN_GRACE_MS: '2000',
-  // A killed or cut-off worker's claim frees itself within one visibility timeout.
-  SYNC_CLAIM_LEASE_SECONDS: String(VISIBILITY_SECONDS),
+  // A killed or cut-off worker's claim is free when its message reappears.
+  SYNC_CLAIM_LEASE_SECONDS: String(maxClaimLeaseSeconds(VISIBILITY_SECONDS)),
 };
 const worker = await watch.startWorker(env);
 after(() => {

@@ -12,9 +12,11 @@ import { after, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { createDatabase } from '../../src/db/client.ts';
 import { runMigrations } from '../../src/db/migrate.ts';
+import { eventHistory } from '../../src/history/queries.ts';
 import { type LocalPostgres, startEmbeddedPostgres } from '../../src/local/embedded-postgres.ts';
 import { freePort } from '../../src/local/free-port.ts';
 import type { SimGuest } from '../../src/local/luma-simulator.ts';
+import { DEFAULT_MARGIN_MS } from '../../src/shutdown.ts';
 import { withDatabase } from '../support/db.ts';
 import { testEnv } from '../support/env.ts';
 import {
@@ -32,6 +34,7 @@ import {
   until,
   urlWithSecretPassword,
 } from '../support/faults.ts';
+import { sample } from '../support/metrics-text.ts';
 import { seedEvent, seedMember, seedTeam } from '../support/seed.ts';
 import { createFifoQueue, createTestSqs } from '../support/sqs-queue.ts';
 
@@ -52,9 +55,10 @@ after(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
+const GRACE_MS = 2_000;
 const sqs = createTestSqs();
 // Enough receives for the deliveries that fail while the database is down.
-const queue = await createFifoQueue(sqs, { label: 'faults-pg', visibilityTimeout: 3, maxReceiveCount: 10 });
+const queue = await createFifoQueue(sqs, { label: 'faults-pg', visibilityTimeout: 4, maxReceiveCount: 10 });
 const lumaEvents: Record<string, SimGuest[]> = {};
 const luma = await startFaultyLuma({ events: lumaEvents, apiKey: SECRET_LUMA_KEY });
 const watch = createLeakWatch();
@@ -75,15 +79,27 @@ const env = {
   PL_EVENT_GUEST_SYNC_QUEUE_URL: queue.url,
   PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED: 'true',
   PL_EVENT_GUEST_SYNC_WAIT_TIME_SECONDS: '1',
-  PL_EVENT_GUEST_SYNC_VISIBILITY_TIMEOUT_SECONDS: '3',
+  PL_EVENT_GUEST_SYNC_VISIBILITY_TIMEOUT_SECONDS: '4',
   LUMA_API_URL: luma.url,
   LUMA_API_KEY: SECRET_LUMA_KEY,
   LUMA_PAGE_SIZE: '10',
-  SHUTDOWN_GRACE_MS: '2000',
-  // A killed or cut-off worker's claim frees itself within one visibility timeout.
+  SHUTDOWN_GRACE_MS: String(GRACE_MS),
+  // A killed or cut-off worker's claim is free when its message reappears (the longest
+  // lease a 4 s visibility timeout with its 1 s heartbeat allows).
   SYNC_CLAIM_LEASE_SECONDS: '3',
 };
 const worker = await watch.startWorker(env);
+
+/** The lines that end a sync attempt of `eventUid` (each is one attempt of the history). */
+function attemptEnds(worker: { lines: Record<string, unknown>[] }, eventUid: string) {
+  return worker.lines.filter(
+    (l) =>
+      (l.eventUid === eventUid || l.groupId === eventUid) &&
+      /^sync (complete$|failed:|aborted|refused:|deferred:)/.test(String(l.msg)),
+  );
+}
+
+const lostLine = (l: Record<string, unknown>) => l.msg === 'could not record the sync attempt';
 
 interface Readyz {
   ready: boolean;
@@ -141,9 +157,85 @@ describe('PostgreSQL stopped in the middle of a sync', () => {
     assert.equal(worker.child.exitCode, null, 'the same process throughout');
     const metrics = await watch.get(`${worker.url}/metrics`);
     assert.match(metrics.body, /^lgs_sync_errors_total\{kind="[^"]+"\} [1-9]/m);
+
+    // Every attempt that ended while the database was down reaches the history once it
+    // is back (kept in the process meanwhile; before, each was logged and lost).
+    const ended = attemptEnds(worker, event.uid);
+    const kept = worker.lines.filter((l) => l.msg === 'sync attempt kept until the database is back');
+    assert.ok(kept.length >= 2, `attempts kept during the outage: ${kept.length}`);
+    await until('the kept attempts written', async () => (await eventHistory(sql, event.uid)).length >= ended.length);
+    const history = await eventHistory(sql, event.uid, 100);
+    assert.deepEqual(
+      history.map((r) => r.outcome).sort(),
+      ended.map((l) => (l.msg === 'sync complete' ? 'success' : 'failure')).sort(),
+      'one row per attempt, none twice',
+    );
+    assert.deepEqual(worker.lines.filter(lostLine), [], 'nothing lost');
+    figures.attemptsKeptDuringOutage = kept.length;
     worker.child.kill('SIGTERM');
     assert.equal(await worker.exited, 0);
     console.log(`# pg-outage figures ${JSON.stringify(figures)}`);
+  });
+
+  it('on SIGTERM while PostgreSQL is still down, exits 0 within the grace and names the exact number of attempts lost', async () => {
+    const down = await seedEvent(db);
+    lumaEvents[down.externalEventId!] = members.slice(0, 25).map((m, i) => ({ id: `gst-d${i}`, email: m.email! }));
+    const second = await watch.startWorker(env);
+    await second.waitUntilReady();
+    const gate = createGate();
+    luma.script(down.externalEventId!, (r) =>
+      r.page === 2 && r.attempt === 1 ? { kind: 'hold', until: gate.opened } : undefined,
+    );
+    await sendSync(sqs, queue.url, down);
+    await luma.waitForRequest((r) => r.eventId === down.externalEventId && r.page === 2);
+    await server!.stop();
+    server = undefined;
+    gate.open();
+    const keptLines = () =>
+      second.lines.filter((l) => l.msg === 'sync attempt kept until the database is back' && l.eventUid === down.uid);
+    await until('two attempts kept while the database is down', () => keptLines().length >= 2, 15_000);
+
+    // The gauge shows them (another attempt may end while the scrape is under way).
+    const keptBefore = keptLines().length;
+    const gauge = sample((await watch.get(`${second.url}/metrics`)).body, 'lgs_sync_history_backlog') ?? -1;
+    assert.ok(gauge >= keptBefore && gauge <= keptLines().length, `backlog gauge ${gauge}, kept ${keptBefore}`);
+
+    const signalledAt = performance.now();
+    second.child.kill('SIGTERM');
+    const code = await second.exited;
+    const exitMs = performance.now() - signalledAt;
+    assert.equal(code, 0, 'a clean exit: the shutdown deadline (grace + margin) did not pass');
+    assert.ok(exitMs < GRACE_MS + DEFAULT_MARGIN_MS + 5_000, `exited ${Math.round(exitMs)} ms after SIGTERM`);
+
+    const ended = attemptEnds(second, down.uid);
+    const summary = second.lines.find(
+      (l) => l.msg === 'sync attempts lost: the database did not come back before exit',
+    );
+    assert.ok(summary, 'the loss is reported');
+    assert.equal(summary.lost, keptLines().length, 'every kept attempt, counted exactly');
+    // Each attempt that ended during the outage is accounted for by one line naming it.
+    assert.equal(
+      second.lines.filter(lostLine).length,
+      ended.length,
+      JSON.stringify(
+        second.lines
+          .filter((l) => Number(l.level) >= 40 || /^sync|shutdown|released/.test(String(l.msg)))
+          .map((l) => [l.msg, l.lost ?? l.release ?? l.eventUid, l.unanswered ?? l.ms]),
+      ),
+    );
+    assert.ok(ended.length >= 2);
+
+    server = await startEmbeddedPostgres({ dataDir, keep: true, port });
+    await until('the database back', async () =>
+      sql`SELECT 1`.then(
+        () => true,
+        () => false,
+      ),
+    );
+    assert.deepEqual(await eventHistory(sql, down.uid), [], 'lost, as the worker said: none of them is in the history');
+    console.log(
+      `# pg-outage shutdown figures ${JSON.stringify({ exitMs: Math.round(exitMs), ended: ended.length, lost: summary.lost })}`,
+    );
   });
 
   it('reports a rejected database password as unready, without showing it', async () => {

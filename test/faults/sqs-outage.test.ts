@@ -33,7 +33,7 @@ const lumaEvents: Record<string, SimGuest[]> = {};
 const luma = await startFaultyLuma({ events: lumaEvents, apiKey: SECRET_LUMA_KEY });
 const watch = createLeakWatch();
 const sqs = createTestSqs();
-const queue = await createFifoQueue(sqs, { label: 'faults-sqs', visibilityTimeout: 3, maxReceiveCount: 5 });
+const queue = await createFifoQueue(sqs, { label: 'faults-sqs', visibilityTimeout: 4, maxReceiveCount: 5 });
 const sqsServer = new URL(testEnv('sqsEndpoint'));
 const link = await startCuttableLink({ host: sqsServer.hostname, port: Number(sqsServer.port) }, { startCut: true });
 
@@ -55,12 +55,13 @@ const env = {
   PL_EVENT_GUEST_SYNC_QUEUE_NAME: queue.name,
   PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED: 'true',
   PL_EVENT_GUEST_SYNC_WAIT_TIME_SECONDS: '1',
-  PL_EVENT_GUEST_SYNC_VISIBILITY_TIMEOUT_SECONDS: '3',
+  PL_EVENT_GUEST_SYNC_VISIBILITY_TIMEOUT_SECONDS: '4',
   LUMA_API_URL: luma.url,
   LUMA_API_KEY: SECRET_LUMA_KEY,
   LUMA_PAGE_SIZE: '4',
   SHUTDOWN_GRACE_MS: '2000',
-  // A killed or cut-off worker's claim frees itself within one visibility timeout.
+  // A killed or cut-off worker's claim is free when its message reappears (the longest
+  // lease a 4 s visibility timeout with its 1 s heartbeat allows).
   SYNC_CLAIM_LEASE_SECONDS: '3',
 };
 

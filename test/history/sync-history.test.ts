@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { createDatabase } from '../../src/db/client.ts';
+import { createHistoryBacklog } from '../../src/history/backlog.ts';
 import { eventHistory, lastAttempts, lastSuccesses } from '../../src/history/queries.ts';
 import { PRUNE_BATCH, recordSyncAttempt, withSyncHistory } from '../../src/history/record-attempt.ts';
 import { createLogger } from '../../src/log.ts';
@@ -34,7 +35,53 @@ function countingDatabase() {
   return { sql: counted.sql, statements };
 }
 
+/** The event's history once it holds `count` rows (bounded wait). */
+async function waitForRows(eventUid: string, count: number) {
+  for (let waited = 0; waited < 5_000; waited += 20) {
+    const rows = await eventHistory(database.sql, eventUid);
+    if (rows.length >= count) return rows;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return eventHistory(database.sql, eventUid);
+}
+
 describe('sync history', () => {
+  it('keeps an attempt the database refused while restarting and writes it once, when it answers again', async () => {
+    // Found by the soak: attempts that ended during a PostgreSQL restart were missing from
+    // the history. The first three inserts fail here with the SQLSTATE of a restart.
+    await database.sql.unsafe(`
+      CREATE SEQUENCE history_outage_seq;
+      CREATE FUNCTION history_outage() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.event_uid = 'evt-outage' AND nextval('history_outage_seq') <= 3 THEN
+          RAISE EXCEPTION 'the database system is starting up' USING ERRCODE = '57P03';
+        END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER history_outage BEFORE INSERT ON luma_guest_sync.sync_history
+        FOR EACH ROW EXECUTE FUNCTION history_outage();`);
+    const historyDeps = { sql: database.sql, retentionDays: 30 };
+    const backlog = createHistoryBacklog({
+      write: (a, signal) => recordSyncAttempt(historyDeps, a, signal),
+      log,
+      retryEveryMs: 5,
+    });
+    const deps = { ...historyDeps, log, backlog };
+    const synced = await withSyncHistory(deps, { eventUid: 'evt-outage', trigger: 'tier' }, async () =>
+      result('evt-outage', 2),
+    );
+    assert.equal(synced.pages, 2, "the sync's outcome stands, and it is not held meanwhile");
+    const rows = await waitForRows('evt-outage', 1);
+    assert.deepEqual(
+      rows.map((r) => [r.outcome, r.pages]),
+      [['success', 2]],
+      'recorded once, on the fourth try',
+    );
+    assert.equal(backlog.size(), 0);
+    await database.sql.unsafe('DROP TRIGGER history_outage ON luma_guest_sync.sync_history');
+    assert.deepEqual(await backlog.flush(1_000), { written: 0, lost: 0, unanswered: 0 });
+  });
+
   it('records a success with its counts and the approved guests without a directory account', async () => {
     const deps = { sql: database.sql, retentionDays: 30, log };
     await withSyncHistory(deps, { eventUid: 'evt-ok', trigger: 'webhook' }, async () => result('evt-ok', 4));

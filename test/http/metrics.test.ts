@@ -106,6 +106,22 @@ describe('createMetrics', () => {
     assert.equal(sample(text, 'lgs_sqs_heartbeat_failures_total{reason="rejected"}'), 0);
   });
 
+  it('counts history attempts lost by reason, every reason starting at 0, and shows the backlog', async () => {
+    const metrics = createMetrics();
+    let text = await metrics.registry.metrics();
+    assert.equal(sample(text, 'lgs_sync_history_lost_total{reason="shutdown"}'), 0);
+    assert.equal(sample(text, 'lgs_sync_history_lost_total{reason="backlog_full"}'), 0);
+    assert.equal(sample(text, 'lgs_sync_history_lost_total{reason="rejected"}'), 0);
+    assert.equal(sample(text, 'lgs_sync_history_backlog'), 0);
+    metrics.setHistoryBacklog(3);
+    metrics.historyAttemptsLost('shutdown', 2);
+    metrics.historyAttemptsLost('rejected', 1);
+    text = await metrics.registry.metrics();
+    assert.equal(sample(text, 'lgs_sync_history_backlog'), 3);
+    assert.equal(sample(text, 'lgs_sync_history_lost_total{reason="shutdown"}'), 2);
+    assert.equal(sample(text, 'lgs_sync_history_lost_total{reason="rejected"}'), 1);
+  });
+
   it('keeps each instance on its own registry, with prefixed process metrics', async () => {
     const first = createMetrics();
     const second = createMetrics(); // the global registry would throw "already registered"

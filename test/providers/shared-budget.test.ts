@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createDatabase, type Sql } from '../../src/db/client.ts';
+import { createDatabaseClockBound } from '../../src/providers/database-clock.ts';
 import type { RequestBudget } from '../../src/providers/rate-limit.ts';
 import { createSharedBudget, sharedBudgetKey } from '../../src/providers/shared-budget.ts';
 import { logBudgetStarts, loggedBudgetStarts } from '../support/budget-log.ts';
@@ -81,7 +82,7 @@ describe('createSharedBudget', () => {
     });
     const first = holder.begin(async (tx) => {
       const [row] = await tx<{ wait: number }[]>`
-        SELECT wait_ms AS wait FROM luma_guest_sync.take_rate_slot(${key}, 2, 60000, 60000)`;
+        SELECT wait_ms AS wait FROM luma_guest_sync.reserve_rate_slot(${key}, 2, 60000, 60000)`;
       locked();
       await held;
       return row!.wait;
@@ -90,12 +91,14 @@ describe('createSharedBudget', () => {
     await holding;
     // postgres.js sends a query when it is awaited; then() sends it now.
     const second = Promise.resolve(
-      waiter<{ wait: number }[]>`SELECT wait_ms AS wait FROM luma_guest_sync.take_rate_slot(${key}, 2, 60000, 60000)`,
+      waiter<
+        { wait: number }[]
+      >`SELECT wait_ms AS wait FROM luma_guest_sync.reserve_rate_slot(${key}, 2, 60000, 60000)`,
     );
     await waitUntil(async () => {
       const [row] = await database.sql<{ n: number }[]>`
         SELECT count(*)::int AS n FROM pg_stat_activity
-        WHERE wait_event_type = 'Lock' AND query LIKE '%take_rate_slot%'`;
+        WHERE wait_event_type = 'Lock' AND query LIKE '%reserve_rate_slot%'`;
       return row!.n === 1;
     });
     release();
@@ -144,6 +147,76 @@ describe('createSharedBudget', () => {
     const after = performance.now() - endedAt;
     assert.ok(after >= windowMs - 5, `granted ${after.toFixed(0)} ms after the end, before a window had passed`);
     assert.equal((await startsOf(database.sql, key)).length, 2);
+  });
+
+  it('never lets more than perMinute requests reach the server in any window, across replicas, however late they reach it or their answers come', async () => {
+    // The server counts arrivals. Every other request reaches it 200 ms after its slot (a
+    // starved event loop), every third answer takes 150 ms more: counted from its slot, a
+    // late request and the prompt one a window after it would share the server's window.
+    const key = newKey();
+    const perMinute = 5;
+    const windowMs = 400;
+    const budgets = replicas.map((r) => createSharedBudget({ sql: r.sql, key, perMinute, windowMs }));
+    const arrivals: number[] = [];
+    let requests = 0;
+    await Promise.all(
+      budgets.flatMap((budget) =>
+        [1, 2, 3].map(async () => {
+          while (requests < 30) {
+            const done = await budget.acquire();
+            const n = requests++;
+            await delay(n % 2 ? 200 : 0);
+            arrivals.push(performance.now());
+            await delay(n % 3 ? 0 : 150);
+            done();
+          }
+        }),
+      ),
+    );
+    assert.ok(arrivals.length >= 30);
+    const busiest = busiestWindow(arrivals, windowMs);
+    assert.ok(busiest <= perMinute, `the server saw ${busiest} requests in one window`);
+  });
+
+  it('counts a request as ended no sooner than it did, even when its slot waited for the key', async () => {
+    // The end is bounded by when the slot's call reached the database plus the time measured
+    // from sending it. Measured from the call's answer instead, a slot that waited 400 ms for
+    // the key's lock would count its request as ended up to 400 ms before it did.
+    const key = newKey();
+    const windowMs = 300;
+    await database.sql`INSERT INTO luma_guest_sync.rate_budget ("key") VALUES (${key})`;
+    const budget = createSharedBudget({ sql: replicas[0]!.sql, key, perMinute: 1, windowMs });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let locked!: () => void;
+    const holding = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const lock = replicas[1]!.sql.begin(async (tx) => {
+      await tx`SELECT 1 FROM luma_guest_sync.rate_budget WHERE "key" = ${key} FOR UPDATE`;
+      locked();
+      await released;
+    });
+    await holding;
+    const first = budget.acquire();
+    await waitUntil(async () => {
+      const [row] = await database.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE wait_event_type = 'Lock' AND query LIKE '%reserve_rate_slot%'`;
+      return row!.n === 1;
+    });
+    await delay(400);
+    release();
+    await lock;
+    const done = await first;
+    await delay(100); // it reaches the server late, and is answered at once
+    const firstArrival = performance.now();
+    done();
+    await budget.acquire();
+    const gap = performance.now() - firstArrival;
+    assert.ok(gap >= windowMs, `the next request reached the server ${gap.toFixed(0)} ms after the first`);
   });
 
   it('counts a request whose end never came (its process died) as ended holdMs after its grant', async () => {
@@ -213,26 +286,72 @@ describe('createSharedBudget', () => {
     await assert.rejects(budget.acquire(AbortSignal.timeout(100)), (err: Error) => err.name === 'TimeoutError');
   });
 
-  it('asks the database once per start while there is room, and callers of one process take turns', async (t) => {
+  it('gives back a reserved slot its caller gave up on before sending, and nothing else', async () => {
+    const key = newKey();
+    const windowMs = 400;
+    const budget = createSharedBudget({ sql: replicas[0]!.sql, key, perMinute: 1, windowMs });
+    (await budget.acquire())();
+    const holdsOf = async () => {
+      const [row] = await database.sql<{ held: number }[]>`
+        SELECT cardinality(holds) AS held FROM luma_guest_sync.rate_budget WHERE "key" = ${key}`;
+      return row!.held;
+    };
+    await waitUntil(async () => (await holdsOf()) === 0);
+    // The slot one window after that end is reserved; its caller gives up while sleeping.
+    const giveUp = new AbortController();
+    const reserved = budget.acquire(giveUp.signal);
+    await waitUntil(async () => (await holdsOf()) === 1);
+    giveUp.abort(new Error('gave up'));
+    await assert.rejects(reserved, /gave up/);
+    await waitUntil(async () => (await holdsOf()) === 0);
+    // Another caller gets that same slot (the end still counts), and its hold stays until it ends.
+    const done = await budget.acquire(AbortSignal.timeout(60_000));
+    assert.equal(await holdsOf(), 1);
+    done();
+    await waitUntil(async () => (await holdsOf()) === 0);
+    assert.equal((await startsOf(database.sql, key)).length, 3, 'two requests and the reservation given up');
+  });
+
+  it('asks the database once per start while there is room, and once per slot of an ended request past it', async () => {
     const key = newKey();
     let calls = 0;
     const counted = createDatabase({
       url: database.url,
       poolMax: 3,
       onQuery: (query) => {
-        if (query.includes('take_rate_slot')) calls++;
+        if (query.includes('reserve_rate_slot')) calls++;
       },
     });
     try {
-      const budget = createSharedBudget({ sql: counted.sql, key, perMinute: 5, windowMs: 300 });
+      const windowMs = 300;
+      const budget = createSharedBudget({ sql: counted.sql, key, perMinute: 5, windowMs });
       await Promise.all(Array.from({ length: 5 }, async () => (await budget.acquire())()));
       assert.equal(calls, 5, 'five starts with room: five round trips (and five ends, not awaited)');
+      await waitUntil(async () => {
+        const [row] = await database.sql<{ held: number }[]>`
+          SELECT cardinality(holds) AS held FROM luma_guest_sync.rate_budget WHERE "key" = ${key}`;
+        return row!.held === 0;
+      });
 
       calls = 0;
-      // Ten callers want ten more starts: each slot costs a refusal and a grant, not ten refusals.
-      await Promise.all(Array.from({ length: 10 }, async () => (await budget.acquire())()));
-      t.diagnostic(`${calls} round trips for ten starts past the budget`);
-      assert.ok(calls <= 2 * 10 + 2, `${calls} round trips for ten starts`);
+      // Five callers past the budget, every request ended: each reserves the slot one window
+      // after an end in one round trip, with no refusal to ask again after.
+      const ends = (
+        await database.sql<{ ms: number }[]>`
+          SELECT extract(epoch FROM s) * 1000 AS ms FROM luma_guest_sync.rate_budget, unnest(starts) AS s
+          WHERE "key" = ${key} ORDER BY 1`
+      ).map((r) => Number(r.ms));
+      await Promise.all(Array.from({ length: 5 }, async () => (await budget.acquire())()));
+      assert.equal(calls, 5, `${calls} round trips for five slots past the budget`);
+      // Each slot starts, on the database's clock, one window after an end: never sooner.
+      const [row] = await database.sql<{ ms: number[] }[]>`
+        SELECT array_agg((extract(epoch FROM started_at) * 1000)::float8 ORDER BY started_at) AS ms
+        FROM public.budget_log WHERE "key" = ${key}`;
+      const slots = row!.ms.map(Number).slice(5);
+      assert.equal(slots.length, 5);
+      for (const [i, at] of slots.entries()) {
+        assert.ok(at >= ends[i]! + windowMs, `slot ${i} starts ${ends[i]! + windowMs - at} ms before its end left`);
+      }
     } finally {
       await counted.close();
     }
@@ -246,7 +365,7 @@ describe('createSharedBudget', () => {
       INSERT INTO luma_guest_sync.rate_budget ("key", starts)
       VALUES (${key}, ARRAY[now() + interval '1 hour', now() + interval '1 hour', now() + interval '1 hour'])`;
     const [first] = await database.sql<{ wait: number }[]>`
-      SELECT wait_ms AS wait FROM luma_guest_sync.take_rate_slot(${key}, 3, ${windowMs}, 60000)`;
+      SELECT wait_ms AS wait FROM luma_guest_sync.reserve_rate_slot(${key}, 3, ${windowMs}, 60000)`;
     const cappedAtAWindow = first!.wait <= windowMs;
     assert.ok(cappedAtAWindow, `the function asked for a ${first!.wait} ms wait`);
 
@@ -275,11 +394,41 @@ describe('createSharedBudget', () => {
     assert.equal(row!.ahead, 0, 'no start is left in the future');
   });
 
+  it('counts requests stamped ahead of the database clock (it stepped back) late, never early, and recovers', async () => {
+    // An hour ahead: two ends, and one request in flight, as the row holds them after the
+    // clock steps back an hour. Ends ahead count as ended now, so nothing goes for a window;
+    // the hold ahead as a request starting one window from now (the furthest a reservation
+    // can lie ahead), in flight until its hold has passed, so it keeps one of the three
+    // slots: the third request must wait for the first's end and a window. Dropped as
+    // nonsense, the stamps would let all three go at once.
+    const key = newKey();
+    const windowMs = 400;
+    const holdMs = 300;
+    await database.sql`
+      INSERT INTO luma_guest_sync.rate_budget ("key", starts, holds)
+      VALUES (${key}, ARRAY[now() + interval '1 hour', now() + interval '1 hour'], ARRAY[now() + interval '1 hour'])`;
+    const budget = createSharedBudget({ sql: replicas[0]!.sql, key, perMinute: 3, windowMs, holdMs });
+    const started = performance.now();
+    const granted: number[] = [];
+    // Unrecovered, the wait would be an hour; the deadline only bounds that hang.
+    const deadline = AbortSignal.timeout(60_000);
+    for (let i = 0; i < 3; i++) {
+      (await budget.acquire(deadline))();
+      granted.push(performance.now() - started);
+    }
+    assert.ok(granted[0]! >= windowMs, `first request after ${granted[0]!.toFixed(0)} ms`);
+    assert.ok(granted[2]! >= 2 * windowMs, `third request after ${granted[2]!.toFixed(0)} ms`);
+    const [row] = await database.sql<{ ahead: number }[]>`
+      SELECT count(*)::int AS ahead FROM luma_guest_sync.rate_budget, unnest(starts || holds) AS s
+      WHERE "key" = ${key} AND s > clock_timestamp() + ${`${windowMs} milliseconds`}::interval`;
+    assert.equal(row!.ahead, 0, 'no stamp is left more than a window ahead');
+  });
+
   it('never waits longer than about one window, whatever the database answers', async () => {
     // A replica still running an older acquire_rate_budget, or a clock step mid-call.
     const answers = [
-      { wait_ms: 3_600_000, granted_at: null },
-      { wait_ms: 0, granted_at: '2026-12-05 12:00:00.000001+00' },
+      { wait_ms: 3_600_000, slot_at: null, asked_ms: 1_796_472_000_000 },
+      { wait_ms: 3_600_000, slot_at: '2026-12-05 13:00:00.000001+00', asked_ms: 1_796_472_000_000 },
     ];
     const fake = (async () => [answers.shift()]) as unknown as Sql;
     const waits: number[] = [];
@@ -293,7 +442,8 @@ describe('createSharedBudget', () => {
       },
     });
     await budget.acquire();
-    assert.deepEqual(waits, [1_000]);
+    // Asked again after a tenth of a window; a reservation's wait capped at one window (+1 ms for early timers).
+    assert.deepEqual(waits, [100, 1_001]);
   });
 
   it('names the budget by a hash of the key and never stores the key', async () => {
@@ -318,5 +468,42 @@ describe('createSharedBudget', () => {
     const sql = replicas[0]!.sql;
     assert.throws(() => createSharedBudget({ sql, key: 'k', perMinute: 0 }), RangeError);
     assert.throws(() => createSharedBudget({ sql, key: 'k', perMinute: 5, windowMs: 0.5 }), RangeError);
+  });
+});
+
+describe('createDatabaseClockBound', () => {
+  // A database clock `offsetMs` ahead of this process's, running `ppm` faster; calls reach it
+  // after an outbound delay. The bound must never read earlier than that clock.
+  const databaseAt = (t: number, offsetMs: number, ppm = 0) => t + offsetMs + t * ppm * 1e-6;
+
+  it('never reads earlier than the database clock, whatever each call spent reaching it', () => {
+    const bound = createDatabaseClockBound(2_000);
+    const outbound = [400, 3, 120, 0.5, 60, 900, 7];
+    const calls = outbound.map((delay, i) => {
+      const sentMs = 100 + i * 150;
+      return { sentMs, askedMs: databaseAt(sentMs + delay, 5_000) };
+    });
+    for (const call of calls) bound.record(call);
+    for (const own of calls) {
+      for (const at of [1_200, 1_500, 2_000]) {
+        const latest = bound.latestAt(at, own);
+        assert.ok(latest >= databaseAt(at, 5_000), `${latest} before the database's ${databaseAt(at, 5_000)}`);
+        // The fastest call of the window (0.5 ms on its way) sets it, whichever call is the request's own.
+        assert.ok(latest <= databaseAt(at, 5_000) + 0.5 + 1 + 1, `${latest - databaseAt(at, 5_000)} ms late`);
+      }
+    }
+  });
+
+  it('stays at or after the database clock when that clock runs fast, and forgets calls older than its window', () => {
+    const bound = createDatabaseClockBound(60_000);
+    // 80 ppm fast (the margin is 100): a quick call, then its age grows to a minute.
+    const quick = { sentMs: 0, askedMs: databaseAt(0, 1_000, 80) };
+    bound.record(quick);
+    const own = { sentMs: 59_000, askedMs: databaseAt(59_000 + 300, 1_000, 80) };
+    const atMinute = bound.latestAt(60_000, own);
+    assert.ok(atMinute >= databaseAt(60_000, 1_000, 80), `${atMinute - databaseAt(60_000, 1_000, 80)} ms`);
+    // Past its window the quick call no longer counts: only the own call's 300 ms remain.
+    const later = bound.latestAt(61_000, own);
+    assert.ok(later - databaseAt(61_000, 1_000, 80) >= 299, `${later - databaseAt(61_000, 1_000, 80)} ms`);
   });
 });

@@ -56,9 +56,10 @@ export async function checkHistory(sql: Sql, replicas: Replica[], killed: number
   // A replica killed with SIGKILL may have logged an attempt's end and not yet written it.
   const slack = killed * concurrency;
   const attempts = row?.attempts ?? 0;
-  // An attempt that ended while PostgreSQL was restarting cannot be written then; the
-  // worker says so in a warning ("could not record the sync attempt"). Such an attempt is
-  // accounted for, not silently lost: it counts here, and the figure stays in the detail.
+  // An attempt that ended while PostgreSQL was restarting is kept in the worker and written
+  // once the database is back (src/history/backlog.ts). Only one still kept when its
+  // replica exits is lost, and the worker says so ("could not record the sync attempt"):
+  // accounted for, not silently lost, it counts here and the figure stays in the detail.
   return invariant(
     'history: holds every attempt (or its loss is logged)',
     attempts + recordFailed >= ended - slack,

@@ -1,4 +1,5 @@
 import { after } from 'node:test';
+import { maxClaimLeaseSeconds } from '../../src/config/claim-timing.ts';
 import { type LumaSimulatorOptions, SIM_API_KEY, type SimGuestList } from '../../src/local/luma-simulator.ts';
 import { startLumaSimulator } from '../../src/local/luma-simulator-http.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
@@ -37,8 +38,9 @@ export async function startStack(options: {
     LUMA_API_URL: luma.url,
     LUMA_API_KEY: SIM_API_KEY,
     SHUTDOWN_GRACE_MS: '5000',
-    // A killed worker's claim frees itself within one visibility timeout, as in production.
-    SYNC_CLAIM_LEASE_SECONDS: String(Math.max(3, options.visibilityTimeout ?? 5)),
+    // The longest lease the visibility timeout allows (src/config/claim-timing.ts): a killed
+    // worker's claim is free when its message reappears, as in production.
+    SYNC_CLAIM_LEASE_SECONDS: String(maxClaimLeaseSeconds(options.visibilityTimeout ?? 5)),
   };
   return { database, sqs, queue, luma, lumaEvents, env };
 }

@@ -29,13 +29,16 @@ export const OWN_TABLE_PRIVILEGES: Record<string, string> = {
   sync_history: 'SELECT, INSERT, UPDATE, DELETE',
   tier_enqueued: 'SELECT, INSERT, UPDATE, DELETE',
   event_claim: 'SELECT, INSERT, UPDATE, DELETE',
+  // The pages of a read, for stale removal (migration 0012): written, read, deleted; never updated.
+  listed_page: 'SELECT, INSERT, DELETE',
 };
 
 export const OWN_SEQUENCES = ['sync_history_id_seq', 'event_claim_token'];
 
 export const OWN_FUNCTIONS = [
-  'take_rate_slot(text, integer, integer, integer)',
-  'end_rate_slot(text, timestamptz)',
+  'reserve_rate_slot(text, integer, integer, integer)',
+  'end_rate_slot(text, timestamptz, timestamptz)',
+  'release_rate_slot(text, timestamptz)',
   'normalize_email(text)',
 ];
 

@@ -64,6 +64,40 @@ describe('holding a claim', () => {
     assert.equal(hold.lost.aborted, false, 'stopping is not losing');
   });
 
+  it('counts a renewal answered late from when it was sent, so it gives up before the database expiry it set', async () => {
+    // The database sets the new expiry when it runs the renewal, which is before its
+    // answer arrives: counted from the answer, a slow round trip would let the process
+    // believe in its claim for up to that round trip after the database had expired it.
+    const leaseMs = 2_000;
+    const answerAfterMs = 1_500;
+    let answeredAt = 0;
+    let renewals = 0;
+    const db = {
+      execute: async () => {
+        renewals++;
+        if (renewals > 1) throw new Error('connection refused');
+        await new Promise((resolve) => setTimeout(resolve, answerAfterMs));
+        answeredAt = performance.now();
+        return [{ held: 1 }];
+      },
+    } as unknown as Db;
+    const hold = holdClaim(
+      { db, log: silentLogger },
+      { ...claim, leaseSeconds: leaseMs / 1000 },
+      { renewEveryMs: 100 },
+    );
+    await until('the lease to run out', () => hold.lost.aborted, 10_000);
+    const lostAt = performance.now();
+    hold.stop();
+    assert.ok(answeredAt > 0, 'the first renewal was answered');
+    // Timers never fire early: counted from the answer, lostAt >= answeredAt + lease.
+    // Counted from the send it is about answerAfterMs earlier than that.
+    assert.ok(
+      lostAt < answeredAt + leaseMs,
+      `gave up ${Math.round(lostAt - answeredAt)} ms after the answer, not before a lease (${leaseMs} ms) from it`,
+    );
+  });
+
   it('counts a fenced page write as a renewal', async () => {
     const { db } = fakeDb(async () => {
       throw new Error('connection refused');

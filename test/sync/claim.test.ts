@@ -12,10 +12,10 @@ import { eq } from 'drizzle-orm';
 import { createDatabase } from '../../src/db/client.ts';
 import * as schema from '../../src/db/schema.ts';
 import { errorKind, isPermanent } from '../../src/errors.ts';
-import { acquireClaim, ClaimLostError, EventSyncRunningError } from '../../src/sync/claim.ts';
+import { acquireClaim, ClaimLostError, EventSyncRunningError, renewClaim } from '../../src/sync/claim.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
 import { createTestDatabase, withDatabase } from '../support/db.ts';
-import { createGate, until } from '../support/faults.ts';
+import { blockedBy, createGate, holdInTransaction, until } from '../support/faults.ts';
 import { startTestPgBouncer, viaPgBouncer } from '../support/pgbouncer.ts';
 import { guestsOf, seedEvent, seedGuest, seedLocation, seedMember, syncMessageFor } from '../support/seed.ts';
 import { candidatesOf, setPushConfigs } from '../support/seed-push.ts';
@@ -191,7 +191,7 @@ for (const route of [direct, pooled]) {
     it('a holder paused past its lease and taken over writes nothing when it resumes: no page, move, removal, guestLastSyncedAt or push refresh', async () => {
       const { event, message } = await linkedEvent();
       const [m1, m2, m3, m4, m5] = await Promise.all([1, 2, 3, 4, 5].map(() => seedMember(db)));
-      // A synced row no longer on the list: an unfenced full read would remove it.
+      // A synced row no longer on the list (the takeover removes it).
       await seedGuest(db, {
         eventUid: event.uid,
         locationUid: event.locationUid!,
@@ -225,6 +225,8 @@ for (const route of [direct, pooled]) {
       await lapse(event.uid);
       const takeover = await syncEvent(syncDeps(via.db, { pageSize: 1, removeStale }), message);
       assert.equal(takeover.resumedAtPage, 2, 'the takeover resumed from the checkpoint page 1 left');
+      // It removes gst-gone: page 1, written by the paused sync, is recorded with the rest.
+      assert.equal(takeover.removed, 1);
       const syncedByTakeover = await lastSynced(event.uid);
       assert.ok(syncedByTakeover);
       const candidatesBefore = await candidatesOf(db, event.uid);
@@ -241,7 +243,8 @@ for (const route of [direct, pooled]) {
       assert.match(err.message, /^claim lost: .* before page 2 was written/);
       assert.equal(isPermanent(err), false);
       const rows = await guestsOf(db, event.uid);
-      assert.deepEqual(rows.map((r) => r.externalGuestId).sort(), ['gst-1', 'gst-2', 'gst-3', 'gst-gone']);
+      // gst-2, which the paused sync's list no longer holds, is still there: it removed nothing.
+      assert.deepEqual(rows.map((r) => r.externalGuestId).sort(), ['gst-1', 'gst-2', 'gst-3']);
       assert.ok(
         rows.every((r) => r.locationUid === event.locationUid),
         'no row moved',
@@ -342,6 +345,107 @@ for (const route of [direct, pooled]) {
       assert.equal((await claimRow(event.uid))?.holder, 'other:2', "the other's claim is left alone");
       assert.equal((await guestsOf(db, event.uid)).length, 1, 'page 1 only');
       await renewing.close();
+    });
+
+    it("a claim row deleted by hand never gives its holder's token out again: the old holder stays fenced off", async () => {
+      // An operator freeing a claim by deleting its row instead of expiring it: the next
+      // grant inserts a fresh row, and a per-row counter would hand out the old token again.
+      const { event } = await linkedEvent();
+      const old = await acquireClaim(via.db, event.uid, { leaseSeconds: 60, holder: 'old:1' });
+      await sql`DELETE FROM luma_guest_sync.event_claim WHERE event_uid = ${event.uid}`;
+      const next = await acquireClaim(via.db, event.uid, { leaseSeconds: 60, holder: 'new:2' });
+
+      assert.ok(BigInt(next.token) > BigInt(old.token), `${next.token} after ${old.token}`);
+      assert.equal(await renewClaim(via.db, old), false, 'the old holder is fenced off');
+      assert.equal(await renewClaim(via.db, next), true);
+      assert.equal((await claimRow(event.uid))?.holder, 'new:2');
+    });
+
+    it('a page that outlasts the lease commits whole, a takeover waits for it, and the holder writes nothing after', async () => {
+      // The database's clock runs the lease out while a page statement is still running
+      // (here: blocked on a conflicting insert, as by a slow disk or a lock). The fence at
+      // its start keeps the claim row locked until it commits, so the expiry cannot hand
+      // the event to another sync in the middle of the page.
+      const { event, message } = await linkedEvent();
+      const [m1, m2, m3] = await Promise.all([1, 2, 3].map(() => seedMember(db)));
+      luma.serve({
+        events: { [message.externalEventId]: [entry('gst-1', m1!), entry('gst-2', m2!), entry('gst-3', m3!)] },
+      });
+      // An uncommitted synced row for page 2's member: page 2's insert waits for it.
+      const blocker = await holdInTransaction(
+        sql,
+        (
+          tx,
+        ) => tx`INSERT INTO "PLEventGuest" (uid, "eventUid", "locationUid", "memberUid", "externalGuestId", "updatedAt")
+          VALUES (${`blk-${event.uid}`}, ${event.uid}, ${event.locationUid!}, ${m2!.uid}, 'gst-blocker', now())`,
+      );
+      const holder = recordedDatabase(route);
+      const first = rejection(syncEvent(syncDeps(holder.db, { pageSize: 1, claim: { leaseSeconds: 3 } }), message));
+      await until('page 2 blocked after its fence', async () => (await blockedBy(sql, blocker.pid)) > 0, 10_000);
+      const firstToken = (await claimRow(event.uid))!.token;
+      // Past page 2's fence plus a whole lease, by the database's clock.
+      const [deadline] = await sql<{ at: string }[]>`SELECT (clock_timestamp() + interval '3.3 seconds')::text AS at`;
+      const at = deadline!.at;
+      await until('the lease to run out by the database clock', async () => {
+        const [row] = await sql<{ past: boolean }[]>`SELECT clock_timestamp() > ${at}::timestamptz AS past`;
+        return row!.past;
+      });
+
+      let granted: Awaited<ReturnType<typeof acquireClaim>> | undefined;
+      const takeover = acquireClaim(db, event.uid, { leaseSeconds: 60, holder: 'takeover:2' }).then((claim) => {
+        granted = claim;
+        return claim;
+      });
+      // It waits on the claim row that page 2's fence locked, although the lease ran out.
+      await until(
+        'the takeover waiting on the claim row',
+        async () => {
+          const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO luma_guest_sync.event_claim%'`;
+          return row!.n > 0;
+        },
+        10_000,
+      );
+      assert.equal(granted, undefined, 'no takeover while the page runs');
+      assert.deepEqual(
+        (await guestsOf(db, event.uid)).map((r) => r.externalGuestId),
+        ['gst-1'],
+        'page 2 not yet written',
+      );
+
+      await blocker.release();
+      const err = await first;
+      const claim = await takeover;
+
+      assert.ok(err instanceof ClaimLostError, String(err));
+      assert.ok(BigInt(claim.token) > BigInt(firstToken), 'the takeover got a newer token');
+      // Page 2 committed whole under its fence, before the takeover was granted; nothing after.
+      assert.deepEqual((await guestsOf(db, event.uid)).map((r) => r.externalGuestId).sort(), ['gst-1', 'gst-2']);
+      assert.equal(await lastSynced(event.uid), null, 'no finish');
+      assert.equal((await claimRow(event.uid))?.holder, 'takeover:2');
+      await holder.close();
+    });
+
+    it('keeps its claim by its page writes alone: with no renewal, a sync longer than its lease completes', async () => {
+      // Each page statement's fence extends the lease (in the database) and counts as a
+      // renewal (in the process): a sync whose pages come faster than its lease needs no
+      // other renewal, however long it runs.
+      const { event, message } = await linkedEvent();
+      const members = await Promise.all([1, 2, 3, 4].map(() => seedMember(db)));
+      luma.serve({
+        events: { [message.externalEventId]: members.map((m, i) => entry(`gst-w${i}`, m)) },
+        latencyMs: 1_200,
+      });
+      const pages = recordedDatabase(route);
+      const result = await syncEvent(
+        syncDeps(pages.db, { pageSize: 1, claim: { leaseSeconds: 3, renewEveryMs: 3_600_000 } }),
+        message,
+      );
+      await pages.close();
+
+      assert.equal(result.created, 4);
+      assert.ok(result.durationMs > 3_000, `the sync took ${result.durationMs} ms, longer than its 3 s lease`);
+      assert.ok(await lastSynced(event.uid));
     });
 
     it("outlasts the pool's idle timeout: a sync slower than it completes", async () => {

@@ -1,7 +1,8 @@
 /**
  * Issue 19, part 2: an interrupted sync resumes from the checkpoint its last written page
- * recorded, spending at most one Luma page again; stale removal never runs on a list that
- * was not read whole in one attempt; a refused cursor restarts the list once.
+ * recorded, spending at most one Luma page again; a resumed sync removes stale guests from
+ * the list its attempts recorded page by page (issue 22; resumed-removal.test.ts has the
+ * cases that could go wrong); a refused cursor restarts the list once.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -24,7 +25,7 @@ async function eventWithList(guests: number) {
   const members = await Promise.all(Array.from({ length: guests }, () => seedMember(db)));
   const message = syncMessageFor(event);
   const list = members.map((m, i) => ({ id: `gst-${event.uid}-${i}`, email: m.email! }));
-  // A synced row no longer on the list: only a complete read may remove it.
+  // A synced row no longer on the list: removed once the whole list has been read.
   const gone = await seedMember(db);
   await seedGuest(db, {
     eventUid: event.uid,
@@ -77,12 +78,13 @@ describe('resuming an interrupted sync', () => {
       const result = await syncEvent(deps, message);
 
       assert.equal(result.resumedAtPage, k + 1);
-      assert.equal(result.staleGuard, 'resumed', 'no removal on a list this attempt did not read whole');
+      assert.equal(result.staleGuard, undefined, 'the pages before the resume are recorded: removal runs');
+      assert.equal(result.removed, 1, 'the stale row, and only it');
       const respent = requested.length - pages;
       assert.ok(respent <= 1, `re-spent ${respent} page(s): ${requested.join(',')} (${firstAttempt} before the stop)`);
       const rows = (await guestsOf(db, event.uid)).map((r) => r.externalGuestId);
-      assert.equal(rows.length, pages + 1, 'every guest added, the stale row kept');
-      assert.ok(rows.includes('gst-gone'));
+      assert.equal(rows.length, pages, 'every guest added, the stale row removed');
+      assert.ok(!rows.includes('gst-gone'));
       const cleared = await checkpoint(event.uid);
       assert.deepEqual(
         [cleared?.next_cursor, cleared?.pages_done],
@@ -90,10 +92,10 @@ describe('resuming an interrupted sync', () => {
         'a completed sync clears the checkpoint',
       );
 
-      // The next sync reads the list whole again, and so removes the stale row.
+      // The next sync reads the list whole again and finds nothing more to remove.
       const complete = await syncEvent(deps, message);
       assert.equal(complete.resumedAtPage, undefined);
-      assert.equal(complete.removed, 1);
+      assert.equal(complete.removed, 0);
     });
   }
 
