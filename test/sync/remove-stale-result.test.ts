@@ -28,12 +28,10 @@ async function eventWithRows(synced: number) {
   return { event, members };
 }
 
+/** The list as this process holds it (`given`), keeping the guest ids in `keep`. */
 const input = (eventUid: string, keep: string[], overrides: Partial<StaleInput> = {}): StaleInput => ({
   eventUid,
-  fetched: keep.length,
-  unidentified: 0,
-  keepGuestIds: keep,
-  keepMemberUids: [],
+  list: { kind: 'given', fetched: keep.length, unidentified: 0, guestIds: keep, memberUids: [] },
   maxShare: 0.5,
   dryRun: false,
   ...overrides,
