@@ -57,7 +57,10 @@ export async function databaseBound({ db, runs, quick }: SyncBenchOptions): Prom
   const name = `1. database-bound sync, ${guests / 1000}k guests`;
   return [
     figure(name, 'first sync', 'guests/s', rates, { text: '>= 10000', ok: (m) => m >= 10_000 }),
-    figure(name, 'first sync / max(fetch floor, write floor)', 'ratio', ratios, { text: '<= 1.25', ok: (m) => m <= 1.25 }),
+    figure(name, 'first sync / max(fetch floor, write floor)', 'ratio', ratios, {
+      text: '<= 1.25',
+      ok: (m) => m <= 1.25,
+    }),
     figure(name, 'first sync, wall time (context)', 's', floors.first, reported),
     figure(name, 'fetch floor: the same pages, no database work (context)', 's', floors.fetch, reported),
     figure(name, 'write floor: the same rows, one bulk INSERT (context)', 's', floors.write, reported),
