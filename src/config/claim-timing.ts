@@ -17,8 +17,8 @@
  */
 
 /**
- * The consumer's visibility heartbeat interval for a visibility timeout, as
- * src/consume/consumer.ts derives it: a third of the timeout, at least 1 s.
+ * The consumer's visibility heartbeat interval for a visibility timeout (src/consume/
+ * consumer.ts calls this): a third of the timeout, at least 1 s.
  */
 export function visibilityHeartbeatSeconds(visibilityTimeoutSeconds: number): number {
   return Math.max(1, Math.floor(visibilityTimeoutSeconds / 3));

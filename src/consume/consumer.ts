@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import { Consumer } from 'sqs-consumer';
+import { visibilityHeartbeatSeconds } from '../config/claim-timing.ts';
 import type { Logger } from '../log.ts';
 import { SyncInterruptedError } from '../sync/interrupted.ts';
 import type { SyncMessage, SyncResult } from '../sync/types.ts';
@@ -111,7 +112,7 @@ export class SyncConsumer {
     if (this.#consumers.length > 0 || this.#pollersStopped) return;
     const { visibilityTimeoutSeconds: visibility } = this.#options;
     // The heartbeat must fire before the message reappears; with 1 s there is no room for one.
-    const heartbeat = this.#options.heartbeatIntervalSeconds ?? Math.max(1, Math.floor(visibility / 3));
+    const heartbeat = this.#options.heartbeatIntervalSeconds ?? visibilityHeartbeatSeconds(visibility);
     const heartbeatInterval = heartbeat >= 1 && heartbeat < visibility ? heartbeat : undefined;
     this.#heartbeatSeconds = heartbeatInterval;
     if (heartbeatInterval === undefined) {
