@@ -72,6 +72,12 @@ export async function processMessage(
     const kind = errorKind(err);
     const failure = (permanent: boolean, acknowledged: boolean) =>
       deps.onFailure?.(err, { messageId: message.MessageId, kind, permanent, acknowledged });
+    // Not a failure to count: the message comes back after `seconds`, its heartbeat ended first.
+    const comeBackAfter = async (seconds: number) => {
+      failure(false, false);
+      await stopHold?.();
+      await giveBack(deps, message, seconds);
+    };
     if (signal.aborted) {
       // It reappears after its visibility timeout (at once when the heartbeat lost it); the sync is idempotent.
       const lost = signal.reason instanceof MessageLostError;
@@ -81,19 +87,14 @@ export async function processMessage(
           ? 'sync aborted: its message can no longer be held'
           : 'sync aborted by shutdown: message made visible again for another worker',
       );
-      failure(false, false);
-      if (!lost) {
-        await stopHold?.();
-        await giveBack(deps, message, 0);
-      }
+      if (lost) failure(false, false);
+      else await comeBackAfter(0);
       throw err;
     }
     if (err instanceof SyncDeferredError) {
       const delaySeconds = Math.min(err.delaySeconds, MAX_VISIBILITY_SECONDS);
       deps.log.info({ ...context, kind, delaySeconds, reason: err.message }, 'sync deferred: message comes back later');
-      failure(false, false);
-      await stopHold?.();
-      await giveBack(deps, message, delaySeconds);
+      await comeBackAfter(delaySeconds);
       throw err;
     }
     if (err instanceof EventSyncRunningError) {
@@ -108,9 +109,7 @@ export async function processMessage(
         { ...context, kind, delaySeconds, reason: err.message },
         'sync refused: the event is being synced elsewhere',
       );
-      failure(false, false);
-      await stopHold?.();
-      await giveBack(deps, message, delaySeconds);
+      await comeBackAfter(delaySeconds);
       throw err;
     }
     const permanent = isPermanent(err);
