@@ -8,8 +8,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import { MessageLostError } from '../../src/consume/heartbeat.ts';
-import { type ProcessDeps, processMessage, releaseMessages } from '../../src/consume/process-message.ts';
-import { SyncDeferredError } from '../../src/errors.ts';
+import {
+  type FailureInfo,
+  type ProcessDeps,
+  processMessage,
+  releaseMessages,
+} from '../../src/consume/process-message.ts';
+import { errorKind, SyncDeferredError } from '../../src/errors.ts';
 import { EventSyncRunningError } from '../../src/sync/claim.ts';
 import type { SyncResult } from '../../src/sync/types.ts';
 import { captureLogger } from '../support/sqs-queue.ts';
@@ -93,6 +98,8 @@ describe('the endings of a message', () => {
     const controller = new AbortController();
     controller.abort(new MessageLostError('visibility could not be extended'));
     const { deps, lines } = bareDeps(failing(controller.signal.reason), sqs);
+    const failures: FailureInfo[] = [];
+    deps.onFailure = (_err, info) => failures.push(info);
     let stopped = false;
     await assert.rejects(
       processMessage(deps, message, controller.signal, () => {
@@ -102,6 +109,10 @@ describe('the endings of a message', () => {
     );
     assert.deepEqual(calls, []);
     assert.equal(stopped, false);
+    // Counted as a retryable failure the queue redelivers: neither permanent nor acknowledged.
+    assert.deepEqual(failures, [
+      { messageId: 'm-1', kind: errorKind(controller.signal.reason), permanent: false, acknowledged: false },
+    ]);
     const warned = lines.find((l) => l.msg === 'sync aborted: its message can no longer be held');
     assert.equal(warned?.reason, 'visibility could not be extended');
     assert.equal(warned?.messageId, 'm-1');
