@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isPermanent } from '../../src/errors.ts';
 import { ResponseTooLargeError } from '../../src/providers/bounded-body.ts';
-import { requestFailure, statusFailure } from '../../src/providers/luma-failures.ts';
+import { CURSOR_REJECTED, requestFailure, statusFailure } from '../../src/providers/luma-failures.ts';
 
 const request = { eventUid: 'ev-1', externalEventId: 'evt-1', page: 1, cursor: null };
 const context = { apiKey: 'secret-key', requestTimeoutMs: 1000 };
-const kindOf = (status: number) => {
-  const { error, transient } = statusFailure(status, '', request, context);
+const kindOf = (status: number, cursor: string | null = null) => {
+  const { error, transient } = statusFailure(status, '', { ...request, cursor }, context);
   return { kind: (error as { kind?: string }).kind, permanent: isPermanent(error), transient };
 };
 
@@ -28,8 +28,53 @@ describe('statusFailure', () => {
     }
   });
 
-  it('retries every 5xx here', () => {
-    for (const status of [500, 599]) assert.equal(kindOf(status).transient, true, `${status}`);
+  it('retries every 5xx here, as Luma being unavailable', () => {
+    for (const status of [500, 599]) {
+      assert.deepEqual(kindOf(status), { kind: 'luma_unavailable', permanent: false, transient: true }, `${status}`);
+    }
+  });
+
+  it('drops a rejected API key (401, 403) as an auth failure, with or without a cursor', () => {
+    for (const cursor of [null, 'cur-2']) {
+      for (const status of [401, 403]) {
+        assert.deepEqual(kindOf(status, cursor), { kind: 'luma_auth', permanent: true, transient: false }, `${status}`);
+      }
+    }
+    assert.equal(kindOf(402).kind, 'luma_rejected');
+  });
+
+  it('reads 400, 404, 410 and 422 on a request with a cursor as the cursor rejected (the list is read again)', () => {
+    assert.equal(CURSOR_REJECTED, 'luma_cursor_rejected');
+    for (const status of [400, 404, 410, 422]) {
+      assert.deepEqual(
+        kindOf(status, 'cur-2'),
+        { kind: 'luma_cursor_rejected', permanent: true, transient: false },
+        `${status}`,
+      );
+    }
+    // Any other 4xx with a cursor is about the request, not the cursor.
+    for (const status of [409, 418]) assert.equal(kindOf(status, 'cur-2').kind, 'luma_rejected', `${status}`);
+  });
+
+  it('reads a 404 on the first page (no cursor) as an event Luma does not know, and other such statuses as rejected', () => {
+    assert.deepEqual(kindOf(404), { kind: 'luma_event_not_found', permanent: true, transient: false });
+    for (const status of [400, 410, 422]) assert.equal(kindOf(status).kind, 'luma_rejected', `${status}`);
+  });
+
+  it('names the event and the page in every message', () => {
+    const on = { ...request, page: 7 };
+    for (const [status, cursor] of [
+      [503, null],
+      [401, null],
+      [404, null],
+      [404, 'cur-2'],
+      [409, null],
+      [302, null],
+    ] as const) {
+      const { message } = statusFailure(status, '', { ...on, cursor }, context).error;
+      assert.match(message, /for event ev-1, page 7$/, `${status}`);
+    }
+    assert.match(statusFailure(404, '', on, context).error.message, /event evt-1/);
   });
 });
 
@@ -103,6 +148,7 @@ describe('requestFailure', () => {
   it('retries any other failure, naming its code when it has one', () => {
     const reset = requestFailure(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), request, context);
     assert.equal(reset.transient, true);
+    assert.equal((reset.error as { kind?: string }).kind, 'luma_unavailable');
     assert.match(reset.error.message, /Luma request failed \(ECONNRESET\) for event ev-1, page 1/);
     assert.equal((reset.error.cause as { code?: string }).code, 'ECONNRESET');
 
