@@ -290,3 +290,77 @@ describe('parseGuestPage', () => {
     });
   });
 });
+
+describe('parseGuestPage at the bounds of each field', () => {
+  const guestOf = (entry: Record<string, unknown>) => {
+    const result = parseGuestPage(page([{ id: 'gst-1', user_email: 'a@x.io', ...entry }]), ctx);
+    return result.guests[0] ?? (result.skippedGuestIds[0] !== undefined ? 'skipped' : 'unidentified');
+  };
+  const nameOf = (name: string) => {
+    const guest = guestOf({ user_name: name });
+    assert.ok(typeof guest === 'object');
+    return guest.name;
+  };
+
+  it('accepts a next_cursor of up to 2048 characters and rejects a longer one', () => {
+    const cursor = 'c'.repeat(2048);
+    assert.equal(parseGuestPage(page([], { has_more: true, next_cursor: cursor }), ctx).nextCursor, cursor);
+    assert.match(failureOf(page([], { has_more: true, next_cursor: `${cursor}c` })).message, /malformed/);
+  });
+
+  it('trims an id and keeps one of up to 255 characters', () => {
+    assert.equal((guestOf({ id: '  gst-padded\t' }) as { externalGuestId: string }).externalGuestId, 'gst-padded');
+    const longest = 'i'.repeat(255);
+    assert.equal((guestOf({ id: longest }) as { externalGuestId: string }).externalGuestId, longest);
+  });
+
+  it('keeps the shortest and the longest usable emails, and skips one ending in its @', () => {
+    assert.equal((guestOf({ user_email: 'a@b' }) as { email: string }).email, 'a@b');
+    const longest = `${'a'.repeat(315)}@x.io`;
+    assert.equal(longest.length, 320);
+    assert.equal((guestOf({ user_email: longest }) as { email: string }).email, longest);
+    assert.equal(guestOf({ user_email: 'name@' }), 'skipped');
+    assert.equal(guestOf({ user_email: 'ab@' }), 'skipped');
+  });
+
+  it('keeps an approval status of up to 64 characters, and reads an empty one as unknown', () => {
+    const longest = 's'.repeat(64);
+    assert.equal((guestOf({ approval_status: longest }) as { approvalStatus: string }).approvalStatus, longest);
+    assert.equal((guestOf({ approval_status: '' }) as { approvalStatus: string }).approvalStatus, 'unknown');
+  });
+
+  it('keeps registered_at only when it starts with a full ISO date that parses', () => {
+    const at = (value: string) => (guestOf({ registered_at: value }) as { registeredAt: string | null }).registeredAt;
+    assert.equal(at('2031-06-01T12:00:00Z'), '2031-06-01T12:00:00Z');
+    assert.equal(at('2031-06-01'), '2031-06-01');
+    // Each of these is a date JavaScript parses, but none starts with YYYY-MM-DD.
+    for (const value of [' 2031-06-01', 'on 2031-06-01', '2031-06-1', '2031-6-01', 'Sun, 01 Jun 2031 12:00:00 GMT']) {
+      assert.ok(!Number.isNaN(Date.parse(value)), value);
+      assert.equal(at(value), null, JSON.stringify(value));
+    }
+    assert.equal(at('2031-13-45T00:00:00Z'), null);
+  });
+
+  it('trims a name, and trims the end a cut leaves', () => {
+    assert.equal(nameOf('  Ann Lee \n'), 'Ann Lee');
+    assert.equal(nameOf(`${'a'.repeat(498)}  bcd`), 'a'.repeat(498));
+  });
+
+  it('keeps a name of exactly 500 characters whole', () => {
+    assert.equal(nameOf('n'.repeat(500)), 'n'.repeat(500));
+  });
+
+  it('cuts before a surrogate pair at the 500th character, whichever high surrogate starts it, and only then', () => {
+    for (const pair of ['\ud800\udc00', '\udbff\udfff']) {
+      assert.equal(nameOf(`${'a'.repeat(499)}${pair}tail`), 'a'.repeat(499), JSON.stringify(pair));
+    }
+    // Characters outside the high-surrogate range are single units: cut at 500.
+    for (const single of ['\ud7ff', '\uff21']) {
+      assert.equal(nameOf(`${'a'.repeat(499)}${single}tail`), `${'a'.repeat(499)}${single}`, JSON.stringify(single));
+    }
+  });
+
+  it('recognises an HTML page behind leading whitespace', () => {
+    assert.match(failureOf('\n  <!DOCTYPE html><html></html>').message, /HTML or XML page/);
+  });
+});
