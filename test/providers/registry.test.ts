@@ -60,6 +60,22 @@ describe('provider registry', () => {
     );
   });
 
+  it('quotes an unknown type of up to 50 characters whole, cuts a longer one there, and shows unprintable characters as ?', () => {
+    const registry = createProviderRegistry([]);
+    const messageOf = (type: string) => {
+      try {
+        getProvider(registry, type);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      assert.fail('expected getProvider to throw');
+    };
+    const fifty = `E${'v'.repeat(48)}~`;
+    assert.ok(messageOf(fifty).includes(`"${fifty}"`));
+    assert.ok(messageOf(`${fifty}TAIL`).includes(`"${fifty}…"`));
+    assert.ok(messageOf('a\tb\u00e9 c\u007f').includes('"a?b? c?"'));
+  });
+
   it('refuses two adapters for one provider', () => {
     assert.throws(() => createProviderRegistry([fakeProvider(true), fakeProvider(true)]), /registered twice/);
   });
