@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isTransientStatus, MAX_RETRY_AFTER_SECONDS, retryAfterMs } from '../../src/providers/retry-policy.ts';
+import {
+  backoffMs,
+  isTransientStatus,
+  MAX_RETRY_AFTER_SECONDS,
+  retryAfterMs,
+} from '../../src/providers/retry-policy.ts';
 
 // A whole second, so an HTTP date (second precision) names it exactly.
 const NOW = Date.UTC(2031, 5, 1, 12, 0, 0);
@@ -32,6 +37,10 @@ describe('retryAfterMs', () => {
     assert.equal(retryAfterMs(httpDate(-1000), FALLBACK, clock), FALLBACK);
     assert.equal(retryAfterMs('soon', FALLBACK, clock), FALLBACK);
     assert.equal(retryAfterMs('-5', FALLBACK, clock), FALLBACK);
+    // Not delay-seconds (digits only) though Number() reads them: 1000 s, 16 s, 3 s.
+    assert.equal(retryAfterMs('1e3', FALLBACK, clock), FALLBACK);
+    assert.equal(retryAfterMs('0x10', FALLBACK, clock), FALLBACK);
+    assert.equal(retryAfterMs('3 seconds', FALLBACK, clock), FALLBACK);
     assert.equal(retryAfterMs('   ', FALLBACK, clock), FALLBACK);
     assert.equal(retryAfterMs(undefined, FALLBACK, clock), FALLBACK);
   });
@@ -49,5 +58,32 @@ describe('isTransientStatus', () => {
       permanent.filter((s) => isTransientStatus(s)),
       [],
     );
+  });
+});
+
+describe('backoffMs', () => {
+  const options = { baseMs: 100, maxMs: 1000 };
+  const half = () => 0.5;
+
+  it('waits a random share of a ceiling that starts at baseMs and doubles per retry', () => {
+    assert.deepEqual(
+      [1, 2, 3, 4].map((retry) => backoffMs(retry, options, half)),
+      [50, 100, 200, 400],
+    );
+  });
+
+  it('caps the ceiling at maxMs however many retries came before', () => {
+    assert.equal(backoffMs(5, options, half), 500);
+    assert.equal(backoffMs(40, options, half), 500);
+  });
+
+  it('treats a retry number below 1 as the first retry', () => {
+    assert.equal(backoffMs(0, options, half), 50);
+    assert.equal(backoffMs(-3, options, half), 50);
+  });
+
+  it('stays below the ceiling (full jitter: from 0 up to, not including, it) in whole milliseconds', () => {
+    const withRandom = (retry: number, r: number) => backoffMs(retry, options, () => r);
+    assert.deepEqual([withRandom(1, 0), withRandom(1, 0.9999), withRandom(2, 0.123)], [0, 99, 24]);
   });
 });

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createDatabase, type Sql } from '../../src/db/client.ts';
-import { createDatabaseClockBound } from '../../src/providers/database-clock.ts';
 import type { RequestBudget } from '../../src/providers/rate-limit.ts';
 import { createSharedBudget, sharedBudgetKey } from '../../src/providers/shared-budget.ts';
 import { logBudgetStarts, loggedBudgetStarts } from '../support/budget-log.ts';
@@ -468,42 +467,5 @@ describe('createSharedBudget', () => {
     const sql = replicas[0]!.sql;
     assert.throws(() => createSharedBudget({ sql, key: 'k', perMinute: 0 }), RangeError);
     assert.throws(() => createSharedBudget({ sql, key: 'k', perMinute: 5, windowMs: 0.5 }), RangeError);
-  });
-});
-
-describe('createDatabaseClockBound', () => {
-  // A database clock `offsetMs` ahead of this process's, running `ppm` faster; calls reach it
-  // after an outbound delay. The bound must never read earlier than that clock.
-  const databaseAt = (t: number, offsetMs: number, ppm = 0) => t + offsetMs + t * ppm * 1e-6;
-
-  it('never reads earlier than the database clock, whatever each call spent reaching it', () => {
-    const bound = createDatabaseClockBound(2_000);
-    const outbound = [400, 3, 120, 0.5, 60, 900, 7];
-    const calls = outbound.map((delay, i) => {
-      const sentMs = 100 + i * 150;
-      return { sentMs, askedMs: databaseAt(sentMs + delay, 5_000) };
-    });
-    for (const call of calls) bound.record(call);
-    for (const own of calls) {
-      for (const at of [1_200, 1_500, 2_000]) {
-        const latest = bound.latestAt(at, own);
-        assert.ok(latest >= databaseAt(at, 5_000), `${latest} before the database's ${databaseAt(at, 5_000)}`);
-        // The fastest call of the window (0.5 ms on its way) sets it, whichever call is the request's own.
-        assert.ok(latest <= databaseAt(at, 5_000) + 0.5 + 1 + 1, `${latest - databaseAt(at, 5_000)} ms late`);
-      }
-    }
-  });
-
-  it('stays at or after the database clock when that clock runs fast, and forgets calls older than its window', () => {
-    const bound = createDatabaseClockBound(60_000);
-    // 80 ppm fast (the margin is 100): a quick call, then its age grows to a minute.
-    const quick = { sentMs: 0, askedMs: databaseAt(0, 1_000, 80) };
-    bound.record(quick);
-    const own = { sentMs: 59_000, askedMs: databaseAt(59_000 + 300, 1_000, 80) };
-    const atMinute = bound.latestAt(60_000, own);
-    assert.ok(atMinute >= databaseAt(60_000, 1_000, 80), `${atMinute - databaseAt(60_000, 1_000, 80)} ms`);
-    // Past its window the quick call no longer counts: only the own call's 300 ms remain.
-    const later = bound.latestAt(61_000, own);
-    assert.ok(later - databaseAt(61_000, 1_000, 80) >= 299, `${later - databaseAt(61_000, 1_000, 80)} ms`);
   });
 });

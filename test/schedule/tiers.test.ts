@@ -6,6 +6,7 @@ import {
   planTick,
   type TierCandidate,
   tickBudget,
+  tierDueAt,
   tierOf,
 } from '../../src/schedule/tiers.ts';
 
@@ -33,6 +34,34 @@ describe('freshness tiers', () => {
     assert.throws(() => parseTiers('48h=15s'), /interval "15s" is not a duration such as 15m/);
     assert.throws(() => parseTiers('0h=15m'), /horizon "0h" must be longer than zero/);
     assert.throws(() => parseTiers('48h=15m,2d=1h'), /horizon 2d is listed twice/);
+  });
+
+  it('reads spaces around each part and its =, and an empty part (a trailing comma) as nothing', () => {
+    const expected = [
+      { name: '48h', horizonMs: 48 * HOUR, intervalMs: 15 * MIN },
+      { name: '14d', horizonMs: 14 * DAY, intervalMs: HOUR },
+    ];
+    assert.deepEqual(parseTiers('48h = 15m ,\t14d=\t1h'), expected);
+    assert.deepEqual(parseTiers('48h=15m, 14d=1h, '), expected);
+    assert.deepEqual(parseTiers('48h=15m,,14d=1h,'), expected);
+  });
+
+  it('refuses a part with two = signs, and a duration that is not digits and a unit alone', () => {
+    assert.throws(() => parseTiers('48h=15m=1h'), /tier "48h=15m=1h" is not <starts within>=<sync every>/);
+    for (const bad of ['15min', 'x15m', '123456m', '1.5h', '-5m', 'h']) {
+      assert.throws(() => parseTiers(`48h=${bad}`), /is not a duration/, bad);
+    }
+    assert.deepEqual(parseTiers('99999m=1m')[0]?.horizonMs, 99_999 * MIN);
+  });
+
+  it('counts an event due one interval after the later of its last tick slot and its last success less one tick', () => {
+    const tier = { name: '48h', horizonMs: 48 * HOUR, intervalMs: 15 * MIN };
+    const tickMs = 5 * MIN;
+    const slotLater = { lastTierSlot: ago(10 * MIN), lastSuccessAt: ago(30 * MIN) };
+    assert.equal(tierDueAt(slotLater, tier, tickMs), SLOT.getTime() + 5 * MIN);
+    const successLater = { lastTierSlot: ago(60 * MIN), lastSuccessAt: ago(12 * MIN) };
+    assert.equal(tierDueAt(successLater, tier, tickMs), SLOT.getTime() - 2 * MIN);
+    assert.equal(tierDueAt({}, tier, tickMs), Number.NEGATIVE_INFINITY);
   });
 
   it('puts an event in the nearest tier covering its start, started events included', () => {
