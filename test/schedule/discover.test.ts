@@ -62,4 +62,15 @@ describe('findSyncableEvents', () => {
       'in insertion (id) order, each once',
     );
   });
+
+  it('ends after a last page that is full, and finds nothing when nothing is eligible', async () => {
+    const now = new Date('2044-12-01T00:00:00.000Z');
+    const endDate = new Date('2045-01-01T00:00:00.000Z');
+    const seeded: string[] = [];
+    for (let i = 0; i < 10; i++) seeded.push((await seedEvent(db, { endDate })).uid);
+    const pages: string[][] = [];
+    for await (const page of findSyncableEventPages({ db }, now, 5)) pages.push(page.map((e) => e.eventUid));
+    assert.deepEqual(pages, [seeded.slice(0, 5), seeded.slice(5)]);
+    assert.deepEqual(await findSyncableEvents({ db }, new Date('2099-01-01T00:00:00.000Z')), []);
+  });
 });
