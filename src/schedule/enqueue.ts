@@ -26,6 +26,8 @@ export interface EnqueueDeps {
   retry?: { attempts: number; baseDelayMs: number };
   /** SendMessageBatch calls in flight at once; default DEFAULT_ENQUEUE_CONCURRENCY. */
   concurrency?: number;
+  /** Waits out a back-off delay; a real timer unless a test records the waits instead. */
+  sleep?: (ms: number) => Promise<unknown>;
 }
 
 export interface EnqueueReport {
@@ -137,10 +139,11 @@ function toEntries(events: readonly SyncableEvent[], slot: Date): SendMessageBat
 
 async function sendBatch(deps: EnqueueDeps, entries: SendMessageBatchRequestEntry[], report: EnqueueReport) {
   const { attempts, baseDelayMs } = deps.retry ?? DEFAULT_RETRY;
+  const pause = deps.sleep ?? sleep;
   let pending = entries;
   let lastFailed: BatchResultErrorEntry[] = [];
   for (let attempt = 1; attempt <= attempts && pending.length > 0; attempt++) {
-    if (attempt > 1) await sleep(baseDelayMs * 2 ** (attempt - 2));
+    if (attempt > 1) await pause(baseDelayMs * 2 ** (attempt - 2));
     report.calls++;
     let output: Awaited<ReturnType<typeof send>>;
     try {

@@ -60,4 +60,37 @@ describe('createBatchFeed', () => {
     await feed.close();
     assert.equal(closed, true);
   });
+
+  it('reads ahead only once fewer batches than readAheadBelow are left', async () => {
+    let reads = 0;
+    async function* pages() {
+      reads++;
+      yield range(0, 40);
+      reads++;
+      yield range(40, 10);
+    }
+    const feed = createBatchFeed(pages(), 10, { readAheadBelow: 2 });
+    await feed.next(); // three batches of page 1 left
+    await feed.next(); // two left: not fewer than 2
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(reads, 1);
+    await feed.next(); // one left
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(reads, 2);
+    await feed.close();
+  });
+
+  it('closes a page source that has no return(), a bare async iterator', async () => {
+    const items = [range(0, 10)];
+    const bare: AsyncIterable<number[]> = {
+      [Symbol.asyncIterator]: () => ({
+        next: async () =>
+          items.length > 0 ? { done: false, value: items.shift()! } : { done: true, value: undefined },
+      }),
+    };
+    const feed = createBatchFeed(bare, 10, { readAheadBelow: 1 });
+    assert.deepEqual(await feed.next(), range(0, 10));
+    assert.equal(await feed.next(), undefined);
+    await feed.close();
+  });
 });
