@@ -1,0 +1,75 @@
+/**
+ * The shared budget's database functions (migration 0011) called directly, for what a
+ * whole budget run cannot show exactly: the slot a dead request's hold frees, the time an
+ * end is stamped with, an end for a hold already gone, and a release touching one key
+ * only. shared-budget.test.ts drives the same functions through createSharedBudget.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { createTestDatabase } from '../support/db.ts';
+
+const database = await createTestDatabase({ label: 'rate_budget_functions' });
+const { sql } = database;
+let keys = 0;
+const newKey = () => `test:functions-${++keys}`;
+
+async function reserve(key: string, limit: number, windowMs: number, holdMs: number) {
+  const [row] = await sql<{ wait_ms: number; slot_at: string | null }[]>`
+    SELECT wait_ms, slot_at::text AS slot_at
+    FROM luma_guest_sync.reserve_rate_slot(${key}, ${limit}::int, ${windowMs}::int, ${holdMs}::int)`;
+  return row!;
+}
+
+async function stored(key: string) {
+  const [row] = await sql<{ ends: string[]; holds: string[] }[]>`
+    SELECT starts::text[] AS ends, holds::text[] AS holds FROM luma_guest_sync.rate_budget WHERE "key" = ${key}`;
+  return row!;
+}
+
+describe('the rate budget functions', () => {
+  it('reserves the slot a request that never ended frees, one window after its hold ran out', async () => {
+    const key = newKey();
+    const granted = await reserve(key, 1, 60_000, 100);
+    assert.ok(granted.slot_at);
+    // Its process died: no end ever comes. Once its hold has run out, its leaving time is known.
+    await delay(300);
+    const next = await reserve(key, 1, 60_000, 100);
+    assert.ok(next.slot_at, 'a slot reserved for when the dead request leaves, not "ask again in a window"');
+    assert.ok(next.wait_ms < 60_000 && next.wait_ms > 59_000, `${next.wait_ms} ms`);
+  });
+
+  it('stamps an end with the caller’s bound when it is earlier than the call’s arrival', async () => {
+    const key = newKey();
+    const { slot_at } = await reserve(key, 5, 60_000, 60_000);
+    const [row] = await sql<{ bound: string }[]>`
+      SELECT (${slot_at}::timestamptz + interval '1 millisecond')::text AS bound`;
+    const bound = row!.bound;
+    await sql`SELECT luma_guest_sync.end_rate_slot(${key}, ${slot_at}::timestamptz, ${bound}::timestamptz)`;
+    const after = await stored(key);
+    assert.deepEqual(after.holds, []);
+    assert.deepEqual(
+      await sql`SELECT ${after.ends[0]!}::timestamptz = ${bound}::timestamptz AS same`.then((r) => r[0]!.same),
+      true,
+      `${after.ends[0]} is not the bound ${bound}`,
+    );
+  });
+
+  it('counts nothing for an end whose hold is gone (expired, released or never granted)', async () => {
+    const key = newKey();
+    const { slot_at } = await reserve(key, 5, 60_000, 60_000);
+    await sql`SELECT luma_guest_sync.release_rate_slot(${key}, ${slot_at}::timestamptz)`;
+    await sql`SELECT luma_guest_sync.end_rate_slot(${key}, ${slot_at}::timestamptz, NULL)`;
+    assert.deepEqual(await stored(key), { ends: [], holds: [] });
+  });
+
+  it('gives back a slot of one key only, even when another key holds one at the same time', async () => {
+    const [mine, theirs] = [newKey(), newKey()];
+    const { slot_at } = await reserve(mine, 5, 60_000, 60_000);
+    await reserve(theirs, 5, 60_000, 60_000);
+    await sql`UPDATE luma_guest_sync.rate_budget SET holds = ARRAY[${slot_at}::timestamptz] WHERE "key" = ${theirs}`;
+    await sql`SELECT luma_guest_sync.release_rate_slot(${mine}, ${slot_at}::timestamptz)`;
+    assert.deepEqual((await stored(mine)).holds, []);
+    assert.equal((await stored(theirs)).holds.length, 1);
+  });
+});
