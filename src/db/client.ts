@@ -29,7 +29,7 @@ export interface DatabaseOptions {
   /**
    * "transaction" behind a transaction-mode pooler (PgBouncer, RDS Proxy), where nothing
    * of a session outlives a transaction: statements go unnamed (parsed and planned every
-   * time) and the page statement brings its planner setting along (index-probes.ts).
+   * time).
    */
   pooler?: Pooler;
   /** Closes a pooled connection idle this long (30 s; tests shrink it). */
@@ -52,7 +52,6 @@ export function createDatabase(options: DatabaseOptions): Database {
     }),
   );
   const db = drizzle(sql, { schema }) as Db;
-  if (options.pooler === 'transaction') behindPooler.add(db);
   return { db, sql, close: (timeoutSeconds = 5) => sql.end({ timeout: timeoutSeconds }) };
 }
 
@@ -63,13 +62,6 @@ export function redactDatabaseUrl(url: string): string {
   } catch {
     return '<unparseable database url>';
   }
-}
-
-const behindPooler = new WeakSet<Db>();
-
-/** Whether `db` was made for a transaction-mode pooler (createDatabase's `pooler`). */
-export function isBehindTransactionPooler(db: Db): boolean {
-  return behindPooler.has(db);
 }
 
 const dialect = new PgDialect();
