@@ -70,12 +70,10 @@ const dialect = new PgDialect();
  * Runs a Drizzle SQL statement as a prepared statement, which postgres.js keeps per
  * connection: for the statement a sync runs once per page, parsing and planning it once
  * instead of every page measurably lowers the cost of a page. `db.execute` never prepares.
- * A handle made for a transaction-mode pooler runs it unprepared instead. `on` is a
- * transaction of `db`'s pool to run it in, if any.
+ * A handle made for a transaction-mode pooler runs it unprepared instead.
  */
-export function executePrepared<T>(db: Db, query: SQL, on: Sql | postgres.TransactionSql = db.$client): Promise<T[]> {
+export function executePrepared<T>(db: Db, query: SQL): Promise<T[]> {
   const { sql: text, params } = dialect.sqlToQuery(query);
   const prepare = db.$client.options.prepare !== false;
-  // Sent now, not when first awaited (postgres.js's default): a caller may pipeline it.
-  return on.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare }).execute() as unknown as Promise<T[]>;
+  return db.$client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare }) as unknown as Promise<T[]>;
 }

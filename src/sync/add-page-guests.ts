@@ -181,7 +181,7 @@ export function pageStatement(
         (SELECT r."teamUid" FROM "TeamMemberRole" r WHERE r."memberUid" = members.member_uid AND r."mainTeam" LIMIT 1)
           AS team_uid
       FROM members
-      JOIN luma_guest_sync.not_yet_guests(${target.eventUid}, ARRAY(SELECT member_uid FROM members)) AS unlisted(member_uid)
+      JOIN luma_guest_sync.not_yet_guests(${target.eventUid}, ARRAY(SELECT member_uid FROM members)) AS not_yet(member_uid)
         USING (member_uid)
       WHERE EXISTS (SELECT 1 FROM claim)
     ),

@@ -60,7 +60,7 @@ async function pageStatement(eventUid: string, locationUid: string, guests: Exte
       options: { prepare: true },
       unsafe: (text: string, params: unknown[]) => {
         sent = { text, params };
-        return { execute: () => Promise.resolve([]) };
+        return Promise.resolve([]);
       },
     },
   } as unknown as Db;
