@@ -13,6 +13,7 @@ import type { SQL } from 'drizzle-orm';
 import pino from 'pino';
 import type { Db } from '../../src/db/client.ts';
 import { refreshSentNotifications } from '../../src/sync/push-notifications.ts';
+import { writeNotifications } from '../../src/sync/push-queries.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { DAY, seedEvent, seedGuest, seedLocation, seedMember } from '../support/seed.ts';
 import { notification, seedCandidate, seedNotification, setPushConfigs } from '../support/seed-push.ts';
@@ -73,6 +74,10 @@ describe('refreshSentNotifications, edges', () => {
     assert.deepEqual(await refreshSentNotifications({ db, now: () => NOW }, ['', '']), { updated: 0 });
     assert.deepEqual(await refreshSentNotifications({ db, now: () => NOW }, []), { updated: 0 });
     assert.equal((await metadataOf(blank.uid)).attendees.total, 9);
+  });
+
+  it('writes nothing and names nothing written for no updates', async () => {
+    assert.deepEqual(await writeNotifications(db, [], NOW), []);
   });
 
   it('uses the current time when no clock is given', async () => {
