@@ -38,7 +38,7 @@ const bouncer = await startTestPgBouncer({ defaultPoolSize: 2 });
 const pooled = (database: string) => withDatabase(bouncer.url, database);
 
 describe('the worker through PgBouncer in transaction mode', () => {
-  it("needs DATABASE_POOLER=transaction: otherwise the page loop's startup setting is refused", async () => {
+  it('syncs a multi-page event with DATABASE_POOLER=transaction: unnamed statements, any server connection', async () => {
     const database = await createTestDatabase({ label: 'pooler_mode' });
     const members = await Promise.all(Array.from({ length: 12 }, () => seedMember(database.db)));
     const event = await seedEvent(database.db);
@@ -53,28 +53,23 @@ describe('the worker through PgBouncer in transaction mode', () => {
       locationUid: event.locationUid!,
       providerType: 'LUMA' as const,
     };
-    const outcomes: Record<string, string> = {};
-    for (const pooler of ['none', 'transaction'] as const) {
-      const pool = createDatabase({ url: pooled(database.name), poolMax: 2, pooler });
-      const provider = createLumaProvider({
-        config: { ...loadConfig({ LUMA_API_KEY: SIM_API_KEY, LUMA_API_URL: luma.url }).luma, pageSize: 5 },
-        limiter: createSharedBudget({ sql: pool.sql, key: `pooler-mode-${pooler}`, perMinute: 1_000 }),
-        log: silentLogger,
-      });
-      try {
-        const result = await syncEvent(
-          { db: pool.db, providers: createProviderRegistry([provider]), log: silentLogger },
-          message,
-        );
-        outcomes[pooler] = `created ${result.created} in ${result.pages} pages`;
-      } catch (err) {
-        outcomes[pooler] = (err as Error).message;
-      } finally {
-        await pool.close();
-      }
+    // With DATABASE_POOLER=none the pool would name its prepared statements, which
+    // PgBouncer 1.18 does not carry between server connections (docs/poolers.md).
+    const pool = createDatabase({ url: pooled(database.name), poolMax: 2, pooler: 'transaction' });
+    const provider = createLumaProvider({
+      config: { ...loadConfig({ LUMA_API_KEY: SIM_API_KEY, LUMA_API_URL: luma.url }).luma, pageSize: 5 },
+      limiter: createSharedBudget({ sql: pool.sql, key: 'pooler-mode-transaction', perMinute: 1_000 }),
+      log: silentLogger,
+    });
+    try {
+      const result = await syncEvent(
+        { db: pool.db, providers: createProviderRegistry([provider]), log: silentLogger },
+        message,
+      );
+      assert.deepEqual({ created: result.created, pages: result.pages }, { created: 12, pages: 3 });
+    } finally {
+      await pool.close();
     }
-    assert.match(outcomes.none ?? '', /unsupported startup parameter: enable_seqscan/);
-    assert.equal(outcomes.transaction, 'created 12 in 3 pages');
   });
 
   it('db:migrate migrates a fresh database through it, and a second run applies none', async () => {

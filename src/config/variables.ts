@@ -189,14 +189,14 @@ export const schema = {
       env: 'DATABASE_URL',
     },
     poolMax: {
-      doc: 'Largest number of pooled database connections; each running sync opens 1 more of its own, for its page statements (none behind a transaction-mode pooler; see the notes).',
+      doc: "Largest number of pooled database connections; a running sync uses the pool's connections only (see the notes).",
       format: positiveInt(100).validate,
       ...intCoerce,
       default: 5,
       env: 'DATABASE_POOL_MAX',
     },
     pooler: {
-      doc: '"transaction" when DATABASE_URL leads to a transaction-mode pooler (PgBouncer, RDS Proxy): no named prepared statements, no startup settings, each page statement in a transaction of its own. "none": a direct connection or a session-mode pooler (see docs/poolers.md).',
+      doc: '"transaction" when DATABASE_URL leads to a transaction-mode pooler (PgBouncer, RDS Proxy): no named prepared statements (each statement parsed and planned every time). "none": a direct connection or a session-mode pooler (see docs/poolers.md).',
       format: ['none', 'transaction'],
       default: 'none',
       env: 'DATABASE_POOLER',

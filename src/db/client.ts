@@ -29,7 +29,7 @@ export interface DatabaseOptions {
   /**
    * "transaction" behind a transaction-mode pooler (PgBouncer, RDS Proxy), where nothing
    * of a session outlives a transaction: statements go unnamed (parsed and planned every
-   * time) and the page statement brings its planner setting along (index-probes.ts).
+   * time).
    */
   pooler?: Pooler;
   /** Closes a pooled connection idle this long (30 s; tests shrink it). */
@@ -52,7 +52,6 @@ export function createDatabase(options: DatabaseOptions): Database {
     }),
   );
   const db = drizzle(sql, { schema }) as Db;
-  if (options.pooler === 'transaction') behindPooler.add(db);
   return { db, sql, close: (timeoutSeconds = 5) => sql.end({ timeout: timeoutSeconds }) };
 }
 
@@ -65,25 +64,16 @@ export function redactDatabaseUrl(url: string): string {
   }
 }
 
-const behindPooler = new WeakSet<Db>();
-
-/** Whether `db` was made for a transaction-mode pooler (createDatabase's `pooler`). */
-export function isBehindTransactionPooler(db: Db): boolean {
-  return behindPooler.has(db);
-}
-
 const dialect = new PgDialect();
 
 /**
  * Runs a Drizzle SQL statement as a prepared statement, which postgres.js keeps per
  * connection: for the statement a sync runs once per page, parsing and planning it once
  * instead of every page measurably lowers the cost of a page. `db.execute` never prepares.
- * A handle made for a transaction-mode pooler runs it unprepared instead. `on` is a
- * transaction of `db`'s pool to run it in, if any.
+ * A handle made for a transaction-mode pooler runs it unprepared instead.
  */
-export function executePrepared<T>(db: Db, query: SQL, on: Sql | postgres.TransactionSql = db.$client): Promise<T[]> {
+export function executePrepared<T>(db: Db, query: SQL): Promise<T[]> {
   const { sql: text, params } = dialect.sqlToQuery(query);
   const prepare = db.$client.options.prepare !== false;
-  // Sent now, not when first awaited (postgres.js's default): a caller may pipeline it.
-  return on.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare }).execute() as unknown as Promise<T[]>;
+  return db.$client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare }) as unknown as Promise<T[]>;
 }

@@ -23,8 +23,14 @@ export const REQUIRED_COLUMNS: Record<string, string[]> = {
 
 /** The index that makes synced rows duplicate-proof; its absence is as serious as a missing column. */
 const REQUIRED_INDEXES = ['PLEventGuest_synced_event_member_key', 'Member_normalized_email_idx'];
-/** The shared Luma request budget (migration 0011; the table since 0003). */
-const REQUIRED_FUNCTION = 'luma_guest_sync.reserve_rate_slot(text,integer,integer,integer)';
+/**
+ * The shared Luma request budget (migration 0011; the table since 0003), and the
+ * existing-guest probe every page statement calls (0013).
+ */
+const REQUIRED_FUNCTIONS = [
+  'luma_guest_sync.reserve_rate_slot(text,integer,integer,integer)',
+  'luma_guest_sync.not_yet_guests(text,text[])',
+];
 /**
  * The sync history every attempt is written to (migration 0004), the per-event claims
  * (0008) and the pages of a read every page statement writes (0012).
@@ -52,9 +58,10 @@ export async function checkSchema(sql: Sql): Promise<SchemaCheck> {
     SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ANY(${REQUIRED_INDEXES})`;
   const found = new Set(indexes.map((r) => r.indexname));
   for (const name of REQUIRED_INDEXES) if (!found.has(name)) missing.push(`index "${name}"`);
-  const [budget] = await sql<{ present: boolean }[]>`
-    SELECT to_regprocedure(${REQUIRED_FUNCTION}) IS NOT NULL AS present`;
-  if (!budget?.present) missing.push(`function ${REQUIRED_FUNCTION}`);
+  for (const fn of REQUIRED_FUNCTIONS) {
+    const [found] = await sql<{ present: boolean }[]>`SELECT to_regprocedure(${fn}) IS NOT NULL AS present`;
+    if (!found?.present) missing.push(`function ${fn}`);
+  }
   for (const table of REQUIRED_TABLES) {
     const [found] = await sql<{ present: boolean }[]>`SELECT to_regclass(${table}) IS NOT NULL AS present`;
     if (!found?.present) missing.push(`table ${table}`);

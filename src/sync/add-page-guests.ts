@@ -1,8 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
-import type { Db } from '../db/client.ts';
+import { type Db, executePrepared } from '../db/client.ts';
 import type { ExternalGuest } from '../providers/types.ts';
 import { type CheckpointWrite, type Claim, fenceUpdate } from './claim.ts';
-import { executeWithIndexProbes } from './index-probes.ts';
 
 export interface GuestTarget {
   eventUid: string;
@@ -82,7 +81,7 @@ export async function addPageGuests(
   if (guests.length === 0 && !options.fence) {
     return { matchedGuests: 0, matchedMemberUids: [], createdMemberUids: [], ambiguousGuestIds: [], held: true };
   }
-  const [row] = await executeWithIndexProbes<{
+  const [row] = await executePrepared<{
     matched_guests: number;
     matched: string[] | null;
     created: string[] | null;
@@ -174,18 +173,17 @@ export function pageStatement(
     fresh AS (
       -- Index probes per member, never joins: while a sync adds thousands of rows to a new
       -- event the planner's statistics still say it has none, and a join plan would then
-      -- scan all of the event's rows (or all of "TeamMemberRole") for every page.
+      -- scan all of the event's rows (or all of "TeamMemberRole") for every page. The
+      -- probe of "PLEventGuest", the table the sync grows, is a function planned with
+      -- sequential scans off whatever the statistics say (migration 0013; keyed by the
+      -- event alone: after the event moved, its members are still its guests).
       SELECT members.member_uid, members.external_guest_id,
         (SELECT r."teamUid" FROM "TeamMemberRole" r WHERE r."memberUid" = members.member_uid AND r."mainTeam" LIMIT 1)
           AS team_uid
       FROM members
-      LEFT JOIN LATERAL (
-        -- Keyed by the event alone: after the event moved, its members are still listed.
-        SELECT 1 AS listed FROM "PLEventGuest" g
-        WHERE g."eventUid" = ${target.eventUid} AND g."memberUid" = members.member_uid
-        LIMIT 1
-      ) existing ON true
-      WHERE existing.listed IS NULL AND EXISTS (SELECT 1 FROM claim)
+      JOIN luma_guest_sync.not_yet_guests(${target.eventUid}, ARRAY(SELECT member_uid FROM members)) AS not_yet(member_uid)
+        USING (member_uid)
+      WHERE EXISTS (SELECT 1 FROM claim)
     ),
     ${write}${forget}${listing}
     SELECT

@@ -5,7 +5,6 @@ import { addPageGuests } from './add-page-guests.ts';
 import { acquireClaim, type Claim, ClaimLostError, type ClaimSettings, releaseClaim } from './claim.ts';
 import { type ClaimHold, holdClaim } from './claim-hold.ts';
 import { finishSync } from './finish-sync.ts';
-import { withIndexProbes } from './index-probes.ts';
 import { loadTarget } from './load-target.ts';
 import type { ListedGuests } from './remove-stale.ts';
 import type { SyncMessage, SyncResult } from './types.ts';
@@ -126,69 +125,67 @@ async function syncClaimedEvent(
   const keep = removal && dryRun ? { guestIds: new Set<string>(), memberUids: new Set<string>() } : undefined;
   const counted = dryRun ? new Set<string>() : undefined;
 
-  const summary = await withIndexProbes(deps.db, (pageDb) =>
-    provider.fetchGuestsInBatches(
-      async (batch) => {
-        const sentAt = performance.now();
-        const fence = dryRun
-          ? undefined
-          : {
-              claim,
-              checkpoint: {
-                nextCursor: batch.nextCursor,
-                pagesDone: batch.page,
-                externalEventId: target.externalEventId,
-              },
-              listing: removal
-                ? {
-                    skippedGuestIds: batch.skippedGuestIds,
-                    unidentified: batch.skipped - batch.skippedGuestIds.length,
-                  }
-                : undefined,
-            };
-        const outcome = await addPageGuests({ db: pageDb, now }, target, batch.guests, {
-          dryRun,
-          alreadyCounted: counted,
-          fence,
-        });
-        if (!outcome.held)
-          throw new ClaimLostError(claim, `expired or was taken over before page ${batch.page} was written`);
-        if (fence) hold.confirmed(sentAt);
-        lastPage = batch.page;
-        for (const guest of batch.guests) keep?.guestIds.add(guest.externalGuestId);
-        // A skipped entry that has a guest id (its email was unusable) still keeps that id's row.
-        for (const id of batch.skippedGuestIds) keep?.guestIds.add(id);
-        for (const uid of outcome.matchedMemberUids) keep?.memberUids.add(uid);
-        for (const uid of outcome.createdMemberUids) counted?.add(uid);
-        if (outcome.ambiguousGuestIds.length > 0) {
-          totals.ambiguous += outcome.ambiguousGuestIds.length;
-          // Duplicate accounts in the directory: an admin may want to merge them.
-          log.warn(
-            { page: batch.page, externalGuestIds: outcome.ambiguousGuestIds },
-            'guest email matches several members: one added',
-          );
-        }
-        const matchedGuests = outcome.matchedGuests;
-        const created = outcome.createdMemberUids.length;
-        totals.matched += matchedGuests;
-        totals.created += created;
-        const page = { fetched: batch.guests.length, matched: matchedGuests, created, skipped: batch.skipped };
-        log.debug({ page: batch.page, ...page }, 'page processed');
+  const summary = await provider.fetchGuestsInBatches(
+    async (batch) => {
+      const sentAt = performance.now();
+      const fence = dryRun
+        ? undefined
+        : {
+            claim,
+            checkpoint: {
+              nextCursor: batch.nextCursor,
+              pagesDone: batch.page,
+              externalEventId: target.externalEventId,
+            },
+            listing: removal
+              ? {
+                  skippedGuestIds: batch.skippedGuestIds,
+                  unidentified: batch.skipped - batch.skippedGuestIds.length,
+                }
+              : undefined,
+          };
+      const outcome = await addPageGuests({ db: deps.db, now }, target, batch.guests, {
+        dryRun,
+        alreadyCounted: counted,
+        fence,
+      });
+      if (!outcome.held)
+        throw new ClaimLostError(claim, `expired or was taken over before page ${batch.page} was written`);
+      if (fence) hold.confirmed(sentAt);
+      lastPage = batch.page;
+      for (const guest of batch.guests) keep?.guestIds.add(guest.externalGuestId);
+      // A skipped entry that has a guest id (its email was unusable) still keeps that id's row.
+      for (const id of batch.skippedGuestIds) keep?.guestIds.add(id);
+      for (const uid of outcome.matchedMemberUids) keep?.memberUids.add(uid);
+      for (const uid of outcome.createdMemberUids) counted?.add(uid);
+      if (outcome.ambiguousGuestIds.length > 0) {
+        totals.ambiguous += outcome.ambiguousGuestIds.length;
+        // Duplicate accounts in the directory: an admin may want to merge them.
+        log.warn(
+          { page: batch.page, externalGuestIds: outcome.ambiguousGuestIds },
+          'guest email matches several members: one added',
+        );
+      }
+      const matchedGuests = outcome.matchedGuests;
+      const created = outcome.createdMemberUids.length;
+      totals.matched += matchedGuests;
+      totals.created += created;
+      const page = { fetched: batch.guests.length, matched: matchedGuests, created, skipped: batch.skipped };
+      log.debug({ page: batch.page, ...page }, 'page processed');
+    },
+    {
+      eventUid: message.eventUid,
+      externalEventId: target.externalEventId,
+      signal: options.signal,
+      start: resume,
+      // The list is read again from page 1: count matches once. Rows created stay created
+      // (the second pass finds them), and the member sets are sets.
+      onRestart: () => {
+        totals.matched = 0;
+        totals.ambiguous = 0;
+        readFromStart = true;
       },
-      {
-        eventUid: message.eventUid,
-        externalEventId: target.externalEventId,
-        signal: options.signal,
-        start: resume,
-        // The list is read again from page 1: count matches once. Rows created stay created
-        // (the second pass finds them), and the member sets are sets.
-        onRestart: () => {
-          totals.matched = 0;
-          totals.ambiguous = 0;
-          readFromStart = true;
-        },
-      },
-    ),
+    },
   );
 
   await deps.hooks?.beforeFinish?.();

@@ -3,10 +3,13 @@
  * [guests=50000] [members=200000]` (through `sh .ci/node24.sh`). A throwaway embedded
  * PostgreSQL, the bench's seeded directory, one event; every page is the statement a sync
  * sends (fenced by a real claim), run as a prepared statement with PostgreSQL's cached
- * (generic) plan and `enable_seqscan = off`, as the page loop runs it. Prints the time of
- * every tenth page, and `EXPLAIN (ANALYZE, BUFFERS)` of pages 1, 250 and the last, where the
- * time goes between the fence, the email probes, the team lookup, the existing-guest
- * probes and the insert (with its foreign-key checks). Not part of `npm run bench`: a tool.
+ * (generic) plan on a connection with the default settings, as the page loop runs it.
+ * Prints the time of every tenth page, and `EXPLAIN (ANALYZE, BUFFERS)` of pages 1, 250 and
+ * the last, where the time goes between the fence, the email probes, the team lookup, the
+ * existing-guest probes and the insert (with its foreign-key checks). The existing-guest
+ * probes run inside luma_guest_sync.not_yet_guests (migration 0013), one Function Scan in
+ * that plan: auto_explain prints the function's own plan after it. Not part of
+ * `npm run bench`: a tool.
  */
 
 import { PgDialect } from 'drizzle-orm/pg-core';
@@ -28,7 +31,20 @@ try {
   await seedBenchEvent(bench.sql, 'evt-explain', 'evt-explain');
   const target = { eventUid: 'evt-explain', locationUid: 'bench-loc' };
   const claim = await acquireClaim(bench.db, target.eventUid, { leaseSeconds: 600 });
-  const conn = postgres(bench.url, { max: 1, connection: { enable_seqscan: 'off' } as never, onnotice: () => {} });
+  let explaining = false;
+  const conn = postgres(bench.url, {
+    max: 1,
+    onnotice: (notice) => {
+      // Not the foreign-key checks of every inserted row (PostgreSQL's own lookups by key).
+      if (explaining && !String(notice.message).includes('SELECT 1 FROM ONLY'))
+        console.log(`\n--- nested statement\n${notice.message}`);
+    },
+  });
+  // The plans of the statements run inside the page statement's functions, as notices
+  // (set for the explained pages only: its instrumentation would slow the timed ones).
+  await conn.unsafe("LOAD 'auto_explain'");
+  const nestedPlans = ['log_nested_statements = on', 'log_analyze = on', 'log_buffers = on', 'log_level = notice'];
+  for (const setting of nestedPlans) await conn.unsafe(`SET auto_explain.${setting}`);
   const dialect = new PgDialect();
   const pages = Math.ceil(guests / pageSize);
   const explainAt = new Set([1, Math.ceil(pages / 2), pages]);
@@ -59,9 +75,13 @@ try {
         Array.isArray(v) ? `ARRAY[${v.map(literal).join(',')}]::text[]` : `'${String(v).replaceAll("'", "''")}'`;
       await conn.unsafe('SET plan_cache_mode = force_generic_plan');
       await conn.unsafe(`PREPARE lgs_explain(${types.join(',')}) AS ${text}`);
+      explaining = true;
+      await conn.unsafe('SET auto_explain.log_min_duration = 0');
       const rows = await conn.unsafe(
         `EXPLAIN (ANALYZE, BUFFERS) EXECUTE lgs_explain(${params.map(literal).join(',')})`,
       );
+      await conn.unsafe('RESET auto_explain.log_min_duration');
+      explaining = false;
       await conn.unsafe('DEALLOCATE lgs_explain');
       await conn.unsafe('RESET plan_cache_mode');
       console.log(`\n=== page ${page} of ${pages}\n${rows.map((r) => r['QUERY PLAN']).join('\n')}`);

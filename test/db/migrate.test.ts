@@ -46,11 +46,21 @@ describe('migrations on an empty database', () => {
       '0010_hardened_privileges',
       '0011_rate_budget_reservations',
       '0012_listed_pages',
+      '0013_not_yet_guests',
     ]);
     assert.deepEqual(await checkSchema(database.sql), { ok: true, missing: [], message: 'schema ok' });
 
     const second = await runMigrations(database.url);
     assert.deepEqual(second.applied, []);
+  });
+
+  it("the schema check names the page statement's existing-guest probe when it is missing", async () => {
+    // Every page statement calls it (migration 0013): without it every sync would fail.
+    const database = await createTestDatabase({ label: 'migrate_probe_fn' });
+    await database.sql`DROP FUNCTION luma_guest_sync.not_yet_guests(text, text[])`;
+    const check = await checkSchema(database.sql);
+    assert.deepEqual(check.missing, ['function luma_guest_sync.not_yet_guests(text,text[])']);
+    assert.match(check.message, /npm run db:migrate/);
   });
 
   it('serialise two migrators started at once', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { sql as drizzleSql } from 'drizzle-orm';
+import postgres from 'postgres';
 import { loadConfig } from '../../src/config/config.ts';
 import { createDatabase, type Database, type Db } from '../../src/db/client.ts';
 import { SIM_API_KEY, type SimGuest } from '../../src/local/luma-simulator.ts';
@@ -11,7 +11,6 @@ import { createProviderRegistry } from '../../src/providers/registry.ts';
 import { createSharedBudget } from '../../src/providers/shared-budget.ts';
 import type { ExternalGuest } from '../../src/providers/types.ts';
 import { addPageGuests } from '../../src/sync/add-page-guests.ts';
-import { executeWithIndexProbes, withIndexProbes } from '../../src/sync/index-probes.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { viaPgBouncer } from '../support/pgbouncer.ts';
@@ -19,10 +18,12 @@ import { seedEvent } from '../support/seed.ts';
 import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
 
 /**
- * The page statement's plan must not depend on what the statistics of "PLEventGuest"
- * say. These tests put the table in the state that made the worker quadratic — the
- * statistics of a nearly empty table, autovacuum off so they stay — and check that the
- * statement still reads every table through an index.
+ * The page statement's existing-guest probe must not depend on what the statistics of
+ * "PLEventGuest" say, on any connection. These tests put the table in the state that made
+ * the worker quadratic — the statistics of a nearly empty table, autovacuum off so they
+ * stay — and check that the probe is still an index probe: it is
+ * luma_guest_sync.not_yet_guests (migration 0013), whose definition carries
+ * `enable_seqscan = off`, so no connection or transaction of the worker needs the setting.
  */
 const database = await createTestDatabase({ label: 'index_probes' });
 const { db, sql } = database;
@@ -59,7 +60,7 @@ async function pageStatement(eventUid: string, locationUid: string, guests: Exte
       options: { prepare: true },
       unsafe: (text: string, params: unknown[]) => {
         sent = { text, params };
-        return { execute: () => Promise.resolve([]) };
+        return Promise.resolve([]);
       },
     },
   } as unknown as Db;
@@ -75,40 +76,61 @@ interface PlanNode {
   Plans?: PlanNode[];
 }
 
-/** How each table is read in the plan PostgreSQL caches for the statement (its generic plan). */
-async function genericPlanAccess(connection: Db, statement: { text: string; params: unknown[] }) {
-  const client = connection.$client;
-  const types = statement.params.map((p) => (Array.isArray(p) ? 'text[]' : 'text'));
-  await client.unsafe('SET plan_cache_mode = force_generic_plan');
-  await client.unsafe(`PREPARE lgs_probe_page(${types.join(', ')}) AS ${statement.text}`);
+/**
+ * How each table is read when the page statement runs as the worker runs it — prepared,
+ * with its cached (generic) plan, on a session with the default settings — including
+ * inside the functions it calls: auto_explain reports the plan of every statement
+ * executed, nested ones too, as a notice. In a transaction rolled back after it; with
+ * `withoutFunctionSetting`, one where not_yet_guests has lost its `enable_seqscan = off`.
+ */
+async function executedPlanAccess(statement: { text: string; params: unknown[] }, withoutFunctionSetting = false) {
+  const plans: PlanNode[] = [];
+  const client = postgres(database.url, {
+    max: 1,
+    onnotice: (notice) => {
+      const text = String(notice.message);
+      if (!text.includes('"Plan"')) return;
+      const explained = JSON.parse(text.slice(text.indexOf('{'))) as { 'Query Text': string; Plan: PlanNode };
+      // Not the foreign-key checks of the inserted rows: PostgreSQL's own lookups by primary key.
+      if (!explained['Query Text'].startsWith('SELECT 1 FROM ONLY')) plans.push(explained.Plan);
+    },
+  });
   try {
-    // EXPLAIN EXECUTE cannot take parameters of its own: the values go in as literals.
-    const literal = (value: unknown): string =>
-      Array.isArray(value)
-        ? `ARRAY[${value.map(literal).join(', ')}]::text[]`
-        : `'${String(value).replaceAll("'", "''")}'`;
-    const [row] = await client.unsafe(
-      `EXPLAIN (FORMAT JSON) EXECUTE lgs_probe_page(${statement.params.map(literal).join(', ')})`,
-    );
-    const access: string[] = [];
-    const walk = (node: PlanNode) => {
-      if (node['Relation Name'] && node['Node Type'] !== 'ModifyTable') {
-        access.push(
-          `${node['Relation Name']}: ${node['Node Type']}${node['Index Name'] ? ` ${node['Index Name']}` : ''}`,
-        );
-      }
-      for (const child of node.Plans ?? []) walk(child);
-    };
-    walk((row!['QUERY PLAN'] as [{ Plan: PlanNode }])[0].Plan);
-    return access.sort();
+    await client.unsafe("LOAD 'auto_explain'");
+    await client.unsafe('SET auto_explain.log_min_duration = 0');
+    await client.unsafe('SET auto_explain.log_nested_statements = on');
+    await client.unsafe('SET auto_explain.log_format = json');
+    await client.unsafe('SET auto_explain.log_level = notice');
+    await client.unsafe('SET plan_cache_mode = force_generic_plan');
+    const [setting] = await client.unsafe("SELECT current_setting('enable_seqscan') AS value");
+    assert.equal(setting?.value, 'on', "the session's own setting is the default");
+    // Rolled back: the page's guests are not written.
+    await client.unsafe('BEGIN');
+    if (withoutFunctionSetting) {
+      await client.unsafe('ALTER FUNCTION luma_guest_sync.not_yet_guests(text, text[]) RESET enable_seqscan');
+    }
+    await client.unsafe(statement.text, statement.params as never[], { prepare: true });
+    await client.unsafe('ROLLBACK');
   } finally {
-    await client.unsafe('DEALLOCATE lgs_probe_page');
-    await client.unsafe('RESET plan_cache_mode');
+    await client.end();
   }
+  const access: string[] = [];
+  const walk = (node: PlanNode) => {
+    if (node['Relation Name'] && node['Node Type'] !== 'ModifyTable') {
+      access.push(
+        `${node['Relation Name']}: ${node['Node Type']}${node['Index Name'] ? ` ${node['Index Name']}` : ''}`,
+      );
+    }
+    for (const child of node.Plans ?? []) walk(child);
+  };
+  for (const plan of plans) walk(plan);
+  return access.sort();
 }
 
-describe('withIndexProbes', () => {
-  it('plans the page statement with index probes only, where the statistics make a sequential scan look free', async () => {
+const INDEX_ACCESS = /: (Index Scan|Index Only Scan|Bitmap Index Scan|Bitmap Heap Scan)\b/;
+
+describe('the existing-guest probe (luma_guest_sync.not_yet_guests)', () => {
+  it('reads every table through an index in the cached plan, where the statistics make a sequential scan look free', async () => {
     const event = await seedEvent(db);
     const guests = Array.from({ length: 100 }, (_, i) => ({
       externalGuestId: `g-${i}`,
@@ -119,20 +141,24 @@ describe('withIndexProbes', () => {
     }));
     const statement = await pageStatement(event.uid, event.locationUid!, guests);
 
-    // The premise: planned as usual, the existing-guest probe is a sequential scan.
-    const reserved = await sql.reserve();
-    const usual = await genericPlanAccess({ $client: reserved } as unknown as Db, statement).finally(() =>
-      reserved.release(),
+    // The premise: without the function's own setting, the probe is a sequential scan.
+    const unguarded = await executedPlanAccess(statement, true);
+    assert.ok(
+      unguarded.includes('PLEventGuest: Seq Scan'),
+      `expected the probe to scan without the setting: ${unguarded.join('; ')}`,
     );
-    assert.ok(usual.includes('PLEventGuest: Seq Scan'), `expected the usual plan to scan: ${usual.join('; ')}`);
 
-    const guarded = await withIndexProbes(db, (connection) => genericPlanAccess(connection, statement));
+    const guarded = await executedPlanAccess(statement);
     assert.deepEqual(
-      guarded.filter((access) => !/: (Index Scan|Index Only Scan|Bitmap Index Scan|Bitmap Heap Scan)\b/.test(access)),
+      guarded.filter((access) => !INDEX_ACCESS.test(access)),
       [],
       `every table read through an index: ${guarded.join('; ')}`,
     );
-    for (const table of ['Member', 'PLEventGuest', 'TeamMemberRole']) {
+    assert.ok(
+      guarded.includes('PLEventGuest: Index Only Scan PLEventGuest_eventUid_memberUid_idx'),
+      `the probe: ${guarded.join('; ')}`,
+    );
+    for (const table of ['Member', 'TeamMemberRole']) {
       assert.ok(
         guarded.some((access) => access.startsWith(`${table}: `)),
         `${table} is read: ${guarded.join('; ')}`,
@@ -140,21 +166,16 @@ describe('withIndexProbes', () => {
     }
   });
 
-  it("turns sequential scans off for the page loop's connection only", async () => {
-    const setting = async (handle: Db) => {
-      const [row] = await handle.$client`SELECT current_setting('enable_seqscan') AS value`;
-      return row!.value as string;
-    };
-    const during = await withIndexProbes(db, async (pages) => ({
-      pages: await setting(pages),
-      pool: await setting(db),
-    }));
-    assert.deepEqual(during, { pages: 'off', pool: 'on' });
+  it("keeps its setting to itself: the caller's session plans with sequential scans on", async () => {
+    const [row] = await sql<{ unlisted: number; after: string }[]>`
+      SELECT (SELECT count(*)::int FROM luma_guest_sync.not_yet_guests('no-such-event', ARRAY['a', 'b'])) AS unlisted,
+        current_setting('enable_seqscan') AS after`;
+    assert.deepEqual(row, { unlisted: 2, after: 'on' });
   });
 
   it('completes a sync whose pool has one connection, with the rate budget shared through that pool', async () => {
-    // The page loop takes a budget grant from the pool before every page: it must not
-    // hold the pool's only connection while it does.
+    // The page loop takes a budget grant from the pool before every page, and writes the
+    // page through the same pool: it must not hold the pool's only connection meanwhile.
     const pool = createDatabase({ url: database.url, poolMax: 1 });
     const event = await seedEvent(db);
     luma.serve({
@@ -184,51 +205,61 @@ describe('withIndexProbes', () => {
 
   it('a first sync into a table whose statistics say it is nearly empty probes it by index on every page', async () => {
     // A pool of one connection, as a long-running worker's: its page statement has been
-    // planned before, and its backend reports its table statistics when it exits.
+    // prepared and planned before, and its backend reports its table statistics when it exits.
     await firstSyncProbesByIndex(createDatabase({ url: database.url, poolMax: 1 }));
   });
 });
 
-describe('index probes behind a transaction-mode pooler (PgBouncer)', () => {
-  // PgBouncer refuses enable_seqscan as a startup setting: the page statement's own
-  // transaction carries it instead, unprepared.
-  const pooled = () => createDatabase({ url: viaPgBouncer(database.name), poolMax: 1, pooler: 'transaction' });
-  const settingNow = drizzleSql`SELECT current_setting('enable_seqscan') AS value`;
+describe('the page statements behind a transaction-mode pooler (PgBouncer) and directly', () => {
+  const routes = {
+    direct: (onQuery?: (query: string) => void) => createDatabase({ url: database.url, poolMax: 1, onQuery }),
+    'through PgBouncer': (onQuery?: (query: string) => void) =>
+      createDatabase({ url: viaPgBouncer(database.name), poolMax: 1, pooler: 'transaction', onQuery }),
+  };
 
-  it("turns sequential scans off in the page statement's transaction only, on the pool's connection", async () => {
-    const pool = pooled();
-    try {
-      const during = await withIndexProbes(pool.db, async (pages) => {
-        assert.equal(pages, pool.db, 'no connection of its own');
-        return executeWithIndexProbes<{ value: string }>(pages, settingNow);
+  for (const [route, pool] of Object.entries(routes)) {
+    it(`${route}: each page is one statement on the pool, in no transaction and with no setting of its own`, async () => {
+      const event = await seedEvent(db);
+      luma.serve({
+        events: {
+          [event.externalEventId!]: Array.from({ length: 30 }, (_, i) => ({ id: `gst-one-${i}`, email: emailOf(i) })),
+        },
       });
-      const [after] = await pool.db.execute<{ value: string }>(settingNow);
-      assert.deepEqual([during[0]?.value, after?.value], ['off', 'on']);
-    } finally {
-      await pool.close();
-    }
-  });
-
-  it('rolls a failing page statement back with its setting', async () => {
-    const pool = pooled();
-    try {
-      await assert.rejects(
-        executeWithIndexProbes(
-          pool.db,
-          drizzleSql`INSERT INTO "Team" (uid, name, "updatedAt") VALUES (NULL, 'x', now())`,
-        ),
-        /null value in column "uid"/,
+      const sent: string[] = [];
+      // The statements up to the last page (the finish has transactions of its own).
+      let pageLoop = 0;
+      const handle = pool((query) => sent.push(query));
+      const message = {
+        eventUid: event.uid,
+        externalEventId: event.externalEventId!,
+        locationUid: event.locationUid!,
+        providerType: 'LUMA' as const,
+      };
+      try {
+        const hooks = {
+          beforeFinish: async () => {
+            pageLoop = sent.length;
+          },
+        };
+        const result = await syncEvent(syncDeps(handle.db, { pageSize: 10, hooks }), message);
+        assert.deepEqual({ pages: result.pages, created: result.created }, { pages: 3, created: 30 });
+        const [after] = await handle.sql<{ value: string }[]>`SELECT current_setting('enable_seqscan') AS value`;
+        assert.equal(after?.value, 'on');
+      } finally {
+        await handle.close();
+      }
+      const pages = sent.slice(0, pageLoop);
+      assert.equal(pages.filter((query) => query.includes('luma_guest_sync.not_yet_guests')).length, 3);
+      assert.deepEqual(
+        pages.filter((query) => /^\s*(begin|commit|rollback|set)\b/i.test(query)),
+        [],
+        'no transaction or setting sent during the page loop',
       );
-      const [state] = await pool.db.execute<{ value: string; open: boolean }>(drizzleSql`
-        SELECT current_setting('enable_seqscan') AS value, now() <> statement_timestamp() AS open`);
-      assert.deepEqual(state, { value: 'on', open: false });
-    } finally {
-      await pool.close();
-    }
-  });
+    });
+  }
 
-  it('a first sync into a table whose statistics say it is nearly empty probes it by index on every page', async () => {
-    await firstSyncProbesByIndex(pooled());
+  it('through PgBouncer: a first sync into a table whose statistics say it is nearly empty probes it by index on every page', async () => {
+    await firstSyncProbesByIndex(routes['through PgBouncer']());
   });
 });
 

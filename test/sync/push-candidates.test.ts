@@ -268,3 +268,16 @@ describe('refreshPushCandidates', () => {
     assert.deepEqual(await refreshPushCandidates(deps, []), { upserted: 0, deleted: 0 });
   });
 });
+
+describe('refreshPushCandidates without a clock', () => {
+  it('judges the windows from the current time and stamps rows with it', async () => {
+    await setPushConfigs(db, defaultConfig);
+    const soon = Date.now() + 2 * DAY;
+    const event = await eventWithGuests(db, 3, { startDate: new Date(soon), endDate: new Date(soon + HOUR) });
+    const before = Date.now();
+    assert.deepEqual(await refreshPushCandidates({ db }, [event.uid]), { upserted: 1, deleted: 0 });
+    const [row] = await candidatesOf(db, event.uid);
+    assert.equal(row?.ruleKind, 'UPCOMING');
+    assert.ok(row!.updatedAt.getTime() >= before - 1000, 'stamped now');
+  });
+});
