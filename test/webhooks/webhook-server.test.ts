@@ -308,7 +308,7 @@ describe('the webhook server', () => {
     // Far more than the socket buffers hold: unread, the client could never finish sending it.
     const res = await fetch(s.url, { method: 'POST', body: 'x'.repeat(4 * 1024 * 1024) });
     assert.equal(res.status, 413);
-    assert.equal((await res.json()).outcome, 'too_large');
+    assert.equal(((await res.json()) as { outcome?: string }).outcome, 'too_large');
   });
 
   it('counts no outcome for a client that went away mid-body, and logs the failed read', BOUNDED, async () => {
