@@ -113,7 +113,7 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
   await retryUntil(stopping.signal, log, 'directory schema', async () => {
     // Bounded by the connect timeout, and logged below when it fails: the pool's own
     // queries would wait forever on an endpoint that takes connections and closes them.
-    await probeDatabase(config.database.url);
+    await probeDatabase(config.database.url, { pooler: config.database.pooler });
     const schema = await checkSchema(database.sql);
     if (!schema.ok) throw new Error(schema.message);
   });

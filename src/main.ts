@@ -156,7 +156,10 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     // command never hangs on an endpoint that takes connections and never serves them.
     if (parsed.command !== 'daemon') {
       const { probeDatabase } = await import('./db/probe.ts');
-      await probeDatabase(config.database.url);
+      // db:migrate takes no startup setting and works through any pooler (migrate.ts);
+      // the other commands' pool refuses a transaction-mode pooler with DATABASE_POOLER=none.
+      const pooler = parsed.command === 'db:migrate' ? 'transaction' : config.database.pooler;
+      await probeDatabase(config.database.url, { pooler });
     }
     return await runCommand(parsed, config, log);
   } catch (err) {

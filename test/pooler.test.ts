@@ -72,6 +72,32 @@ describe('the worker through PgBouncer in transaction mode', () => {
     }
   });
 
+  it('refuses DATABASE_POOLER=none at start: a command fails and the daemon stays unready, both saying to set DATABASE_POOLER=transaction', async () => {
+    // Named prepared statements do not survive PgBouncer 1.18's server-connection changes:
+    // left at "none", statements would fail or stall later, mid-sync. The direct
+    // connection's startup setting (session-settings.ts) is refused at once instead.
+    const stack = await startStack({ label: 'pooler_none' });
+    const env = { ...stack.env, DATABASE_URL: pooled(stack.database.name), DATABASE_POOLER: 'none' };
+    const remedy = /transaction-mode pooler such as PgBouncer.*set DATABASE_POOLER=transaction/;
+
+    const status = await runCliProcess(['status'], env);
+    assert.notEqual(status.code, 0);
+    assert.match(status.stderr, remedy);
+
+    const worker = await startWorkerProcess(env);
+    const waiting = await worker.waitForLog(
+      (l) => l.msg === 'waiting for a dependency' && l.what === 'directory schema',
+    );
+    assert.match(String(waiting.reason), remedy);
+    const readyz = await fetch(`${worker.url}/readyz`);
+    assert.equal(readyz.status, 503);
+    worker.child.kill('SIGTERM');
+    assert.equal(await worker.exited, 0);
+
+    const fixed = await runCliProcess(['status'], { ...env, DATABASE_POOLER: 'transaction' });
+    assert.equal(fixed.code, 0, fixed.stderr);
+  });
+
   it('db:migrate migrates a fresh database through it, and a second run applies none', async () => {
     const empty = await createTestDatabase({ migrate: false, label: 'pooler_migrate' });
     const env = { DATABASE_URL: pooled(empty.name) };

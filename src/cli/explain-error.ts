@@ -38,6 +38,9 @@ export interface ErrorContext {
 
 export function explainError(err: unknown, context: ErrorContext = {}): string {
   const chain = causes(err);
+  // Already says what is wrong and what to do; its cause alone would not name DATABASE_POOLER.
+  const mismatch = chain.find((e) => (e as Cause).name === 'DatabasePoolerMismatchError');
+  if (mismatch) return (mismatch as Error).message;
   const viaDatabase = chain.some(
     (e) =>
       e instanceof DrizzleQueryError ||

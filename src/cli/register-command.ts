@@ -9,7 +9,7 @@ export async function runRegisterCommand(config: Readonly<Config>, url: string) 
     return 2;
   }
   try {
-    const webhook = await registerWebhook(createLumaClient(config.luma), url);
+    const webhook = await registerWebhook(await createLumaClient(config.luma), url);
     process.stdout.write(`${JSON.stringify(webhook, null, 2)}\n`);
     process.stderr.write(
       `luma-guest-sync: webhook ${webhook.id} ${webhook.reused ? 'already existed' : 'created'}; store its secret as LUMA_WEBHOOK_SECRET\n`,

@@ -6,6 +6,7 @@ import { connectionOptions } from './connection-options.ts';
 import { describeDatabaseTarget, parseDatabaseUrl } from './database-url.ts';
 import { DEFAULT_CONNECT_TIMEOUT_SECONDS } from './probe.ts';
 import * as schema from './schema.ts';
+import { sessionSettings } from './session-settings.ts';
 
 export type Sql = postgres.Sql;
 /** How DATABASE_URL reaches PostgreSQL: directly (or through a session-mode pooler), or through a transaction-mode pooler. */
@@ -34,6 +35,8 @@ export interface DatabaseOptions {
   pooler?: Pooler;
   /** Closes a pooled connection idle this long (30 s; tests shrink it). */
   idleTimeoutSeconds?: number;
+  /** The server ends a session idle inside a transaction this long (60 s; direct connections only; session-settings.ts). */
+  idleInTransactionSeconds?: number;
   /** Called for every statement sent; benchmarks count statements per page with it. */
   onQuery?: (query: string) => void;
 }
@@ -43,7 +46,11 @@ export function createDatabase(options: DatabaseOptions): Database {
     connectionOptions(options.url, {
       max: options.poolMax,
       // TIMESTAMP(3) WITHOUT TIME ZONE holds UTC in this schema.
-      connection: { TimeZone: 'UTC', application_name: 'luma-guest-sync' },
+      connection: {
+        TimeZone: 'UTC',
+        application_name: 'luma-guest-sync',
+        ...sessionSettings(options.pooler, options.idleInTransactionSeconds),
+      },
       onnotice: () => {},
       debug: options.onQuery ? (_connection, query) => options.onQuery?.(query) : undefined,
       idle_timeout: options.idleTimeoutSeconds ?? 30,

@@ -1,6 +1,8 @@
 import postgres from 'postgres';
+import type { Pooler } from './client.ts';
 import { connectionOptions } from './connection-options.ts';
 import { parseDatabaseUrl } from './database-url.ts';
+import { isRefusedStartupSetting, sessionSettings } from './session-settings.ts';
 
 /** The worker's connect timeout when DATABASE_URL sets no connect_timeout (client.ts uses it too). */
 export const DEFAULT_CONNECT_TIMEOUT_SECONDS = 10;
@@ -13,6 +15,20 @@ export class DatabaseUnreachableError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'DatabaseUnreachableError';
+  }
+}
+
+/**
+ * DATABASE_POOLER=none, and the endpoint refused the direct connection's startup setting:
+ * a transaction-mode pooler (PgBouncer) is in between.
+ */
+export class DatabasePoolerMismatchError extends Error {
+  constructor(cause: unknown) {
+    super(
+      `the database endpoint refused a startup setting (${(cause as Error)?.message ?? String(cause)}): it is a transaction-mode pooler such as PgBouncer, which DATABASE_POOLER=none cannot use — set DATABASE_POOLER=transaction (docs/poolers.md)`,
+      { cause },
+    );
+    this.name = 'DatabasePoolerMismatchError';
   }
 }
 
@@ -35,7 +51,7 @@ export class DatabaseProbeError extends Error {
  * its connect timer each time, and the query waits forever. Ending the probe's own client
  * stops that loop; the worker's pool is opened only once the probe passed.
  */
-export async function probeDatabase(url: string, options: { timeoutMs?: number } = {}): Promise<void> {
+export async function probeDatabase(url: string, options: { timeoutMs?: number; pooler?: Pooler } = {}): Promise<void> {
   const target = parseDatabaseUrl(url);
   const seconds = target.connectTimeoutSeconds ?? DEFAULT_CONNECT_TIMEOUT_SECONDS;
   const timeoutMs = options.timeoutMs ?? seconds * 1000;
@@ -48,6 +64,8 @@ export async function probeDatabase(url: string, options: { timeoutMs?: number }
       fetch_types: false,
       // Unnamed statements: safe behind a transaction-mode pooler too.
       prepare: false,
+      // The pool's startup settings: a transaction-mode pooler refuses them here, at start.
+      connection: sessionSettings(options.pooler),
     }),
   );
   let timer: NodeJS.Timeout | undefined;
@@ -77,6 +95,7 @@ export async function probeDatabase(url: string, options: { timeoutMs?: number }
         `cannot reach the database at ${where} within ${timeoutMs / 1000} s: it accepted the connection and never answered — check the host and port in DATABASE_URL (and that nothing between holds the connection)`,
       );
     }
+    if (options.pooler !== 'transaction' && isRefusedStartupSetting(err)) throw new DatabasePoolerMismatchError(err);
     // The server's or the socket's own error, explained by explain-error.ts as the database's.
     throw new DatabaseProbeError(err);
   } finally {

@@ -1,8 +1,9 @@
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.ts';
 import type { Metrics } from './metrics.ts';
+import { createServer } from './node-http.ts';
 import type { ReadinessReport } from './readiness.ts';
 
 export interface HttpServerOptions {

@@ -111,7 +111,7 @@ try {
   const httpPort = await freePort();
   const webhookPort = await freePort();
   const webhookUrl = `http://127.0.0.1:${webhookPort}/webhooks/luma`;
-  const lumaClient = createLumaClient({ apiUrl: luma.url, apiKey: LUMA_KEY, requestTimeoutMs: 5_000 });
+  const lumaClient = await createLumaClient({ apiUrl: luma.url, apiKey: LUMA_KEY, requestTimeoutMs: 5_000 });
   const webhook = await registerWebhook(lumaClient, webhookUrl);
   say(`registered Luma webhook ${webhook.id} for ${webhookUrl} (what webhooks:register does)`);
 

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import got, { type Got } from 'got';
+import type { Got } from 'got';
 import type { Config } from '../config/config.ts';
 import { isPermanent, SyncDeferredError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -13,7 +13,7 @@ import type { FetchSummary, GuestBatch, GuestFetchOptions, GuestProvider } from 
 export type LumaConfig = Config['luma'];
 
 export interface LumaProviderDeps {
-  /** A client from createLumaClient; made from `config` when absent. */
+  /** A client from createLumaClient; made from `config`, on the first request, when absent. */
   http?: Got;
   config: LumaConfig;
   /** Every request, retries included, asks this budget first. */
@@ -36,8 +36,15 @@ export interface LumaProviderDeps {
  * through an injectable sleep, which got's own retry loop and hooks cannot do. Bodies are
  * read as bounded streams (bounded-body.ts).
  * Redirects are not followed so the API key is never sent to another host.
+ *
+ * got is imported here, when a client is first needed, not when the worker starts: got and
+ * its dependencies (http2, an Intl.ListFormat built at import) hold ~11 MB for the life of the
+ * process, and a daemon at rest never calls Luma (docs/memory.md).
  */
-export function createLumaClient(config: Pick<LumaConfig, 'apiUrl' | 'apiKey' | 'requestTimeoutMs'>): Got {
+export async function createLumaClient(
+  config: Pick<LumaConfig, 'apiUrl' | 'apiKey' | 'requestTimeoutMs'>,
+): Promise<Got> {
+  const { default: got } = await import('got');
   return got.extend({
     prefixUrl: config.apiUrl,
     headers: { 'x-luma-api-key': config.apiKey, accept: 'application/json' },
@@ -59,7 +66,15 @@ interface PageRequest {
 /** The Luma guest-list adapter. Reads both endpoint generations; see luma-page.ts. */
 export function createLumaProvider(deps: LumaProviderDeps): GuestProvider {
   const { config, limiter, log } = deps;
-  const http = deps.http ?? createLumaClient(config);
+  let http = deps.http;
+  let loading: Promise<Got> | undefined;
+  // The first request loads got (createLumaClient); later ones start without an await, so the
+  // look-ahead's request is under way before the page before it is handed over.
+  const client = async (): Promise<Got> => {
+    loading ??= createLumaClient(config);
+    http = await loading;
+    return http;
+  };
   const sleep = deps.sleep ?? ((ms: number, signal?: AbortSignal) => delay(ms, undefined, { signal }));
   const random = deps.random ?? Math.random;
   const backoff = { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs };
@@ -80,6 +95,7 @@ export function createLumaProvider(deps: LumaProviderDeps): GuestProvider {
     if (req.cursor !== null) searchParams.pagination_cursor = req.cursor;
     let rateLimited = 0;
     let retried = 0;
+    const luma = http ?? (await client());
 
     /** Throws `failure`'s error unless it is transient and retries are left; else waits. */
     const retryOrThrow = async (failure: Failure, attempt: number, status?: number, retryAfter?: string) => {
@@ -108,7 +124,7 @@ export function createLumaProvider(deps: LumaProviderDeps): GuestProvider {
         // The request's slot counts until Luma has it for certain: its answer's headers have
         // arrived (or it failed); from then on, one window (rate-limit.ts).
         response = await getBounded(
-          http,
+          luma,
           path,
           { searchParams, signal: req.signal, onResponse: done },
           config.maxResponseBytes,

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createServer } from '../http/node-http.ts';
 import type { Logger } from '../log.ts';
 import type { Offer } from './debounce.ts';
 import { BadDeliveryError, parseDelivery } from './delivery.ts';

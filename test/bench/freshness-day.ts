@@ -152,7 +152,10 @@ export async function runFreshnessDay(
     });
     receiver = running;
     const url = `http://127.0.0.1:${running.port}/webhooks/luma`;
-    await registerWebhook(createLumaClient({ apiUrl: luma.url, apiKey: SIM_API_KEY, requestTimeoutMs: 5000 }), url);
+    await registerWebhook(
+      await createLumaClient({ apiUrl: luma.url, apiKey: SIM_API_KEY, requestTimeoutMs: 5000 }),
+      url,
+    );
   }
   if (mode === 'tiers') {
     const tickMs = 5 * MIN;

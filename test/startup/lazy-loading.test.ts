@@ -35,6 +35,30 @@ describe('loading', () => {
     ]);
   });
 
+  it("the daemon's modules load got only when a Luma request is made", () => {
+    // got and its dependencies hold ~11 MB; a daemon at rest never calls Luma (docs/memory.md).
+    const { packages } = importGraph(path.join(ROOT, 'src/daemon.ts'), { dynamic: false });
+    assert.deepEqual(
+      packages.filter((p) => p.specifier === 'got'),
+      [],
+      'got imported when the daemon loads',
+    );
+  });
+
+  it("loading the daemon's modules loads no undici (an ES import of node:http would)", async () => {
+    // Node builds node:http's ES facade by reading every export, and three of them are lazy
+    // getters that load undici: ~13 MB the daemon never uses (src/http/node-http.ts).
+    const script = `
+      import { loadDrizzleAsCommonJs } from './src/drizzle-as-commonjs.ts';
+      loadDrizzleAsCommonJs();
+      await import('./src/daemon.ts');
+      process.stdout.write(JSON.stringify(process.moduleLoadList.filter((m) => m.includes('undici'))));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: ROOT,
+    });
+    assert.deepEqual(JSON.parse(stdout), []);
+  });
+
   it('a command run loads drizzle-orm as CommonJS only, never its ES build', async () => {
     // db:migrate loads drizzle's client, its migration-file reader and errors: against a real, empty database,
     // since a refused connection now ends every command at its first reach of the database

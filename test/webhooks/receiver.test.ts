@@ -45,7 +45,10 @@ async function receiver(env: Record<string, string> = {}, options: { register?: 
   let secret = '';
   if (options.register !== false) {
     secret = (
-      await registerWebhook(createLumaClient({ apiUrl: luma.url, apiKey: SIM_API_KEY, requestTimeoutMs: 5000 }), url)
+      await registerWebhook(
+        await createLumaClient({ apiUrl: luma.url, apiKey: SIM_API_KEY, requestTimeoutMs: 5000 }),
+        url,
+      )
     ).secret;
   }
   const running = await startWebhookReceiver({
