@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { MAX_FIELD_LENGTH, parseSyncMessage } from '../../src/consume/message.ts';
+import { EXCERPT_LENGTH, excerpt, MAX_FIELD_LENGTH, parseSyncMessage } from '../../src/consume/message.ts';
 import { PermanentError } from '../../src/errors.ts';
 import { PROVIDER_TYPES } from '../../src/providers/types.ts';
 import { triggerOf } from '../../src/sync/types.ts';
@@ -162,5 +162,67 @@ describe('parseSyncMessage', () => {
       { requiredKeys: ['eventUid', 'externalEventId', 'locationUid', 'providerType'] },
     );
     fc.assert(fc.property(message, (m) => assert.deepEqual(parseSyncMessage(JSON.stringify(m)), { ...m })));
+  });
+
+  it('takes scheduledFor as Date.toISOString() writes it, milliseconds optional, and nothing else Date.parse would take', () => {
+    for (const scheduledFor of ['2031-06-01T03:00:00Z', '2031-06-01T03:00:00.5Z', '2031-06-01T03:00:00.000Z']) {
+      assert.equal(parseSyncMessage(JSON.stringify({ ...valid, scheduledFor })).scheduledFor, scheduledFor);
+    }
+    // Each of these is a date to Date.parse; none is the UTC instant a slot is written as.
+    for (const scheduledFor of [
+      '2031-06-01',
+      'June 1, 2031 03:00 UTC',
+      '2031-06-01T03:00:00+02:00',
+      '2031-06-01T03:00:00.1234Z',
+      '+012031-06-01T03:00:00.000Z',
+    ]) {
+      rejects(
+        JSON.stringify({ ...valid, scheduledFor }),
+        'bad_message',
+        /scheduledFor is a string; expected an ISO-8601/,
+      );
+    }
+    // Not a string, though its text is an instant.
+    rejects(
+      JSON.stringify({ ...valid, scheduledFor: ['2031-06-01T03:00:00Z'] }),
+      'bad_message',
+      /scheduledFor is an array; expected an ISO-8601/,
+    );
+  });
+
+  it('takes a null scheduledFor or trigger as absent, as an older producer writes them', () => {
+    const parsed = parseSyncMessage(JSON.stringify({ ...valid, scheduledFor: null, trigger: null }));
+    const { scheduledFor: _, ...rest } = valid;
+    assert.deepEqual(parsed, rest);
+  });
+
+  it('calls a blank providerType a malformed message, not an unknown provider', () => {
+    rejects(
+      JSON.stringify({ ...valid, providerType: '  ' }),
+      'bad_message',
+      /providerType is a string; expected one of/,
+    );
+    rejects(JSON.stringify({ ...valid, providerType: '' }), 'bad_message', /providerType is an empty string/);
+  });
+
+  it('takes an id of exactly the longest accepted length', () => {
+    const id = 'x'.repeat(MAX_FIELD_LENGTH);
+    assert.equal(parseSyncMessage(JSON.stringify({ ...valid, locationUid: id })).locationUid, id);
+  });
+});
+
+describe('excerpt', () => {
+  it('quotes a short text whole, and cuts a longer one at the limit with an ellipsis', () => {
+    assert.equal(excerpt('x'.repeat(EXCERPT_LENGTH)), 'x'.repeat(EXCERPT_LENGTH));
+    assert.equal(excerpt('x'.repeat(EXCERPT_LENGTH + 1)), `${'x'.repeat(EXCERPT_LENGTH)}…`);
+    assert.equal(excerpt('abcdef', 3), 'abc…');
+  });
+
+  it('replaces control characters, so a body cannot forge log lines', () => {
+    assert.equal(excerpt('a\nb\u0000c\u007fd\te'), 'a?b?c?d?e');
+  });
+
+  it('gives an empty text for a missing body', () => {
+    assert.equal(excerpt(undefined), '');
   });
 });

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { CreateQueueCommand, type Message } from '@aws-sdk/client-sqs';
+import { excerpt } from '../../src/consume/message.ts';
 import { dropPoison } from '../../src/consume/poison.ts';
 import { PermanentError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
-import { captureLogger, createFifoQueue, createTestSqs, receiveAll } from '../support/sqs-queue.ts';
+import { captureLogger, countCommands, createFifoQueue, createTestSqs, receiveAll } from '../support/sqs-queue.ts';
 
 const sqs = createTestSqs();
 const message: Message = { MessageId: 'm-1', Body: '{"eventUid":"ev-1"}' };
@@ -92,5 +93,34 @@ describe('dropPoison', () => {
     assert.equal(line?.kind, 'bad_message');
     assert.equal(line?.reason, error.message);
     assert.ok(line?.err, 'the copy’s own error');
+  });
+
+  it('without a poison queue sends nothing and drops the message: nothing to keep it for', async () => {
+    const sent = countCommands(sqs);
+    const { log, lines } = captureLogger();
+
+    const copied = await dropPoison({ sqs, log }, message, error, context);
+
+    assert.equal(copied, true);
+    assert.equal(sent.get('SendMessageCommand') ?? 0, 0);
+    assert.equal(lines.filter((l) => l.msg === 'message can never succeed: dropped').length, 1);
+  });
+
+  it('logs a dropped message with its context, kind, reason, a bounded excerpt of its body and the poison queue', async () => {
+    const poison = await createFifoQueue(sqs, { label: 'poison-logged' });
+    const { log, lines } = captureLogger();
+    const long: Message = { MessageId: 'm-long', Body: `{"eventUid":"${'x'.repeat(500)}"}` };
+
+    await dropPoison({ sqs, log, poisonQueueUrl: poison.url }, long, error, { ...context, messageId: 'm-long' });
+
+    const line = lines.find((l) => l.msg === 'message can never succeed: dropped');
+    assert.equal(line?.messageId, 'm-long');
+    assert.equal(line?.receiveCount, 1);
+    assert.equal(line?.groupId, 'ev-1');
+    assert.equal(line?.kind, 'bad_message');
+    assert.equal(line?.reason, error.message);
+    assert.equal(line?.body, excerpt(long.Body));
+    assert.ok(String(line?.body).length < long.Body!.length, 'an excerpt, not the whole body');
+    assert.equal(line?.poisonQueueUrl, poison.url);
   });
 });

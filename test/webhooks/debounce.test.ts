@@ -12,15 +12,16 @@ const event = (uid: string): SyncableEvent => ({
   providerType: 'LUMA',
 });
 
-function debouncer(caps: { perEvent?: number; perMinute?: number } = {}) {
-  const sent: Array<{ uid: string; window: string; at: number }> = [];
+function debouncer(caps: { perEvent?: number; perMinute?: number; requestsPerMinute?: number } = {}) {
+  const sent: Array<{ uid: string; window: string; at: number; early: boolean }> = [];
   const errors: unknown[] = [];
   const d = new WebhookDebouncer({
     windowMs: WINDOW,
     maxPerEventPerHour: caps.perEvent ?? 100,
     maxPerMinute: caps.perMinute ?? 100,
-    send: async (e, windowStart) => {
-      sent.push({ uid: e.eventUid, window: windowStart.toISOString(), at: Date.now() });
+    ...(caps.requestsPerMinute === undefined ? {} : { requestsPerMinute: caps.requestsPerMinute }),
+    send: async (e, windowStart, early) => {
+      sent.push({ uid: e.eventUid, window: windowStart.toISOString(), at: Date.now(), early });
     },
     log: { error: (obj: unknown) => errors.push(obj) } as never,
   });
@@ -177,5 +178,61 @@ describe('the webhook debouncer', () => {
     const logged = errors[0] as { err?: Error; eventUid?: string };
     assert.equal(logged.eventUid, 'a');
     assert.match(logged.err?.message ?? '', /queue unreachable/);
+  });
+
+  it('marks only a send at its window’s end as on time: one sent by stop(), or offered after it, is early', async () => {
+    const { d, sent } = debouncer();
+    d.offer(event('on-time'));
+    mock.timers.tick(WINDOW);
+    d.offer(event('by-stop'));
+    await d.stop();
+    d.offer(event('after-stop'));
+    await new Promise((resolve) => setImmediate(resolve));
+    // An early send must not take the window's deduplication id (issue 21): the flag decides it.
+    assert.deepEqual(
+      sent.map((s) => [s.uid, s.early]),
+      [
+        ['on-time', false],
+        ['by-stop', true],
+        ['after-stop', true],
+      ],
+    );
+  });
+
+  it('schedules sends within the Luma requests a minute allows, summing each send’s cost, up to the limit exactly', async () => {
+    const { d } = debouncer({ requestsPerMinute: 10 });
+    assert.equal(d.offer(event('a'), 4), 'scheduled');
+    assert.equal(d.offer(event('b'), 4), 'scheduled');
+    assert.equal(d.offer(event('c'), 3), 'capped', '11 requests would exceed 10');
+    assert.equal(d.offer(event('d'), 2), 'scheduled', 'exactly 10 is within the limit');
+    assert.equal(d.offer(event('e'), 1), 'capped');
+    await d.stop();
+  });
+
+  it('counts a send’s cost against the requests a minute for exactly one minute', async () => {
+    const { d } = debouncer({ requestsPerMinute: 5 });
+    assert.equal(d.offer(event('a'), 5), 'scheduled');
+    mock.timers.tick(60_000 - 1);
+    assert.equal(d.offer(event('b'), 1), 'capped', 'still within the minute');
+    mock.timers.tick(1);
+    assert.equal(d.offer(event('b'), 5), 'scheduled', 'a minute later the whole limit is free again');
+    await d.stop();
+  });
+
+  it('lets any cost through when no requests-a-minute limit is given', async () => {
+    const { d } = debouncer();
+    assert.equal(d.offer(event('a'), 1_000_000), 'scheduled');
+    assert.equal(d.offer(event('b'), 1_000_000), 'scheduled');
+    await d.stop();
+  });
+
+  it('frees the all-events cap exactly one minute after a send was scheduled', async () => {
+    const { d } = debouncer({ perMinute: 1 });
+    assert.equal(d.offer(event('a')), 'scheduled');
+    mock.timers.tick(60_000 - 1);
+    assert.equal(d.offer(event('b')), 'capped');
+    mock.timers.tick(1);
+    assert.equal(d.offer(event('b')), 'scheduled');
+    await d.stop();
   });
 });
