@@ -5,31 +5,18 @@
  * synced against the directory's event, with a warning that names what changed.
  */
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import pino from 'pino';
 import { PermanentError } from '../../src/errors.ts';
 import { loadTarget } from '../../src/sync/load-target.ts';
 import type { SyncMessage } from '../../src/sync/types.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { seedEvent, seedLocation, syncMessageFor } from '../support/seed.ts';
+import { captureLogger } from '../support/sqs-queue.ts';
 
 const { db } = await createTestDatabase({ label: 'load_target' });
 
-/** A real pino logger whose lines are kept for assertions. */
-function captured() {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      for (const text of String(chunk).split('\n')) if (text) lines.push(JSON.parse(text));
-      done();
-    },
-  });
-  return { log: pino({ level: 'debug' }, stream), lines };
-}
-
 async function refusal(message: SyncMessage): Promise<string> {
-  const { log, lines } = captured();
+  const { log, lines } = captureLogger();
   const err = await loadTarget(db, message, log).then(
     () => assert.fail('loaded an event that cannot be synced'),
     (e: unknown) => e,
@@ -42,7 +29,7 @@ async function refusal(message: SyncMessage): Promise<string> {
 describe('loading the event a message names', () => {
   it('returns the event as the directory has it, logging nothing when the message agrees', async () => {
     const event = await seedEvent(db);
-    const { log, lines } = captured();
+    const { log, lines } = captureLogger();
 
     const target = await loadTarget(db, syncMessageFor(event), log);
 
@@ -57,7 +44,7 @@ describe('loading the event a message names', () => {
   it('syncs a message whose location is out of date at the directory’s location, warning with both', async () => {
     const event = await seedEvent(db);
     const old = await seedLocation(db);
-    const { log, lines } = captured();
+    const { log, lines } = captureLogger();
 
     const target = await loadTarget(db, syncMessageFor(event, { locationUid: old.uid }), log);
 
@@ -76,7 +63,7 @@ describe('loading the event a message names', () => {
 
   it('syncs a message whose Luma id is out of date against the directory’s Luma event, warning', async () => {
     const event = await seedEvent(db);
-    const { log, lines } = captured();
+    const { log, lines } = captureLogger();
 
     const target = await loadTarget(db, syncMessageFor(event, { externalEventId: 'evt-relinked-away' }), log);
 

@@ -7,31 +7,19 @@
  * others are written, and the warning names it.
  */
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import type { SQL } from 'drizzle-orm';
-import pino from 'pino';
 import type { Db } from '../../src/db/client.ts';
 import { refreshSentNotifications } from '../../src/sync/push-notifications.ts';
 import { writeNotifications } from '../../src/sync/push-queries.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { DAY, seedEvent, seedGuest, seedLocation, seedMember } from '../support/seed.ts';
 import { notification, seedCandidate, seedNotification, setPushConfigs } from '../support/seed-push.ts';
+import { captureLogger } from '../support/sqs-queue.ts';
 
 const { db, sql } = await createTestDatabase({ label: 'push_notifications_edges' });
 await setPushConfigs(db, { minAttendeesPerEvent: 1, upcomingWindowDays: 7, reminderDaysBefore: 1 });
 const NOW = new Date('2026-03-10T12:00:00.000Z');
-
-function captured() {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      for (const text of String(chunk).split('\n')) if (text) lines.push(JSON.parse(text));
-      done();
-    },
-  });
-  return { log: pino({ level: 'debug' }, stream), lines };
-}
 
 const sent = (gatheringUid: string, extra: Record<string, unknown> = {}) =>
   seedNotification(db, {
@@ -59,7 +47,7 @@ describe('refreshSentNotifications, edges', () => {
       eventStartDate: event.startDate,
       eventEndDate: event.endDate,
     });
-    const { log, lines } = captured();
+    const { log, lines } = captureLogger();
 
     assert.deepEqual(await refreshSentNotifications({ db, now: () => NOW, log }, [location.uid]), { updated: 2 });
 
@@ -91,7 +79,7 @@ describe('refreshSentNotifications, edges', () => {
   it('skips, and says so at debug level, a notification without a known rule kind', async () => {
     const location = await seedLocation(db);
     const notice = await sent(location.uid, { ruleKind: 'LATER' });
-    const { log, lines } = captured();
+    const { log, lines } = captureLogger();
 
     assert.deepEqual(await refreshSentNotifications({ db, now: () => NOW, log }, [location.uid]), { updated: 0 });
 
@@ -128,7 +116,7 @@ describe('refreshSentNotifications, edges', () => {
           };
         },
       }) as Db;
-      const { log, lines } = captured();
+      const { log, lines } = captureLogger();
 
       const result = await refreshSentNotifications({ db: hooked, now: () => NOW, ...(withLogger ? { log } : {}) }, [
         location.uid,
