@@ -50,9 +50,14 @@ describe('the fenced page insert', () => {
       await committed;
     });
     await rowWritten;
+    // Settled into a value at once: the page fails as soon as the other writer commits,
+    // which may be before `await outside` returns (an unhandled rejection in between).
     const page = addPageGuests({ db }, target, [externalGuest('gst-page', member.email!)], {
       fence: { claim, checkpoint },
-    });
+    }).then(
+      () => undefined,
+      (err: Error) => err,
+    );
     await until('the page insert to wait for the other writer', async () => {
       const [row] = await sql<{ waiting: number }[]>`
         SELECT count(*)::int AS waiting FROM pg_stat_activity
@@ -62,10 +67,11 @@ describe('the fenced page insert', () => {
     commit();
     await outside;
 
-    await assert.rejects(page, (err: Error) =>
-      /PLEventGuest_synced_event_member_key/.test(
-        `${err.message} ${(err.cause as Error | undefined)?.message ?? ''} ${JSON.stringify(err)}`,
-      ),
+    const err = await page;
+    assert.ok(err instanceof Error, 'the page failed');
+    assert.match(
+      `${err.message} ${(err.cause as Error | undefined)?.message ?? ''} ${JSON.stringify(err)}`,
+      /PLEventGuest_synced_event_member_key/,
     );
     assert.deepEqual(
       (await guestsOf(db, event.uid)).map((r) => r.externalGuestId),
