@@ -275,8 +275,11 @@ describe('createSharedBudget', () => {
     // Unaborted, both would wait about a minute and then be granted: rejecting is the proof.
     second.abort(new Error('second gave up'));
     first.abort(new Error('first gave up'));
-    await assert.rejects(waitingSecond, /second gave up/);
-    await assert.rejects(waitingFirst, /first gave up/);
+    // Both observed at once: either may reject while the other is awaited.
+    await Promise.all([
+      assert.rejects(waitingSecond, /second gave up/),
+      assert.rejects(waitingFirst, /first gave up/),
+    ]);
 
     assert.equal((await startsOf(database.sql, key)).length, 2);
     const aborted = AbortSignal.abort(new Error('already aborted'));
