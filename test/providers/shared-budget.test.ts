@@ -276,10 +276,7 @@ describe('createSharedBudget', () => {
     second.abort(new Error('second gave up'));
     first.abort(new Error('first gave up'));
     // Both observed at once: either may reject while the other is awaited.
-    await Promise.all([
-      assert.rejects(waitingSecond, /second gave up/),
-      assert.rejects(waitingFirst, /first gave up/),
-    ]);
+    await Promise.all([assert.rejects(waitingSecond, /second gave up/), assert.rejects(waitingFirst, /first gave up/)]);
 
     assert.equal((await startsOf(database.sql, key)).length, 2);
     const aborted = AbortSignal.abort(new Error('already aborted'));
