@@ -89,7 +89,8 @@ try {
     ],
   };
 
-  const [{ pid }] = await conn<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+  const [backend] = await conn<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+  const pid = backend!.pid;
   const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
   let events = 0;
   for (let round = 0; round < rounds; round++) {
