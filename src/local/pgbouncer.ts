@@ -22,6 +22,11 @@ export interface PgBouncerSettings {
   serverLifetime?: number;
   /** Server connections per database and user (PgBouncer's default is 20). */
   defaultPoolSize?: number;
+  /**
+   * Disconnects a client idle inside a transaction this long, which ends the transaction on
+   * the server and frees its row locks (PgBouncer's default is 0, never).
+   */
+  idleTransactionTimeout?: number;
   /** Startup parameters accepted and dropped instead of refused, e.g. ["options"]. */
   ignoreStartupParameters?: string[];
 }
@@ -84,6 +89,7 @@ export async function startPgBouncer(upstreamUrl: string, settings: PgBouncerSet
       `default_pool_size = ${settings.defaultPoolSize ?? 20}`,
       `server_idle_timeout = ${settings.serverIdleTimeout ?? 600}`,
       `server_lifetime = ${settings.serverLifetime ?? 3600}`,
+      `idle_transaction_timeout = ${settings.idleTransactionTimeout ?? 0}`,
       `ignore_startup_parameters = ${(settings.ignoreStartupParameters ?? []).join(',')}`,
       'server_tls_sslmode = disable',
       'log_connections = 0',

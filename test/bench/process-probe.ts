@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import type { Sql } from '../../src/db/client.ts';
 
 const MiB = 2 ** 20;
 /** Clock ticks per second of /proc/<pid>/stat's CPU times (USER_HZ, 100 on Linux). */
@@ -46,4 +47,32 @@ export async function timeCommand(
   const seconds = [...children.matchAll(/(\d+)m([\d.]+)s/g)].map(([, m, s]) => Number(m) * 60 + Number(s));
   if (seconds.length !== 2) throw new Error(`cannot read the CPU time of ${command.join(' ')} from "${out}"`);
   return { wallMs, cpuMs: (seconds[0]! + seconds[1]!) * 1000, code: code ?? -1 };
+}
+
+/**
+ * The CPU time the backends of `sql`'s database have used so far, in ms, for a server on
+ * this machine (from /proc; undefined when a backend's process is not visible here, e.g.
+ * a DATABASE_URL on another host). A backend that exits between two readings takes its
+ * time with it, so compare readings around work on long-lived pool connections.
+ */
+export async function databaseCpuMs(sql: Sql): Promise<Map<number, number> | undefined> {
+  const rows = await sql<{ pid: number }[]>`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`;
+  const times = new Map<number, number>();
+  try {
+    for (const { pid } of rows) {
+      // Another host's (or container's) process ids may name some other process here.
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') return undefined;
+      times.set(pid, cpuMsOf(pid));
+    }
+  } catch {
+    return undefined;
+  }
+  return times;
+}
+
+/** The backends' CPU time between two readings of databaseCpuMs (a new backend counts from 0). */
+export function databaseCpuSpent(before: Map<number, number>, after: Map<number, number>): number {
+  let spent = 0;
+  for (const [pid, ms] of after) spent += ms - (before.get(pid) ?? 0);
+  return spent;
 }

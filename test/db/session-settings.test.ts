@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { createDatabase, type Pooler } from '../../src/db/client.ts';
 import { sessionSettings } from '../../src/db/session-settings.ts';
-import { createTestDatabase } from '../support/db.ts';
+import { createTestDatabase, withDatabase } from '../support/db.ts';
+import { startTestPgBouncer } from '../support/pgbouncer.ts';
 import { seedEvent } from '../support/seed.ts';
 
 const database = await createTestDatabase({ label: 'session_settings' });
@@ -20,11 +21,11 @@ after(() => database.close());
  * reserved connection rather than sql.begin: postgres.js 3.4.9 throws from a timer when a
  * connection closes under a transaction it opened itself (porsager/postgres#1208).
  */
-async function stalledHolder(pooler: Pooler) {
+async function stalledHolder(pooler: Pooler, url = database.url) {
   const event = await seedEvent(database.db);
   await database.sql`INSERT INTO luma_guest_sync.event_claim (event_uid, token, holder, claimed_at, expires_at)
     VALUES (${event.uid}, nextval('luma_guest_sync.event_claim_token'), 'paused:1', now(), now() + interval '1 hour')`;
-  const holder = createDatabase({ url: database.url, poolMax: 1, pooler, idleInTransactionSeconds: 1 });
+  const holder = createDatabase({ url, poolMax: 1, pooler, idleInTransactionSeconds: 1 });
   const connection = await holder.sql.reserve();
   await connection`BEGIN`;
   const [{ pid }] = (await connection`SELECT pg_backend_pid() AS pid`) as unknown as [{ pid: number }];
@@ -58,6 +59,17 @@ describe("the worker's session settings", () => {
     try {
       assert.equal(await takeover(holder.event.uid, 30_000), 'taken');
       assert.equal(await holder.alive(), false, "the holder's session was ended by the server");
+    } finally {
+      await holder.close();
+    }
+  });
+
+  it("behind PgBouncer, its idle_transaction_timeout ends the stalled holder's transaction, and a takeover gets the claim row", async () => {
+    const bouncer = await startTestPgBouncer({ idleTransactionTimeout: 1 });
+    const holder = await stalledHolder('transaction', withDatabase(bouncer.url, database.name));
+    try {
+      assert.equal(await takeover(holder.event.uid, 30_000), 'taken');
+      assert.equal(await holder.alive(), false, "the holder's server session was ended");
     } finally {
       await holder.close();
     }

@@ -6,7 +6,9 @@
  *   statement with an empty one, which every test touching it kills trivially and which
  *   says nothing about the statement's logic. The SQL is mutated by hand instead, a clause
  *   at a time (test/mutation/sql-mutants.json, run by sql-mutants.ts).
- * - The message (constant text) of a log call: `log.info({…}, 'sync complete')`.
+ * - The message (constant text) of a log call: `log.info({…}, 'sync complete')`, also
+ *   through an optional logger or method (`log?.debug(…)`, `deps.log?.warn(…)`,
+ *   `log.debug?.(…)`: Babel's OptionalCallExpression and OptionalMemberExpression).
  * - The message of a thrown error: `new PermanentError('event_deleted', `…`)` keeps the
  *   kind (behaviour: it decides retry or poison) and leaves out the text.
  *
@@ -31,11 +33,15 @@ interface Node {
 
 const LOG_METHODS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
 const isText = (node: Node | undefined) => node?.type === 'StringLiteral' || node?.type === 'TemplateLiteral';
+/** `a.b` and `a?.b`; `f()` and the calls of an optional chain (`a?.b()`, `a.b?.()`). */
+const isMember = (node: Node | undefined) =>
+  node?.type === 'MemberExpression' || node?.type === 'OptionalMemberExpression';
+const isCall = (node: Node | undefined) => node?.type === 'CallExpression' || node?.type === 'OptionalCallExpression';
 
 function calleeName(node: Node | undefined): string | undefined {
   if (!node) return undefined;
   if (node.type === 'Identifier') return node.name;
-  if (node.type === 'MemberExpression') return node.property?.name;
+  if (isMember(node)) return node.property?.name;
   return undefined;
 }
 
@@ -54,10 +60,10 @@ export function ignoreReason(path: Path): string | undefined {
   const args = parent.arguments ?? [];
   const position = args.indexOf(node);
   if (position < 0) return undefined;
-  if (parent.type === 'CallExpression' && parent.callee?.type === 'MemberExpression') {
+  if (isCall(parent) && isMember(parent.callee)) {
     const method = calleeName(parent.callee);
     if (method && LOG_METHODS.has(method) && position === args.length - 1 && position <= 1) return 'log message';
-    if (method === 'raw' && calleeName(parent.callee.object) === 'sql') return 'SQL text';
+    if (method === 'raw' && calleeName(parent.callee?.object) === 'sql') return 'SQL text';
   }
   if (parent.type === 'NewExpression' && /Error$/.test(calleeName(parent.callee) ?? '')) {
     // (kind, message[, options]) or (message[, options]): the kind is behaviour, the message

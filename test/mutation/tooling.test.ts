@@ -65,6 +65,27 @@ describe('the mutation tooling', () => {
     const withCause = { type: 'NewExpression', callee: id('Error'), arguments: [plain, { type: 'ObjectExpression' }] };
     assert.equal(ignoreReason(pathOf(plain, withCause)), 'error message');
 
+    // An optional logger or method: Babel parses `log?.debug(…)` and `deps.log?.warn(…)` as an
+    // OptionalCallExpression of an OptionalMemberExpression, `log.debug?.(…)` as one of a
+    // MemberExpression.
+    const optional = text('waiting for the shared luma request budget');
+    const optionalMember = { ...member('log', 'debug'), type: 'OptionalMemberExpression', optional: true };
+    const optionalLogger = {
+      type: 'OptionalCallExpression',
+      callee: optionalMember,
+      arguments: [id('wait'), optional],
+    };
+    assert.equal(ignoreReason(pathOf(optional, optionalLogger)), 'log message', 'log?.debug(…)');
+    const deepLogger = {
+      ...optionalLogger,
+      callee: { ...optionalMember, object: member('deps', 'log'), property: id('warn') },
+    };
+    assert.equal(ignoreReason(pathOf(optional, deepLogger)), 'log message', 'deps.log?.warn(…)');
+    const optionalMethod = { ...optionalLogger, callee: member('log', 'debug') };
+    assert.equal(ignoreReason(pathOf(optional, optionalMethod)), 'log message', 'log.debug?.(…)');
+    const optionalOther = { ...optionalLogger, callee: { ...optionalMember, property: id('endsWith') } };
+    assert.equal(ignoreReason(pathOf(optional, optionalOther)), undefined, 'url?.endsWith(…) is behaviour');
+
     const suffix = text('.fifo');
     const endsWith = { type: 'CallExpression', callee: member('url', 'endsWith'), arguments: [suffix] };
     assert.equal(ignoreReason(pathOf(suffix, endsWith)), undefined);

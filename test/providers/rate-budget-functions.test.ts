@@ -68,6 +68,41 @@ describe('the rate budget functions', () => {
     assert.deepEqual(await stored(key), { ends: [], holds: [] });
   });
 
+  it('keeps only the last window’s ended requests in the budget’s row', async () => {
+    // Every Luma request leaves its end in the row: an end a window old no longer counts,
+    // and is dropped by the next reservation, or the row (read, sorted and rewritten by
+    // every reservation of every replica) would grow by one entry per request forever.
+    const key = newKey();
+    const first = await reserve(key, 5, 100, 60_000);
+    await sql`SELECT luma_guest_sync.end_rate_slot(${key}, ${first.slot_at}::timestamptz, NULL)`;
+    assert.equal((await stored(key)).ends.length, 1);
+    await delay(300);
+    const next = await reserve(key, 5, 100, 60_000);
+    assert.deepEqual(await stored(key), { ends: [], holds: [next.slot_at] });
+  });
+
+  it('after the limit is lowered, reserves the slot for when enough requests have left, not the first', async () => {
+    const key = newKey();
+    // Four requests ended under a limit of 4, 40, 30, 20 and 10 s ago, in a window of 60 s.
+    // The limit is then lowered to 2 (a replica with the new setting): three of the four
+    // must leave before fewer than 2 remain, so the slot is the third's, 40 s from now (the
+    // first's, 20 s from now, would let 4 requests count against a limit of 2).
+    await reserve(key, 4, 60_000, 60_000);
+    const [clock] = await sql<{ base: string }[]>`SELECT clock_timestamp()::text AS base`;
+    const base = clock!.base;
+    await sql`
+      UPDATE luma_guest_sync.rate_budget
+      SET holds = '{}',
+        starts = ARRAY[${base}::timestamptz - interval '40 seconds', ${base}::timestamptz - interval '30 seconds',
+                       ${base}::timestamptz - interval '20 seconds', ${base}::timestamptz - interval '10 seconds']
+      WHERE "key" = ${key}`;
+    const next = await reserve(key, 2, 60_000, 60_000);
+    assert.ok(next.slot_at, 'every leaving time is known: a slot is reserved');
+    const [gap] = await sql<{ ms: number }[]>`
+      SELECT (extract(epoch FROM ${next.slot_at}::timestamptz - ${base}::timestamptz) * 1000)::int AS ms`;
+    assert.equal(gap?.ms, 40_000, 'one window after the third of the four ended');
+  });
+
   it('gives back a slot of one key only, even when another key holds one at the same time', async () => {
     const [mine, theirs] = [newKey(), newKey()];
     const { slot_at } = await reserve(mine, 5, 60_000, 60_000);

@@ -1,38 +1,13 @@
+/**
+ * The scheduler on a real cron: firings skipped, late and missed because the event loop
+ * really was blocked. The same paths on a mocked clock, with every log field, are in
+ * scheduler-edges.test.ts (the mutation group's file: this one takes seconds per run).
+ */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { deduplicationId } from '../../src/schedule/enqueue.ts';
-import { createScheduler, runEnqueue, slotOf, slotPrecisionOf } from '../../src/schedule/scheduler.ts';
-import { createTestDatabase } from '../support/db.ts';
-import { DAY, seedEvent } from '../support/seed.ts';
-import {
-  captureLogger,
-  createFifoQueue,
-  createTestSqs,
-  queueDepth,
-  receiveAll,
-  waitFor,
-} from '../support/sqs-queue.ts';
-
-const { db } = await createTestDatabase({ label: 'scheduler' });
-const sqs = createTestSqs();
-
-describe('slotOf', () => {
-  it('truncates the scheduled time to the minute, in UTC', () => {
-    assert.equal(slotOf(new Date('2031-06-01T03:00:42.123Z')).toISOString(), '2031-06-01T03:00:00.000Z');
-    assert.equal(slotOf(new Date('2031-06-01T03:59:59.999Z')).toISOString(), '2031-06-01T03:59:00.000Z');
-  });
-
-  it('is as fine as the cron expression: a seconds field gives each second its own slot (and deduplication id)', () => {
-    assert.equal(slotPrecisionOf('0 3 * * *'), 'minute');
-    assert.equal(slotPrecisionOf(' */10 * * * * * '), 'second');
-    const at = (iso: string) => slotOf(new Date(iso), slotPrecisionOf('*/10 * * * * *')).toISOString();
-    assert.equal(at('2031-06-01T03:00:10.004Z'), '2031-06-01T03:00:10.000Z');
-    assert.equal(at('2031-06-01T03:00:20.000Z'), '2031-06-01T03:00:20.000Z');
-    const ids = ['03:00:10', '03:00:20'].map((t) => deduplicationId('evt', new Date(at(`2031-06-01T${t}.000Z`))));
-    assert.notEqual(ids[0], ids[1], 'two firings within one minute are not duplicates of each other');
-  });
-});
+import { createScheduler } from '../../src/schedule/scheduler.ts';
+import { captureLogger, waitFor } from '../support/sqs-queue.ts';
 
 /**
  * Starts `scheduler` (cron every 3 s), then blocks the event loop from just before one of
@@ -205,39 +180,5 @@ describe('createScheduler', () => {
     await scheduler.stop({ graceMs: 100 });
     assert.equal(aborted, true);
     await run;
-  });
-});
-
-describe('runEnqueue', () => {
-  it('discovers the syncable events and enqueues one message each, once per slot; dry run sends nothing', async () => {
-    const queue = await createFifoQueue(sqs, { label: 'run' });
-    const slot = new Date(Date.now() - (Date.now() % 60_000));
-    const syncable = [await seedEvent(db), await seedEvent(db), await seedEvent(db)];
-    await seedEvent(db, { endDate: new Date(Date.now() - DAY) });
-    await seedEvent(db, { isDeleted: true });
-    const { log, lines } = captureLogger();
-    const deps = { db, sqs, queueUrl: queue.url, log };
-
-    const dry = await runEnqueue(deps, slot, { dryRun: true });
-    assert.deepEqual(dry, { slot: slot.toISOString(), eventsFound: 3, enqueued: 0, failed: 0, calls: 0, dryRun: true });
-    assert.equal((await queueDepth(sqs, queue.url)).visible, 0);
-
-    const report = await runEnqueue(deps, slot);
-    assert.deepEqual(report, {
-      slot: slot.toISOString(),
-      eventsFound: 3,
-      enqueued: 3,
-      failed: 0,
-      calls: 1,
-      dryRun: false,
-    });
-    const line = lines.findLast((l) => l.msg === 'enqueue run complete');
-    assert.equal(line?.eventsFound, 3);
-    assert.equal(line?.enqueued, 3);
-
-    await runEnqueue(deps, slot); // a second replica, same slot
-    const messages = await receiveAll(sqs, queue.url);
-    assert.deepEqual(messages.map((m) => m.Attributes?.MessageGroupId).sort(), syncable.map((e) => e.uid).sort());
-    assert.equal(JSON.parse(messages[0]!.Body!).scheduledFor, slot.toISOString());
   });
 });
