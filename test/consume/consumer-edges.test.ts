@@ -1,23 +1,24 @@
 /**
  * What Stryker found unpinned in consumer.ts (docs/mutation.md), driven through a scripted
- * SQS client instead of a server: sqs-consumer's pollers run as in production, but every
- * receive, delete and visibility change is answered by the test, so it can hold one open
- * (a delete in flight at stop(), an extension in flight when a message is given back) and
- * the heartbeat's timer is mocked. What is pinned: the heartbeat chosen at start() and the
- * warning without one; start() once; isRunning; stopPolling() ending the open long poll
- * without reporting an SQS failure; stop()'s grace, its abort, its waits for aborted syncs
- * and for deletes and releases, and its lines; the in-flight count; a lost message
- * aborting its sync; the worker-level permanent kinds left for redelivery.
+ * SQS client (test/support/scripted-sqs.ts) instead of a server: sqs-consumer's pollers
+ * run as in production, but every receive, delete and visibility change is answered by
+ * the test, so it can hold one open (a delete in flight at stop(), an extension in flight
+ * when a message is given back), and the heartbeat's and stop()'s timers are mocked.
+ * What is pinned: the heartbeat chosen at start() and the warning without one; start()
+ * once; isRunning; stopPolling() ending the open long poll without reporting an SQS
+ * failure; stop()'s grace, its abort, its waits for aborted syncs and for deletes and
+ * releases, and its lines; the in-flight count; a lost message aborting its sync; the
+ * worker-level permanent kinds left for redelivery.
  */
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import { SyncConsumer, type SyncConsumerOptions } from '../../src/consume/consumer.ts';
 import { type HeartbeatFailureReason, MessageLostError } from '../../src/consume/heartbeat.ts';
 import type { FailureInfo } from '../../src/consume/process-message.ts';
 import { PermanentError, SyncDeferredError } from '../../src/errors.ts';
 import type { SyncMessage, SyncResult } from '../../src/sync/types.ts';
+import { messageFor, ScriptedSqs } from '../support/scripted-sqs.ts';
 import { captureLogger, waitFor } from '../support/sqs-queue.ts';
 
 /**
@@ -27,112 +28,6 @@ import { captureLogger, waitFor } from '../support/sqs-queue.ts';
 const bounded = { timeout: 20_000 };
 
 const QUEUE_URL = 'http://sqs.test/000000000000/sync.fifo';
-
-interface Call {
-  name: string;
-  input: Record<string, unknown>;
-  /** Visibility changes still unanswered when this call arrived. */
-  pendingVisibilityChanges: number;
-}
-
-/**
- * An SQS client answering what sqs-consumer and the consumer send. A receive waits for
- * `deliver()` (or its abort, which it reports); deletes and visibility changes answer at
- * once unless the test hooks them.
- */
-class ScriptedSqs {
-  readonly calls: Call[] = [];
-  abortedReceives = 0;
-  openReceives = 0;
-  /** Receives answer deliveries even after their abort (a server that already sent its answer). */
-  answerAfterAbort = false;
-  /** Every receive fails, as when the server cannot be reached. */
-  failReceives = false;
-  onDelete: (input: Record<string, unknown>) => Promise<unknown> | unknown = () => ({});
-  onChangeVisibility: (input: Record<string, unknown>) => Promise<unknown> | unknown = () => ({});
-  readonly #queued: Message[] = [];
-  readonly #waiting: Array<(message: Message) => void> = [];
-  #pendingVisibilityChanges = 0;
-
-  readonly client = {
-    send: (command: { constructor: { name: string }; input: Record<string, unknown> }, options?: unknown) =>
-      this.#send(command, options as { abortSignal?: AbortSignal } | undefined),
-  } as unknown as SQSClient;
-
-  deliver(message: Message): void {
-    const waiter = this.#waiting.shift();
-    if (waiter) waiter(message);
-    else this.#queued.push(message);
-  }
-
-  named(name: string): Call[] {
-    return this.calls.filter((c) => c.name === name);
-  }
-
-  /** The visibility changes sent, as the seconds asked for. */
-  visibilityChanges(): number[] {
-    return this.named('ChangeMessageVisibilityCommand').map((c) => Number(c.input.VisibilityTimeout));
-  }
-
-  async #send(
-    command: { constructor: { name: string }; input: Record<string, unknown> },
-    options?: { abortSignal?: AbortSignal },
-  ) {
-    const name = command.constructor.name;
-    this.calls.push({ name, input: command.input, pendingVisibilityChanges: this.#pendingVisibilityChanges });
-    if (name === 'ReceiveMessageCommand') {
-      if (this.failReceives) throw Object.assign(new Error('connect ECONNREFUSED'), { name: 'Error' });
-      const asked = new Set((command.input.MessageSystemAttributeNames as string[] | undefined) ?? []);
-      const answer = await this.#receive(options?.abortSignal);
-      // As SQS does: only the system attributes the receive asked for.
-      const attributes = Object.entries(answer.Messages[0]?.Attributes ?? {}).filter(([key]) => asked.has(key));
-      return { Messages: answer.Messages.map((m) => ({ ...m, Attributes: Object.fromEntries(attributes) })) };
-    }
-    if (name === 'DeleteMessageCommand') return this.onDelete(command.input);
-    if (name === 'ChangeMessageVisibilityCommand') {
-      this.#pendingVisibilityChanges++;
-      try {
-        return await this.onChangeVisibility(command.input);
-      } finally {
-        this.#pendingVisibilityChanges--;
-      }
-    }
-    throw new Error(`scripted SQS: unexpected ${name}`);
-  }
-
-  #receive(signal: AbortSignal | undefined): Promise<{ Messages: Message[] }> {
-    const queued = this.#queued.shift();
-    if (queued) return Promise.resolve({ Messages: [queued] });
-    this.openReceives++;
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        this.abortedReceives++;
-        if (this.answerAfterAbort) return;
-        this.openReceives--;
-        this.#waiting.splice(this.#waiting.indexOf(answer), 1);
-        reject(signal?.reason);
-      };
-      const answer = (message: Message) => {
-        signal?.removeEventListener('abort', onAbort);
-        this.openReceives--;
-        resolve({ Messages: [message] });
-      };
-      this.#waiting.push(answer);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-}
-
-let nextId = 0;
-/** A received message; `withoutId` leaves out the MessageId, which SQS always sets. */
-function messageFor(eventUid: string, options: { withoutId?: boolean } = {}): Message {
-  return {
-    ...(options.withoutId ? {} : { MessageId: `m-${++nextId}` }),
-    ReceiptHandle: `r-${++nextId}`,
-    Body: JSON.stringify({ eventUid, externalEventId: `evt-${eventUid}`, locationUid: 'loc-1', providerType: 'LUMA' }),
-    Attributes: { ApproximateReceiveCount: '3', MessageGroupId: eventUid, SenderId: 'AIDA-SENDER' },
-  };
-}
 
 function resultOf(message: SyncMessage): SyncResult {
   const counts = { pages: 1, fetched: 0, matched: 0, created: 0, skipped: 0, removed: 0 };
