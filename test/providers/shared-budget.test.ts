@@ -287,8 +287,28 @@ describe('createSharedBudget', () => {
 
   it('gives back a reserved slot its caller gave up on before sending, and nothing else', async () => {
     const key = newKey();
-    const windowMs = 400;
-    const budget = createSharedBudget({ sql: replicas[0]!.sql, key, perMinute: 1, windowMs });
+    // A minute's window: the slot one window after the first request's end is still ahead
+    // however late the next caller reserves it. (With a window of 400 ms, a reservation made
+    // a window after that end, as on a loaded machine, found room, was granted at once and
+    // left nothing to give up.) The first reservation sleeps for real until its caller gives
+    // up; the one after returns at once, as its slot is a minute away.
+    const windowMs = 60_000;
+    const sleeps: number[] = [];
+    let sleeping!: () => void;
+    const firstSleeps = new Promise<void>((resolve) => {
+      sleeping = resolve;
+    });
+    const budget = createSharedBudget({
+      sql: replicas[0]!.sql,
+      key,
+      perMinute: 1,
+      windowMs,
+      sleep: (ms, signal) => {
+        sleeps.push(ms);
+        sleeping();
+        return sleeps.length === 1 ? delay(ms, undefined, { signal }) : Promise.resolve();
+      },
+    });
     (await budget.acquire())();
     const holdsOf = async () => {
       const [row] = await database.sql<{ held: number }[]>`
@@ -299,16 +319,21 @@ describe('createSharedBudget', () => {
     // The slot one window after that end is reserved; its caller gives up while sleeping.
     const giveUp = new AbortController();
     const reserved = budget.acquire(giveUp.signal);
-    await waitUntil(async () => (await holdsOf()) === 1);
+    await firstSleeps;
+    assert.equal(await holdsOf(), 1, 'the reservation is held while its caller sleeps');
     giveUp.abort(new Error('gave up'));
     await assert.rejects(reserved, /gave up/);
     await waitUntil(async () => (await holdsOf()) === 0);
     // Another caller gets that same slot (the end still counts), and its hold stays until it ends.
     const done = await budget.acquire(AbortSignal.timeout(60_000));
+    assert.equal(sleeps.length, 2, 'the next caller waited for a slot too: the first end still counts');
     assert.equal(await holdsOf(), 1);
     done();
     await waitUntil(async () => (await holdsOf()) === 0);
-    assert.equal((await startsOf(database.sql, key)).length, 3, 'two requests and the reservation given up');
+    const logged = await database.sql<{ at: string }[]>`
+      SELECT started_at::text AS at FROM public.budget_log WHERE "key" = ${key} ORDER BY started_at`;
+    assert.equal(logged.length, 3, 'two requests and the reservation given up');
+    assert.equal(logged[2]!.at, logged[1]!.at, 'the slot given back is the one granted next');
   });
 
   it('asks the database once per start while there is room, and once per slot of an ended request past it', async () => {
@@ -335,11 +360,16 @@ describe('createSharedBudget', () => {
       calls = 0;
       // Five callers past the budget, every request ended: each reserves the slot one window
       // after an end in one round trip, with no refusal to ask again after.
-      const ends = (
+      const stored = (
         await database.sql<{ ms: number }[]>`
           SELECT extract(epoch FROM s) * 1000 AS ms FROM luma_guest_sync.rate_budget, unnest(starts) AS s
           WHERE "key" = ${key} ORDER BY 1`
       ).map((r) => Number(r.ms));
+      // A reservation drops the ends already a window old: when the five starts spread over
+      // more than a window (a loaded machine), the row keeps fewer than five. A dropped end
+      // had left before the reservation that dropped it, so before any slot below.
+      assert.ok(stored.length <= 5, `${stored.length} ends`);
+      const ends = [...Array<number>(5 - stored.length).fill(Number.NEGATIVE_INFINITY), ...stored];
       await Promise.all(Array.from({ length: 5 }, async () => (await budget.acquire())()));
       assert.equal(calls, 5, `${calls} round trips for five slots past the budget`);
       // Each slot starts, on the database's clock, one window after an end: never sooner.
