@@ -4,10 +4,13 @@
  * the ignorer leaves out SQL text and messages but not the values behaviour depends on.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ignoreReason } from './ignore-sql-and-messages.ts';
 import { testsReaching } from './related-tests.ts';
+import { scoresTable } from './scores.ts';
 import { loadMutants } from './sql-mutants.ts';
 
 interface FakeNode {
@@ -89,5 +92,44 @@ describe('the mutation tooling', () => {
     const suffix = text('.fifo');
     const endsWith = { type: 'CallExpression', callee: member('url', 'endsWith'), arguments: [suffix] };
     assert.equal(ignoreReason(pathOf(suffix, endsWith)), undefined);
+  });
+
+  it("reports each group's score from its committed baseline, and whether the baseline is current, stale or missing", () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'lgs-scores-'));
+    try {
+      const write = (file: string, text: string) => {
+        mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+        writeFileSync(path.join(root, file), text);
+      };
+      write(
+        'test/mutation/modules.json',
+        JSON.stringify({
+          counted: { mutate: ['src/a.ts'], tests: ['test/a.test.ts'], floor: 40, floorWhy: 'a test fixture' },
+          unrun: { mutate: ['src/b.ts'], tests: ['test/b.test.ts'] },
+        }),
+      );
+      write('src/a.ts', 'export const a = 1;\n');
+      write('test/a.test.ts', '// a test\n');
+      const statuses = ['Killed', 'Timeout', 'Survived', 'NoCoverage', 'Ignored'];
+      write(
+        'test/mutation/baseline/counted.json',
+        JSON.stringify({
+          files: { 'src/a.ts': { source: 'export const a = 1;\n', mutants: statuses.map((status) => ({ status })) } },
+          testFiles: { 'test/a.test.ts': { source: '// a test\n' } },
+        }),
+      );
+      const row = (table: string, group: string) => table.split('\n').find((line) => line.startsWith(`| ${group} |`));
+
+      const { table, missing } = scoresTable(root);
+      // 5 mutants: killed and timed out count as killed; the ignored one is not in the score (2 of 4).
+      assert.equal(row(table, 'counted'), '| counted | `a.ts` | 5 | 2 | 1 | 1 | 1 | 50% | 40 | current |');
+      assert.equal(row(table, 'unrun'), '| unrun | `b.ts` | | | | | | | 90 | missing |');
+      assert.deepEqual(missing, ['unrun']);
+
+      write('src/a.ts', 'export const a = 2;\n');
+      assert.match(row(scoresTable(root).table, 'counted') ?? '', /\| stale \|$/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
