@@ -35,7 +35,16 @@ interface Delivered {
 async function listen(server: Server): Promise<number> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  // Every connection closed too: Alertmanager keeps one open to the receiver, and close()
+  // alone waits for a delivery in flight at teardown for good (the file once hung for its
+  // whole 180 s limit so, with Alertmanager and Prometheus left running).
+  after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  );
   return (server.address() as AddressInfo).port;
 }
 
