@@ -29,6 +29,7 @@ import { median } from './harness.ts';
 import { cpuMsOf } from './process-probe.ts';
 import { seedBenchEvent, seedBulkMembers } from './seed-bulk.ts';
 import { createBenchDatabase } from './sync-env.ts';
+import { writeFloorStatement } from './sync-scenarios.ts';
 
 const guests = Number(process.argv[2] ?? 50_000);
 const members = Number(process.argv[3] ?? 200_000);
@@ -77,16 +78,7 @@ try {
           ],
         };
       }),
-    'write floor (one bulk INSERT)': async (eventUid) => [
-      {
-        text: `INSERT INTO "PLEventGuest" (uid, "eventUid", "locationUid", "memberUid", "teamUid", "externalGuestId", "updatedAt")
-          SELECT md5(random()::text), $1, 'bench-loc', m.uid, r."teamUid", 'gst-' || g, now()
-          FROM generate_series(0, $2::int - 1) AS g
-          JOIN "Member" m ON lower(btrim(m.email)) = 'guest' || g || '@example.com'
-          LEFT JOIN "TeamMemberRole" r ON r."memberUid" = m.uid AND r."mainTeam"`,
-        params: [eventUid, guests],
-      },
-    ],
+    'write floor (one bulk INSERT)': async (eventUid) => [writeFloorStatement(eventUid, guests)],
   };
 
   const [backend] = await conn<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;

@@ -101,12 +101,24 @@ export async function databaseBound({ db, runs, quick }: SyncBenchOptions): Prom
 /** The write floor: the same rows a sync adds, inserted by one bulk statement. */
 async function bulkInsertFloor(db: Database, guests: number): Promise<void> {
   const floorEvent = await benchEvent(db.sql, 'evt-floor');
-  await db.sql`
-    INSERT INTO "PLEventGuest" (uid, "eventUid", "locationUid", "memberUid", "teamUid", "externalGuestId", "updatedAt")
-    SELECT md5(random()::text), ${floorEvent.eventUid}, 'bench-loc', m.uid, r."teamUid", 'gst-' || g, now()
-    FROM generate_series(0, ${guests - 1}) AS g
-    JOIN "Member" m ON lower(btrim(m.email)) = 'guest' || g || '@example.com'
-    LEFT JOIN "TeamMemberRole" r ON r."memberUid" = m.uid AND r."mainTeam"`;
+  const { text, params } = writeFloorStatement(floorEvent.eventUid, guests);
+  await db.sql.unsafe(text, params);
+}
+
+/**
+ * The write floor's statement: the rows a first sync of simulated guests 0 to `guests - 1`
+ * adds to `eventUid`, members matched and main teams found by one join, in one INSERT.
+ * Also run by test/bench/page-cost.ts.
+ */
+export function writeFloorStatement(eventUid: string, guests: number): { text: string; params: [string, number] } {
+  return {
+    text: `INSERT INTO "PLEventGuest" (uid, "eventUid", "locationUid", "memberUid", "teamUid", "externalGuestId", "updatedAt")
+      SELECT md5(random()::text), $1, 'bench-loc', m.uid, r."teamUid", 'gst-' || g, now()
+      FROM generate_series(0, $2::int - 1) AS g
+      JOIN "Member" m ON lower(btrim(m.email)) = 'guest' || g || '@example.com'
+      LEFT JOIN "TeamMemberRole" r ON r."memberUid" = m.uid AND r."mainTeam"`,
+    params: [eventUid, guests],
+  };
 }
 
 /** Scenario 2: SQL statements a page costs, first sync and re-sync, at page size 10 and 100. */
