@@ -5,7 +5,7 @@ import { type Claim, ClaimLostError, renewClaim } from './claim.ts';
 export interface ClaimHold {
   /** Aborted with a ClaimLostError once the claim is known lost, or cannot be known held any longer. */
   readonly lost: AbortSignal;
-  /** A fenced write that succeeded, sent at `sentAt` (performance.now()), renewed the lease too. */
+  /** A fenced write that succeeded, sent at `sentAt` on the hold's clock (performance.now()), renewed the lease too. */
   confirmed(sentAt: number): void;
   /** Stops renewing; idempotent. A renewal in flight is then ignored whatever it answers. */
   stop(): void;
@@ -28,12 +28,17 @@ export interface ClaimHold {
 export function holdClaim(
   deps: { db: Db; log: Logger },
   claim: Claim,
-  options: { renewEveryMs?: number } = {},
+  options: {
+    renewEveryMs?: number;
+    /** A monotonic clock in milliseconds; tests pass the mocked one their timers run on. */
+    now?: () => number;
+  } = {},
 ): ClaimHold {
   const controller = new AbortController();
   const leaseMs = claim.leaseSeconds * 1000;
   const everyMs = options.renewEveryMs ?? Math.max(1, Math.floor(leaseMs / 3));
-  let confirmedAt = performance.now();
+  const now = options.now ?? (() => performance.now());
+  let confirmedAt = now();
   let stopped = false;
 
   const lose = (why: string) => {
@@ -52,13 +57,13 @@ export function holdClaim(
     clearTimeout(deadline);
     deadline = setTimeout(
       () => lose('could not be renewed before its lease ran out'),
-      Math.max(0, confirmedAt + leaseMs - performance.now()),
+      Math.max(0, confirmedAt + leaseMs - now()),
     );
     deadline.unref();
   };
 
   const beat = async () => {
-    const sentAt = performance.now();
+    const sentAt = now();
     try {
       const held = await renewClaim(deps.db, claim);
       if (stopped) return;
