@@ -66,6 +66,10 @@ export interface HistoryBacklogOptions {
   onLost?(reason: HistoryLossReason, count: number): void;
   /** The number of attempts waiting, after every change (lgs_sync_history_backlog). */
   onSize?(size: number): void;
+  /** The monotonic clock in milliseconds the flush's budget is measured on; tests pass a mocked one. */
+  now?: () => number;
+  /** The flush's wait between tries; tests pass one on the timers they mock. */
+  sleep?: (ms: number) => Promise<unknown>;
 }
 
 export interface FlushReport {
@@ -102,6 +106,8 @@ export function createHistoryBacklog(options: HistoryBacklogOptions): HistoryBac
   const capacity = options.capacity ?? BACKLOG_CAPACITY;
   const retryEveryMs = options.retryEveryMs ?? BACKLOG_RETRY_EVERY_MS;
   const flushFirstDelayMs = options.flushFirstDelayMs ?? FLUSH_FIRST_DELAY_MS;
+  const now = options.now ?? (() => performance.now());
+  const pause = options.sleep ?? sleep;
   const waiting: SyncAttempt[] = [];
   /** The write of the oldest attempt in flight (taken out of `waiting` until it settles). */
   let writing: Promise<WriteOutcome> | undefined;
@@ -209,9 +215,9 @@ export function createHistoryBacklog(options: HistoryBacklogOptions): HistoryBac
 
     async flush(budgetMs) {
       flushed = true;
-      const started = performance.now();
+      const started = now();
       // What is left for writing; the last WITHDRAW_WAIT_MS are kept for a withdrawn write.
-      const left = () => budgetMs - WITHDRAW_WAIT_MS - (performance.now() - started);
+      const left = () => budgetMs - WITHDRAW_WAIT_MS - (now() - started);
       clearTimeout(retryTimer);
       const before = sizeNow();
       let written = 0;
@@ -228,7 +234,7 @@ export function createHistoryBacklog(options: HistoryBacklogOptions): HistoryBac
         pending = undefined;
         if (outcome === 'written') written++;
         if (outcome === 'away') {
-          await sleep(Math.max(0, Math.min(delayMs, left())));
+          await pause(Math.max(0, Math.min(delayMs, left())));
           delayMs = Math.min(delayMs * 2, FLUSH_MAX_DELAY_MS);
         }
       }
@@ -244,7 +250,7 @@ export function createHistoryBacklog(options: HistoryBacklogOptions): HistoryBac
       lose(rest, 'shutdown');
       if (unanswered) options.onLost?.('shutdown', 1);
       const lost = rest.length + unanswered;
-      const ms = Math.round(performance.now() - started);
+      const ms = Math.round(now() - started);
       if (lost > 0) {
         log.warn({ lost, unanswered, written, ms }, 'sync attempts lost: the database did not come back before exit');
       } else if (before > 0) {

@@ -6,7 +6,7 @@
  * test/faults/pg-outage.test.ts.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, mock, type TestContext } from 'node:test';
 import { createHistoryBacklog, type HistoryLossReason, waitingCanCure } from '../../src/history/backlog.ts';
 import type { SyncAttempt } from '../../src/history/record-attempt.ts';
 
@@ -63,7 +63,40 @@ async function until(what: string, check: () => boolean, ms = 5_000): Promise<vo
   }
 }
 
-function setup(options: { capacity?: number; retryEveryMs?: number } = {}) {
+/**
+ * Turns on mocked timers and Date for one test: with `mockedClock` below, the backlog's
+ * flush then runs on them alone, so its time is exact whatever the machine does.
+ */
+function useMockedClock(t: TestContext): void {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+  t.after(() => mock.timers.reset());
+}
+
+const mockedClock = {
+  now: () => Date.now(),
+  sleep: (ms: number) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+/**
+ * Moves the mocked clock on a millisecond at a time (letting the promise callbacks of
+ * whatever fired run in between) until `work` settles; says after how many.
+ */
+async function settleOnMockedClock<T>(work: Promise<T>, limitMs = 60_000): Promise<{ value: T; ms: number }> {
+  let settled = false;
+  const result = work.finally(() => {
+    settled = true;
+  });
+  const started = Date.now();
+  await new Promise((resolve) => setImmediate(resolve));
+  while (!settled) {
+    if (Date.now() - started >= limitMs) throw new Error(`not settled after ${limitMs} ms on the mocked clock`);
+    mock.timers.tick(1);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return { value: await result, ms: Date.now() - started };
+}
+
+function setup(options: { capacity?: number; retryEveryMs?: number; clock?: typeof mockedClock } = {}) {
   const database = scriptedDatabase();
   const { lines, log } = recordingLog();
   const lost: Array<[HistoryLossReason, number]> = [];
@@ -76,6 +109,7 @@ function setup(options: { capacity?: number; retryEveryMs?: number } = {}) {
     flushFirstDelayMs: 2,
     onLost: (reason, count) => lost.push([reason, count]),
     onSize: (size) => sizes.push(size),
+    ...options.clock,
   });
   const lostLines = () => lines.filter((l) => l.msg === 'could not record the sync attempt');
   return { database, lines, lost, sizes, backlog, lostLines };
@@ -162,16 +196,17 @@ describe('history backlog', () => {
     assert.ok(lines.some((l) => l.msg === 'sync history backlog written before exit' && l.obj.written === 3));
   });
 
-  it('at shutdown gives up when its time is over, counting and logging the exact number lost', async () => {
-    const { database, backlog, lines, lost, lostLines, sizes } = setup();
+  it('at shutdown gives up when its time is over, counting and logging the exact number lost', async (t) => {
+    useMockedClock(t);
+    const { database, backlog, lines, lost, lostLines, sizes } = setup({ clock: mockedClock });
     for (const uid of ['evt-1', 'evt-2', 'evt-3']) backlog.keep(attempt(uid), away);
-    const started = performance.now();
-    const report = await backlog.flush(600);
-    const tookMs = performance.now() - started;
+    const { value: report, ms } = await settleOnMockedClock(backlog.flush(600));
     assert.deepEqual(report, { written: 0, lost: 3, unanswered: 0 });
-    assert.ok(database.tries.length >= 2, 'it kept trying within its time');
-    // Bounded by its budget; the slack is for a loaded machine, not a measurement.
-    assert.ok(tookMs < 600 + 2_000, `flush took ${tookMs} ms`);
+    // Tries at 0, 2, 6, 14, 30, 62, 126 and 254 ms (the wait doubles from 2 ms), the last
+    // wait cut short at 350 ms: the budget less the 250 ms kept for a withdrawn write,
+    // which no write in flight needs here.
+    assert.equal(database.tries.length, 8, 'it kept trying within its time');
+    assert.equal(ms, 350, 'it ends when its time for writing is over');
     assert.deepEqual(lost, [['shutdown', 3]]);
     assert.deepEqual(
       lostLines().map((l) => [l.obj.eventUid, l.obj.lossReason]),
@@ -189,7 +224,8 @@ describe('history backlog', () => {
     assert.equal(backlog.size(), 0);
     assert.deepEqual(lost.at(-1), ['shutdown', 1]);
     database.up();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    mock.timers.tick(60_000);
+    await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(database.written, [], 'no retry runs after the flush');
   });
 
@@ -206,13 +242,16 @@ describe('history backlog', () => {
     assert.equal(lostLines().length, 2);
   });
 
-  it('at shutdown does not wait past its time for a statement sent and never answered', async () => {
-    const { database, backlog, lost } = setup();
+  it('at shutdown does not wait past its time for a statement sent and never answered', async (t) => {
+    useMockedClock(t);
+    const { database, backlog, lost } = setup({ clock: mockedClock });
     backlog.keep(attempt('evt-1'), away);
     backlog.keep(attempt('evt-2'), away);
     database.hangWrites('for good');
-    const report = await backlog.flush(400);
+    const { value: report, ms } = await settleOnMockedClock(backlog.flush(400));
     assert.deepEqual(report, { written: 0, lost: 2, unanswered: 1 });
+    // 150 ms for writing, then the 250 ms a withdrawn write is given: its whole budget, not more.
+    assert.equal(ms, 400);
     assert.deepEqual(lost, [
       ['shutdown', 1],
       ['shutdown', 1],
