@@ -123,8 +123,11 @@ describe('createShutdown', () => {
     handlers.get('SIGTERM')?.('SIGTERM');
     assert.equal(shutdown.isShuttingDown(), true);
     assert.deepEqual(codes, []);
+    // Exactly at once: exit is called inside the handler, with the release still hung.
     handlers.get('SIGINT')?.('SIGINT');
     assert.deepEqual(codes, [130]);
+    handlers.get('SIGTERM')?.('SIGTERM');
+    assert.deepEqual(codes, [130], 'one exit only');
     uninstall();
     assert.equal(handlers.size, 0);
   });
@@ -176,14 +179,22 @@ describe('shutdown in a real process', () => {
   });
 
   it('exits 143 at once on a second SIGTERM while a release hangs', async () => {
-    const { child, exited, waitForMsg } = startChild({ FIXTURE_HANG: '1', FIXTURE_GRACE_MS: '60000' });
+    // No clock here: a real process on a loaded machine may take any time to exit. That
+    // the exit is immediate (called in the handler) is asserted exactly above; what this
+    // shows is that a real second SIGTERM ends a real process with 143 before its grace
+    // period (a minute) ends. Only the second-signal path exits 143: the deadline would
+    // exit 1 and log it, a release finishing would exit 0, an unhandled SIGTERM would
+    // end the process by the signal, with no code.
+    const { child, lines, exited, waitForMsg } = startChild({ FIXTURE_HANG: '1', FIXTURE_GRACE_MS: '60000' });
     await waitForMsg('ready');
     child.kill('SIGTERM');
     await waitForMsg('shutdown started');
-    const started = performance.now();
     child.kill('SIGTERM');
     assert.equal(await exited, 143);
-    assert.ok(performance.now() - started < 5_000, 'the second signal does not wait for the grace period');
+    assert.equal(lines.at(-1)?.msg, 'second signal: exiting now', 'nothing ran after the second signal');
+    const messages = lines.map((l) => l.msg);
+    assert.ok(!messages.includes('shutdown deadline passed; forcing exit'), 'the grace period did not pass');
+    assert.ok(!messages.includes('shutdown complete'));
   });
 
   it('exits 130 on a second SIGINT', async () => {
