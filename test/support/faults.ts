@@ -289,6 +289,7 @@ export async function startFaultyLuma(options: {
     stop: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
+        // close() alone waits for good for a request in flight (a 'hang' or 'hold' fault).
         server.closeAllConnections();
       }),
   };

@@ -28,9 +28,15 @@ export function createTestSqs(): SQSClient {
 /**
  * An SQS client whose requests pass through a loopback relay that counts the
  * ReceiveMessage requests it has handed to the server: "a long poll is open" becomes an
- * observable event instead of a guess after a sleep. Closed after the file.
+ * observable event instead of a guess after a sleep. Closed after the file, or by `close()`:
+ * every relayed connection is destroyed first, since the relay's close() alone would wait
+ * for a long poll still open through it (test/support/teardown.test.ts).
  */
-export async function createWatchedSqs(): Promise<{ sqs: SQSClient; receivesForwarded: () => number }> {
+export async function createWatchedSqs(): Promise<{
+  sqs: SQSClient;
+  receivesForwarded: () => number;
+  close: () => Promise<void>;
+}> {
   const target = new URL(testEnv('sqsEndpoint'));
   const sockets = new Set<Socket>();
   let receives = 0;
@@ -52,12 +58,13 @@ export async function createWatchedSqs(): Promise<{ sqs: SQSClient; receivesForw
     endpoint: `http://127.0.0.1:${port}`,
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
   });
-  after(async () => {
+  const close = async () => {
     sqs.destroy();
     for (const socket of sockets) socket.destroy();
     await new Promise<void>((resolve) => relay.close(() => resolve()));
-  });
-  return { sqs, receivesForwarded: () => receives };
+  };
+  after(close);
+  return { sqs, receivesForwarded: () => receives, close };
 }
 
 /**
