@@ -64,14 +64,20 @@ describe('stopping a test server with a connection still open', () => {
     upstream.close();
   });
 
-  it('the watched SQS relay closes while a long poll through it is open', HANG, async () => {
+  it('the watched SQS relay closes while a long poll and another connection through it are open', HANG, async () => {
     const queue = await createFifoQueue(createTestSqs(), { label: 'teardown' });
     const watched = await createWatchedSqs();
     const poll = watched.sqs
       .send(new ReceiveMessageCommand({ QueueUrl: queue.url, WaitTimeSeconds: 20 }))
       .catch((err: unknown) => err);
     await waitFor(() => watched.receivesForwarded() === 1, 10_000, 'the long poll to reach the server');
+    // A connection the watched client does not own (its destroy() ends only its own).
+    const endpoint = await watched.sqs.config.endpoint!();
+    const other = connect(Number(endpoint.port), endpoint.hostname);
+    const otherClosed = new Promise((resolve) => other.on('close', resolve).on('error', () => {}));
+    await new Promise((resolve) => other.once('connect', resolve));
     await watched.close();
     assert.ok((await poll) instanceof Error, 'the long poll was cut, not answered');
+    await otherClosed;
   });
 });
