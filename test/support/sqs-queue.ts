@@ -30,7 +30,8 @@ export function createTestSqs(): SQSClient {
  * ReceiveMessage requests it has handed to the server: "a long poll is open" becomes an
  * observable event instead of a guess after a sleep. Closed after the file, or by `close()`:
  * every relayed connection is destroyed first, since the relay's close() alone would wait
- * for a long poll still open through it (test/support/teardown.test.ts).
+ * for any connection still open through it, such as one the client's destroy() does not
+ * own (test/support/teardown.test.ts).
  */
 export async function createWatchedSqs(): Promise<{
   sqs: SQSClient;
