@@ -286,6 +286,68 @@ describe("default_transaction_isolation on the worker's role", () => {
   }
 });
 
+describe('default_transaction_isolation with no startup settings (as behind a transaction-mode pooler)', () => {
+  // pooler 'transaction' sends no startup setting, as through PgBouncer: the role's isolation stands.
+  it("repeatable read: the finish's transactions still run read committed, so an edit of the event does not fail the sync", async () => {
+    await asWorkerWith(
+      { default_transaction_isolation: 'repeatable read' },
+      async (worker) => {
+        const s = await scenario();
+        const consumed = await consumeAs(worker, directory.worker.url, s.message, {
+          extra: {
+            hooks: {
+              beforeFinish: async () => {
+                const edit = await holdLocks(directory.app.url, [
+                  `UPDATE "PLEvent" SET name = 'Renamed' WHERE uid = '${s.event.uid}'`,
+                ]);
+                void blockedSession(admin, role).then(() => edit.release(true));
+              },
+            },
+          },
+        });
+        await assertSynced(s, consumed);
+      },
+      'transaction',
+    );
+  });
+
+  it('repeatable read: a page statement that meets a renewal fails as contention, comes back soon and resumes', async () => {
+    await asWorkerWith(
+      { default_transaction_isolation: 'repeatable read' },
+      async (worker) => {
+        const s = await scenario();
+        let renewal: Awaited<ReturnType<typeof holdLocks>> | undefined;
+        luma.serve({
+          events: { [s.message.externalEventId]: s.list },
+          fault: async (_request, pageNo) => {
+            if (pageNo !== 2 || renewal) return undefined;
+            renewal = await holdLocks(directory.admin.url, [
+              `UPDATE luma_guest_sync.event_claim SET expires_at = clock_timestamp() + interval '60 seconds'
+               WHERE event_uid = '${s.event.uid}'`,
+            ]);
+            void blockedSession(admin, role).then(() => renewal?.release(true));
+            return undefined;
+          },
+        });
+        const first = await consumeAs(worker, directory.worker.url, s.message);
+        assert.deepEqual(
+          first.failures.map((f) => [f.kind, f.permanent, f.acknowledged]),
+          [['serialization_failure', false, false]],
+        );
+        assert.ok(first.visibility.length === 1 && first.visibility[0]! <= 10, `back soon: ${first.visibility}`);
+        assert.match(failureLine(first).text, /page statement of page 2 .*repeatable read.*read committed/);
+        assert.deepEqual([(await claimOf(s.event.uid))?.pages_done], [1], 'page 1 checkpointed');
+        await assertIntact(s);
+
+        const second = await consumeAs(worker, directory.worker.url, s.message);
+        await assertSynced(s, second);
+        assert.equal(second.lines.find((l) => l.msg === 'sync complete')?.resumedAtPage, 2);
+      },
+      'transaction',
+    );
+  });
+});
+
 describe("search_path on the worker's role", () => {
   it('without schema public: the schema check says so, naming the setting, instead of asking for a migration', async () => {
     await asWorkerWith({ search_path: '"$user"' }, async (worker) => {
