@@ -33,14 +33,14 @@ export async function consumeAs(
   worker: Database,
   url: string,
   message: SyncMessage,
-  options: { pageSize?: number; receiveCount?: number; extra?: Partial<SyncDeps> } = {},
+  options: { pageSize?: number; receiveCount?: number; budget?: 'shared' | 'process'; extra?: Partial<SyncDeps> } = {},
 ): Promise<Consumed> {
   const { log, lines } = captureLogger('info');
   const config = loadConfig({
     DATABASE_URL: url,
     LUMA_API_KEY: SIM_API_KEY,
     LUMA_PAGE_SIZE: String(options.pageSize ?? 2),
-    LUMA_RATE_LIMIT_SCOPE: 'shared',
+    LUMA_RATE_LIMIT_SCOPE: options.budget ?? 'shared',
     PL_EVENT_GUEST_SYNC_REMOVE_STALE: 'true',
     PL_EVENT_GUEST_SYNC_REMOVE_STALE_MAX_SHARE: '1',
   });
