@@ -400,6 +400,9 @@ describe("idle_in_transaction_session_timeout on the worker's role", () => {
       await asWorkerWith(
         { idle_in_transaction_session_timeout: "'1s'" },
         async (worker) => {
+          // On a direct connection the worker's own bound (60 s, session-settings.ts) replaces the role's.
+          const [shown] = await worker.sql`SHOW idle_in_transaction_session_timeout`;
+          assert.equal(shown?.idle_in_transaction_session_timeout, pooler === 'none' ? '1min' : '1s');
           const s = await scenario();
           await assertSynced(s, await consumeAs(worker, directory.worker.url, s.message));
         },
