@@ -8,8 +8,8 @@ import type { Db } from './client.ts';
  * statement timeout") names neither the setting's value nor what the worker was doing;
  * this error names both, and its kind labels the metric and the history row.
  *
- * All are retryable: nothing of the stopped statement was written, and the next attempt
- * resumes from the claim's checkpoint. `contention` marks the ones another session caused:
+ * All are retryable: nothing of the stopped statement (or of its transaction) was
+ * written, and a later attempt repeats it, resuming from the claim's checkpoint. `contention` marks the ones another session caused:
  * ordinary, so the consumer gives their message back soon instead of letting it wait out
  * its visibility timeout on the way to the DLQ (process-message.ts).
  */
@@ -104,12 +104,12 @@ export async function explainLimit(db: Db, err: unknown): Promise<unknown> {
 function describe(kind: DatabaseLimitKind, stage: string, setting: SettingValue | undefined): string {
   const value = setting ? ` (${setting.value})` : '';
   const where = setting ? ` ${sourceOf(setting.source)}` : '';
-  const resumes = 'nothing of it was written; the next attempt resumes from the checkpoint';
+  const resumes = 'nothing of it was written, and a later attempt repeats it (rows already added stay)';
   switch (kind) {
     case 'statement_timeout':
       return `statement_timeout${value}${where} cancelled ${stage}: ${resumes}. Raise it (docs/security.md, "Role settings": the minimum measured) or find what held the statement up (a lock of another session, a loaded server)`;
     case 'lock_timeout':
-      return `lock_timeout${value}${where} ran out: ${stage} waited for a lock another session holds (the directory app, a migration, another sync); contention: the message comes back shortly and ${resumes}`;
+      return `lock_timeout${value}${where} ran out: ${stage} waited for a lock another session holds (the directory app, a migration, another sync): ${resumes}. Ordinary contention: the consumer retries it within seconds`;
     case 'serialization_failure':
       return `${stage} met a concurrent update it could not serialize under default_transaction_isolation${value}${where}: the worker needs read committed (docs/security.md, "Role settings"); ${resumes}`;
     case 'deadlock':

@@ -45,7 +45,7 @@ describe('a statement a database limit stopped', () => {
       assert.equal(err.stage, 'stale removal');
       assert.equal(err.cause, cause);
       assert.match(err.message, /stale removal/);
-      assert.match(err.message, /the next attempt resumes from the checkpoint/);
+      assert.match(err.message, /nothing of it was written, and a later attempt repeats it/);
     }
   });
 
