@@ -99,7 +99,7 @@ export async function databaseBound({ db, runs, quick }: SyncBenchOptions): Prom
 }
 
 /** The write floor: the same rows a sync adds, inserted by one bulk statement. */
-async function bulkInsertFloor(db: Database, guests: number): Promise<void> {
+export async function bulkInsertFloor(db: Database, guests: number): Promise<void> {
   const floorEvent = await benchEvent(db.sql, 'evt-floor');
   const { text, params } = writeFloorStatement(floorEvent.eventUid, guests);
   await db.sql.unsafe(text, params);
