@@ -11,6 +11,7 @@ import { createDatabase } from '../../src/db/client.ts';
 import { DatabaseLimitError } from '../../src/db/database-limits.ts';
 import { type SyncDeps, syncEvent } from '../../src/sync/sync-event.ts';
 import { createTestDatabase } from '../support/db.ts';
+import { until } from '../support/faults.ts';
 import { holdLocks } from '../support/role-settings.ts';
 import { guestsOf, seedEvent, seedGuest, seedMember, syncMessageFor } from '../support/seed.ts';
 import { seedNotification, setPushConfigs } from '../support/seed-push.ts';
@@ -49,6 +50,11 @@ async function scenario() {
 
 const deps = (extra: Partial<SyncDeps> = {}) =>
   syncDeps(worker.db, { pageSize: 2, removeStale: { enabled: true, maxShare: 1 }, ...extra });
+
+async function checkpointedPages(eventUid: string): Promise<number | undefined> {
+  const [claim] = await database.sql`SELECT pages_done FROM luma_guest_sync.event_claim WHERE event_uid = ${eventUid}`;
+  return claim?.pages_done;
+}
 
 /** The sync's error: a lock_timeout naming `stage`, the setting's value and where it was set. */
 async function assertStopsIn(sync: Promise<unknown>, stage: string) {
@@ -100,16 +106,19 @@ describe('the stage a database limit stopped, named', () => {
         luma.serve({
           events: { [s.message.externalEventId]: s.list },
           fault: async (_request, pageNo) => {
-            if (pageNo === 2) await take();
+            // Page 2 is read ahead while page 1's statement runs: the lock is taken once
+            // page 1 is written, or it would stop page 1 instead.
+            if (pageNo === 2) {
+              await until('page 1 checkpointed', async () => (await checkpointedPages(s.event.uid)) === 1);
+              await take();
+            }
             return undefined;
           },
         });
         await assertStopsIn(syncEvent(deps(), s.message), 'the page statement of page 2');
       },
     );
-    const [claim] =
-      await database.sql`SELECT pages_done FROM luma_guest_sync.event_claim WHERE event_uid = ${s.event.uid}`;
-    assert.equal(claim?.pages_done, 1);
+    assert.equal(await checkpointedPages(s.event.uid), 1);
   });
 
   it('the finish (moved rows, guestLastSyncedAt)', async () => {
