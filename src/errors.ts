@@ -20,6 +20,15 @@ export function isPermanent(err: unknown): err is PermanentError {
   return err instanceof PermanentError;
 }
 
+/**
+ * Contention with another session (a lock_timeout, a serialization failure, a deadlock:
+ * database-limits.ts): retryable and ordinary, so its message is given back soon rather
+ * than left to its visibility timeout.
+ */
+export function isContention(err: unknown): boolean {
+  return !!err && typeof err === 'object' && 'contention' in err && err.contention === true;
+}
+
 /** A stable label for any error, for the errors-by-type metric. */
 export function errorKind(err: unknown): string {
   if (err instanceof PermanentError) return err.kind;

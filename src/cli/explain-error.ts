@@ -41,6 +41,9 @@ export function explainError(err: unknown, context: ErrorContext = {}): string {
   // Already says what is wrong and what to do; its cause alone would not name DATABASE_POOLER.
   const mismatch = chain.find((e) => (e as Cause).name === 'DatabasePoolerMismatchError');
   if (mismatch) return (mismatch as Error).message;
+  // Names the setting and what it stopped; its cause, the server's text, names neither.
+  const limit = chain.find((e) => (e as Cause).name === 'DatabaseLimitError');
+  if (limit) return (limit as Error).message;
   const viaDatabase = chain.some(
     (e) =>
       e instanceof DrizzleQueryError ||

@@ -1,5 +1,5 @@
 import { ChangeMessageVisibilityCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
-import { errorKind, isPermanent, SyncDeferredError } from '../errors.ts';
+import { errorKind, isContention, isPermanent, SyncDeferredError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { EventSyncRunningError } from '../sync/claim.ts';
 import type { SyncMessage, SyncResult } from '../sync/types.ts';
@@ -112,6 +112,20 @@ export async function processMessage(
       await comeBackAfter(delaySeconds);
       throw err;
     }
+    if (isContention(err)) {
+      // Another session was in the way (a lock_timeout, a serialization failure): ordinary,
+      // and over soon. Counted as no failure, and not left to wait out the visibility timeout.
+      const delaySeconds = contentionDelaySeconds(
+        deps.maxRefusalDelaySeconds ?? DEFAULT_MAX_REFUSAL_DELAY_SECONDS,
+        context.receiveCount,
+      );
+      deps.log.warn(
+        { ...context, kind, delaySeconds, reason: (err as Error).message },
+        'sync met contention in the database: message comes back later',
+      );
+      await comeBackAfter(delaySeconds);
+      throw err;
+    }
     const permanent = isPermanent(err);
     if (permanent && !deps.retryKinds.has(kind)) {
       const dropped = await dropPoison(deps, message, err, context);
@@ -143,6 +157,21 @@ export function refusalDelaySeconds(err: EventSyncRunningError, visibilitySecond
   }
   const remainingSeconds = Math.ceil((err.remainingLeaseMs ?? 0) / 1000);
   return Math.max(1, Math.min(visibilitySeconds, remainingSeconds + 1));
+}
+
+/** How soon a message whose sync met contention comes back the first time. */
+export const CONTENTION_RETRY_SECONDS = 5;
+
+/**
+ * When a message whose sync met contention comes back: after a few seconds the first
+ * time (a lock another session holds is usually gone by then); received again, the
+ * contention lasted (a long migration, a busy directory), and the wait doubles from the
+ * visibility timeout, as for a refusal, so that every receive — each counts toward the
+ * queue's maxReceiveCount — buys more time than the last before the DLQ.
+ */
+export function contentionDelaySeconds(visibilitySeconds: number, receiveCount = 1): number {
+  if (receiveCount >= 2) return Math.min(MAX_VISIBILITY_SECONDS, visibilitySeconds * 2 ** (receiveCount - 2));
+  return CONTENTION_RETRY_SECONDS;
 }
 
 /** Sets the message's visibility to `seconds` from now; a failure only leaves it to its timeout. */

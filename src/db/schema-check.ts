@@ -46,16 +46,19 @@ export interface SchemaCheck {
 
 /** Checks, read-only, that the directory database has what the worker needs. */
 export async function checkSchema(sql: Sql): Promise<SchemaCheck> {
+  const setting = await checkRoleSettings(sql);
+  if (setting) return { ok: false, missing: [setting.missing], message: setting.message };
   const tables = Object.keys(REQUIRED_COLUMNS);
+  // The schema the worker's unqualified names lead to (public, unless the role's search_path says otherwise).
   const rows = await sql<{ table_name: string; column_name: string }[]>`
     SELECT table_name, column_name FROM information_schema.columns
-    WHERE table_schema = current_schema() AND table_name = ANY(${tables})`;
+    WHERE table_schema = ${DIRECTORY_SCHEMA} AND table_name = ANY(${tables})`;
   const present = new Set(rows.map((r) => `${r.table_name}.${r.column_name}`));
   const missing = Object.entries(REQUIRED_COLUMNS).flatMap(([table, columns]) =>
     columns.filter((column) => !present.has(`${table}.${column}`)).map((column) => `"${table}"."${column}"`),
   );
   const indexes = await sql<{ indexname: string }[]>`
-    SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ANY(${REQUIRED_INDEXES})`;
+    SELECT indexname FROM pg_indexes WHERE schemaname = ${DIRECTORY_SCHEMA} AND indexname = ANY(${REQUIRED_INDEXES})`;
   const found = new Set(indexes.map((r) => r.indexname));
   for (const name of REQUIRED_INDEXES) if (!found.has(name)) missing.push(`index "${name}"`);
   for (const fn of REQUIRED_FUNCTIONS) {
@@ -71,4 +74,41 @@ export async function checkSchema(sql: Sql): Promise<SchemaCheck> {
       ? 'schema ok'
       : `The directory database lacks what guest sync needs: ${missing.join(', ')}. Run \`npm run db:migrate\` (or \`luma-guest-sync db:migrate\`) against it.`;
   return { ok: missing.length === 0, missing, message };
+}
+
+/** Where the directory's tables are: Prisma's default schema. The worker names them unqualified. */
+const DIRECTORY_SCHEMA = 'public';
+
+/**
+ * The role settings the worker cannot run under (docs/security.md, "Role settings"), each
+ * told as what to change rather than as missing tables:
+ * - a search_path that does not lead the worker's unqualified names ("PLEvent") to schema
+ *   public, where the directory's tables are: every statement would fail, and the column
+ *   check read the schema the path leads to and asked for db:migrate;
+ * - a default_transaction_isolation other than read committed in the worker's sessions:
+ *   the claim's fence and the shared Luma budget then fail on a concurrent writer. A
+ *   direct connection sets read committed itself (session-settings.ts); through a
+ *   transaction-mode pooler, which sends no startup setting, the role's own stands.
+ */
+async function checkRoleSettings(sql: Sql): Promise<{ missing: string; message: string } | undefined> {
+  const [row] = await sql<{ search_path: string; resolves: string | null; exists: boolean; isolation: string }[]>`
+    SELECT current_setting('search_path') AS search_path,
+      (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.oid = to_regclass('"PLEvent"')) AS resolves,
+      to_regclass(${`${DIRECTORY_SCHEMA}."PLEvent"`}) IS NOT NULL AS exists,
+      current_setting('default_transaction_isolation') AS isolation`;
+  if (!row) return undefined;
+  if (row.exists && row.resolves !== DIRECTORY_SCHEMA) {
+    return {
+      missing: `schema ${DIRECTORY_SCHEMA} on the search_path`,
+      message: `The worker's search_path (${row.search_path}) does not lead to schema ${DIRECTORY_SCHEMA}, which holds the directory's tables: the worker names them unqualified. Put ${DIRECTORY_SCHEMA} on the search_path of the worker's role (ALTER ROLE <worker> SET search_path = ${DIRECTORY_SCHEMA}, or RESET search_path; docs/security.md, "Role settings").`,
+    };
+  }
+  if (row.isolation !== 'read committed') {
+    return {
+      missing: 'default_transaction_isolation read committed',
+      message: `The worker's sessions start ${row.isolation} (default_transaction_isolation), and the worker needs read committed: its claim's fence and the shared Luma budget fail on a concurrent writer otherwise. Behind a transaction-mode pooler the worker cannot set it itself: ALTER ROLE <worker> SET default_transaction_isolation = 'read committed' (docs/security.md, "Role settings").`,
+    };
+  }
+  return undefined;
 }

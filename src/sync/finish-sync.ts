@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
+import { during } from '../db/database-limits.ts';
 import { withTransaction } from '../db/transaction.ts';
 import type { Logger } from '../log.ts';
 import { type Claim, fenceClaim, releaseClaim } from './claim.ts';
@@ -46,30 +47,40 @@ export async function finishSync(
   const outcome: FinishOutcome = { followed: { moved: 0, leftLocationUids: [] } };
   if (options.dryRun) {
     try {
-      if (options.stale) outcome.stale = await removeStaleGuests(deps, { ...options.stale, dryRun: true });
+      const stale = options.stale;
+      if (stale)
+        outcome.stale = await during('stale removal', () => removeStaleGuests(deps, { ...stale, dryRun: true }));
     } finally {
       await releaseClaim(deps.db, claim, { clearCheckpoint: false });
     }
     return outcome;
   }
-  await withTransaction(deps.db, async (tx) => {
-    await fenceClaim(tx, claim);
-    // Synced rows follow a moved event; the gatherings they left are refreshed below too.
-    outcome.followed = await followEventLocation({ db: tx, now: deps.now }, target);
-    if (options.stale) outcome.stale = await removeStaleGuests({ db: tx }, { ...options.stale, dryRun: false });
-    // The read's recorded list goes with the same statement: it was used, or removal is off.
-    const syncedAt = deps.now().toISOString();
-    await tx.execute(sql`
+  // Each stage is named in the error a database limit (statement_timeout, lock_timeout, …) ends it with.
+  const finish = 'the finish (moved rows, guestLastSyncedAt)';
+  await during(finish, () =>
+    withTransaction(deps.db, async (tx) => {
+      await fenceClaim(tx, claim);
+      // Synced rows follow a moved event; the gatherings they left are refreshed below too.
+      outcome.followed = await followEventLocation({ db: tx, now: deps.now }, target);
+      const stale = options.stale;
+      if (stale)
+        outcome.stale = await during('stale removal', () => removeStaleGuests({ db: tx }, { ...stale, dryRun: false }));
+      // The read's recorded list goes with the same statement: it was used, or removal is off.
+      const syncedAt = deps.now().toISOString();
+      await tx.execute(sql`
       WITH forgotten AS (${forgetListedPages(target.eventUid)})
       UPDATE "PLEvent" SET "guestLastSyncedAt" = ${syncedAt}::timestamp(3), "updatedAt" = ${syncedAt}::timestamp(3)
       WHERE uid = ${target.eventUid}`);
-  });
-  await withTransaction(deps.db, async (tx) => {
-    await fenceClaim(tx, claim);
-    const left = outcome.followed.leftLocationUids.map((locationUid) => ({ eventUid: target.eventUid, locationUid }));
-    await refreshPushInTransaction({ db: tx, now: deps.now, log: deps.log }, [target, ...left]);
-    // Completed: the next sync reads the whole list again.
-    await releaseClaim(tx, claim, { clearCheckpoint: true });
-  });
+    }),
+  );
+  await during('the post-sync push refresh', () =>
+    withTransaction(deps.db, async (tx) => {
+      await fenceClaim(tx, claim);
+      const left = outcome.followed.leftLocationUids.map((locationUid) => ({ eventUid: target.eventUid, locationUid }));
+      await refreshPushInTransaction({ db: tx, now: deps.now, log: deps.log }, [target, ...left]);
+      // Completed: the next sync reads the whole list again.
+      await releaseClaim(tx, claim, { clearCheckpoint: true });
+    }),
+  );
   return outcome;
 }

@@ -1,4 +1,5 @@
 import type { Db } from '../db/client.ts';
+import { during, explainLimit } from '../db/database-limits.ts';
 import type { Logger } from '../log.ts';
 import { getProvider, type ProviderRegistry } from '../providers/registry.ts';
 import { addPageGuests } from './add-page-guests.ts';
@@ -63,7 +64,11 @@ export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: S
   const log = deps.log.child({ component: 'PLEventGuestSyncService', eventUid: message.eventUid });
   const settings = deps.claim ?? DEFAULT_CLAIM;
   options.signal?.throwIfAborted();
-  const claim = await acquireClaim(deps.db, message.eventUid, settings);
+  const claim = await during('taking the claim of the event', () =>
+    acquireClaim(deps.db, message.eventUid, settings),
+  ).catch(async (err: unknown) => {
+    throw await explainLimit(deps.db, err);
+  });
   log.debug({ token: claim.token, holder: claim.holder, checkpoint: claim.checkpoint }, 'claim taken');
   const hold = holdClaim({ db: deps.db, log }, claim, { renewEveryMs: settings.renewEveryMs });
   const signal = options.signal ? AbortSignal.any([options.signal, hold.lost]) : hold.lost;
@@ -79,7 +84,8 @@ export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: S
       log.warn({ err: releaseErr }, 'could not release the claim: it frees itself when its lease ends'),
     );
     if (reason instanceof ClaimLostError) log.warn({ token: claim.token, reason: reason.message }, 'claim lost');
-    throw reason;
+    // A database limit (statement_timeout, lock_timeout, …) is told with the setting's value.
+    throw await explainLimit(deps.db, reason);
   } finally {
     hold.stop();
   }
@@ -100,7 +106,7 @@ async function syncClaimedEvent(
   const now = deps.now ?? (() => new Date());
   const dryRun = options.dryRun ?? false;
   const provider = getProvider(deps.providers, message.providerType);
-  const target = await loadTarget(deps.db, message, log);
+  const target = await during('reading the event from the directory', () => loadTarget(deps.db, message, log));
 
   // A dry run reads the whole list (it reports what removal would do) and records nothing.
   const checkpoint = claim.checkpoint;
@@ -144,11 +150,9 @@ async function syncClaimedEvent(
                 }
               : undefined,
           };
-      const outcome = await addPageGuests({ db: deps.db, now }, target, batch.guests, {
-        dryRun,
-        alreadyCounted: counted,
-        fence,
-      });
+      const outcome = await during(`the page statement of page ${batch.page}`, () =>
+        addPageGuests({ db: deps.db, now }, target, batch.guests, { dryRun, alreadyCounted: counted, fence }),
+      );
       if (!outcome.held)
         throw new ClaimLostError(claim, `expired or was taken over before page ${batch.page} was written`);
       if (fence) hold.confirmed(sentAt);

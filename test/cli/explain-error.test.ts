@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { explainError } from '../../src/cli/explain-error.ts';
+import { DatabaseLimitError } from '../../src/db/database-limits.ts';
 import { LumaError } from '../../src/providers/luma-page.ts';
 
 const refused = (extra: object = {}) =>
@@ -33,5 +34,15 @@ describe('explainError names what to check', () => {
       explainError(err),
       'cannot connect to the database: host "db.internal" not found in DNS — check DATABASE_URL',
     );
+  });
+
+  it("a database limit's own sentence (the setting, what it stopped), not the server's bare text", () => {
+    const server = Object.assign(new Error('canceling statement due to statement timeout'), {
+      name: 'PostgresError',
+      code: '57014',
+    });
+    const err = new DatabaseLimitError('statement_timeout', 'stale removal', { value: '1s', source: 'user' }, server);
+    const text = explainError(err);
+    assert.match(text, /^statement_timeout \(1s\) set for the worker's role cancelled stale removal/);
   });
 });

@@ -36,6 +36,9 @@ function resultOf(message: SyncMessage): SyncResult {
 
 type Sync = (message: SyncMessage, signal: AbortSignal) => Promise<SyncResult>;
 
+/** A sync that succeeds at once. */
+const instantSync: Sync = async (m) => resultOf(m);
+
 /** A consumer (not started) on a scripted SQS client; stopped after the test. */
 function consumerWith(t: TestContext, sync: Sync, options: Partial<SyncConsumerOptions> = {}) {
   const sqs = new ScriptedSqs();
@@ -73,6 +76,21 @@ function heldSync() {
   return { sync, started: started.promise, end: () => end.resolve(), fail: (err: unknown) => fail.reject(err) };
 }
 
+/** consumerWith() on a heldSync(), started and given one message: returned once its sync has begun. */
+async function consumerHoldingSync(t: TestContext, eventUid: string, options: Partial<SyncConsumerOptions> = {}) {
+  const held = heldSync();
+  const parts = consumerWith(t, held.sync, options);
+  parts.consumer.start();
+  parts.sqs.deliver(messageFor(eventUid));
+  const signal = await held.started;
+  return { ...parts, held, signal };
+}
+
+/** Waits until the consumer has sent `count` deletes. */
+function waitForDeletes(sqs: ScriptedSqs, count: number, what = 'the delete') {
+  return waitFor(() => sqs.named('DeleteMessageCommand').length === count, 10_000, what);
+}
+
 /** Whether `promise` has settled, looked at after the microtasks queued so far have run. */
 function tracked<T>(promise: Promise<T>) {
   const state = { settled: false, value: undefined as T | undefined };
@@ -88,6 +106,28 @@ async function flush(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
 }
 
+/**
+ * Calls stop() with setTimeout mocked, so its waits end only when the test moves the clock,
+ * and lets what is due run; the test then looks at whether it has returned.
+ */
+async function stopOnMockedClock(t: TestContext, consumer: SyncConsumer, options?: { graceMs: number }) {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const stopped = tracked(consumer.stop(options));
+  await flush();
+  return stopped;
+}
+
+/** A consumer that synced its one message and whose delete SQS has not answered yet. */
+async function deleteInFlight(t: TestContext) {
+  const { sqs, consumer } = consumerWith(t, instantSync);
+  const deleted = Promise.withResolvers<void>();
+  sqs.onDelete = () => deleted.promise;
+  consumer.start();
+  sqs.deliver(messageFor('acked'));
+  await waitForDeletes(sqs, 1);
+  return { consumer, answerDelete: () => deleted.resolve() };
+}
+
 const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
 describe('SyncConsumer edges (scripted SQS)', () => {
@@ -97,7 +137,7 @@ describe('SyncConsumer edges (scripted SQS)', () => {
     async (t) => {
       // sqs-consumer prints a FIFO warning with console.log unless told not to: stdout carries JSON lines only.
       const printed = t.mock.method(console, 'log', () => undefined);
-      const { sqs, consumer, lines } = consumerWith(t, async (m) => resultOf(m), {
+      const { sqs, consumer, lines } = consumerWith(t, instantSync, {
         concurrency: 2,
         visibilityTimeoutSeconds: 9,
       });
@@ -128,11 +168,7 @@ describe('SyncConsumer edges (scripted SQS)', () => {
 
   it('extends a running sync’s message every third of the visibility timeout by default', bounded, async (t) => {
     t.mock.timers.enable({ apis: ['setInterval'] });
-    const held = heldSync();
-    const { sqs, consumer } = consumerWith(t, held.sync, { visibilityTimeoutSeconds: 9 });
-    consumer.start();
-    sqs.deliver(messageFor('slow'));
-    await held.started;
+    const { sqs, held } = await consumerHoldingSync(t, 'slow', { visibilityTimeoutSeconds: 9 });
 
     t.mock.timers.tick(2_999);
     assert.deepEqual(sqs.visibilityChanges(), [], 'nothing before the first beat');
@@ -142,7 +178,7 @@ describe('SyncConsumer edges (scripted SQS)', () => {
     assert.deepEqual(sqs.visibilityChanges(), [9, 9]);
 
     held.end();
-    await waitFor(() => sqs.named('DeleteMessageCommand').length === 1, 10_000, 'the delete');
+    await waitForDeletes(sqs, 1);
     t.mock.timers.tick(30_000);
     assert.deepEqual(sqs.visibilityChanges(), [9, 9], 'never extended after its sync ended');
   });
@@ -241,7 +277,7 @@ describe('SyncConsumer edges (scripted SQS)', () => {
   );
 
   it('stopPolling() ends the open long poll at once and does not report it as an SQS failure', bounded, async (t) => {
-    const { sqs, consumer, lines, line } = consumerWith(t, async (m) => resultOf(m));
+    const { sqs, consumer, lines, line } = consumerWith(t, instantSync);
     consumer.start();
     await waitFor(() => sqs.openReceives === 1, 10_000, 'the long poll');
 
@@ -259,7 +295,7 @@ describe('SyncConsumer edges (scripted SQS)', () => {
     'releases, with its id in the log, a message a poll answers after polling stopped, and stop() waits for that',
     bounded,
     async (t) => {
-      const { sqs, consumer, line } = consumerWith(t, async (m) => resultOf(m));
+      const { sqs, consumer, line } = consumerWith(t, instantSync);
       const release = Promise.withResolvers<void>();
       sqs.onChangeVisibility = () => release.promise;
       sqs.answerAfterAbort = true;
@@ -272,9 +308,7 @@ describe('SyncConsumer edges (scripted SQS)', () => {
       assert.deepEqual(sqs.visibilityChanges(), [0]);
       assert.equal(line('message received while stopping: releasing it')?.messageId, late.MessageId);
 
-      t.mock.timers.enable({ apis: ['setTimeout'] });
-      const stopped = tracked(consumer.stop());
-      await flush();
+      const stopped = await stopOnMockedClock(t, consumer);
       assert.equal(stopped.settled, false, 'stop() waits for the release in flight');
       release.resolve();
       await flush();
@@ -286,16 +320,10 @@ describe('SyncConsumer edges (scripted SQS)', () => {
     'stop() without a grace gives a sync in flight 25 s, then aborts it, and reports what completed',
     bounded,
     async (t) => {
-      const held = heldSync();
-      const { sqs, consumer, lines, line } = consumerWith(t, held.sync);
-      consumer.start();
-      sqs.deliver(messageFor('finishing'));
-      const signal = await held.started;
+      const { sqs, consumer, lines, line, held, signal } = await consumerHoldingSync(t, 'finishing');
       assert.equal(consumer.health.inFlight, 1);
 
-      t.mock.timers.enable({ apis: ['setTimeout'] });
-      const stopping = tracked(consumer.stop());
-      await flush();
+      const stopping = await stopOnMockedClock(t, consumer);
       t.mock.timers.tick(24_999);
       await flush();
       assert.equal(signal.aborted, false, 'not aborted within the grace');
@@ -310,10 +338,10 @@ describe('SyncConsumer edges (scripted SQS)', () => {
   );
 
   it('counts a sync as in flight only until it ends: stop() afterwards completed nothing', bounded, async (t) => {
-    const { sqs, consumer, line } = consumerWith(t, async (m) => resultOf(m));
+    const { sqs, consumer, line } = consumerWith(t, instantSync);
     consumer.start();
     sqs.deliver(messageFor('quick'));
-    await waitFor(() => sqs.named('DeleteMessageCommand').length === 1, 10_000, 'the delete');
+    await waitForDeletes(sqs, 1);
     assert.equal(consumer.health.inFlight, 0);
     assert.deepEqual(await consumer.stop({ graceMs: 60_000 }), { completed: 0, aborted: 0 });
     assert.equal(line('consumer stopped')?.completed, 0);
@@ -325,11 +353,11 @@ describe('SyncConsumer edges (scripted SQS)', () => {
     'asks each receive for the receive count and the group id, which the message’s line then carries',
     bounded,
     async (t) => {
-      const { sqs, consumer, line } = consumerWith(t, async (m) => resultOf(m));
+      const { sqs, consumer, line } = consumerWith(t, instantSync);
       consumer.start();
       const message = messageFor('counted');
       sqs.deliver(message);
-      await waitFor(() => sqs.named('DeleteMessageCommand').length === 1, 10_000, 'the delete');
+      await waitForDeletes(sqs, 1);
       const received = line('sync message received');
       assert.deepEqual(
         [received?.messageId, received?.receiveCount, received?.groupId],
@@ -339,7 +367,7 @@ describe('SyncConsumer edges (scripted SQS)', () => {
   );
 
   it('reports a failed receive before stopping: readiness fails and the failure is logged', bounded, async (t) => {
-    const { sqs, consumer, line } = consumerWith(t, async (m) => resultOf(m));
+    const { sqs, consumer, line } = consumerWith(t, instantSync);
     sqs.failReceives = true;
     consumer.start();
     // The first failure's back-off starts from the poll after next: a second receive comes at once.
@@ -350,10 +378,10 @@ describe('SyncConsumer edges (scripted SQS)', () => {
   });
 
   it('deletes a synced message when it runs without a heartbeat', bounded, async (t) => {
-    const { sqs, consumer, failures } = consumerWith(t, async (m) => resultOf(m), { visibilityTimeoutSeconds: 1 });
+    const { sqs, consumer, failures } = consumerWith(t, instantSync, { visibilityTimeoutSeconds: 1 });
     consumer.start();
     sqs.deliver(messageFor('unheld-ok'));
-    await waitFor(() => sqs.named('DeleteMessageCommand').length === 1, 10_000, 'the delete');
+    await waitForDeletes(sqs, 1);
     assert.deepEqual(failures, []);
   });
 
@@ -361,11 +389,7 @@ describe('SyncConsumer edges (scripted SQS)', () => {
     'aborts the syncs left at the end of the grace, warns with their count, and by default waits for them to give their message back',
     bounded,
     async (t) => {
-      const held = heldSync();
-      const { sqs, consumer, line } = consumerWith(t, held.sync);
-      consumer.start();
-      sqs.deliver(messageFor('interrupted'));
-      const signal = await held.started;
+      const { sqs, consumer, line, held, signal } = await consumerHoldingSync(t, 'interrupted');
       // The aborted sync takes a moment to stop after its page, as a real one does.
       signal.addEventListener('abort', () => void sleep(100).then(() => held.fail(signal.reason)));
 
@@ -382,51 +406,35 @@ describe('SyncConsumer edges (scripted SQS)', () => {
     'stop() waits for the delete of a sync that just finished: until it ends, or 5 s by default',
     bounded,
     async (t) => {
-      const { sqs, consumer } = consumerWith(t, async (m) => resultOf(m));
-      const deleted = Promise.withResolvers<void>();
-      sqs.onDelete = () => deleted.promise;
-      consumer.start();
-      sqs.deliver(messageFor('acked'));
-      await waitFor(() => sqs.named('DeleteMessageCommand').length === 1, 10_000, 'the delete');
+      const { consumer, answerDelete } = await deleteInFlight(t);
 
-      t.mock.timers.enable({ apis: ['setTimeout'] });
-      const stopped = tracked(consumer.stop({ graceMs: 0 }));
-      await flush();
+      const stopped = await stopOnMockedClock(t, consumer, { graceMs: 0 });
       t.mock.timers.tick(4_999);
       await flush();
       assert.equal(stopped.settled, false, 'waits while the delete is in flight');
       t.mock.timers.tick(1);
       await flush();
       assert.equal(stopped.settled, true, 'but not longer than 5 s');
-      deleted.resolve();
+      answerDelete();
     },
   );
 
   it('stop() returns as soon as the delete it waits for ends', bounded, async (t) => {
-    const { sqs, consumer } = consumerWith(t, async (m) => resultOf(m));
-    const deleted = Promise.withResolvers<void>();
-    sqs.onDelete = () => deleted.promise;
-    consumer.start();
-    sqs.deliver(messageFor('acked'));
-    await waitFor(() => sqs.named('DeleteMessageCommand').length === 1, 10_000, 'the delete');
+    const { consumer, answerDelete } = await deleteInFlight(t);
 
-    t.mock.timers.enable({ apis: ['setTimeout'] });
-    const stopped = tracked(consumer.stop({ graceMs: 0 }));
-    await flush();
+    const stopped = await stopOnMockedClock(t, consumer, { graceMs: 0 });
     assert.equal(stopped.settled, false, 'waits for the delete');
-    deleted.resolve();
+    answerDelete();
     await flush();
     assert.equal(stopped.settled, true, 'returns once the delete ended');
   });
 
   it('stop() does not wait for a delete it cannot see end (a message without an id)', bounded, async (t) => {
-    const { sqs, consumer } = consumerWith(t, async (m) => resultOf(m));
+    const { sqs, consumer } = consumerWith(t, instantSync);
     consumer.start();
     sqs.deliver(messageFor('no-id', { withoutId: true }));
-    await waitFor(() => sqs.named('DeleteMessageCommand').length === 1, 10_000, 'the delete');
-    t.mock.timers.enable({ apis: ['setTimeout'] });
-    const stopped = tracked(consumer.stop({ graceMs: 0 }));
-    await flush();
+    await waitForDeletes(sqs, 1);
+    const stopped = await stopOnMockedClock(t, consumer, { graceMs: 0 });
     assert.equal(stopped.settled, true);
   });
 
@@ -447,22 +455,16 @@ describe('SyncConsumer edges (scripted SQS)', () => {
     const message = messageFor('twice');
     sqs.deliver(message);
     sqs.deliver({ ...message, ReceiptHandle: `${message.ReceiptHandle}-again` });
-    await waitFor(() => sqs.named('DeleteMessageCommand').length === 2, 10_000, 'both deletes');
+    await waitForDeletes(sqs, 2, 'both deletes');
     await flush();
     assert.deepEqual(synced, ['twice', 'twice']);
     assert.ok(!lines.some((l) => l.msg === 'processing_error' || l.level >= 40), 'no handler error');
-    t.mock.timers.enable({ apis: ['setTimeout'] });
-    const stopped = tracked(consumer.stop({ graceMs: 0 }));
-    await flush();
+    const stopped = await stopOnMockedClock(t, consumer, { graceMs: 0 });
     assert.equal(stopped.settled, true);
   });
 
   it('stop() leaves no timer behind to hold the process open', bounded, async (t) => {
-    const held = heldSync();
-    const { sqs, consumer } = consumerWith(t, held.sync);
-    consumer.start();
-    sqs.deliver(messageFor('finishing'));
-    await held.started;
+    const { consumer, held } = await consumerHoldingSync(t, 'finishing');
     const before = timeouts();
     // Every timer made from here on, cleared after the test whatever happens.
     const created = t.mock.method(globalThis, 'setTimeout');

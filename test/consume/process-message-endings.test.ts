@@ -9,11 +9,14 @@ import { describe, it } from 'node:test';
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import { MessageLostError } from '../../src/consume/heartbeat.ts';
 import {
+  CONTENTION_RETRY_SECONDS,
+  contentionDelaySeconds,
   type FailureInfo,
   type ProcessDeps,
   processMessage,
   releaseMessages,
 } from '../../src/consume/process-message.ts';
+import { DatabaseLimitError } from '../../src/db/database-limits.ts';
 import { errorKind, SyncDeferredError } from '../../src/errors.ts';
 import { EventSyncRunningError } from '../../src/sync/claim.ts';
 import type { SyncResult } from '../../src/sync/types.ts';
@@ -144,6 +147,54 @@ describe('the endings of a message', () => {
     // Received a 4th time, no visibility timeout given: 120 s (the default) doubled twice.
     assert.deepEqual(calls, ['ChangeMessageVisibilityCommand r-1 480']);
     assert.equal(info?.delaySeconds, 480);
+  });
+});
+
+describe('a sync that met contention in the database', () => {
+  const lockTimeout = () =>
+    new DatabaseLimitError(
+      'lock_timeout',
+      'stale removal',
+      undefined,
+      Object.assign(new Error('canceling statement due to lock timeout'), { name: 'PostgresError', code: '55P03' }),
+    );
+
+  it('gives the message back in a few seconds the first time, counted as no failure, with its own line', async () => {
+    const { sqs, calls } = sqsRecording();
+    const failures: FailureInfo[] = [];
+    const { deps, lines } = bareDeps(failing(lockTimeout()), sqs);
+    deps.onFailure = (_err, info) => failures.push(info);
+    const first = { ...message, Attributes: { ApproximateReceiveCount: '1' } };
+    await assert.rejects(processMessage(deps, first, live()), DatabaseLimitError);
+    assert.deepEqual(calls, [`ChangeMessageVisibilityCommand r-1 ${CONTENTION_RETRY_SECONDS}`]);
+    assert.deepEqual(failures, [{ messageId: 'm-1', kind: 'lock_timeout', permanent: false, acknowledged: false }]);
+    const line = lines.find((l) => l.msg === 'sync met contention in the database: message comes back later');
+    assert.equal(line?.kind, 'lock_timeout');
+    assert.equal(line?.delaySeconds, CONTENTION_RETRY_SECONDS);
+    assert.match(String(line?.reason), /lock_timeout ran out: stale removal waited/);
+    assert.equal(line?.messageId, 'm-1');
+    assert.ok(!lines.some((l) => l.msg === 'sync failed: message left for redelivery'));
+  });
+
+  it('received again, waits the visibility timeout doubled per receive (at most 12 h), as a refusal does', async () => {
+    const { sqs, calls } = sqsRecording();
+    const { deps } = bareDeps(failing(lockTimeout()), sqs);
+    await assert.rejects(processMessage({ ...deps, maxRefusalDelaySeconds: 60 }, message, live()));
+    assert.deepEqual(calls, ['ChangeMessageVisibilityCommand r-1 240'], 'receive 4: 60 s doubled twice');
+    assert.equal(contentionDelaySeconds(120), CONTENTION_RETRY_SECONDS);
+    assert.equal(contentionDelaySeconds(120, 1), CONTENTION_RETRY_SECONDS);
+    assert.equal(contentionDelaySeconds(120, 2), 120);
+    assert.equal(contentionDelaySeconds(120, 3), 240);
+    assert.equal(contentionDelaySeconds(120, 20), 43_200);
+  });
+
+  it('a statement_timeout is no contention: left for redelivery as a failure', async () => {
+    const { sqs, calls } = sqsRecording();
+    const timeout = new DatabaseLimitError('statement_timeout', 'page 2', undefined, new Error('x'));
+    const { deps, lines } = bareDeps(failing(timeout), sqs);
+    await assert.rejects(processMessage(deps, message, live()));
+    assert.deepEqual(calls, []);
+    assert.equal(lines.find((l) => l.msg === 'sync failed: message left for redelivery')?.kind, 'statement_timeout');
   });
 });
 

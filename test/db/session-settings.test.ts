@@ -48,9 +48,13 @@ async function takeover(eventUid: string, ms: number): Promise<'taken' | 'blocke
 }
 
 describe("the worker's session settings", () => {
-  it('sends idle_in_transaction_session_timeout on a direct connection only, in milliseconds', () => {
-    assert.deepEqual(sessionSettings('none', 60), { idle_in_transaction_session_timeout: '60000' });
-    assert.deepEqual(sessionSettings(undefined, 1.5), { idle_in_transaction_session_timeout: '1500' });
+  it('sends idle_in_transaction_session_timeout (in milliseconds) and read committed on a direct connection only', () => {
+    const readCommitted = { default_transaction_isolation: 'read committed' };
+    assert.deepEqual(sessionSettings('none', 60), { idle_in_transaction_session_timeout: '60000', ...readCommitted });
+    assert.deepEqual(sessionSettings(undefined, 1.5), {
+      idle_in_transaction_session_timeout: '1500',
+      ...readCommitted,
+    });
     assert.deepEqual(sessionSettings('transaction', 60), {});
   });
 

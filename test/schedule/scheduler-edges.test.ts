@@ -61,7 +61,16 @@ function scheduler(options: Partial<SchedulerOptions> = {}) {
     ...options,
   });
   const messages = (msg: string) => lines.filter((l) => l.msg === msg);
-  return { scheduler: created, lines, runs, messages };
+  const linesAtLeast = (level: number) => lines.filter((l) => l.level >= level);
+  /** node-cron's own lines, which the scheduler's logger passes on marked with their source. */
+  const nodeCronLines = () => lines.filter((l) => l.source === 'node-cron');
+  return { scheduler: created, lines, runs, messages, linesAtLeast, nodeCronLines };
+}
+
+/** scheduler() whose runs last until the test releases them (heldRuns()). */
+function heldScheduler(options: Partial<SchedulerOptions> = {}) {
+  const held = heldRuns();
+  return { ...scheduler({ enqueueOnce: held.enqueueOnce, ...options }), runs: held.runs };
 }
 
 afterEach(() => mock.timers.reset());
@@ -111,17 +120,14 @@ describe('createScheduler on a mocked clock', () => {
 
   it('runs each slot once, on time and without a warning, however often start() is called', async () => {
     clockAt(SLOT - 5 * SECOND);
-    const { scheduler: daily, runs, lines } = scheduler();
+    const { scheduler: daily, runs, lines, linesAtLeast } = scheduler();
     daily.start();
     daily.start(); // a second call must not start a second cron (each slot would run twice)
     await advance(5 * SECOND);
     assert.deepEqual(runs, [iso(SLOT)]);
     await advance(DAY);
     assert.deepEqual(runs, [iso(SLOT), iso(SLOT + DAY)]);
-    assert.deepEqual(
-      lines.filter((l) => l.level >= LEVEL.warn),
-      [],
-    );
+    assert.deepEqual(linesAtLeast(LEVEL.warn), []);
     assert.equal(lines.filter((l) => l.msg === 'scheduler started').length, 1);
     await daily.stop();
   });
@@ -204,7 +210,7 @@ describe('createScheduler on a mocked clock', () => {
       scheduler: daily,
       runs,
       messages,
-      lines,
+      nodeCronLines,
     } = scheduler({
       catchUpMs: SECOND,
       onMissed: (slot) => missed.push(slot.toISOString()),
@@ -220,7 +226,7 @@ describe('createScheduler on a mocked clock', () => {
     assert.equal(line[0]?.slot, iso(SLOT));
     assert.equal(line[0]?.lateMs, 2_500);
     assert.equal(line[0]?.catchUpMs, SECOND);
-    assert.equal(lines.filter((l) => l.source === 'node-cron').length, 0, 'node-cron adds no warning of its own');
+    assert.equal(nodeCronLines().length, 0, 'node-cron adds no warning of its own');
     // The next slot runs as usual.
     await advance(DAY - 2_500);
     assert.deepEqual(runs, [iso(SLOT + DAY)]);
@@ -243,28 +249,24 @@ describe('createScheduler on a mocked clock', () => {
 
   it('without an onMissed hook, a missed slot is logged and nothing fails', async () => {
     clockAt(SLOT - 5 * SECOND);
-    const { scheduler: daily, messages, lines } = scheduler({ catchUpMs: SECOND });
+    const { scheduler: daily, messages, linesAtLeast } = scheduler({ catchUpMs: SECOND });
     daily.start();
     await advance(5 * SECOND + 2_500);
     assert.equal(messages('cron slot missed: later than the catch-up window or overtaken by a newer slot').length, 1);
-    assert.deepEqual(
-      lines.filter((l) => l.level >= LEVEL.error),
-      [],
-    );
+    assert.deepEqual(linesAtLeast(LEVEL.error), []);
     await daily.stop();
   });
 
   it('skips, warns about and counts a firing while the previous run is still going; node-cron’s own line is debug', async () => {
     clockAt(SLOT - 5 * SECOND);
-    const { runs, enqueueOnce } = heldRuns();
     const overlaps: string[] = [];
     const {
       scheduler: everyMinute,
-      lines,
+      runs,
       messages,
-    } = scheduler({
+      nodeCronLines,
+    } = heldScheduler({
       cron: '* * * * *',
-      enqueueOnce,
       onOverlap: (slot) => overlaps.push(slot.toISOString()),
     });
     everyMinute.start();
@@ -282,7 +284,7 @@ describe('createScheduler on a mocked clock', () => {
     assert.equal(skipped[0]?.component, 'Scheduler');
     assert.equal(skipped[0]?.slot, iso(SLOT + MINUTE));
     // node-cron's warning repeats ours: kept, at debug, marked as its own.
-    const own = lines.filter((l) => l.source === 'node-cron');
+    const own = nodeCronLines();
     assert.equal(own.length, 1);
     assert.equal(own[0]?.level, LEVEL.debug);
     assert.equal(own[0]?.component, 'Scheduler');
@@ -300,16 +302,12 @@ describe('createScheduler on a mocked clock', () => {
 
   it('without an onOverlap hook, a skipped firing is logged and nothing fails', async () => {
     clockAt(SLOT - 5 * SECOND);
-    const { runs, enqueueOnce } = heldRuns();
-    const { scheduler: everyMinute, lines, messages } = scheduler({ cron: '* * * * *', enqueueOnce });
+    const { scheduler: everyMinute, runs, messages, linesAtLeast } = heldScheduler({ cron: '* * * * *' });
     everyMinute.start();
     await advance(5 * SECOND);
     await advance(MINUTE);
     assert.equal(messages('enqueue run skipped: the previous run is still going').length, 1);
-    assert.deepEqual(
-      lines.filter((l) => l.level >= LEVEL.error),
-      [],
-    );
+    assert.deepEqual(linesAtLeast(LEVEL.error), []);
     runs[0]!.release();
     await everyMinute.stop();
   });
@@ -321,7 +319,7 @@ describe('createScheduler on a mocked clock', () => {
     const {
       scheduler: daily,
       messages,
-      lines,
+      nodeCronLines,
     } = scheduler({
       enqueueOnce: async () => {
         calls++;
@@ -339,7 +337,7 @@ describe('createScheduler on a mocked clock', () => {
     assert.equal(failed[0]?.level, LEVEL.error);
     assert.equal(failed[0]?.slot, iso(SLOT));
     assert.equal((failed[0]?.err as { message?: string })?.message, 'database down');
-    assert.equal(lines.filter((l) => l.source === 'node-cron').length, 0, 'caught before node-cron logs it again');
+    assert.equal(nodeCronLines().length, 0, 'caught before node-cron logs it again');
     await advance(DAY);
     assert.equal(calls, 2);
     await daily.stop();
@@ -359,7 +357,11 @@ describe('createScheduler on a mocked clock', () => {
   it('a hook that throws reaches the log as node-cron’s error, the cron goes on, and shutdown still succeeds', async () => {
     clockAt(SLOT - 5 * SECOND);
     let calls = 0;
-    const { scheduler: daily, lines } = scheduler({
+    const {
+      scheduler: daily,
+      lines,
+      nodeCronLines,
+    } = scheduler({
       enqueueOnce: async () => {
         calls++;
         throw new Error('database down');
@@ -370,7 +372,7 @@ describe('createScheduler on a mocked clock', () => {
     });
     daily.start();
     await advance(5 * SECOND);
-    const reported = lines.filter((l) => l.source === 'node-cron');
+    const reported = nodeCronLines();
     assert.equal(reported.length, 1, JSON.stringify(lines));
     assert.equal(reported[0]?.level, LEVEL.error);
     assert.equal(reported[0]?.msg, 'node-cron error');
@@ -383,10 +385,12 @@ describe('createScheduler on a mocked clock', () => {
 
   it('an onOverlap hook that throws is logged as node-cron’s error, with the error', async () => {
     clockAt(SLOT - 5 * SECOND);
-    const { runs, enqueueOnce } = heldRuns();
-    const { scheduler: everyMinute, lines } = scheduler({
+    const {
+      scheduler: everyMinute,
+      runs,
+      lines,
+    } = heldScheduler({
       cron: '* * * * *',
-      enqueueOnce,
       onOverlap: () => {
         throw new Error('counter broke');
       },
@@ -406,20 +410,16 @@ describe('createScheduler on a mocked clock', () => {
 describe('stop() with a run going', () => {
   it('returns at once when no run is going', async () => {
     clockAt(SLOT);
-    const { scheduler: daily, lines } = scheduler();
+    const { scheduler: daily, linesAtLeast } = scheduler();
     daily.start();
     await daily.stop(); // no timer has to fire for it to return
     await daily.stop(); // idempotent
-    assert.deepEqual(
-      lines.filter((l) => l.level >= LEVEL.warn),
-      [],
-    );
+    assert.deepEqual(linesAtLeast(LEVEL.warn), []);
   });
 
   it('waits for a run that ends within the grace, without aborting it or warning', async () => {
     clockAt(SLOT);
-    const { runs, enqueueOnce } = heldRuns();
-    const { scheduler: daily, lines } = scheduler({ enqueueOnce });
+    const { scheduler: daily, runs, linesAtLeast } = heldScheduler();
     const run = daily.tick(new Date(SLOT));
     let stopped = false;
     const stopping = daily.stop({ graceMs: MINUTE }).then(() => {
@@ -431,16 +431,12 @@ describe('stop() with a run going', () => {
     await stopping;
     await run;
     assert.equal(runs[0]!.signal.aborted, false);
-    assert.deepEqual(
-      lines.filter((l) => l.level >= LEVEL.warn),
-      [],
-    );
+    assert.deepEqual(linesAtLeast(LEVEL.warn), []);
   });
 
   it('leaves no grace timer behind once the run ended, so the process can exit at once', async () => {
     // Real timers: what matters is the timer node would wait for before exiting.
-    const { runs, enqueueOnce } = heldRuns();
-    const { scheduler: daily } = scheduler({ enqueueOnce });
+    const { scheduler: daily, runs } = heldScheduler();
     const run = daily.tick(new Date());
     const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const before = timeouts();
@@ -455,8 +451,7 @@ describe('stop() with a run going', () => {
 
   it('aborts a run still going when the grace runs out, warns with the grace, and waits for the run to end', async () => {
     clockAt(SLOT);
-    const { runs, enqueueOnce } = heldRuns();
-    const { scheduler: daily, messages } = scheduler({ enqueueOnce });
+    const { scheduler: daily, runs, messages } = heldScheduler();
     const run = daily.tick(new Date(SLOT));
     let stopped = false;
     const stopping = daily.stop({ graceMs: 30 * SECOND }).then(() => {
@@ -480,8 +475,7 @@ describe('stop() with a run going', () => {
 
   it('gives a run ten seconds by default, and the run sees why it was aborted', async () => {
     clockAt(SLOT);
-    const { runs, enqueueOnce } = heldRuns();
-    const { scheduler: daily } = scheduler({ enqueueOnce });
+    const { scheduler: daily, runs } = heldScheduler();
     const run = daily.tick(new Date(SLOT));
     const stopping = daily.stop();
     await advance(10 * SECOND - 1);
@@ -496,8 +490,7 @@ describe('stop() with a run going', () => {
 
   it('waits for the newest run even after an older one ended (tick() called while a run was going)', async () => {
     clockAt(SLOT);
-    const { runs, enqueueOnce } = heldRuns();
-    const { scheduler: daily } = scheduler({ enqueueOnce });
+    const { scheduler: daily, runs } = heldScheduler();
     const older = daily.tick(new Date(SLOT));
     const newer = daily.tick(new Date(SLOT + MINUTE));
     runs[0]!.release();
@@ -512,8 +505,7 @@ describe('stop() with a run going', () => {
 
   it('an older run ending after a newer one settles normally and leaves nothing for stop() to wait for', async () => {
     clockAt(SLOT);
-    const { runs, enqueueOnce } = heldRuns();
-    const { scheduler: daily, lines } = scheduler({ enqueueOnce });
+    const { scheduler: daily, runs, linesAtLeast } = heldScheduler();
     const older = daily.tick(new Date(SLOT));
     const newer = daily.tick(new Date(SLOT + MINUTE));
     runs[1]!.release();
@@ -521,9 +513,6 @@ describe('stop() with a run going', () => {
     runs[0]!.release();
     await older;
     await daily.stop({ graceMs: MINUTE });
-    assert.deepEqual(
-      lines.filter((l) => l.level >= LEVEL.warn),
-      [],
-    );
+    assert.deepEqual(linesAtLeast(LEVEL.warn), []);
   });
 });

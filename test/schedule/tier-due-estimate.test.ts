@@ -6,30 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { recordSyncAttempt } from '../../src/history/record-attempt.ts';
 import { findTierCandidates } from '../../src/schedule/tier-due.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { DAY, seedEvent, seedGuest, seedMember } from '../support/seed.ts';
+import { tierSyncHistory } from '../support/tier-sync-history.ts';
 
 const { sql, db } = await createTestDatabase({ label: 'tier_due_estimate' });
 const NOW = new Date(Math.floor(Date.now() / 1000) * 1000);
 const soon = () => ({ startDate: new Date(NOW.getTime() + 2 * DAY), endDate: new Date(NOW.getTime() + 3 * DAY) });
 
-async function attempt(eventUid: string, outcome: 'success' | 'failure', fetched: number, matched: number) {
-  const startedAt = new Date(NOW.getTime() - 3_600_000);
-  await recordSyncAttempt(
-    { sql, retentionDays: 30 },
-    {
-      eventUid,
-      trigger: 'tier',
-      startedAt,
-      finishedAt: new Date(startedAt.getTime() + 1000),
-      outcome,
-      result: { pages: 1, fetched, matched, created: 0, removed: 0, skipped: 0 },
-      ...(outcome === 'failure' ? { errorKind: 'luma_unavailable' } : {}),
-    },
-  );
-}
+const history = tierSyncHistory(sql);
+const anHourAgo = new Date(NOW.getTime() - 3_600_000);
 
 async function rows(event: { uid: string; locationUid: string | null }, synced: number, directory: number) {
   for (let i = 0; i < synced + directory; i++) {
@@ -51,8 +38,8 @@ describe('the estimate inputs of an event without a recorded success', () => {
     await rows(other, 4, 0);
     // Successes read 100 guests for 10 matches: 10 per match. The failure (30 read, 30
     // matched) would bring it down to 130 / 40 if it counted.
-    await attempt(other.uid, 'success', 100, 10);
-    await attempt(other.uid, 'failure', 30, 30);
+    await history.success(other.uid, anHourAgo, { pages: 1, fetched: 100, matched: 10 });
+    await history.failure(other.uid, anHourAgo, { pages: 1, fetched: 30, matched: 30 });
 
     const found = (await findTierCandidates(sql, NOW, 14 * DAY)).find((c) => c.eventUid === fresh.uid);
 

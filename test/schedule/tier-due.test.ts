@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { recordSyncAttempt } from '../../src/history/record-attempt.ts';
 import { findTierCandidates, recordTierEnqueued } from '../../src/schedule/tier-due.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { DAY, seedEvent } from '../support/seed.ts';
+import { tierSyncHistory } from '../support/tier-sync-history.ts';
 
 const HOUR = 3_600_000;
 const { sql, db } = await createTestDatabase({ label: 'tier_due' });
@@ -16,21 +16,7 @@ const NOW = new Date(Math.floor(Date.now() / 1000) * 1000);
 const ago = (ms: number) => new Date(NOW.getTime() - ms);
 const HORIZON = 14 * DAY;
 
-async function attempt(eventUid: string, startedAt: Date, outcome: 'success' | 'failure', pages = 1) {
-  await recordSyncAttempt(
-    { sql, retentionDays: 30 },
-    {
-      eventUid,
-      trigger: 'tier',
-      startedAt,
-      finishedAt: new Date(startedAt.getTime() + 1000),
-      outcome,
-      ...(outcome === 'success'
-        ? { result: { pages, fetched: 1, matched: 1, created: 0, removed: 0, skipped: 0 } }
-        : { errorKind: 'luma_unavailable' }),
-    },
-  );
-}
+const history = tierSyncHistory(sql);
 
 async function candidate(eventUid: string) {
   const all = await findTierCandidates(sql, NOW, HORIZON);
@@ -42,9 +28,9 @@ const soon = () => ({ startDate: new Date(NOW.getTime() + 2 * DAY), endDate: new
 describe('findTierCandidates', () => {
   it('takes the latest successful sync as the last success, with its page count; later failures do not count', async () => {
     const event = await seedEvent(db, soon());
-    await attempt(event.uid, ago(5 * HOUR), 'success', 2);
-    await attempt(event.uid, ago(3 * HOUR), 'success', 7);
-    await attempt(event.uid, ago(1 * HOUR), 'failure');
+    await history.success(event.uid, ago(5 * HOUR), { pages: 2, fetched: 1, matched: 1 });
+    await history.success(event.uid, ago(3 * HOUR), { pages: 7, fetched: 1, matched: 1 });
+    await history.failure(event.uid, ago(1 * HOUR));
 
     const found = await candidate(event.uid);
 
@@ -55,9 +41,9 @@ describe('findTierCandidates', () => {
   it('falls back to guestLastSyncedAt for an event synced before the history existed, and prefers the history', async () => {
     const old = await seedEvent(db, { ...soon(), guestLastSyncedAt: ago(6 * HOUR) });
     const recorded = await seedEvent(db, { ...soon(), guestLastSyncedAt: null });
-    await attempt(recorded.uid, ago(2 * HOUR), 'success');
+    await history.success(recorded.uid, ago(2 * HOUR), { pages: 1, fetched: 1, matched: 1 });
     const both = await seedEvent(db, { ...soon(), guestLastSyncedAt: ago(9 * HOUR) });
-    await attempt(both.uid, ago(4 * HOUR), 'success');
+    await history.success(both.uid, ago(4 * HOUR), { pages: 1, fetched: 1, matched: 1 });
 
     assert.deepEqual((await candidate(old.uid))?.lastSuccessAt, ago(6 * HOUR));
     assert.deepEqual((await candidate(recorded.uid))?.lastSuccessAt, ago(2 * HOUR));

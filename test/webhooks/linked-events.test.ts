@@ -6,30 +6,17 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { recordSyncAttempt } from '../../src/history/record-attempt.ts';
 import { findLinkedEvents, MAX_LINKED_EVENTS } from '../../src/webhooks/linked-events.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { DAY, seedEvent } from '../support/seed.ts';
+import { tierSyncHistory } from '../support/tier-sync-history.ts';
 
 const { sql, db } = await createTestDatabase({ label: 'linked_events' });
 const NOW = new Date();
 const lumaId = () => `evt-${randomBytes(5).toString('hex')}`;
 
-async function attempt(eventUid: string, outcome: 'success' | 'failure', pages: number, hoursAgo: number) {
-  const startedAt = new Date(NOW.getTime() - hoursAgo * 3_600_000);
-  await recordSyncAttempt(
-    { sql, retentionDays: 30 },
-    {
-      eventUid,
-      trigger: 'tier',
-      startedAt,
-      finishedAt: new Date(startedAt.getTime() + 1000),
-      outcome,
-      result: { pages, fetched: 0, matched: 0, created: 0, removed: 0, skipped: 0 },
-      ...(outcome === 'failure' ? { errorKind: 'luma_unavailable' } : {}),
-    },
-  );
-}
+const history = tierSyncHistory(sql);
+const hoursAgo = (hours: number) => new Date(NOW.getTime() - hours * 3_600_000);
 
 describe('findLinkedEvents', () => {
   it('returns each syncable Luma event with this id, as a sync needs it, in id order', async () => {
@@ -75,10 +62,10 @@ describe('findLinkedEvents', () => {
     const synced = await seedEvent(db, { externalEventId: id });
     const failedOnly = await seedEvent(db, { externalEventId: id });
     const never = await seedEvent(db, { externalEventId: id });
-    await attempt(synced.uid, 'success', 3, 5);
-    await attempt(synced.uid, 'success', 7, 2); // the latest success
-    await attempt(synced.uid, 'failure', 40, 1); // a later failure read part of the list
-    await attempt(failedOnly.uid, 'failure', 9, 1);
+    await history.success(synced.uid, hoursAgo(5), { pages: 3 });
+    await history.success(synced.uid, hoursAgo(2), { pages: 7 }); // the latest success
+    await history.failure(synced.uid, hoursAgo(1), { pages: 40 }); // a later failure read part of the list
+    await history.failure(failedOnly.uid, hoursAgo(1), { pages: 9 });
 
     const found = await findLinkedEvents({ db }, id, NOW);
     const byUid = new Map(found.map((e) => [e.eventUid, e]));

@@ -9,13 +9,14 @@ import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { loadConfig } from '../../src/config/config.ts';
-import { recordSyncAttempt } from '../../src/history/record-attempt.ts';
 import { startWebhookReceiver } from '../../src/webhooks/receiver.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { seedEvent } from '../support/seed.ts';
 import { captureLogger, waitFor } from '../support/sqs-queue.ts';
+import { tierSyncHistory } from '../support/tier-sync-history.ts';
 
 const database = await createTestDatabase({ label: 'receiver_wiring' });
+const history = tierSyncHistory(database.sql);
 
 function stubSqs(answer: 'ok' | 'refuse' = 'ok') {
   const batches: Array<{ Entries?: Array<{ MessageBody?: string }> }> = [];
@@ -55,20 +56,7 @@ const UNSIGNED = { LUMA_WEBHOOK_ALLOW_UNSIGNED: 'true' };
 async function linkedEvent(pages?: number) {
   const lumaId = `evt-${randomBytes(5).toString('hex')}`;
   const event = await seedEvent(database.db, { externalEventId: lumaId });
-  if (pages !== undefined) {
-    const startedAt = new Date(Date.now() - 3_600_000);
-    await recordSyncAttempt(
-      { sql: database.sql, retentionDays: 30 },
-      {
-        eventUid: event.uid,
-        trigger: 'tier',
-        startedAt,
-        finishedAt: new Date(startedAt.getTime() + 1000),
-        outcome: 'success',
-        result: { pages, fetched: 0, matched: 0, created: 0, removed: 0, skipped: 0 },
-      },
-    );
-  }
+  if (pages !== undefined) await history.success(event.uid, new Date(Date.now() - 3_600_000), { pages });
   return { event, lumaId };
 }
 

@@ -1,0 +1,118 @@
+/**
+ * The errors of a statement a database limit stopped (database-limits.ts), one by one;
+ * test/db/role-settings.test.ts runs them for real, as settings of the worker's role.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Db } from '../../src/db/client.ts';
+import { DatabaseLimitError, during, explainLimit, limitKindOf } from '../../src/db/database-limits.ts';
+import { errorKind, isContention, isPermanent } from '../../src/errors.ts';
+
+const server = (code: string, message: string) => Object.assign(new Error(message), { name: 'PostgresError', code });
+/** As Drizzle wraps a failed statement: the server's error is the cause. */
+const wrapped = (cause: Error) => new Error('Failed query: SELECT …', { cause });
+const answering = (rows: unknown[]) => ({ execute: async () => rows }) as unknown as Db;
+
+describe('a statement a database limit stopped', () => {
+  it('is told by its SQLSTATE, through a wrapper; 57014 by its text (a timeout, or a cancel on request)', () => {
+    assert.equal(
+      limitKindOf(wrapped(server('57014', 'canceling statement due to statement timeout'))),
+      'statement_timeout',
+    );
+    assert.equal(limitKindOf(server('57014', 'canceling statement due to user request')), 'query_canceled');
+    assert.equal(limitKindOf(server('55P03', 'canceling statement due to lock timeout')), 'lock_timeout');
+    assert.equal(limitKindOf(server('40001', 'could not serialize access')), 'serialization_failure');
+    assert.equal(limitKindOf(server('40P01', 'deadlock detected')), 'deadlock');
+    assert.equal(limitKindOf(server('23505', 'duplicate key')), undefined);
+    assert.equal(limitKindOf(new Error('canceling statement due to statement timeout')), undefined, 'not the server');
+  });
+
+  it('becomes, within a stage, a retryable error of its kind naming the stage; contention only for other sessions', async () => {
+    const kinds = [
+      ['57014', 'canceling statement due to statement timeout', 'statement_timeout', false],
+      ['55P03', 'canceling statement due to lock timeout', 'lock_timeout', true],
+      ['40001', 'could not serialize access', 'serialization_failure', true],
+      ['40P01', 'deadlock detected', 'deadlock', true],
+      ['57014', 'canceling statement due to user request', 'query_canceled', false],
+    ] as const;
+    for (const [code, text, kind, contention] of kinds) {
+      const cause = wrapped(server(code, text));
+      const err = await during('stale removal', () => Promise.reject(cause)).catch((e: unknown) => e);
+      assert.ok(err instanceof DatabaseLimitError, kind);
+      assert.equal(errorKind(err), kind);
+      assert.equal(isContention(err), contention, kind);
+      assert.equal(isPermanent(err), false);
+      assert.equal(err.stage, 'stale removal');
+      assert.equal(err.cause, cause);
+      assert.match(err.message, /stale removal/);
+      assert.match(err.message, /nothing of it was written, and a later attempt repeats it/);
+    }
+  });
+
+  it('passes other errors, and an inner stage’s, through unchanged; resolves with the stage’s value', async () => {
+    const other = new Error('connection reset');
+    assert.equal(await during('x', () => Promise.reject(other)).catch((e: unknown) => e), other);
+    const inner = new DatabaseLimitError('lock_timeout', 'stale removal', undefined, server('55P03', 'lock'));
+    assert.equal(await during('the finish', () => Promise.reject(inner)).catch((e: unknown) => e), inner);
+    assert.equal(await during('x', async () => 7), 7);
+    assert.equal(isContention(other), false);
+    assert.equal(isContention(null), false);
+  });
+
+  it("quotes the setting's value and where it was set, once explained; a failed lookup keeps the error", async () => {
+    const timeout = new DatabaseLimitError(
+      'statement_timeout',
+      'the page statement of page 2',
+      undefined,
+      server('57014', 't'),
+    );
+    const sources = [
+      ['user', "set for the worker's role"],
+      ['database', 'set for the database'],
+      ['configuration file', "set in the server's configuration"],
+      ['default', '(source: default)'],
+    ];
+    for (const [source, said] of sources) {
+      const told = (await explainLimit(answering([{ value: '1s', source }]), timeout)) as DatabaseLimitError;
+      assert.ok(told.message.startsWith(`statement_timeout (1s) ${said} cancelled the page statement of page 2: `));
+      assert.equal(told.kind, 'statement_timeout');
+      assert.equal(told.cause, timeout.cause);
+    }
+    const serialization = new DatabaseLimitError(
+      'serialization_failure',
+      'the finish',
+      undefined,
+      server('40001', 's'),
+    );
+    const isolation = (await explainLimit(
+      answering([{ value: 'repeatable read', source: 'user' }]),
+      serialization,
+    )) as Error;
+    assert.match(
+      isolation.message,
+      /default_transaction_isolation \(repeatable read\) set for the worker's role: the worker needs read committed/,
+    );
+    const lock = new DatabaseLimitError(
+      'lock_timeout',
+      'taking the claim of the event',
+      undefined,
+      server('55P03', 'l'),
+    );
+    assert.match(
+      ((await explainLimit(answering([{ value: '200ms', source: 'user' }]), lock)) as Error).message,
+      /^lock_timeout \(200ms\) set for the worker's role ran out: taking the claim of the event waited/,
+    );
+
+    const failing = { execute: async () => Promise.reject(new Error('gone')) } as unknown as Db;
+    assert.equal(await explainLimit(failing, timeout), timeout);
+    assert.equal(await explainLimit(answering([]), timeout), timeout);
+    const deadlock = new DatabaseLimitError('deadlock', 'the finish', undefined, server('40P01', 'd'));
+    assert.equal(
+      await explainLimit(answering([{ value: 'x', source: 'user' }]), deadlock),
+      deadlock,
+      'no setting behind it',
+    );
+    const other = new Error('other');
+    assert.equal(await explainLimit(answering([]), other), other);
+  });
+});

@@ -1,0 +1,413 @@
+/**
+ * Settings a careful DBA puts on the worker's role (`ALTER ROLE <worker> SET …`), each
+ * shrunk so that it bites during a real sync (three pages, stale removal, the post-sync
+ * push refresh) on a hardened directory database: what happens to the sync, its claim and
+ * checkpoint, the SQS message, the log line and the history; and that the next attempt,
+ * once the obstacle is gone, completes with nothing lost or duplicated.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { createDatabase, type Database, type Pooler } from '../../src/db/client.ts';
+import { runMigrations } from '../../src/db/migrate.ts';
+import { checkSchema } from '../../src/db/schema-check.ts';
+import type { SimGuest } from '../../src/local/luma-simulator.ts';
+import { createHardenedDirectory } from '../support/hardened-database.ts';
+import { blockedSession, type Consumed, consumeAs, holdLocks } from '../support/role-settings.ts';
+import { guestsOf, seedEvent, seedGuest, seedMember, seedTeam, syncMessageFor } from '../support/seed.ts';
+import { notification, seedNotification, setPushConfigs } from '../support/seed-push.ts';
+import { useSimulatedLuma } from '../support/sync-harness.ts';
+
+const directory = await createHardenedDirectory(runMigrations);
+const app = directory.app.database.db;
+const admin = directory.admin.sql;
+const role = directory.worker.role;
+const luma = useSimulatedLuma();
+await setPushConfigs(app, { isActive: true, enabled: true, minAttendeesPerEvent: 1, upcomingWindowDays: 30 });
+
+/**
+ * The worker's role carries `settings` (values as SQL: quoted, or a list) for the duration
+ * of `run`, on connections opened for it.
+ */
+async function asWorkerWith(
+  settings: Record<string, string>,
+  run: (worker: Database) => Promise<void>,
+  pooler: Pooler = 'none',
+) {
+  for (const [name, value] of Object.entries(settings)) {
+    await admin.unsafe(`ALTER ROLE "${role}" SET ${name} = ${value}`);
+  }
+  const worker = createDatabase({ url: directory.worker.url, poolMax: 3, pooler });
+  try {
+    await run(worker);
+  } finally {
+    await worker.close();
+    await admin.unsafe(`ALTER ROLE "${role}" RESET ALL`);
+  }
+}
+after(() => admin.unsafe(`ALTER ROLE "${role}" RESET ALL`).catch(() => {}));
+
+/** An event of five listed members (three pages of two), one stale synced row, one sent push. */
+async function scenario() {
+  const team = await seedTeam(app);
+  const members = await Promise.all(Array.from({ length: 5 }, () => seedMember(app, { mainTeamUid: team.uid })));
+  const event = await seedEvent(app);
+  const gone = await seedMember(app);
+  const stale = await seedGuest(app, {
+    eventUid: event.uid,
+    locationUid: event.locationUid!,
+    memberUid: gone.uid,
+    externalGuestId: `gst-gone-${event.uid}`,
+  });
+  const sent = await seedNotification(app, {
+    isSent: true,
+    sentAt: new Date(),
+    metadata: { version: 1, ruleKind: 'UPCOMING', gatheringUid: event.locationUid, attendees: { total: 0 } },
+  });
+  const message = syncMessageFor(event);
+  const list: SimGuest[] = members.map((m, i) => ({
+    id: `gst-${event.uid}-${i}`,
+    email: m.email!,
+    approvalStatus: 'approved',
+  }));
+  luma.serve({ events: { [message.externalEventId]: list } });
+  return { event, members, stale, sent, message, list };
+}
+type Scenario = Awaited<ReturnType<typeof scenario>>;
+
+async function claimOf(eventUid: string) {
+  const [row] = await admin<{ token: string; next_cursor: string | null; pages_done: number; free: boolean }[]>`
+    SELECT token::text, next_cursor, pages_done, expires_at <= clock_timestamp() AS free
+    FROM luma_guest_sync.event_claim WHERE event_uid = ${eventUid}`;
+  return row;
+}
+
+async function historyOf(eventUid: string) {
+  return [
+    ...(await admin<{ outcome: string; error_kind: string | null }[]>`
+    SELECT outcome, error_kind FROM luma_guest_sync.sync_history WHERE event_uid = ${eventUid} ORDER BY id`),
+  ];
+}
+
+/** The failure's log line: its kind, and the error text an operator reads. */
+function failureLine(consumed: Consumed) {
+  const line = consumed.lines.find((l) => l.level >= 40 && /sync/.test(l.msg) && (l.err || l.reason));
+  assert.ok(line, `a log line for the failure: ${JSON.stringify(consumed.lines.map((l) => l.msg))}`);
+  const err = line.err as { message?: string } | undefined;
+  return { msg: line.msg, kind: line.kind, text: String(err?.message ?? line.reason) };
+}
+
+/** The whole list is synced: every member once, the stale row gone, the push refreshed. */
+async function assertSynced(s: Scenario, consumed: Consumed) {
+  assert.equal(consumed.error, undefined, String((consumed.error as Error)?.message));
+  assert.equal(consumed.acknowledged, true);
+  const rows = await guestsOf(app, s.event.uid);
+  assert.deepEqual(rows.map((r) => r.memberUid).sort(), s.members.map((m) => m.uid).sort(), 'each member once');
+  assert.ok(!rows.some((r) => r.id === s.stale.id), 'the stale row removed');
+  assert.notDeepEqual((await notification(app, s.sent.uid)).metadata, s.sent.metadata, 'the sent push refreshed');
+  const claim = await claimOf(s.event.uid);
+  assert.deepEqual([claim?.free, claim?.next_cursor, claim?.pages_done], [true, null, 0], 'released, cleared');
+}
+
+/** A failed attempt changed nothing it should not have: no row twice, the stale row still there. */
+async function assertIntact(s: Scenario) {
+  const rows = await guestsOf(app, s.event.uid);
+  const members = rows.map((r) => r.memberUid);
+  assert.equal(new Set(members).size, members.length, 'no member twice');
+  assert.ok(
+    rows.some((r) => r.id === s.stale.id),
+    'the stale row is kept until a sync completes',
+  );
+}
+
+describe("statement_timeout on the worker's role", () => {
+  it('cancels a page statement made slow: a retryable failure naming the setting and the page; the next attempt resumes there', async () => {
+    await asWorkerWith({ statement_timeout: "'1s'" }, async (worker) => {
+      const s = await scenario();
+      // Page 2's first guest takes 30 s to insert: the timeout cancels the statement at 1 s.
+      await admin.unsafe(`
+        CREATE FUNCTION public.slow_guest() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF NEW."externalGuestId" = '${s.list[2]!.id}' THEN PERFORM pg_sleep(30); END IF;
+          RETURN NEW;
+        END $$`);
+      await admin.unsafe(
+        `CREATE TRIGGER slow_guest BEFORE INSERT ON "PLEventGuest" FOR EACH ROW EXECUTE FUNCTION public.slow_guest()`,
+      );
+      let first: Consumed;
+      try {
+        first = await consumeAs(worker, directory.worker.url, s.message);
+      } finally {
+        await admin.unsafe('DROP TRIGGER slow_guest ON "PLEventGuest"; DROP FUNCTION public.slow_guest()');
+      }
+      assert.equal(first.acknowledged, false, 'left for redelivery');
+      assert.deepEqual(
+        first.failures.map((f) => [f.kind, f.permanent]),
+        [['statement_timeout', false]],
+      );
+      const line = failureLine(first);
+      assert.equal(line.kind, 'statement_timeout');
+      assert.match(line.text, /statement_timeout \(1s\) .*cancelled the page statement of page 2/);
+      assert.deepEqual(await historyOf(s.event.uid), [{ outcome: 'failure', error_kind: 'statement_timeout' }]);
+      const claim = await claimOf(s.event.uid);
+      assert.deepEqual([claim?.free, claim?.pages_done], [true, 1], 'released at once, page 1 checkpointed');
+      await assertIntact(s);
+
+      const second = await consumeAs(worker, directory.worker.url, s.message);
+      await assertSynced(s, second);
+      const done = second.lines.find((l) => l.msg === 'sync complete');
+      assert.equal(done?.resumedAtPage, 2, 'resumed at the cancelled page');
+    });
+  });
+
+  it('cancels the post-sync push refresh waiting on a locked notification: named, retryable, then completed', async () => {
+    await asWorkerWith({ statement_timeout: "'1s'" }, async (worker) => {
+      const s = await scenario();
+      const lock = await holdLocks(directory.app.url, [
+        `SELECT 1 FROM "PushNotification" WHERE uid = '${s.sent.uid}' FOR UPDATE`,
+      ]);
+      let first: Consumed;
+      try {
+        first = await consumeAs(worker, directory.worker.url, s.message);
+      } finally {
+        await lock.release();
+      }
+      assert.equal(first.acknowledged, false);
+      assert.deepEqual(
+        first.failures.map((f) => [f.kind, f.permanent]),
+        [['statement_timeout', false]],
+      );
+      assert.match(failureLine(first).text, /statement_timeout \(1s\) .*cancelled the post-sync push refresh/);
+      assert.deepEqual(await historyOf(s.event.uid), [{ outcome: 'failure', error_kind: 'statement_timeout' }]);
+      assert.equal((await claimOf(s.event.uid))?.free, true, 'the claim released at once');
+
+      await assertSynced(s, await consumeAs(worker, directory.worker.url, s.message));
+    });
+  });
+});
+
+describe("lock_timeout on the worker's role", () => {
+  it('a stale row locked by the directory app during removal: contention, the message given back soon, not a failure walking to the DLQ', async () => {
+    await asWorkerWith({ lock_timeout: "'200ms'" }, async (worker) => {
+      const s = await scenario();
+      const lock = await holdLocks(directory.app.url, [
+        `SELECT 1 FROM "PLEventGuest" WHERE id = ${s.stale.id} FOR UPDATE`,
+      ]);
+      let first: Consumed;
+      try {
+        first = await consumeAs(worker, directory.worker.url, s.message);
+      } finally {
+        await lock.release();
+      }
+      assert.equal(first.acknowledged, false, 'not dropped');
+      assert.deepEqual(
+        first.failures.map((f) => [f.kind, f.permanent, f.acknowledged]),
+        [['lock_timeout', false, false]],
+      );
+      assert.equal(first.visibility.length, 1, 'given back early rather than after its visibility timeout');
+      assert.ok(first.visibility[0]! <= 10, `comes back within seconds: ${first.visibility}`);
+      const line = failureLine(first);
+      assert.equal(line.kind, 'lock_timeout');
+      assert.match(line.text, /lock_timeout \(200ms\) .*stale removal/);
+      assert.deepEqual(await historyOf(s.event.uid), [{ outcome: 'failure', error_kind: 'lock_timeout' }]);
+      assert.equal((await claimOf(s.event.uid))?.free, true);
+      await assertIntact(s);
+
+      await assertSynced(s, await consumeAs(worker, directory.worker.url, s.message));
+    });
+  });
+
+  it("the claim's row locked by another session when the sync starts: contention, given back soon, nothing written", async () => {
+    await asWorkerWith({ lock_timeout: "'200ms'" }, async (worker) => {
+      const s = await scenario();
+      await admin`INSERT INTO luma_guest_sync.event_claim (event_uid, token, holder, claimed_at, expires_at)
+        VALUES (${s.event.uid}, nextval('luma_guest_sync.event_claim_token'), 'done:1', now(), now())`;
+      const before = await claimOf(s.event.uid);
+      const lock = await holdLocks(directory.admin.url, [
+        `SELECT 1 FROM luma_guest_sync.event_claim WHERE event_uid = '${s.event.uid}' FOR UPDATE`,
+      ]);
+      let first: Consumed;
+      try {
+        first = await consumeAs(worker, directory.worker.url, s.message, { receiveCount: 2 });
+      } finally {
+        await lock.release();
+      }
+      assert.deepEqual(
+        first.failures.map((f) => [f.kind, f.permanent, f.acknowledged]),
+        [['lock_timeout', false, false]],
+      );
+      assert.match(failureLine(first).text, /lock_timeout \(200ms\) .*taking the claim/);
+      assert.equal(first.visibility.length, 1, 'given back with a delay growing with its receives');
+      assert.equal((await claimOf(s.event.uid))?.token, before?.token, 'the claim untouched');
+      assert.equal((await guestsOf(app, s.event.uid)).length, 1, 'nothing written');
+
+      await assertSynced(s, await consumeAs(worker, directory.worker.url, s.message));
+    });
+  });
+});
+
+describe("default_transaction_isolation on the worker's role", () => {
+  for (const isolation of ['repeatable read', 'serializable']) {
+    it(`${isolation}: a claim renewal committed while a page statement waits on it does not fail the page`, async () => {
+      await asWorkerWith({ default_transaction_isolation: `'${isolation}'` }, async (worker) => {
+        const s = await scenario();
+        let renewal: Awaited<ReturnType<typeof holdLocks>> | undefined;
+        luma.serve({
+          events: { [s.message.externalEventId]: s.list },
+          // Before page 2 is written, "the hold" renews the claim: it holds the row while the
+          // page statement (its snapshot taken) waits, then commits a new version of it.
+          fault: async (_request, pageNo) => {
+            if (pageNo !== 2 || renewal) return undefined;
+            renewal = await holdLocks(directory.admin.url, [
+              `UPDATE luma_guest_sync.event_claim SET expires_at = clock_timestamp() + interval '60 seconds'
+               WHERE event_uid = '${s.event.uid}'`,
+            ]);
+            void blockedSession(admin, role).then(() => renewal?.release(true));
+            return undefined;
+          },
+        });
+        await assertSynced(s, await consumeAs(worker, directory.worker.url, s.message));
+        assert.ok(renewal, 'the renewal ran');
+      });
+    });
+
+    it(`${isolation}: the directory app renaming the event during the finish does not fail the sync`, async () => {
+      await asWorkerWith({ default_transaction_isolation: `'${isolation}'` }, async (worker) => {
+        const s = await scenario();
+        const consumed = await consumeAs(worker, directory.worker.url, s.message, {
+          extra: {
+            hooks: {
+              beforeFinish: async () => {
+                const edit = await holdLocks(directory.app.url, [
+                  `UPDATE "PLEvent" SET name = 'Renamed' WHERE uid = '${s.event.uid}'`,
+                ]);
+                void blockedSession(admin, role).then(() => edit.release(true));
+              },
+            },
+          },
+        });
+        await assertSynced(s, consumed);
+      });
+    });
+  }
+});
+
+describe('default_transaction_isolation with no startup settings (as behind a transaction-mode pooler)', () => {
+  // pooler 'transaction' sends no startup setting, as through PgBouncer: the role's isolation stands.
+  it('the schema check refuses it, naming the setting; on a direct connection it passes', async () => {
+    await asWorkerWith(
+      { default_transaction_isolation: "'repeatable read'" },
+      async (worker) => {
+        const check = await checkSchema(worker.sql);
+        assert.equal(check.ok, false);
+        assert.match(check.message, /repeatable read \(default_transaction_isolation\).*read committed/);
+        assert.doesNotMatch(check.message, /db:migrate/);
+      },
+      'transaction',
+    );
+    await asWorkerWith({ default_transaction_isolation: "'serializable'" }, async (worker) => {
+      assert.deepEqual((await checkSchema(worker.sql)).missing, []);
+    });
+  });
+
+  // The syncs below use the process's own Luma budget: the shared one fails too under
+  // repeatable read (its reserve meets the previous request's end), which is why the
+  // schema check refuses the setting; these prove what still holds if it is changed later.
+  it("repeatable read: the finish's transactions still run read committed, so an edit of the event does not fail the sync", async () => {
+    await asWorkerWith(
+      { default_transaction_isolation: "'repeatable read'" },
+      async (worker) => {
+        const s = await scenario();
+        const consumed = await consumeAs(worker, directory.worker.url, s.message, {
+          budget: 'process',
+          extra: {
+            hooks: {
+              beforeFinish: async () => {
+                const edit = await holdLocks(directory.app.url, [
+                  `UPDATE "PLEvent" SET name = 'Renamed' WHERE uid = '${s.event.uid}'`,
+                ]);
+                void blockedSession(admin, role).then(() => edit.release(true));
+              },
+            },
+          },
+        });
+        await assertSynced(s, consumed);
+      },
+      'transaction',
+    );
+  });
+
+  it('repeatable read: a page statement that meets a renewal fails as contention, comes back soon and resumes', async () => {
+    await asWorkerWith(
+      { default_transaction_isolation: "'repeatable read'" },
+      async (worker) => {
+        const s = await scenario();
+        let renewal: Awaited<ReturnType<typeof holdLocks>> | undefined;
+        luma.serve({
+          events: { [s.message.externalEventId]: s.list },
+          fault: async (_request, pageNo) => {
+            if (pageNo !== 2 || renewal) return undefined;
+            renewal = await holdLocks(directory.admin.url, [
+              `UPDATE luma_guest_sync.event_claim SET expires_at = clock_timestamp() + interval '60 seconds'
+               WHERE event_uid = '${s.event.uid}'`,
+            ]);
+            void blockedSession(admin, role).then(() => renewal?.release(true));
+            return undefined;
+          },
+        });
+        const first = await consumeAs(worker, directory.worker.url, s.message, { budget: 'process' });
+        assert.deepEqual(
+          first.failures.map((f) => [f.kind, f.permanent, f.acknowledged]),
+          [['serialization_failure', false, false]],
+        );
+        assert.ok(first.visibility.length === 1 && first.visibility[0]! <= 10, `back soon: ${first.visibility}`);
+        assert.match(failureLine(first).text, /page statement of page 2 .*repeatable read.*read committed/);
+        assert.deepEqual([(await claimOf(s.event.uid))?.pages_done], [1], 'page 1 checkpointed');
+        await assertIntact(s);
+
+        const second = await consumeAs(worker, directory.worker.url, s.message, { budget: 'process' });
+        await assertSynced(s, second);
+        assert.equal(second.lines.find((l) => l.msg === 'sync complete')?.resumedAtPage, 2);
+      },
+      'transaction',
+    );
+  });
+});
+
+describe("search_path on the worker's role", () => {
+  it('without schema public: the schema check says so, naming the setting, instead of asking for a migration', async () => {
+    await asWorkerWith({ search_path: '"$user"' }, async (worker) => {
+      const check = await checkSchema(worker.sql);
+      assert.equal(check.ok, false);
+      assert.match(check.message, /search_path/);
+      assert.match(check.message, /public/);
+      assert.doesNotMatch(check.message, /db:migrate/);
+    });
+  });
+
+  it('with public after another schema: the schema check passes and a sync completes', async () => {
+    await asWorkerWith({ search_path: 'luma_guest_sync, public' }, async (worker) => {
+      const check = await checkSchema(worker.sql);
+      assert.deepEqual(check.missing, []);
+      const s = await scenario();
+      await assertSynced(s, await consumeAs(worker, directory.worker.url, s.message));
+    });
+  });
+});
+
+describe("idle_in_transaction_session_timeout on the worker's role", () => {
+  for (const pooler of ['none', 'transaction'] as const) {
+    it(`at 1 s (pooler ${pooler}): a sync completes, the worker never idles inside a transaction`, async () => {
+      await asWorkerWith(
+        { idle_in_transaction_session_timeout: "'1s'" },
+        async (worker) => {
+          // On a direct connection the worker's own bound (60 s, session-settings.ts) replaces the role's.
+          const [shown] = await worker.sql`SHOW idle_in_transaction_session_timeout`;
+          assert.equal(shown?.idle_in_transaction_session_timeout, pooler === 'none' ? '1min' : '1s');
+          const s = await scenario();
+          await assertSynced(s, await consumeAs(worker, directory.worker.url, s.message));
+        },
+        pooler,
+      );
+    });
+  }
+});
