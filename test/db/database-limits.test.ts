@@ -25,20 +25,58 @@ describe('a statement a database limit stopped', () => {
     assert.equal(limitKindOf(server('40P01', 'deadlock detected')), 'deadlock');
     assert.equal(limitKindOf(server('23505', 'duplicate key')), undefined);
     assert.equal(limitKindOf(new Error('canceling statement due to statement timeout')), undefined, 'not the server');
+    // The cause chain is followed four wrappers deep, no further, and a cycle ends the search.
+    const deep = (levels: number) => {
+      let err: Error = server('55P03', 'canceling statement due to lock timeout');
+      for (let i = 0; i < levels; i++) err = wrapped(err);
+      return err;
+    };
+    assert.equal(limitKindOf(deep(4)), 'lock_timeout');
+    assert.equal(limitKindOf(deep(5)), undefined);
+    const cycle: Error = new Error('a');
+    cycle.cause = new Error('b', { cause: cycle });
+    assert.equal(limitKindOf(cycle), undefined);
   });
 
   it('becomes, within a stage, a retryable error of its kind naming the stage; contention only for other sessions', async () => {
+    // Before explainLimit reads the setting, each message opens with what stopped the stage.
     const kinds = [
-      ['57014', 'canceling statement due to statement timeout', 'statement_timeout', false],
-      ['55P03', 'canceling statement due to lock timeout', 'lock_timeout', true],
-      ['40001', 'could not serialize access', 'serialization_failure', true],
-      ['40P01', 'deadlock detected', 'deadlock', true],
-      ['57014', 'canceling statement due to user request', 'query_canceled', false],
+      [
+        '57014',
+        'canceling statement due to statement timeout',
+        'statement_timeout',
+        false,
+        /^statement_timeout cancelled stale removal: /,
+      ],
+      [
+        '55P03',
+        'canceling statement due to lock timeout',
+        'lock_timeout',
+        true,
+        /^lock_timeout ran out: stale removal waited/,
+      ],
+      [
+        '40001',
+        'could not serialize access',
+        'serialization_failure',
+        true,
+        /^stale removal met a concurrent update it could not serialize under default_transaction_isolation: /,
+      ],
+      ['40P01', 'deadlock detected', 'deadlock', true, /^stale removal was ended as the victim of a deadlock/],
+      [
+        '57014',
+        'canceling statement due to user request',
+        'query_canceled',
+        false,
+        /^stale removal was cancelled on request/,
+      ],
     ] as const;
-    for (const [code, text, kind, contention] of kinds) {
+    for (const [code, text, kind, contention, opening] of kinds) {
       const cause = wrapped(server(code, text));
       const err = await during('stale removal', () => Promise.reject(cause)).catch((e: unknown) => e);
       assert.ok(err instanceof DatabaseLimitError, kind);
+      assert.equal(err.name, 'DatabaseLimitError');
+      assert.match(err.message, opening);
       assert.equal(errorKind(err), kind);
       assert.equal(isContention(err), contention, kind);
       assert.equal(isPermanent(err), false);
