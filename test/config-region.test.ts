@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import { ConfigError, loadConfig, resolveAwsRegion } from '../src/config/config.ts';
 import { createSqsClient } from '../src/wiring.ts';
 import { runCliProcess } from './support/cli-process.ts';
+import { closeServer } from './support/close-server.ts';
 
 // The AWS SDK reads its profile and instance-metadata settings from process.env itself;
 // this file runs in a process of its own, so each test sets what it needs here.
@@ -62,7 +63,7 @@ describe('the AWS region', () => {
       res.end();
     });
     await new Promise<void>((resolve) => imds.listen(0, '127.0.0.1', resolve));
-    after(() => imds.close());
+    after(() => closeServer(imds));
     const { port } = imds.address() as { port: number };
     delete process.env.AWS_EC2_METADATA_DISABLED;
     process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT = `http://127.0.0.1:${port}`;

@@ -19,6 +19,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
+import { closeServer } from '../support/close-server.ts';
 import { startAlertmanager, startPrometheus, until } from './ops-processes.ts';
 
 const RULES = path.resolve(
@@ -38,13 +39,7 @@ async function listen(server: Server): Promise<number> {
   // Every connection closed too: Alertmanager keeps one open to the receiver, and close()
   // alone waits for a delivery in flight at teardown for good (the file once hung for its
   // whole 180 s limit so, with Alertmanager and Prometheus left running).
-  after(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
+  after(() => closeServer(server));
   return (server.address() as AddressInfo).port;
 }
 
@@ -147,8 +142,7 @@ describe('alerts reach a receiver when the worker is gone', () => {
   });
 
   it('deliver LumaGuestSyncDown and LumaGuestSyncAbsent to Alertmanager’s webhook receiver once it stops', async () => {
-    workerServer.close();
-    workerServer.closeAllConnections();
+    await closeServer(workerServer);
     await until(
       async () => WORKER_GONE.every((name) => delivered.some((a) => a.labels.alertname === name)),
       60_000,

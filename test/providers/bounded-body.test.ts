@@ -10,6 +10,7 @@ import { after, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import got from 'got';
 import { getBounded, ResponseTooLargeError } from '../../src/providers/bounded-body.ts';
+import { closeServer } from '../support/close-server.ts';
 
 const CAP = 1000;
 /** Each route answers with a body of `n` bytes ('x'), as its name says. */
@@ -43,7 +44,7 @@ const server = createServer((req, res) => {
   route(res, Number(url.searchParams.get('n')));
 });
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-after(() => new Promise((resolve) => server.close(resolve)));
+after(() => closeServer(server));
 const http = got.extend({
   prefixUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
   retry: { limit: 0 },

@@ -13,6 +13,7 @@ import { errorKind } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createLumaProvider, type LumaProviderDeps } from '../../src/providers/luma.ts';
 import type { RequestBudget } from '../../src/providers/rate-limit.ts';
+import { closeServer } from '../support/close-server.ts';
 import { API_KEY, captureLogs, collectBatches, fakeSleep, lumaConfig, rejectionOf } from './support.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -23,7 +24,7 @@ const server = createServer((req, res) => {
   handler(req, res);
 });
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-after(() => new Promise((resolve) => server.close(resolve)));
+after(() => closeServer(server));
 const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
 const EVENT = { eventUid: 'uid-client', externalEventId: 'evt-client' };

@@ -14,6 +14,7 @@ import postgres from 'postgres';
 import type { Sql } from '../../src/db/client.ts';
 import { freePort } from '../../src/local/free-port.ts';
 import { createLumaHandlers, type SimGuestList } from '../../src/local/luma-simulator.ts';
+import { closeServer } from './close-server.ts';
 import { connectUpstream } from './tcp-relay.ts';
 import { startWorkerProcess, type WorkerProcess } from './worker-process.ts';
 
@@ -286,12 +287,8 @@ export async function startFaultyLuma(options: {
         });
       });
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // close() alone waits for good for a request in flight (a 'hang' or 'hold' fault).
-        server.closeAllConnections();
-      }),
+    // close() alone would wait for good for a request in flight (a 'hang' or 'hold' fault).
+    stop: () => closeServer(server),
   };
   after(() => luma.stop());
   return luma;

@@ -3,13 +3,15 @@
  * waits for every connection to end, and Node's HTTP server closes only the idle ones
  * itself: a request in flight (a hung Luma page, a long poll through a relay) would keep
  * the file's teardown waiting until the runner's limit, as it once did in
- * test/ops/alert-delivery.test.ts. Each helper therefore destroys every connection first.
+ * test/ops/alert-delivery.test.ts. Each helper therefore destroys every connection first
+ * (closeServer in close-server.ts for an HTTP server).
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { type AddressInfo, connect, createServer as createNetServer, type Server } from 'node:net';
 import { describe, it } from 'node:test';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { closeServer } from './close-server.ts';
 import { startCuttableLink, startFaultyLuma } from './faults.ts';
 import { createFifoQueue, createTestSqs, createWatchedSqs, waitFor } from './sqs-queue.ts';
 
@@ -40,6 +42,19 @@ describe('stopping a test server with a connection still open', () => {
     server.closeAllConnections();
     assert.ok((await request) instanceof Error);
     await waitFor(() => closed, 10_000, 'the server to close once its connections are gone');
+  });
+
+  it('closeServer cuts a request in flight, and returns again for a server already closed', HANG, async () => {
+    const server = createServer(() => {}); // never answers
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const request = fetch(`http://127.0.0.1:${port}/`).catch((err: unknown) => err);
+    await waitFor(async () => (await connectionsOf(server)) === 1, 10_000, 'the request to arrive');
+    await closeServer(server);
+    assert.equal(server.listening, false);
+    assert.ok((await request) instanceof Error, 'the request in flight was cut');
+    // A test that closed its server itself leaves its teardown nothing to wait for.
+    await closeServer(server);
   });
 
   it('the faulty Luma stops while a request it hangs is in flight', HANG, async () => {
