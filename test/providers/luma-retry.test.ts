@@ -6,9 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { HttpResponse } from 'msw';
-import { setupServer } from 'msw/node';
 import type { Config } from '../../src/config/config.ts';
 import { errorKind, isPermanent, PermanentError, SyncDeferredError } from '../../src/errors.ts';
 import { createLumaHandlers, type LumaSimulatorOptions } from '../../src/local/luma-simulator.ts';
@@ -19,18 +18,16 @@ import {
   captureLogs,
   collectBatches,
   countingBudget,
+  EVENT,
   everythingIn,
   fakeSleep,
+  INTERCEPT_ALL,
+  interceptRequests,
   lumaConfig,
   rejectionOf,
 } from './support.ts';
 
-const server = setupServer();
-before(() => server.listen({ onUnhandledFrame: 'error' }));
-afterEach(() => server.resetHandlers());
-after(() => server.close());
-
-const EVENT = { eventUid: 'uid-event-1', externalEventId: 'evt-abc' };
+const server = interceptRequests();
 const json = (body: unknown, init?: ResponseInit) => HttpResponse.json(body as never, init);
 
 /** A simulated Luma whose `fault` sees the page number and that page's attempt number. */
@@ -170,7 +167,7 @@ describe('Luma transient failures', () => {
       assert.equal(p.budget.acquired, 4);
       assert.ok(!everythingIn(err).includes(API_KEY));
     } finally {
-      server.listen({ onUnhandledFrame: 'error' });
+      server.listen(INTERCEPT_ALL);
     }
   });
 });

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { HttpResponse, http } from 'msw';
-import { setupServer } from 'msw/node';
 import type { Config } from '../../src/config/config.ts';
 import { errorKind, isPermanent, PermanentError } from '../../src/errors.ts';
 import {
@@ -22,18 +21,15 @@ import {
   collectBatches,
   countingBudget,
   deferred,
+  EVENT,
   everythingIn,
   fakeSleep,
+  interceptRequests,
   lumaConfig,
   rejectionOf,
 } from './support.ts';
 
-const server = setupServer();
-before(() => server.listen({ onUnhandledFrame: 'error' }));
-afterEach(() => server.resetHandlers());
-after(() => server.close());
-
-const EVENT = { eventUid: 'uid-event-1', externalEventId: 'evt-abc' };
+const server = interceptRequests();
 
 /** Mounts a simulated Luma for this test; returns its request statistics. */
 function mount(opts: Partial<LumaSimulatorOptions> = {}) {

@@ -1,5 +1,7 @@
 import { Writable } from 'node:stream';
+import { after, afterEach, before } from 'node:test';
 import { inspect } from 'node:util';
+import { setupServer } from 'msw/node';
 import type { Config } from '../../src/config/config.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
 import type { RequestBudget } from '../../src/providers/rate-limit.ts';
@@ -8,6 +10,21 @@ import type { GuestBatch } from '../../src/providers/types.ts';
 /** A key distinctive enough that any leak of it into a message or log line is found. */
 export const API_KEY = 'lk_live_S3CRET-do-not-log-0123456789';
 export const BASE_URL = 'https://public-api.luma.test';
+
+/** The event the msw-served provider tests sync: the simulated Luma knows `evt-abc`. */
+export const EVENT = { eventUid: 'uid-event-1', externalEventId: 'evt-abc' };
+
+/** msw's listen options here: a request no handler answers fails its test instead of reaching the network. */
+export const INTERCEPT_ALL = { onUnhandledFrame: 'error' } as const;
+
+/** An msw server for the calling file, listening from its start to its end; each test's handlers are dropped after it. */
+export function interceptRequests() {
+  const server = setupServer();
+  before(() => server.listen(INTERCEPT_ALL));
+  afterEach(() => server.resetHandlers());
+  after(() => server.close());
+  return server;
+}
 
 export function lumaConfig(overrides: Partial<Config['luma']> = {}): Config['luma'] {
   return {
