@@ -21,6 +21,7 @@ import { errorKind, SyncDeferredError } from '../../src/errors.ts';
 import { EventSyncRunningError } from '../../src/sync/claim.ts';
 import type { SyncResult } from '../../src/sync/types.ts';
 import { captureLogger } from '../support/sqs-queue.ts';
+import { sqsRecording, unchangedResult } from './support.ts';
 
 const body = JSON.stringify({ eventUid: 'e', externalEventId: 'x', locationUid: 'l', providerType: 'LUMA' });
 const message: Message = {
@@ -30,19 +31,6 @@ const message: Message = {
   Attributes: { ApproximateReceiveCount: '4', MessageGroupId: 'e' },
 };
 
-/** An SQS client recording each visibility change; `failing` makes each one fail. */
-function sqsRecording(options: { failing?: boolean } = {}) {
-  const calls: string[] = [];
-  const sqs = {
-    send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
-      calls.push(`${command.constructor.name} ${command.input.ReceiptHandle} ${command.input.VisibilityTimeout}`);
-      if (options.failing) throw new Error('sqs unreachable');
-      return {};
-    },
-  } as unknown as SQSClient;
-  return { sqs, calls };
-}
-
 /** Deps without the optional hooks (onResult, onFailure, poison queue). */
 function bareDeps(sync: ProcessDeps['sync'], sqs: SQSClient) {
   const { log, lines } = captureLogger();
@@ -50,18 +38,7 @@ function bareDeps(sync: ProcessDeps['sync'], sqs: SQSClient) {
   return { deps, lines };
 }
 
-const ok = async (): Promise<SyncResult> => ({
-  eventUid: 'e',
-  providerType: 'LUMA',
-  pages: 1,
-  fetched: 0,
-  matched: 0,
-  created: 0,
-  skipped: 0,
-  removed: 0,
-  dryRun: false,
-  durationMs: 1,
-});
+const ok = async (): Promise<SyncResult> => unchangedResult({ eventUid: 'e', providerType: 'LUMA' });
 const failing = (err: unknown) => async (): Promise<SyncResult> => Promise.reject(err);
 const live = () => new AbortController().signal;
 

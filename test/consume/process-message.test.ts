@@ -8,20 +8,8 @@ import { type ProcessDeps, processMessage } from '../../src/consume/process-mess
 import { PermanentError, SyncDeferredError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
 import { EventSyncRunningError } from '../../src/sync/claim.ts';
-import type { SyncMessage, SyncResult } from '../../src/sync/types.ts';
-
-const resultOf = (m: SyncMessage): SyncResult => ({
-  eventUid: m.eventUid,
-  providerType: m.providerType,
-  pages: 1,
-  fetched: 0,
-  matched: 0,
-  created: 0,
-  skipped: 0,
-  removed: 0,
-  dryRun: false,
-  durationMs: 1,
-});
+import type { SyncResult } from '../../src/sync/types.ts';
+import { sqsRecording, unchangedResult } from './support.ts';
 
 /** The sync's possible endings: success, a retryable error, a permanent one, a worker-level one. */
 const outcomes = ['ok', 'retryable', 'permanent', 'worker'] as const;
@@ -48,7 +36,7 @@ function depsFor(outcome: Outcome, failures: FailureInfo[], poison: PoisonQueue 
       if (outcome === 'retryable') throw new Error('database down');
       if (outcome === 'permanent') throw new PermanentError('event_not_found', 'gone');
       if (outcome === 'worker') throw new PermanentError('luma_auth', 'key rejected');
-      return resultOf(m);
+      return unchangedResult(m);
     },
   };
 }
@@ -156,11 +144,11 @@ describe('processMessage, on arbitrary bodies and sync outcomes', () => {
   it('makes a message whose sync was aborted by shutdown visible again at once, after stopping its heartbeat', async () => {
     const controller = new AbortController();
     controller.abort(new Error('consumer stopped'));
-    const calls: string[] = [];
+    const { sqs, calls } = sqsRecording();
     const message: Message = { MessageId: 'm-4', ReceiptHandle: 'r-4', Body: validMessageBody };
     const deps = {
       ...depsFor('ok', []),
-      sqs: recordingSqs(calls),
+      sqs,
       sync: async () => Promise.reject(controller.signal.reason),
     };
     await assert.rejects(
@@ -176,12 +164,12 @@ describe('processMessage, on arbitrary bodies and sync outcomes', () => {
       [600, 600],
       [100_000, 43_200],
     ] as const) {
-      const calls: string[] = [];
+      const { sqs, calls } = sqsRecording();
       const failures: FailureInfo[] = [];
       const message: Message = { MessageId: 'm-5', ReceiptHandle: 'r-5', Body: validMessageBody };
       const deps = {
         ...depsFor('ok', failures),
-        sqs: recordingSqs(calls),
+        sqs,
         sync: async () => {
           throw new SyncDeferredError('Luma asked to wait', delay);
         },
@@ -201,12 +189,12 @@ describe('processMessage, on arbitrary bodies and sync outcomes', () => {
       [undefined, 1],
       [3_600_000, 120], // never longer than the visibility timeout it would otherwise wait
     ] as const) {
-      const calls: string[] = [];
+      const { sqs, calls } = sqsRecording();
       const failures: FailureInfo[] = [];
       const message: Message = { MessageId: 'm-6', ReceiptHandle: 'r-6', Body: validMessageBody };
       const deps: ProcessDeps = {
         ...depsFor('ok', failures),
-        sqs: recordingSqs(calls),
+        sqs,
         maxRefusalDelaySeconds: 120,
         sync: async () => {
           throw new EventSyncRunningError('e', 'other:1', new Date(), remainingMs);
@@ -236,7 +224,7 @@ describe('processMessage, on arbitrary bodies and sync outcomes', () => {
       [4, 480],
       [12, 43_200], // never past SQS's 12-hour maximum
     ] as const) {
-      const calls: string[] = [];
+      const { sqs, calls } = sqsRecording();
       const message: Message = {
         MessageId: 'm-7',
         ReceiptHandle: 'r-7',
@@ -245,7 +233,7 @@ describe('processMessage, on arbitrary bodies and sync outcomes', () => {
       };
       const deps: ProcessDeps = {
         ...depsFor('ok', []),
-        sqs: recordingSqs(calls),
+        sqs,
         maxRefusalDelaySeconds: 120,
         sync: async () => {
           throw new EventSyncRunningError('e', 'other:1', new Date(), 20_000);
@@ -263,16 +251,3 @@ const validMessageBody = JSON.stringify({
   locationUid: 'l',
   providerType: 'LUMA',
 });
-
-/** An SQS client that records each command it is sent: name, receipt and visibility. */
-function recordingSqs(calls: string[]): SQSClient {
-  return {
-    send: async (command: {
-      constructor: { name: string };
-      input: { ReceiptHandle?: string; VisibilityTimeout?: number };
-    }) => {
-      calls.push(`${command.constructor.name} ${command.input.ReceiptHandle} ${command.input.VisibilityTimeout}`);
-      return {};
-    },
-  } as unknown as SQSClient;
-}
