@@ -10,11 +10,12 @@ import { after, describe, it } from 'node:test';
 import { createDatabase, type Database, type Pooler } from '../../src/db/client.ts';
 import { runMigrations } from '../../src/db/migrate.ts';
 import { checkSchema } from '../../src/db/schema-check.ts';
-import type { SimGuest } from '../../src/local/luma-simulator.ts';
+import { until } from '../support/faults.ts';
 import { createHardenedDirectory } from '../support/hardened-database.ts';
+import { seedLimitScenario } from '../support/limit-scenario.ts';
 import { blockedSession, type Consumed, consumeAs, holdLocks } from '../support/role-settings.ts';
-import { guestsOf, seedEvent, seedGuest, seedMember, seedTeam, syncMessageFor } from '../support/seed.ts';
-import { notification, seedNotification, setPushConfigs } from '../support/seed-push.ts';
+import { guestsOf } from '../support/seed.ts';
+import { notification, setPushConfigs } from '../support/seed-push.ts';
 import { useSimulatedLuma } from '../support/sync-harness.ts';
 
 const directory = await createHardenedDirectory(runMigrations);
@@ -47,32 +48,34 @@ async function asWorkerWith(
 after(() => admin.unsafe(`ALTER ROLE "${role}" RESET ALL`).catch(() => {}));
 
 /** An event of five listed members (three pages of two), one stale synced row, one sent push. */
-async function scenario() {
-  const team = await seedTeam(app);
-  const members = await Promise.all(Array.from({ length: 5 }, () => seedMember(app, { mainTeamUid: team.uid })));
-  const event = await seedEvent(app);
-  const gone = await seedMember(app);
-  const stale = await seedGuest(app, {
-    eventUid: event.uid,
-    locationUid: event.locationUid!,
-    memberUid: gone.uid,
-    externalGuestId: `gst-gone-${event.uid}`,
-  });
-  const sent = await seedNotification(app, {
-    isSent: true,
-    sentAt: new Date(),
-    metadata: { version: 1, ruleKind: 'UPCOMING', gatheringUid: event.locationUid, attendees: { total: 0 } },
-  });
-  const message = syncMessageFor(event);
-  const list: SimGuest[] = members.map((m, i) => ({
-    id: `gst-${event.uid}-${i}`,
-    email: m.email!,
-    approvalStatus: 'approved',
-  }));
-  luma.serve({ events: { [message.externalEventId]: list } });
-  return { event, members, stale, sent, message, list };
-}
+const scenario = () => seedLimitScenario(app, luma, { listed: 5, withTeam: true });
 type Scenario = Awaited<ReturnType<typeof scenario>>;
+
+/**
+ * Before page 2 is written, "the hold" renews the claim from another session: it holds the
+ * claim's row while page 2's statement (its snapshot taken) waits on it, then commits a new
+ * version of the row. Page 2 is read ahead while page 1's statement runs, so the renewal
+ * begins once page 1 is checkpointed. Returns whether it ran.
+ */
+function renewBeforePage2(s: Scenario): () => boolean {
+  let renewal: Awaited<ReturnType<typeof holdLocks>> | undefined;
+  let started = false;
+  luma.serve({
+    events: { [s.message.externalEventId]: s.list },
+    fault: async (_request, pageNo) => {
+      if (pageNo !== 2 || started) return undefined;
+      started = true;
+      await until('page 1 checkpointed', async () => (await claimOf(s.event.uid))?.pages_done === 1);
+      renewal = await holdLocks(directory.admin.url, [
+        `UPDATE luma_guest_sync.event_claim SET expires_at = clock_timestamp() + interval '60 seconds'
+         WHERE event_uid = '${s.event.uid}'`,
+      ]);
+      void blockedSession(admin, role).then(() => renewal?.release(true));
+      return undefined;
+    },
+  });
+  return () => renewal !== undefined;
+}
 
 async function claimOf(eventUid: string) {
   const [row] = await admin<{ token: string; next_cursor: string | null; pages_done: number; free: boolean }[]>`
@@ -250,23 +253,9 @@ describe("default_transaction_isolation on the worker's role", () => {
     it(`${isolation}: a claim renewal committed while a page statement waits on it does not fail the page`, async () => {
       await asWorkerWith({ default_transaction_isolation: `'${isolation}'` }, async (worker) => {
         const s = await scenario();
-        let renewal: Awaited<ReturnType<typeof holdLocks>> | undefined;
-        luma.serve({
-          events: { [s.message.externalEventId]: s.list },
-          // Before page 2 is written, "the hold" renews the claim: it holds the row while the
-          // page statement (its snapshot taken) waits, then commits a new version of it.
-          fault: async (_request, pageNo) => {
-            if (pageNo !== 2 || renewal) return undefined;
-            renewal = await holdLocks(directory.admin.url, [
-              `UPDATE luma_guest_sync.event_claim SET expires_at = clock_timestamp() + interval '60 seconds'
-               WHERE event_uid = '${s.event.uid}'`,
-            ]);
-            void blockedSession(admin, role).then(() => renewal?.release(true));
-            return undefined;
-          },
-        });
+        const renewed = renewBeforePage2(s);
         await assertSynced(s, await consumeAs(worker, directory.worker.url, s.message));
-        assert.ok(renewal, 'the renewal ran');
+        assert.ok(renewed(), 'the renewal ran');
       });
     });
 
@@ -341,19 +330,7 @@ describe('default_transaction_isolation with no startup settings (as behind a tr
       { default_transaction_isolation: "'repeatable read'" },
       async (worker) => {
         const s = await scenario();
-        let renewal: Awaited<ReturnType<typeof holdLocks>> | undefined;
-        luma.serve({
-          events: { [s.message.externalEventId]: s.list },
-          fault: async (_request, pageNo) => {
-            if (pageNo !== 2 || renewal) return undefined;
-            renewal = await holdLocks(directory.admin.url, [
-              `UPDATE luma_guest_sync.event_claim SET expires_at = clock_timestamp() + interval '60 seconds'
-               WHERE event_uid = '${s.event.uid}'`,
-            ]);
-            void blockedSession(admin, role).then(() => renewal?.release(true));
-            return undefined;
-          },
-        });
+        renewBeforePage2(s);
         const first = await consumeAs(worker, directory.worker.url, s.message, { budget: 'process' });
         assert.deepEqual(
           first.failures.map((f) => [f.kind, f.permanent, f.acknowledged]),

@@ -12,9 +12,10 @@ import { DatabaseLimitError } from '../../src/db/database-limits.ts';
 import { type SyncDeps, syncEvent } from '../../src/sync/sync-event.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { until } from '../support/faults.ts';
+import { seedLimitScenario } from '../support/limit-scenario.ts';
 import { holdLocks } from '../support/role-settings.ts';
-import { guestsOf, seedEvent, seedGuest, seedMember, syncMessageFor } from '../support/seed.ts';
-import { seedNotification, setPushConfigs } from '../support/seed-push.ts';
+import { guestsOf } from '../support/seed.ts';
+import { setPushConfigs } from '../support/seed-push.ts';
 import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
 
 const database = await createTestDatabase({ label: 'limit_stages' });
@@ -27,26 +28,7 @@ const luma = useSimulatedLuma();
 await setPushConfigs(app, { isActive: true, enabled: true, minAttendeesPerEvent: 1, upcomingWindowDays: 30 });
 
 /** An event of three listed members (pages of two), one stale synced row, one sent push. */
-async function scenario() {
-  const members = await Promise.all(Array.from({ length: 3 }, () => seedMember(app)));
-  const event = await seedEvent(app);
-  const gone = await seedMember(app);
-  const stale = await seedGuest(app, {
-    eventUid: event.uid,
-    locationUid: event.locationUid!,
-    memberUid: gone.uid,
-    externalGuestId: `gst-gone-${event.uid}`,
-  });
-  await seedNotification(app, {
-    isSent: true,
-    sentAt: new Date(),
-    metadata: { version: 1, ruleKind: 'UPCOMING', gatheringUid: event.locationUid, attendees: { total: 0 } },
-  });
-  const message = syncMessageFor(event);
-  const list = members.map((m, i) => ({ id: `gst-${event.uid}-${i}`, email: m.email! }));
-  luma.serve({ events: { [message.externalEventId]: list } });
-  return { event, stale, message, list };
-}
+const scenario = () => seedLimitScenario(app, luma, { listed: 3 });
 
 const deps = (extra: Partial<SyncDeps> = {}) =>
   syncDeps(worker.db, { pageSize: 2, removeStale: { enabled: true, maxShare: 1 }, ...extra });
