@@ -57,6 +57,19 @@ type Scenario = Awaited<ReturnType<typeof scenario>>;
  * version of the row. Page 2 is read ahead while page 1's statement runs, so the renewal
  * begins once page 1 is checkpointed. Returns whether it ran.
  */
+/**
+ * A finish hook: the directory app renames the event, holding its row until the finish's
+ * statement waits on it, then commits, so the finish meets a concurrent update.
+ */
+function renameDuringFinish(s: Scenario): () => Promise<void> {
+  return async () => {
+    const edit = await holdLocks(directory.app.url, [
+      `UPDATE "PLEvent" SET name = 'Renamed' WHERE uid = '${s.event.uid}'`,
+    ]);
+    void blockedSession(admin, role).then(() => edit.release(true));
+  };
+}
+
 function renewBeforePage2(s: Scenario): () => boolean {
   let renewal: Awaited<ReturnType<typeof holdLocks>> | undefined;
   let started = false;
@@ -264,14 +277,7 @@ describe("default_transaction_isolation on the worker's role", () => {
         const s = await scenario();
         const consumed = await consumeAs(worker, directory.worker.url, s.message, {
           extra: {
-            hooks: {
-              beforeFinish: async () => {
-                const edit = await holdLocks(directory.app.url, [
-                  `UPDATE "PLEvent" SET name = 'Renamed' WHERE uid = '${s.event.uid}'`,
-                ]);
-                void blockedSession(admin, role).then(() => edit.release(true));
-              },
-            },
+            hooks: { beforeFinish: renameDuringFinish(s) },
           },
         });
         await assertSynced(s, consumed);
@@ -309,14 +315,7 @@ describe('default_transaction_isolation with no startup settings (as behind a tr
         const consumed = await consumeAs(worker, directory.worker.url, s.message, {
           budget: 'process',
           extra: {
-            hooks: {
-              beforeFinish: async () => {
-                const edit = await holdLocks(directory.app.url, [
-                  `UPDATE "PLEvent" SET name = 'Renamed' WHERE uid = '${s.event.uid}'`,
-                ]);
-                void blockedSession(admin, role).then(() => edit.release(true));
-              },
-            },
+            hooks: { beforeFinish: renameDuringFinish(s) },
           },
         });
         await assertSynced(s, consumed);
