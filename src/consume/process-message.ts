@@ -152,9 +152,7 @@ const DEFAULT_MAX_REFUSAL_DELAY_SECONDS = 120;
  * rather than sending the message to the DLQ within a few leases.
  */
 export function refusalDelaySeconds(err: EventSyncRunningError, visibilitySeconds: number, receiveCount = 1): number {
-  if (receiveCount >= 2) {
-    return Math.min(MAX_VISIBILITY_SECONDS, visibilitySeconds * 2 ** (receiveCount - 2));
-  }
+  if (receiveCount >= 2) return doubledPerReceive(visibilitySeconds, receiveCount);
   const remainingSeconds = Math.ceil((err.remainingLeaseMs ?? 0) / 1000);
   return Math.max(1, Math.min(visibilitySeconds, remainingSeconds + 1));
 }
@@ -170,8 +168,16 @@ export const CONTENTION_RETRY_SECONDS = 5;
  * queue's maxReceiveCount — buys more time than the last before the DLQ.
  */
 export function contentionDelaySeconds(visibilitySeconds: number, receiveCount = 1): number {
-  if (receiveCount >= 2) return Math.min(MAX_VISIBILITY_SECONDS, visibilitySeconds * 2 ** (receiveCount - 2));
+  if (receiveCount >= 2) return doubledPerReceive(visibilitySeconds, receiveCount);
   return CONTENTION_RETRY_SECONDS;
+}
+
+/**
+ * The wait of a message given back again (`receiveCount` ≥ 2): the visibility timeout at
+ * the second receive, doubling with each receive after it, up to SQS's 12 hours.
+ */
+function doubledPerReceive(visibilitySeconds: number, receiveCount: number): number {
+  return Math.min(MAX_VISIBILITY_SECONDS, visibilitySeconds * 2 ** (receiveCount - 2));
 }
 
 /** Sets the message's visibility to `seconds` from now; a failure only leaves it to its timeout. */
