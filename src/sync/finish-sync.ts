@@ -56,8 +56,7 @@ export async function finishSync(
     return outcome;
   }
   // Each stage is named in the error a database limit (statement_timeout, lock_timeout, …) ends it with.
-  const finish = 'the finish (moved rows, guestLastSyncedAt)';
-  await during(finish, () =>
+  await during('the finish (moved rows, guestLastSyncedAt)', () =>
     withTransaction(deps.db, async (tx) => {
       await fenceClaim(tx, claim);
       // Synced rows follow a moved event; the gatherings they left are refreshed below too.
