@@ -6,6 +6,7 @@ import type { RequestBudget } from '../../src/providers/rate-limit.ts';
 import { createSharedBudget, sharedBudgetKey } from '../../src/providers/shared-budget.ts';
 import { logBudgetStarts, loggedBudgetStarts } from '../support/budget-log.ts';
 import { createTestDatabase } from '../support/db.ts';
+import { createGate } from '../support/faults.ts';
 import { busiestWindow } from '../support/windows.ts';
 
 /** The logged starts of `key`, in ms after the first, on the database's clock. */
@@ -248,10 +249,7 @@ describe('createSharedBudget', () => {
 
   it('rejects with the signal reason when aborted while waiting, and records no start', async () => {
     const key = newKey();
-    let sleeping!: () => void;
-    const firstSleeps = new Promise<void>((resolve) => {
-      sleeping = resolve;
-    });
+    const firstSleeps = createGate();
     const budget = createSharedBudget({
       sql: replicas[0]!.sql,
       key,
@@ -259,7 +257,7 @@ describe('createSharedBudget', () => {
       windowMs: 60_000,
       // The real wait, announced: the database has answered "wait about a minute".
       sleep: (ms, signal) => {
-        sleeping();
+        firstSleeps.open();
         return delay(ms, undefined, { signal });
       },
     });
@@ -271,7 +269,7 @@ describe('createSharedBudget', () => {
     // `first` sleeps out the database's answer; `second` waits behind it in the process queue.
     const waitingFirst = budget.acquire(first.signal);
     const waitingSecond = budget.acquire(second.signal);
-    await firstSleeps;
+    await firstSleeps.opened;
     // Unaborted, both would wait about a minute and then be granted: rejecting is the proof.
     second.abort(new Error('second gave up'));
     first.abort(new Error('first gave up'));
@@ -294,10 +292,7 @@ describe('createSharedBudget', () => {
     // up; the one after returns at once, as its slot is a minute away.
     const windowMs = 60_000;
     const sleeps: number[] = [];
-    let sleeping!: () => void;
-    const firstSleeps = new Promise<void>((resolve) => {
-      sleeping = resolve;
-    });
+    const firstSleeps = createGate();
     const budget = createSharedBudget({
       sql: replicas[0]!.sql,
       key,
@@ -305,7 +300,7 @@ describe('createSharedBudget', () => {
       windowMs,
       sleep: (ms, signal) => {
         sleeps.push(ms);
-        sleeping();
+        firstSleeps.open();
         return sleeps.length === 1 ? delay(ms, undefined, { signal }) : Promise.resolve();
       },
     });
@@ -319,7 +314,7 @@ describe('createSharedBudget', () => {
     // The slot one window after that end is reserved; its caller gives up while sleeping.
     const giveUp = new AbortController();
     const reserved = budget.acquire(giveUp.signal);
-    await firstSleeps;
+    await firstSleeps.opened;
     assert.equal(await holdsOf(), 1, 'the reservation is held while its caller sleeps');
     giveUp.abort(new Error('gave up'));
     await assert.rejects(reserved, /gave up/);
