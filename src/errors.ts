@@ -40,6 +40,21 @@ export function errorKind(err: unknown): string {
 const CONNECTION_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT']);
 
 /**
+ * The connection is gone or going: closed, reset or never opened, or ended by the server
+ * (a FATAL error: terminated, shut down), as opposed to an error of one statement, after
+ * which the session goes on.
+ */
+export function isConnectionLoss(err: unknown): boolean {
+  const { code, severity } = (err ?? {}) as { code?: unknown; severity?: unknown };
+  return (
+    CONNECTION_CODES.has(String(code)) ||
+    severity === 'FATAL' ||
+    severity === 'PANIC' ||
+    (err instanceof Error && 'syscall' in err)
+  );
+}
+
+/**
  * A database outage, the commonest retryable failure: Drizzle wraps every failed statement
  * (the driver's PostgresError or connection error is its cause); a caller may wrap one to
  * say what it was doing (the shared Luma budget does), so the causes are followed.

@@ -77,10 +77,11 @@ const dialect = new PgDialect();
  * Runs a Drizzle SQL statement as a prepared statement, which postgres.js keeps per
  * connection: for the statement a sync runs once per page, parsing and planning it once
  * instead of every page measurably lowers the cost of a page. `db.execute` never prepares.
- * A handle made for a transaction-mode pooler runs it unprepared instead.
+ * A handle made for a transaction-mode pooler runs it unprepared instead. `on` is a
+ * connection reserved from the handle's pool (page-connection.ts); the pool by default.
  */
-export function executePrepared<T>(db: Db, query: SQL): Promise<T[]> {
+export function executePrepared<T>(db: Db, query: SQL, on: Pick<Sql, 'unsafe'> = db.$client): Promise<T[]> {
   const { sql: text, params } = dialect.sqlToQuery(query);
   const prepare = db.$client.options.prepare !== false;
-  return db.$client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare }) as unknown as Promise<T[]>;
+  return on.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare }) as unknown as Promise<T[]>;
 }

@@ -2,6 +2,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import { type Db, executePrepared } from '../db/client.ts';
 import type { ExternalGuest } from '../providers/types.ts';
 import { type CheckpointWrite, type Claim, fenceUpdate } from './claim.ts';
+import type { PageConnection } from './page-connection.ts';
 
 export interface GuestTarget {
   eventUid: string;
@@ -55,7 +56,9 @@ export interface PageFence {
  * which also extends the lease and records the checkpoint, and inserts only when that
  * UPDATE found the claim still this sync's. So a sync whose claim lapsed or was taken over
  * writes no guest and no checkpoint, and learns it from `held`; there is no gap between a
- * check and the write. An empty page still runs the statement, for its checkpoint.
+ * check and the write. Past page 1 the fence also needs the claim's checkpoint to be the
+ * page before, so a page written out of order (its predecessor failed) writes nothing and
+ * is not `held` either. An empty page still runs the statement, for its checkpoint.
  * A fenced insert is a plain INSERT: the fence makes this sync the event's only writer of
  * synced rows (a second writer's fence waits on the claim's row, then finds it lost), and
  * the existing-guest probe already skipped every member listed, so the unique index can
@@ -69,11 +72,14 @@ export interface PageFence {
  * checkpoint: the rows are always exactly the pages of the current read written so far,
  * whichever attempt wrote them, so a resumed sync can remove stale guests exactly.
  *
+ * With `deps.connection`, the statement is sent on the sync's page connection, behind the
+ * page before it (page-connection.ts); on the pool otherwise.
+ *
  * With `dryRun`, nothing is written; members in `alreadyCounted` (counted on earlier pages
  * of the same dry run) are not reported again.
  */
 export async function addPageGuests(
-  deps: { db: Db; now?: () => Date },
+  deps: { db: Db; now?: () => Date; connection?: PageConnection },
   target: GuestTarget,
   guests: readonly ExternalGuest[],
   options: { dryRun?: boolean; alreadyCounted?: ReadonlySet<string>; fence?: PageFence } = {},
@@ -81,13 +87,10 @@ export async function addPageGuests(
   if (guests.length === 0 && !options.fence) {
     return { matchedGuests: 0, matchedMemberUids: [], createdMemberUids: [], ambiguousGuestIds: [], held: true };
   }
-  const [row] = await executePrepared<{
-    matched_guests: number;
-    matched: string[] | null;
-    created: string[] | null;
-    held: boolean;
-    ambiguous: string[] | null;
-  }>(deps.db, pageStatement(target, guests, deps.now?.() ?? new Date(), options));
+  const statement = pageStatement(target, guests, deps.now?.() ?? new Date(), options);
+  const [row] = deps.connection
+    ? await deps.connection.send<PageRow>(statement)
+    : await executePrepared<PageRow>(deps.db, statement);
 
   const created = row?.created ?? [];
   const counted = options.alreadyCounted;
@@ -98,6 +101,14 @@ export async function addPageGuests(
     ambiguousGuestIds: row?.ambiguous ?? [],
     held: row?.held ?? false,
   };
+}
+
+interface PageRow {
+  matched_guests: number;
+  matched: string[] | null;
+  created: string[] | null;
+  held: boolean;
+  ambiguous: string[] | null;
 }
 
 /** The page's one statement; exported so a test can EXPLAIN it. */

@@ -146,7 +146,8 @@ export async function acquireClaim(db: Db, eventUid: string, settings: ClaimSett
 
 /**
  * The fencing UPDATE: extends the lease (and writes `checkpoint` if given) only while the
- * claim is still this token's and unexpired, returning one row then and none otherwise.
+ * claim is still this token's and unexpired — and, for a checkpoint past page 1, only
+ * while the claim's checkpoint is the page before — returning one row then and none otherwise.
  * Under READ COMMITTED it waits for a concurrent writer of the row and re-checks the row's
  * latest version, and it keeps the row locked until its transaction ends: a takeover
  * cannot slip between it and the writes that follow it in the same statement or transaction.
@@ -156,9 +157,14 @@ export function fenceUpdate(claim: Claim, checkpoint?: CheckpointWrite): SQL {
     ? sql`, next_cursor = ${checkpoint.nextCursor}, pages_done = ${checkpoint.pagesDone}::int,
         cursor_event_id = ${checkpoint.externalEventId}, checkpoint_at = clock_timestamp()`
     : sql``;
+  // Page N is written only over page N - 1's checkpoint: a sync sends page N's statement
+  // before page N - 1's is answered (page-connection.ts), and a failed page must stop it.
+  // Page 1 starts a read of the list, over whatever an earlier read left.
+  const inOrder =
+    checkpoint && checkpoint.pagesDone > 1 ? sql` AND pages_done = ${checkpoint.pagesDone - 1}::int` : sql``;
   return sql`UPDATE luma_guest_sync.event_claim
     SET expires_at = clock_timestamp() + ${lease(claim.leaseSeconds)}${record}
-    WHERE event_uid = ${claim.eventUid} AND token = ${claim.token}::bigint AND expires_at > clock_timestamp()
+    WHERE event_uid = ${claim.eventUid} AND token = ${claim.token}::bigint AND expires_at > clock_timestamp()${inOrder}
     RETURNING 1 AS held`;
 }
 

@@ -2,11 +2,13 @@ import type { Db } from '../db/client.ts';
 import { during, explainLimit } from '../db/database-limits.ts';
 import type { Logger } from '../log.ts';
 import { getProvider, type ProviderRegistry } from '../providers/registry.ts';
-import { addPageGuests } from './add-page-guests.ts';
+import type { FetchSummary, GuestBatch } from '../providers/types.ts';
+import { addPageGuests, type PageOutcome } from './add-page-guests.ts';
 import { acquireClaim, type Claim, ClaimLostError, type ClaimSettings, releaseClaim } from './claim.ts';
 import { type ClaimHold, holdClaim } from './claim-hold.ts';
 import { finishSync } from './finish-sync.ts';
 import { loadTarget } from './load-target.ts';
+import { pageConnection } from './page-connection.ts';
 import type { ListedGuests } from './remove-stale.ts';
 import type { SyncMessage, SyncResult } from './types.ts';
 
@@ -131,66 +133,102 @@ async function syncClaimedEvent(
   const keep = removal && dryRun ? { guestIds: new Set<string>(), memberUids: new Set<string>() } : undefined;
   const counted = dryRun ? new Set<string>() : undefined;
 
-  const summary = await provider.fetchGuestsInBatches(
-    async (batch) => {
-      const sentAt = performance.now();
-      const fence = dryRun
-        ? undefined
-        : {
-            claim,
-            checkpoint: {
-              nextCursor: batch.nextCursor,
-              pagesDone: batch.page,
-              externalEventId: target.externalEventId,
-            },
-            listing: removal
-              ? {
-                  skippedGuestIds: batch.skippedGuestIds,
-                  unidentified: batch.skipped - batch.skippedGuestIds.length,
-                }
-              : undefined,
-          };
-      const outcome = await during(`the page statement of page ${batch.page}`, () =>
-        addPageGuests({ db: deps.db, now }, target, batch.guests, { dryRun, alreadyCounted: counted, fence }),
+  // The outcome of one page's statement, taken in page order. `pass` is the read of the
+  // list it belongs to: the matches of a read abandoned for a refused cursor no longer
+  // count (its rows created stay created).
+  const takeOutcome = (batch: GuestBatch, outcome: PageOutcome, sentAt: number, pass: number) => {
+    if (!outcome.held)
+      throw new ClaimLostError(claim, `expired or was taken over before page ${batch.page} was written`);
+    if (!dryRun) hold.confirmed(sentAt);
+    lastPage = batch.page;
+    for (const guest of batch.guests) keep?.guestIds.add(guest.externalGuestId);
+    // A skipped entry that has a guest id (its email was unusable) still keeps that id's row.
+    for (const id of batch.skippedGuestIds) keep?.guestIds.add(id);
+    for (const uid of outcome.matchedMemberUids) keep?.memberUids.add(uid);
+    for (const uid of outcome.createdMemberUids) counted?.add(uid);
+    const current = pass === passes;
+    if (current && outcome.ambiguousGuestIds.length > 0) {
+      totals.ambiguous += outcome.ambiguousGuestIds.length;
+      // Duplicate accounts in the directory: an admin may want to merge them.
+      log.warn(
+        { page: batch.page, externalGuestIds: outcome.ambiguousGuestIds },
+        'guest email matches several members: one added',
       );
-      if (!outcome.held)
-        throw new ClaimLostError(claim, `expired or was taken over before page ${batch.page} was written`);
-      if (fence) hold.confirmed(sentAt);
-      lastPage = batch.page;
-      for (const guest of batch.guests) keep?.guestIds.add(guest.externalGuestId);
-      // A skipped entry that has a guest id (its email was unusable) still keeps that id's row.
-      for (const id of batch.skippedGuestIds) keep?.guestIds.add(id);
-      for (const uid of outcome.matchedMemberUids) keep?.memberUids.add(uid);
-      for (const uid of outcome.createdMemberUids) counted?.add(uid);
-      if (outcome.ambiguousGuestIds.length > 0) {
-        totals.ambiguous += outcome.ambiguousGuestIds.length;
-        // Duplicate accounts in the directory: an admin may want to merge them.
-        log.warn(
-          { page: batch.page, externalGuestIds: outcome.ambiguousGuestIds },
-          'guest email matches several members: one added',
+    }
+    const matchedGuests = outcome.matchedGuests;
+    const created = outcome.createdMemberUids.length;
+    if (current) totals.matched += matchedGuests;
+    totals.created += created;
+    const page = { fetched: batch.guests.length, matched: matchedGuests, created, skipped: batch.skipped };
+    log.debug({ page: batch.page, ...page }, 'page processed');
+  };
+
+  // A real run sends page N+1's statement while page N's runs, on one connection
+  // (page-connection.ts); a dry run, whose counts build on the pages before, one at a time.
+  const connection = dryRun ? undefined : pageConnection(deps.db);
+  let passes = 0;
+  // The previous page's outcome, once taken; and the last statement sent, once answered.
+  let previous: Promise<void> = Promise.resolve();
+  let lastAnswer: Promise<unknown> = Promise.resolve();
+
+  let summary: FetchSummary;
+  try {
+    summary = await provider.fetchGuestsInBatches(
+      async (batch) => {
+        const sentAt = performance.now();
+        const pass = passes;
+        const fence = dryRun
+          ? undefined
+          : {
+              claim,
+              checkpoint: {
+                nextCursor: batch.nextCursor,
+                pagesDone: batch.page,
+                externalEventId: target.externalEventId,
+              },
+              listing: removal
+                ? {
+                    skippedGuestIds: batch.skippedGuestIds,
+                    unidentified: batch.skipped - batch.skippedGuestIds.length,
+                  }
+                : undefined,
+            };
+        const answer = during(`the page statement of page ${batch.page}`, () =>
+          addPageGuests({ db: deps.db, now, connection }, target, batch.guests, {
+            dryRun,
+            alreadyCounted: counted,
+            fence,
+          }),
         );
-      }
-      const matchedGuests = outcome.matchedGuests;
-      const created = outcome.createdMemberUids.length;
-      totals.matched += matchedGuests;
-      totals.created += created;
-      const page = { fetched: batch.guests.length, matched: matchedGuests, created, skipped: batch.skipped };
-      log.debug({ page: batch.page, ...page }, 'page processed');
-    },
-    {
-      eventUid: message.eventUid,
-      externalEventId: target.externalEventId,
-      signal: options.signal,
-      start: resume,
-      // The list is read again from page 1: count matches once. Rows created stay created
-      // (the second pass finds them), and the member sets are sets.
-      onRestart: () => {
-        totals.matched = 0;
-        totals.ambiguous = 0;
-        readFromStart = true;
+        lastAnswer = answer.catch(() => {});
+        const before = previous;
+        previous = before.then(() => answer).then((outcome) => takeOutcome(batch, outcome, sentAt, pass));
+        // Observed here; thrown by the next page's turn or after the last page.
+        previous.catch(() => {});
+        // At most two statements in flight: this page's, and the one before it until its outcome is taken.
+        await (dryRun ? previous : before);
       },
-    },
-  );
+      {
+        eventUid: message.eventUid,
+        externalEventId: target.externalEventId,
+        signal: options.signal,
+        start: resume,
+        // The list is read again from page 1: count matches once. Rows created stay created
+        // (the second pass finds them), and the member sets are sets.
+        onRestart: () => {
+          passes++;
+          totals.matched = 0;
+          totals.ambiguous = 0;
+          readFromStart = true;
+        },
+      },
+    );
+    await previous;
+  } finally {
+    // No statement of this sync runs on after it: the claim is released, or the finish
+    // begins, once the last one sent is answered.
+    await lastAnswer;
+  }
 
   await deps.hooks?.beforeFinish?.();
   options.signal?.throwIfAborted();

@@ -73,6 +73,7 @@ describe('the checkpoint a claim is granted with', () => {
     const first = await acquireClaim(db, uid, { leaseSeconds: 60, holder: 'a:1' });
     assert.equal(first.checkpoint, null, 'nothing recorded yet');
 
+    await record(first, 'cursor-page-2', 1);
     await record(first, 'cursor-page-3', 2);
     await releaseClaim(db, first, { clearCheckpoint: false });
     const resumed = await acquireClaim(db, uid, { leaseSeconds: 60, holder: 'b:1' });

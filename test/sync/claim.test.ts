@@ -251,8 +251,11 @@ for (const route of [direct, pooled]) {
       );
       assert.deepEqual(await lastSynced(event.uid), syncedByTakeover);
       assert.deepEqual(await candidatesOf(db, event.uid), candidatesBefore);
-      assert.deepEqual(forbidden(paused.statements.slice(before)).length, 1, 'only the fenced page statement');
-      assert.match(forbidden(paused.statements.slice(before))[0]!, /UPDATE luma_guest_sync\.event_claim/);
+      // Page 2's statement, and page 3's when it was read before page 2's was answered
+      // (page statements are pipelined): each fenced, each finding the claim gone.
+      const after = forbidden(paused.statements.slice(before));
+      assert.ok(after.length >= 1 && after.length <= 2, `only fenced page statements: ${after.length}`);
+      for (const statement of after) assert.match(statement, /UPDATE luma_guest_sync\.event_claim/);
       await paused.close();
     });
 

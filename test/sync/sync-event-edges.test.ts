@@ -455,7 +455,9 @@ describe('syncEvent: what it reports, logs and does with its claim', () => {
     );
 
     assert.ok(err instanceof ClaimLostError, String(err));
-    assert.ok(Math.max(...requested) <= 3, `pages read: ${requested.join(', ')}`);
+    // Page 2's statement finds the claim gone. Page 3's may already be sent behind it
+    // (page statements are pipelined), with page 4 downloading ahead of it; nothing after.
+    assert.ok(Math.max(...requested) <= 4, `pages read: ${requested.join(', ')}`);
     assert.equal((await claimRow(event.uid))?.holder, 'the-other-sync', 'the new holder keeps the claim');
     const lost = withMsg(lines, 'claim lost');
     assert.equal(lost.length, 1);
