@@ -1,15 +1,20 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { parseDatabaseUrl } from '../db/database-url.ts';
-import { freePort } from './embedded-postgres.ts';
+import { freePort } from './free-port.ts';
 
 /** Where Debian's `pgbouncer` package puts the binary; PGBOUNCER_BIN overrides it. */
 const DEFAULT_BINARY = '/usr/sbin/pgbouncer';
+
+/** PgBouncer listens on loopback only: a local tool, never a server for the network. */
+const LISTEN_ADDRESS = '127.0.0.1';
+
+/** Ports tried when each chosen one is taken by another process before PgBouncer binds it. */
+const PORT_ATTEMPTS = 5;
 
 export const PGBOUNCER_MISSING =
   'pgbouncer is not installed: the tests run the worker through it in transaction mode; install it with `sudo apt-get install -y pgbouncer` (Debian/Ubuntu) or set PGBOUNCER_BIN to its path';
@@ -37,7 +42,10 @@ export interface LocalPgBouncer {
   port: number;
   /** Stops the process (immediate shutdown: clients are disconnected). */
   stop(): Promise<void>;
-  /** Starts it again on the same port with the same configuration. */
+  /**
+   * Starts it again on the same port with the same configuration; fails, naming the port,
+   * when another process took the port while it was down.
+   */
   restart(): Promise<void>;
   /** Runs a command of PgBouncer's admin console (e.g. "SHOW SERVERS") and returns its rows. */
   admin(command: string): Promise<Array<Record<string, string>>>;
@@ -59,75 +67,90 @@ export function pgbouncerBinary(env: NodeJS.ProcessEnv = process.env): string {
  * at `upstreamUrl`, as a child process with its own temporary configuration: every
  * database name is forwarded (`*`), and the URL's user and password are the only login.
  * Its settings are strict like a stock installation: unknown startup parameters are
- * refused, and nothing resets session state between clients.
+ * refused, and nothing resets session state between clients. Resolves once PgBouncer
+ * listens, so a client may connect at once. `choosePort` picks the port (the OS's pick by
+ * default; a test passes its own to hand it a taken one).
  */
-export async function startPgBouncer(upstreamUrl: string, settings: PgBouncerSettings = {}): Promise<LocalPgBouncer> {
+export async function startPgBouncer(
+  upstreamUrl: string,
+  settings: PgBouncerSettings = {},
+  choosePort: () => Promise<number> = freePort,
+): Promise<LocalPgBouncer> {
   const binary = pgbouncerBinary();
   const upstream = parseDatabaseUrl(upstreamUrl);
   if (!upstream.host || !upstream.user)
     throw new Error('startPgBouncer needs an upstream URL with a TCP host and a user');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'lgs-pgbouncer-'));
-  const port = await freePort();
   const authFile = path.join(dir, 'users.txt');
   const configFile = path.join(dir, 'pgbouncer.ini');
   await writeFile(authFile, `${quote(upstream.user)} ${quote(upstream.password ?? '')}\n`, { mode: 0o600 });
-  await writeFile(
-    configFile,
-    [
-      '[databases]',
-      `* = host=${upstream.host} port=${upstream.port}`,
-      '[pgbouncer]',
-      'listen_addr = 127.0.0.1',
-      `listen_port = ${port}`,
-      'unix_socket_dir =',
-      'pool_mode = transaction',
-      // The client's password is checked against the file and reused for the server login.
-      'auth_type = plain',
-      `auth_file = ${authFile}`,
-      `admin_users = ${upstream.user}`,
-      'max_client_conn = 500',
-      `default_pool_size = ${settings.defaultPoolSize ?? 20}`,
-      `server_idle_timeout = ${settings.serverIdleTimeout ?? 600}`,
-      `server_lifetime = ${settings.serverLifetime ?? 3600}`,
-      `idle_transaction_timeout = ${settings.idleTransactionTimeout ?? 0}`,
-      `ignore_startup_parameters = ${(settings.ignoreStartupParameters ?? []).join(',')}`,
-      'server_tls_sslmode = disable',
-      'log_connections = 0',
-      'log_disconnections = 0',
-      '',
-    ].join('\n'),
-  );
+  const writeConfig = (port: number) =>
+    writeFile(
+      configFile,
+      [
+        '[databases]',
+        `* = host=${upstream.host} port=${upstream.port}`,
+        '[pgbouncer]',
+        `listen_addr = ${LISTEN_ADDRESS}`,
+        `listen_port = ${port}`,
+        'unix_socket_dir =',
+        'pool_mode = transaction',
+        // The client's password is checked against the file and reused for the server login.
+        'auth_type = plain',
+        `auth_file = ${authFile}`,
+        `admin_users = ${upstream.user}`,
+        'max_client_conn = 500',
+        `default_pool_size = ${settings.defaultPoolSize ?? 20}`,
+        `server_idle_timeout = ${settings.serverIdleTimeout ?? 600}`,
+        `server_lifetime = ${settings.serverLifetime ?? 3600}`,
+        `idle_transaction_timeout = ${settings.idleTransactionTimeout ?? 0}`,
+        `ignore_startup_parameters = ${(settings.ignoreStartupParameters ?? []).join(',')}`,
+        'server_tls_sslmode = disable',
+        'log_connections = 0',
+        'log_disconnections = 0',
+        '',
+      ].join('\n'),
+    );
   // PgBouncer refuses to run as root; it then runs as an unprivileged user that must read its files.
   const runAs = process.getuid?.() === 0 ? unprivilegedUser() : undefined;
   if (runAs) {
-    for (const file of [dir, authFile, configFile]) await chown(file, runAs.uid, runAs.gid);
+    for (const file of [dir, authFile]) await chown(file, runAs.uid, runAs.gid);
   }
 
   let child: ChildProcess | undefined;
-  const start = async () => {
+  /** Runs PgBouncer on `port`; resolves once it listens there, or says the port was taken. */
+  const start = async (port: number): Promise<'listening' | 'port taken'> => {
+    await writeConfig(port);
+    if (runAs) await chown(configFile, runAs.uid, runAs.gid);
     const args = runAs ? ['-u', runAs.name, configFile] : [configFile];
     const proc = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    proc.stderr?.on('data', (chunk: Buffer) => {
-      // Kept short: only the last lines matter when it fails to start.
-      stderr = (stderr + chunk.toString()).slice(-4000);
-    });
     child = proc;
     // A test run that dies must not leave a pooler listening behind it.
     const killOnExit = () => proc.kill('SIGKILL');
     process.once('exit', killOnExit);
     proc.once('exit', () => process.off('exit', killOnExit));
-    await waitForPort(port, proc, () => stderr);
+    return untilListening(proc, port);
   };
-  await start();
+
+  // The chosen port was free when chosen; another process may take it before PgBouncer
+  // binds it. PgBouncer then exits, and another port is tried.
+  const tried: number[] = [];
+  let port = await choosePort();
+  while ((await start(port)) === 'port taken') {
+    tried.push(port);
+    if (tried.length === PORT_ATTEMPTS) {
+      throw new Error(`pgbouncer could not listen: ports ${tried.join(', ')} on ${LISTEN_ADDRESS} were each taken`);
+    }
+    port = await choosePort();
+  }
 
   const url = new URL(upstreamUrl.replace(/^postgresql:/, 'postgres:'));
-  url.hostname = '127.0.0.1';
+  url.hostname = LISTEN_ADDRESS;
   url.port = String(port);
   const stopChild = async () => {
     const proc = child;
     child = undefined;
-    if (!proc || proc.exitCode !== null) return;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise((resolve) => proc.once('exit', resolve));
     proc.kill('SIGTERM');
     await exited;
@@ -153,7 +176,10 @@ export async function startPgBouncer(upstreamUrl: string, settings: PgBouncerSet
     async restart() {
       await stopChild();
       if (!existsSync(configFile)) throw new Error('PgBouncer was stopped for good; start a new one');
-      await start();
+      // Its clients know this port: another one will not do.
+      if ((await start(port)) === 'port taken') {
+        throw new Error(`pgbouncer cannot restart: ${LISTEN_ADDRESS}:${port} is in use by another process`);
+      }
     },
   };
 }
@@ -176,27 +202,48 @@ function unprivilegedUser(): { name: string; uid: number; gid: number } {
   throw new Error('pgbouncer refuses to run as root and neither a "postgres" nor a "nobody" user exists');
 }
 
-/** Resolves once the port accepts connections; rejects with pgbouncer's last words if it exits first. */
-async function waitForPort(port: number, proc: ChildProcess, stderr: () => string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null || proc.signalCode !== null) {
-      throw new Error(`pgbouncer exited at start (${proc.exitCode ?? proc.signalCode}): ${stderr().trim()}`);
-    }
-    if (await accepts(port)) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  proc.kill('SIGKILL');
-  throw new Error(`pgbouncer did not listen on 127.0.0.1:${port} within 15 s: ${stderr().trim()}`);
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
+/**
+ * Resolves once PgBouncer logs that it listens on `port` (it logs it right after listen(),
+ * so connections from then on queue for it); resolves 'port taken' when it exits because
+ * another process holds the port; rejects with its last words if it exits otherwise, or
+ * after 15 s.
+ *
+ * Its own word, not a probe of the port: in a process whose sockets msw intercepts (a test
+ * file with the simulated Luma) a socket reports "connect" before any real connection
+ * exists, so a probe waiting for "connect" passed while nothing listened yet and the first
+ * client was refused; and a probe cannot tell PgBouncer from another process that took
+ * the port between its choice and PgBouncer's bind.
+ */
+function untilListening(proc: ChildProcess, port: number): Promise<'listening' | 'port taken'> {
+  const listening = `listening on ${LISTEN_ADDRESS}:${port}`;
+  const taken = `cannot listen on ${LISTEN_ADDRESS}:${port}: bind()`;
+  return new Promise((resolve, reject) => {
+    // Kept short: only the last lines matter when it fails to start.
+    let stderr = '';
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      finish(() =>
+        reject(new Error(`pgbouncer did not listen on ${LISTEN_ADDRESS}:${port} within 15 s: ${stderr.trim()}`)),
+      );
+    }, 15_000);
+    const onData = (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-4000);
+      if (stderr.includes(listening)) finish(() => resolve('listening'));
+    };
+    // 'close', not 'exit': its last lines are read by then.
+    const onClose = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (stderr.includes(taken)) finish(() => resolve('port taken'));
+      else finish(() => reject(new Error(`pgbouncer exited at start (${code ?? signal}): ${stderr.trim()}`)));
+    };
+    const finish = (settle: () => void) => {
+      clearTimeout(timer);
+      proc.stderr?.off('data', onData);
+      proc.off('close', onClose);
+      // Drained from now on, so that a chatty PgBouncer never blocks on a full pipe.
+      proc.stderr?.resume();
+      settle();
+    };
+    proc.stderr?.on('data', onData);
+    proc.once('close', onClose);
   });
 }

@@ -10,6 +10,7 @@ import { after, describe, it } from 'node:test';
 import { createDatabase, type Database, type Pooler } from '../../src/db/client.ts';
 import { runMigrations } from '../../src/db/migrate.ts';
 import { checkSchema } from '../../src/db/schema-check.ts';
+import { startPgBouncer } from '../../src/local/pgbouncer.ts';
 import { until } from '../support/faults.ts';
 import { createHardenedDirectory } from '../support/hardened-database.ts';
 import { seedLimitScenario } from '../support/limit-scenario.ts';
@@ -27,7 +28,10 @@ await setPushConfigs(app, { isActive: true, enabled: true, minAttendeesPerEvent:
 
 /**
  * The worker's role carries `settings` (values as SQL: quoted, or a list) for the duration
- * of `run`, on connections opened for it.
+ * of `run`, on connections opened for it. With `pooler` 'transaction' the worker goes
+ * through a PgBouncer of its own in transaction mode that logs in as the worker's role,
+ * started after the settings, so its server sessions carry them as a deployed one's
+ * would once they reconnect (docs/security.md); the worker sends no startup setting there.
  */
 async function asWorkerWith(
   settings: Record<string, string>,
@@ -37,11 +41,13 @@ async function asWorkerWith(
   for (const [name, value] of Object.entries(settings)) {
     await admin.unsafe(`ALTER ROLE "${role}" SET ${name} = ${value}`);
   }
-  const worker = createDatabase({ url: directory.worker.url, poolMax: 3, pooler });
+  const bouncer = pooler === 'transaction' ? await startPgBouncer(directory.worker.url) : undefined;
+  const worker = createDatabase({ url: bouncer?.url ?? directory.worker.url, poolMax: 3, pooler });
   try {
     await run(worker);
   } finally {
     await worker.close();
+    await bouncer?.stop();
     await admin.unsafe(`ALTER ROLE "${role}" RESET ALL`);
   }
 }
@@ -286,8 +292,8 @@ describe("default_transaction_isolation on the worker's role", () => {
   }
 });
 
-describe('default_transaction_isolation with no startup settings (as behind a transaction-mode pooler)', () => {
-  // pooler 'transaction' sends no startup setting, as through PgBouncer: the role's isolation stands.
+describe('default_transaction_isolation behind a transaction-mode PgBouncer', () => {
+  // Through PgBouncer the worker sends no startup setting: the role's isolation stands.
   it('the schema check refuses it, naming the setting; on a direct connection it passes', async () => {
     await asWorkerWith(
       { default_transaction_isolation: "'repeatable read'" },
