@@ -10,6 +10,7 @@ import { after, describe, it } from 'node:test';
 import { createDatabase, type Database, type Pooler } from '../../src/db/client.ts';
 import { runMigrations } from '../../src/db/migrate.ts';
 import { checkSchema } from '../../src/db/schema-check.ts';
+import { startPgBouncer } from '../../src/local/pgbouncer.ts';
 import { until } from '../support/faults.ts';
 import { createHardenedDirectory } from '../support/hardened-database.ts';
 import { seedLimitScenario } from '../support/limit-scenario.ts';
@@ -22,22 +23,36 @@ const directory = await createHardenedDirectory(runMigrations);
 const app = directory.app.database.db;
 const admin = directory.admin.sql;
 const role = directory.worker.role;
+/**
+ * A PgBouncer in transaction mode logging in as the worker's role. Started before msw
+ * (useSimulatedLuma) intercepts sockets: under it startPgBouncer's port check connects at
+ * once, before PgBouncer listens. It opens server sessions on first use, which comes after
+ * asWorkerWith set the role's settings, so they start with them.
+ */
+const workerBouncer = await startPgBouncer(directory.worker.url);
+after(() => workerBouncer.stop());
 const luma = useSimulatedLuma();
 await setPushConfigs(app, { isActive: true, enabled: true, minAttendeesPerEvent: 1, upcomingWindowDays: 30 });
 
 /**
  * The worker's role carries `settings` (values as SQL: quoted, or a list) for the duration
- * of `run`, on connections opened for it.
+ * of `run`, on connections opened for it; 'pgbouncer' runs the worker through
+ * workerBouncer (DATABASE_POOLER=transaction), for one test only: its server sessions keep
+ * the settings they started with.
  */
 async function asWorkerWith(
   settings: Record<string, string>,
   run: (worker: Database) => Promise<void>,
-  pooler: Pooler = 'none',
+  route: Pooler | 'pgbouncer' = 'none',
 ) {
   for (const [name, value] of Object.entries(settings)) {
     await admin.unsafe(`ALTER ROLE "${role}" SET ${name} = ${value}`);
   }
-  const worker = createDatabase({ url: directory.worker.url, poolMax: 3, pooler });
+  const worker = createDatabase({
+    url: route === 'pgbouncer' ? workerBouncer.url : directory.worker.url,
+    poolMax: 3,
+    pooler: route === 'pgbouncer' ? 'transaction' : route,
+  });
   try {
     await run(worker);
   } finally {
@@ -321,6 +336,25 @@ describe('default_transaction_isolation with no startup settings (as behind a tr
         await assertSynced(s, consumed);
       },
       'transaction',
+    );
+  });
+
+  it("serializable through PgBouncer: the finish's transactions still run read committed, so an edit of the event does not fail the sync", async () => {
+    await asWorkerWith(
+      { default_transaction_isolation: "'serializable'" },
+      async (worker) => {
+        const [shown] = await worker.sql`SHOW transaction_isolation`;
+        assert.equal(shown?.transaction_isolation, 'serializable', "the role's setting reaches the pooled sessions");
+        const s = await scenario();
+        const consumed = await consumeAs(worker, directory.worker.url, s.message, {
+          budget: 'process',
+          extra: {
+            hooks: { beforeFinish: renameDuringFinish(s) },
+          },
+        });
+        await assertSynced(s, consumed);
+      },
+      'pgbouncer',
     );
   });
 
