@@ -29,11 +29,17 @@ const dialect = new PgDialect();
  * each transaction costs no more objects than before (docs/performance.md, Transactions).
  */
 export function withTransaction<T>(db: Db, run: (tx: Db) => Promise<T>): Promise<T> {
-  return db.$client.begin(READ_COMMITTED, (connection) => {
-    const { fullSchema, schema, tableNamesMap } = db._;
-    const relations = schema && { fullSchema, schema, tableNamesMap };
-    // The reserved connection is a TransactionSql, the client Drizzle's own db.transaction passes too.
-    const session = new PostgresJsSession(connection as TransactionSql & Sql, dialect, relations);
-    return run(new PostgresJsTransaction(dialect, session, relations) as unknown as Db);
-  }) as Promise<T>;
+  return db.$client.begin(READ_COMMITTED, (connection) => run(transactionHandle(db, connection))) as Promise<T>;
+}
+
+/**
+ * Drizzle over `connection` (the one sql.begin reserved), with `db`'s schema: the same two
+ * objects Drizzle's own db.transaction makes for each transaction, and no more.
+ */
+export function transactionHandle(db: Db, connection: TransactionSql): Db {
+  const { fullSchema, schema, tableNamesMap } = db._;
+  const relations = schema && { fullSchema, schema, tableNamesMap };
+  // Drizzle's declarations want a Sql; its own db.transaction passes this TransactionSql too.
+  const session = new PostgresJsSession(connection as TransactionSql & Sql, dialect, relations);
+  return new PostgresJsTransaction(dialect, session, relations) as unknown as Db;
 }
