@@ -3,10 +3,7 @@ import { PostgresJsSession, PostgresJsTransaction } from 'drizzle-orm/postgres-j
 import type { Sql, TransactionSql } from 'postgres';
 import type { Db } from './client.ts';
 
-/**
- * Sent in the BEGIN itself. postgres.js keeps only letters and spaces of it, so it can
- * carry nothing else (docs/poolers.md, Transactions).
- */
+/** Sent in the BEGIN itself (postgres.js keeps only the letters and spaces of a mode). */
 const READ_COMMITTED = 'isolation level read committed';
 
 const dialect = new PgDialect();
@@ -26,7 +23,7 @@ const dialect = new PgDialect();
  * through Drizzle's db.transaction(fn, { isolationLevel }), which sends BEGIN and then
  * SET TRANSACTION, each awaited. The transaction object is the one db.transaction makes
  * (a PostgresJsTransaction over the reserved connection, with the handle's schema), so
- * each transaction costs no more objects than before (docs/performance.md, Transactions).
+ * each transaction costs no more objects than before (docs/performance.md, 14. Transactions).
  */
 export function withTransaction<T>(db: Db, run: (tx: Db) => Promise<T>): Promise<T> {
   return db.$client.begin(READ_COMMITTED, (connection) => run(transactionHandle(db, connection))) as Promise<T>;
