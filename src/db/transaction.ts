@@ -1,4 +1,12 @@
+import { PgDialect } from 'drizzle-orm/pg-core';
+import { PostgresJsSession, PostgresJsTransaction } from 'drizzle-orm/postgres-js';
+import type { Sql, TransactionSql } from 'postgres';
 import type { Db } from './client.ts';
+
+/** Sent in the BEGIN itself (postgres.js keeps only the letters and spaces of a mode). */
+const READ_COMMITTED = 'isolation level read committed';
+
+const dialect = new PgDialect();
 
 /**
  * Runs `run` in one transaction on one pooled connection, committed when it resolves,
@@ -10,7 +18,25 @@ import type { Db } from './client.ts';
  * repeatable read or serializable, and behind a transaction-mode pooler the connection
  * cannot set it (session-settings.ts). The fence at the head of each transaction and the
  * push refresh's gathering locks need each statement to see what committed before it.
+ *
+ * It is named in the BEGIN (postgres.js's sql.begin mode), one round trip, rather than
+ * through Drizzle's db.transaction(fn, { isolationLevel }), which sends BEGIN and then
+ * SET TRANSACTION, each awaited. The transaction object is the one db.transaction makes
+ * (a PostgresJsTransaction over the reserved connection, with the handle's schema), so
+ * each transaction costs no more objects than before (docs/performance.md, 14. Transactions).
  */
 export function withTransaction<T>(db: Db, run: (tx: Db) => Promise<T>): Promise<T> {
-  return db.transaction((tx) => run(tx as unknown as Db), { isolationLevel: 'read committed' });
+  return db.$client.begin(READ_COMMITTED, (connection) => run(transactionHandle(db, connection))) as Promise<T>;
+}
+
+/**
+ * Drizzle over `connection` (the one sql.begin reserved), with `db`'s schema: the same two
+ * objects Drizzle's own db.transaction makes for each transaction, and no more.
+ */
+export function transactionHandle(db: Db, connection: TransactionSql): Db {
+  const { fullSchema, schema, tableNamesMap } = db._;
+  const relations = schema && { fullSchema, schema, tableNamesMap };
+  // Drizzle's declarations want a Sql; its own db.transaction passes this TransactionSql too.
+  const session = new PostgresJsSession(connection as TransactionSql & Sql, dialect, relations);
+  return new PostgresJsTransaction(dialect, session, relations) as unknown as Db;
 }

@@ -117,7 +117,7 @@ export async function referenceComparison({ db, runs, quick }: SyncBenchOptions)
 const reported = { text: 'reported', ok: () => true };
 
 /** Median `SELECT 1` time through `remoteUrl` minus the same on `url`: what the proxy charges a statement. */
-async function addedRoundTripMs(url: string, remoteUrl: string): Promise<number> {
+export async function addedRoundTripMs(url: string, remoteUrl: string): Promise<number> {
   const medianMs = async (at: string) => {
     const database = createDatabase({ url: at, poolMax: 1 });
     try {

@@ -23,6 +23,7 @@ import { seedBulkMembers } from './seed-bulk.ts';
 import { startupAndRest } from './startup-scenario.ts';
 import { createBenchDatabase } from './sync-env.ts';
 import { apiBound, databaseBound, rateLimit, scaling, statementsPerPage } from './sync-scenarios.ts';
+import { transactions } from './transaction-scenario.ts';
 
 const { values } = parseArgs({
   options: {
@@ -51,8 +52,8 @@ const onlyRateLimit = only?.size === 1 && only.has(4);
 const members = onlyRateLimit ? 6_000 : quick ? 40_000 : 200_000;
 const figures: Figure[] = [];
 try {
-  // Scenario 13 makes its own database and needs no directory members.
-  if (!only || [...only].some((n) => n !== 13)) {
+  // Scenarios 13 and 14 need no directory members (13 makes its own database).
+  if (!only || [...only].some((n) => n !== 13 && n !== 14)) {
     console.error(`seeding ${members} members…`);
     await seedBulkMembers(db.sql, members);
   }
@@ -71,6 +72,7 @@ try {
     [11, () => interruptedAndResumed(options)],
     [12, () => slowLumaLongSync(options)],
     [13, () => startupAndRest({ adminUrl, sqsEndpoint: sqs.endpoint, runs, quick })],
+    [14, () => transactions(options)],
   ];
   for (const [n, scenario] of scenarios) {
     if (only && !only.has(n)) continue;

@@ -330,6 +330,25 @@ describe('default_transaction_isolation behind a transaction-mode PgBouncer', ()
     );
   });
 
+  it("serializable through PgBouncer: the finish's transactions still run read committed, so an edit of the event does not fail the sync", async () => {
+    await asWorkerWith(
+      { default_transaction_isolation: "'serializable'" },
+      async (worker) => {
+        const [shown] = await worker.sql`SHOW transaction_isolation`;
+        assert.equal(shown?.transaction_isolation, 'serializable', "the role's setting reaches the pooled sessions");
+        const s = await scenario();
+        const consumed = await consumeAs(worker, directory.worker.url, s.message, {
+          budget: 'process',
+          extra: {
+            hooks: { beforeFinish: renameDuringFinish(s) },
+          },
+        });
+        await assertSynced(s, consumed);
+      },
+      'transaction',
+    );
+  });
+
   it('repeatable read: a page statement that meets a renewal fails as contention, comes back soon and resumes', async () => {
     await asWorkerWith(
       { default_transaction_isolation: "'repeatable read'" },

@@ -16,6 +16,7 @@ import type { StaleInput } from '../../src/sync/remove-stale.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { guestsOf, seedEvent, seedGuest, seedLocation, seedMember } from '../support/seed.ts';
 import { candidatesOf, notification, seedNotification, setPushConfigs } from '../support/seed-push.ts';
+import { withTransactionHooks } from '../support/transaction-hooks.ts';
 
 const { db, sql } = await createTestDatabase({ label: 'finish_sync' });
 await setPushConfigs(db, { minAttendeesPerEvent: 1, upcomingWindowDays: 7, reminderDaysBefore: 1 });
@@ -227,15 +228,10 @@ describe('finishing after the claim was lost', () => {
 
   it('refreshes no push data and leaves the successor’s claim when it is taken over between the two transactions', async () => {
     const f = await finishedRead();
-    let transactions = 0;
     let successor: Claim | undefined;
-    const takenOverAfterFirst = new Proxy(db, {
-      get(target, key, receiver) {
-        if (key !== 'transaction') return Reflect.get(target, key, receiver);
-        return async (run: Parameters<Db['transaction']>[0]) => {
-          if (++transactions === 2) successor = await takeOver(f.claim);
-          return target.transaction(run);
-        };
+    const takenOverAfterFirst = withTransactionHooks(db, {
+      async beforeBegin(n) {
+        if (n === 2) successor = await takeOver(f.claim);
       },
     });
 

@@ -8,12 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { SQL } from 'drizzle-orm';
-import type { Db } from '../../src/db/client.ts';
 import { runPostSyncPush } from '../../src/sync/post-sync.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { seedEvent, seedGuest, seedLocation, seedMember } from '../support/seed.ts';
 import { candidatesOf, notification, seedNotification, setPushConfigs } from '../support/seed-push.ts';
+import { withTransactionHooks } from '../support/transaction-hooks.ts';
 
 const { db, sql } = await createTestDatabase({ label: 'post_sync' });
 await setPushConfigs(db, { minAttendeesPerEvent: 1, upcomingWindowDays: 7, reminderDaysBefore: 1 });
@@ -32,15 +31,6 @@ async function gathering(guests: number) {
   });
   return { eventUid: event.uid, locationUid: location.uid, notificationUid: sent.uid };
 }
-
-/** The text of a Drizzle statement, to recognise it in a hook. */
-const textOf = (query: SQL) =>
-  (query as unknown as { queryChunks: unknown[] }).queryChunks
-    .map((chunk) => {
-      const value = (chunk as { value?: unknown }).value;
-      return Array.isArray(value) ? value.join('') : '';
-    })
-    .join('');
 
 async function waitingForLocks(): Promise<number> {
   const [row] = await sql<{ n: number }[]>`
@@ -77,33 +67,20 @@ describe('the post-sync push refresh', () => {
     const g = await gathering(3);
     let directoryWrite: Promise<unknown> | undefined;
     // Right after the refresh read the notifications, the directory marks this one seen.
-    const hooked = new Proxy(db, {
-      get(target, key, receiver) {
-        if (key !== 'transaction') return Reflect.get(target, key, receiver);
-        return (run: (tx: Db) => Promise<unknown>) =>
-          target.transaction((tx) => {
-            const withHook = new Proxy(tx, {
-              get(inner, name, innerReceiver) {
-                if (name !== 'execute') return Reflect.get(inner, name, innerReceiver);
-                return async (query: SQL) => {
-                  const rows = await inner.execute(query);
-                  if (!directoryWrite && textOf(query).includes('FROM "PushNotification"')) {
-                    directoryWrite = sql`UPDATE "PushNotification" SET metadata = metadata || '{"seen": true}'::jsonb
-                      WHERE uid = ${g.notificationUid}`.then(() => 'done');
-                    // Until it either waits on the row or went through: both are what the test compares.
-                    for (let i = 0; i < 200; i++) {
-                      const settled = await Promise.race([directoryWrite, new Promise((r) => setTimeout(r, 25))]);
-                      if (settled === 'done' || (await waitingForLocks()) > 0) break;
-                    }
-                  }
-                  return rows;
-                };
-              },
-            });
-            return run(withHook as unknown as Db);
-          });
+    const hooked = withTransactionHooks(db, {
+      afterStatement: {
+        matches: (text) => !directoryWrite && text.includes('FROM "PushNotification"'),
+        async run() {
+          directoryWrite = sql`UPDATE "PushNotification" SET metadata = metadata || '{"seen": true}'::jsonb
+            WHERE uid = ${g.notificationUid}`.then(() => 'done');
+          // Until it either waits on the row or went through: both are what the test compares.
+          for (let i = 0; i < 200; i++) {
+            const settled = await Promise.race([directoryWrite, new Promise((r) => setTimeout(r, 25))]);
+            if (settled === 'done' || (await waitingForLocks()) > 0) break;
+          }
+        },
       },
-    }) as Db;
+    });
 
     const result = await runPostSyncPush({ db: hooked }, [g]);
     await directoryWrite;

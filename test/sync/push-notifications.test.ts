@@ -555,9 +555,9 @@ describe('runPostSyncPush', () => {
     await countFor(twenty);
     const forOne = await countFor(one);
     assert.equal(await countFor(twenty), forOne);
-    // BEGIN, its isolation (read committed, named: transaction.ts), the gathering locks,
+    // BEGIN naming its isolation (read committed: transaction.ts), the gathering locks,
     // config, candidates, config, notifications, four reads, the write, COMMIT.
-    assert.equal(forOne, 13);
+    assert.equal(forOne, 12);
     const updated = await db
       .select()
       .from(s.pushNotification)
