@@ -1,0 +1,129 @@
+/**
+ * The page connection on its own (src/sync/page-connection.ts), on a pool of one
+ * connection: whatever it reserves must come back to the pool when its statements are
+ * done, a failed statement must stop the ones sent after the failure was known, and a
+ * statement must never be sent on a connection that was lost. Syncs through it:
+ * pipelined-pages.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { sql } from 'drizzle-orm';
+import { createDatabase } from '../../src/db/client.ts';
+import { pageConnection } from '../../src/sync/page-connection.ts';
+import { createTestDatabase } from '../support/db.ts';
+
+const database = await createTestDatabase({ label: 'page_connection' });
+
+function poolOfOne() {
+  const handle = createDatabase({ url: database.url, poolMax: 1 });
+  after(() => handle.close());
+  return handle;
+}
+
+/** The pool's one connection answers a statement of its own within 5 s: it was handed back. */
+async function poolAnswers(handle: ReturnType<typeof poolOfOne>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const stuck = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), 5_000);
+  });
+  const answered = handle.sql`SELECT 1`.then(() => true as const);
+  try {
+    return await Promise.race([answered, stuck]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `promise`, or a rejection naming what it never did within 10 s. */
+async function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`never ${what}`)), 10_000);
+  });
+  try {
+    return await Promise.race([promise, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('the page connection', () => {
+  it('hands its connection back to the pool once its statements are answered, and reserves it again for the next', async () => {
+    const handle = poolOfOne();
+    const pages = pageConnection(handle.db);
+
+    const [a, b] = await Promise.all([
+      pages.send<{ n: number }>(sql`SELECT 1 AS n`),
+      pages.send<{ n: number }>(sql`SELECT 2 AS n`),
+    ]);
+    assert.deepEqual([a[0]?.n, b[0]?.n], [1, 2]);
+    assert.equal(await poolAnswers(handle), true, 'the pool has its connection back');
+
+    const [c] = await pages.send<{ n: number }>(sql`SELECT 3 AS n`);
+    assert.equal(c?.n, 3);
+    assert.equal(await poolAnswers(handle), true);
+  });
+
+  it('runs statements in the order sent, on one connection', async () => {
+    const handle = createDatabase({ url: database.url, poolMax: 4 });
+    after(() => handle.close());
+    const pages = pageConnection(handle.db);
+    const answers = await Promise.all(
+      [1, 2, 3, 4].map((n) =>
+        pages.send<{ pid: number; at: string }>(
+          sql`SELECT pg_backend_pid() AS pid, clock_timestamp()::text AS at, pg_sleep(${0.05 / n}::float8)`,
+        ),
+      ),
+    );
+    const rows = answers.map((rows) => rows[0]!);
+    assert.equal(new Set(rows.map((r) => r.pid)).size, 1, 'one backend');
+    const times = rows.map((r) => r.at);
+    assert.deepEqual(times, [...times].sort(), 'each began after the one before');
+  });
+
+  it('sends nothing more once a statement failed, while others are in flight, then starts afresh', async () => {
+    const handle = poolOfOne();
+    const pages = pageConnection(handle.db);
+    await database.sql`CREATE TABLE IF NOT EXISTS page_connection_marks (mark text)`;
+
+    const failing = pages.send(sql`SELECT pg_sleep(0.2), 1 / 0`);
+    const slow = pages.send(sql`SELECT pg_sleep(1)`);
+    await assert.rejects(failing, /division by zero/);
+    await assert.rejects(
+      pages.send(sql`INSERT INTO page_connection_marks VALUES ('after the failure')`),
+      /page statement not sent: a statement sent before it on its connection failed/,
+    );
+    await slow;
+    const marks = await database.sql`SELECT mark FROM page_connection_marks`;
+    assert.equal(marks.length, 0, 'the statement was never sent');
+
+    assert.equal(await poolAnswers(handle), true, 'a failed statement leaves the connection usable: it went back');
+    const [row] = await pages.send<{ n: number }>(sql`SELECT 5 AS n`);
+    assert.equal(row?.n, 5, 'a new reservation, once the failed one ended');
+  });
+
+  it('fails the statements queued behind one that lost the connection, keeps the dead connection out of the pool, and reconnects', async () => {
+    const handle = poolOfOne();
+    const pages = pageConnection(handle.db);
+    // The first statement with parameters of its shape on the connection: postgres.js
+    // describes it first and keeps every later one in its own queue until it is answered.
+    const dying = pages.send(sql`SELECT pg_sleep(${30}::float8)`);
+    const queued = pages.send(sql`SELECT ${2}::int AS n`);
+    const terminate = () => database.sql`
+      SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+      WHERE query LIKE 'SELECT pg_sleep($1%' AND state = 'active' AND pid <> pg_backend_pid()`;
+    while ((await terminate()).length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+
+    await assert.rejects(dying);
+    await assert.rejects(
+      within(queued, 'settled'),
+      /page statement not answered: the connection it was sent on was lost/,
+    );
+    // The next statement on the pool meets a new connection (postgres.js may first hand it
+    // the server's FATAL), never the dead one: that would end the process from a timer.
+    await handle.sql`SELECT 1`.catch(() => undefined);
+    assert.equal(await poolAnswers(handle), true);
+    const [row] = await pages.send<{ n: number }>(sql`SELECT ${7}::int AS n`);
+    assert.equal(row?.n, 7);
+  });
+});
