@@ -89,6 +89,33 @@ describe('loadConfig', () => {
     assert.match(problems[0] ?? '', /^DATABASE_POOLER: /);
   });
 
+  it('refuses a pool with no connection beside one per running sync, for the consumer only', () => {
+    const consumer = {
+      PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED: 'true',
+      LUMA_API_KEY: 'k',
+      DATABASE_URL: 'postgres://u@db/x',
+      PL_EVENT_GUEST_SYNC_QUEUE_NAME: 'q',
+    };
+    assert.equal(loadConfig({ ...consumer, DATABASE_POOL_MAX: '3' }).database.poolMax, 3, '2 syncs and one more');
+    for (const poolMax of ['2', '1']) {
+      const problems = problemsOf({ ...consumer, DATABASE_POOL_MAX: poolMax });
+      assert.equal(problems.length, 1, problems.join('\n'));
+      assert.match(
+        problems[0] ?? '',
+        new RegExp(
+          `^DATABASE_POOL_MAX: must be at least PL_EVENT_GUEST_SYNC_CONCURRENCY \\+ 1 \\(3\\), not ${poolMax}: each running sync holds a connection while its page statements run`,
+        ),
+      );
+    }
+    assert.equal(
+      loadConfig({ ...consumer, PL_EVENT_GUEST_SYNC_CONCURRENCY: '8', DATABASE_POOL_MAX: '9' }).database.poolMax,
+      9,
+    );
+    assert.equal(problemsOf({ ...consumer, PL_EVENT_GUEST_SYNC_CONCURRENCY: '8' }).length, 1, 'the default 5 is too few');
+    // Without the consumer (a one-shot sync, the scheduler alone) one connection is enough.
+    assert.equal(loadConfig({ DATABASE_POOL_MAX: '1' }).database.poolMax, 1);
+  });
+
   it('refuses a claim lease the queue would outlive a dead worker with, naming both variables and the rule', () => {
     const consumer = {
       PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED: 'true',

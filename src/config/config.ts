@@ -147,6 +147,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     const leaseProblem = claimLeaseProblem(config.claim.leaseSeconds, config.consumer.visibilityTimeoutSeconds);
     if (leaseProblem) problems.push(leaseProblem);
   }
+  // A running sync holds a pooled connection while its page statements run (src/sync/
+  // page-connection.ts), for the whole of a database-bound sync: its claim renewals, the
+  // shared rate budget and the history need one more, or they wait until a sync ends.
+  if (
+    config.consumer.enabled === true &&
+    !problems.some((p) => /^(DATABASE_POOL_MAX|PL_EVENT_GUEST_SYNC_CONCURRENCY):/.test(p)) &&
+    config.database.poolMax <= config.consumer.concurrency
+  ) {
+    problems.push(
+      `DATABASE_POOL_MAX: must be at least PL_EVENT_GUEST_SYNC_CONCURRENCY + 1 (${config.consumer.concurrency + 1}), ` +
+        `not ${config.database.poolMax}: each running sync holds a connection while its page statements run, and ` +
+        'its claim renewals, the shared Luma budget and the sync history need another',
+    );
+  }
   if (config.luma.retryBaseMs > config.luma.retryMaxMs) {
     problems.push('LUMA_RETRY_BASE_MS: must not exceed LUMA_RETRY_MAX_MS');
   }
