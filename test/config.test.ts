@@ -111,7 +111,11 @@ describe('loadConfig', () => {
       loadConfig({ ...consumer, PL_EVENT_GUEST_SYNC_CONCURRENCY: '8', DATABASE_POOL_MAX: '9' }).database.poolMax,
       9,
     );
-    assert.equal(problemsOf({ ...consumer, PL_EVENT_GUEST_SYNC_CONCURRENCY: '8' }).length, 1, 'the default 5 is too few');
+    assert.equal(
+      problemsOf({ ...consumer, PL_EVENT_GUEST_SYNC_CONCURRENCY: '8' }).length,
+      1,
+      'the default 5 is too few',
+    );
     // Without the consumer (a one-shot sync, the scheduler alone) one connection is enough.
     assert.equal(loadConfig({ DATABASE_POOL_MAX: '1' }).database.poolMax, 1);
   });
