@@ -53,10 +53,10 @@ interface Reservation {
 
 function reserve(db: Db): Reservation {
   let lose!: (cause: unknown) => void;
+  // Never unhandled: only a send's own answer loses the connection, and every send races it.
   const lost = new Promise<never>((_, reject) => {
     lose = (cause) => reject(new PageConnectionLostError(cause));
   });
-  lost.catch(() => {});
   const reservation: Reservation = {
     connection: db.$client.reserve(),
     inFlight: 0,
@@ -74,8 +74,10 @@ function reserve(db: Db): Reservation {
 export function pageConnection(db: Db): PageConnection {
   let current: Reservation | undefined;
 
+  // Called once per reservation, when its last statement settled: it is still `current`
+  // (a new one is made only when there is none).
   const finish = (reservation: Reservation) => {
-    if (current === reservation) current = undefined;
+    current = undefined;
     reservation.connection.then(
       (connection) => {
         if (!reservation.isLost) connection.release();

@@ -114,11 +114,17 @@ describe('the page connection', () => {
       WHERE query LIKE 'SELECT pg_sleep($1%' AND state = 'active' AND pid <> pg_backend_pid()`;
     while ((await terminate()).length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
 
-    await assert.rejects(dying);
-    await assert.rejects(
-      within(queued, 'settled'),
-      /page statement not answered: the connection it was sent on was lost/,
+    const died = await dying.then(
+      () => assert.fail('the statement whose session was terminated succeeded'),
+      (err: unknown) => err as Error,
     );
+    const lost = await within(queued, 'settled').then(
+      () => assert.fail('the queued statement was answered'),
+      (err: unknown) => err as Error,
+    );
+    assert.equal(lost.name, 'PageConnectionLostError');
+    assert.match(lost.message, /^page statement not answered: the connection it was sent on was lost$/);
+    assert.equal(lost.cause, died, "the loss is the terminated statement's own error");
     // The next statement on the pool meets a new connection (postgres.js may first hand it
     // the server's FATAL), never the dead one: that would end the process from a timer.
     await handle.sql`SELECT 1`.catch(() => undefined);
