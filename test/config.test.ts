@@ -14,6 +14,14 @@ function problemsOf(env: Record<string, string>): string[] {
   assert.fail('expected a ConfigError');
 }
 
+/** The least a consumer needs: the variables it requires, and nothing else. */
+const consumer = {
+  PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED: 'true',
+  LUMA_API_KEY: 'k',
+  DATABASE_URL: 'postgres://u@db/x',
+  PL_EVENT_GUEST_SYNC_QUEUE_NAME: 'q',
+};
+
 describe('loadConfig', () => {
   it('gives the business flow defaults when nothing is set', () => {
     const config = loadConfig({});
@@ -90,12 +98,6 @@ describe('loadConfig', () => {
   });
 
   it('refuses a pool with no connection beside one per running sync, for the consumer only', () => {
-    const consumer = {
-      PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED: 'true',
-      LUMA_API_KEY: 'k',
-      DATABASE_URL: 'postgres://u@db/x',
-      PL_EVENT_GUEST_SYNC_QUEUE_NAME: 'q',
-    };
     assert.equal(loadConfig({ ...consumer, DATABASE_POOL_MAX: '3' }).database.poolMax, 3, '2 syncs and one more');
     for (const poolMax of ['2', '1']) {
       const problems = problemsOf({ ...consumer, DATABASE_POOL_MAX: poolMax });
@@ -121,12 +123,6 @@ describe('loadConfig', () => {
   });
 
   it('refuses a claim lease the queue would outlive a dead worker with, naming both variables and the rule', () => {
-    const consumer = {
-      PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED: 'true',
-      LUMA_API_KEY: 'k',
-      DATABASE_URL: 'postgres://u@db/x',
-      PL_EVENT_GUEST_SYNC_QUEUE_NAME: 'q',
-    };
     // The defaults fit: a 60 s lease, a 120 s visibility timeout with a heartbeat every 40 s.
     assert.equal(loadConfig(consumer).claim.leaseSeconds, 60);
     // The longest lease for 120 s is 80 s: the message of a worker killed just before a

@@ -313,41 +313,26 @@ describe('default_transaction_isolation behind a transaction-mode PgBouncer', ()
   // The syncs below use the process's own Luma budget: the shared one fails too under
   // repeatable read (its reserve meets the previous request's end), which is why the
   // schema check refuses the setting; these prove what still holds if it is changed later.
-  it("repeatable read: the finish's transactions still run read committed, so an edit of the event does not fail the sync", async () => {
-    await asWorkerWith(
-      { default_transaction_isolation: "'repeatable read'" },
-      async (worker) => {
-        const s = await scenario();
-        const consumed = await consumeAs(worker, directory.worker.url, s.message, {
-          budget: 'process',
-          extra: {
-            hooks: { beforeFinish: renameDuringFinish(s) },
-          },
-        });
-        await assertSynced(s, consumed);
-      },
-      'transaction',
-    );
-  });
-
-  it("serializable through PgBouncer: the finish's transactions still run read committed, so an edit of the event does not fail the sync", async () => {
-    await asWorkerWith(
-      { default_transaction_isolation: "'serializable'" },
-      async (worker) => {
-        const [shown] = await worker.sql`SHOW transaction_isolation`;
-        assert.equal(shown?.transaction_isolation, 'serializable', "the role's setting reaches the pooled sessions");
-        const s = await scenario();
-        const consumed = await consumeAs(worker, directory.worker.url, s.message, {
-          budget: 'process',
-          extra: {
-            hooks: { beforeFinish: renameDuringFinish(s) },
-          },
-        });
-        await assertSynced(s, consumed);
-      },
-      'transaction',
-    );
-  });
+  for (const level of ['repeatable read', 'serializable']) {
+    it(`${level} through PgBouncer: the finish's transactions still run read committed, so an edit of the event does not fail the sync`, async () => {
+      await asWorkerWith(
+        { default_transaction_isolation: `'${level}'` },
+        async (worker) => {
+          const [shown] = await worker.sql`SHOW transaction_isolation`;
+          assert.equal(shown?.transaction_isolation, level, "the role's setting reaches the pooled sessions");
+          const s = await scenario();
+          const consumed = await consumeAs(worker, directory.worker.url, s.message, {
+            budget: 'process',
+            extra: {
+              hooks: { beforeFinish: renameDuringFinish(s) },
+            },
+          });
+          await assertSynced(s, consumed);
+        },
+        'transaction',
+      );
+    });
+  }
 
   it('repeatable read: a page statement that meets a renewal fails as contention, comes back soon and resumes', async () => {
     await asWorkerWith(
