@@ -1,0 +1,130 @@
+/**
+ * The database stops answering in the middle of a sync without closing anything: a
+ * network partition, or a host that died without a TCP reset (a failover whose old
+ * address goes silent). The worker reaches PostgreSQL through a relay the test freezes
+ * (test/support/freezable-link.ts) while page 3's statement is in flight; nothing sends a
+ * FIN or an RST, so only the worker's own bounds can end the sync: TCP's would take
+ * minutes (docs/reliability.md, "A database that stops answering"). The lease is 3 s.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { createDatabase } from '../../src/db/client.ts';
+import { ClaimLostError } from '../../src/sync/claim.ts';
+import { syncEvent } from '../../src/sync/sync-event.ts';
+import { createTestDatabase } from '../support/db.ts';
+import { until, within } from '../support/faults.ts';
+import { startFreezableLink } from '../support/freezable-link.ts';
+import { guestsOf, seedEvent, seedMember, syncMessageFor } from '../support/seed.ts';
+import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
+
+const database = await createTestDatabase({ label: 'frozen_database' });
+const { db, sql } = database;
+const luma = useSimulatedLuma();
+
+const LEASE = { leaseSeconds: 3 };
+/** Generous for a busy machine, and still far below TCP's minutes: a wait for TCP fails it. */
+const BOUND_MS = 30_000;
+
+async function claimRow(eventUid: string) {
+  const [row] = await sql<{ pages_done: number; free: boolean; token: string }[]>`
+    SELECT pages_done, expires_at <= clock_timestamp() AS free, token::text AS token
+    FROM luma_guest_sync.event_claim WHERE event_uid = ${eventUid}`;
+  return row;
+}
+
+async function syncedIds(eventUid: string) {
+  return (await guestsOf(db, eventUid)).map((r) => r.externalGuestId).sort();
+}
+
+/**
+ * A worker's database handle through a link of its own, recording every page statement it
+ * hands to a reserved connection, so the test can wait for the late one's answer.
+ */
+async function frozenWorker() {
+  const direct = new URL(database.url);
+  const link = await startFreezableLink({ host: direct.hostname, port: Number(direct.port) });
+  const linked = new URL(database.url);
+  linked.hostname = link.host;
+  linked.port = String(link.port);
+  const handle = createDatabase({ url: linked.toString(), poolMax: 3 });
+  // Closed without waiting for statements the link still holds.
+  after(() => handle.close(0));
+  const pageStatements: Array<PromiseLike<unknown>> = [];
+  const reserve = handle.sql.reserve.bind(handle.sql);
+  handle.sql.reserve = async () => {
+    const reserved = await reserve();
+    const unsafe = reserved.unsafe.bind(reserved);
+    reserved.unsafe = ((text: string, ...rest: Parameters<typeof unsafe> extends [string, ...infer R] ? R : never) => {
+      const query = unsafe(text, ...rest);
+      if (text.includes('not_yet_guests')) pageStatements.push(query);
+      return query;
+    }) as typeof reserved.unsafe;
+    return reserved;
+  };
+  return { link, handle, pageStatements };
+}
+
+/**
+ * A sync of five one-guest pages through a frozen worker's link, frozen once page 2 is
+ * written and page 3 is read from Luma: page 3's statement goes out into the silence.
+ * Resolves once the sync has ended, with how long after the freeze it did.
+ */
+async function syncFrozenAtPage3() {
+  const worker = await frozenWorker();
+  const event = await seedEvent(db);
+  const message = syncMessageFor(event);
+  const members = await Promise.all([1, 2, 3, 4, 5].map(() => seedMember(db)));
+  let frozenAt = 0;
+  luma.serve({
+    events: { [message.externalEventId]: members.map((m, i) => ({ id: `gst-${i + 1}`, email: m.email! })) },
+    fault: async (_request, pageNo) => {
+      if (pageNo !== 3 || frozenAt) return undefined;
+      await until('page 2 to be written', async () => (await claimRow(event.uid))?.pages_done === 2);
+      worker.link.freeze();
+      frozenAt = performance.now();
+      return undefined;
+    },
+  });
+  const deps = syncDeps(worker.handle.db, { pageSize: 1, claim: { ...LEASE, holder: 'frozen:1' } });
+  const err = await within(
+    'the sync to end while its database is silent (it waits for TCP)',
+    syncEvent(deps, message).then(
+      () => assert.fail('the sync completed through a frozen link'),
+      (e: unknown) => e as Error,
+    ),
+    BOUND_MS,
+  );
+  return { ...worker, event, message, err, endedAfterFreezeMs: performance.now() - frozenAt };
+}
+
+describe('a database that stops answering mid-sync, without closing the connection', () => {
+  it('ends the sync with ClaimLostError once its lease is over; the late page statement, delivered after, writes nothing', async () => {
+    const { link, event, err, endedAfterFreezeMs, pageStatements, handle } = await syncFrozenAtPage3();
+
+    assert.ok(err instanceof ClaimLostError, String(err));
+    assert.match(err.message, /could not be renewed before its lease ran out/);
+    console.log(`# ended ${Math.round(endedAfterFreezeMs)} ms after the freeze (lease ${LEASE.leaseSeconds} s)`);
+    // Past its lease by the database's clock too: only the fence stands between the
+    // statement still held in the link and the rows.
+    await until('the claim to expire in the database', async () => (await claimRow(event.uid))?.free === true);
+    link.thaw();
+    const answers = await within(
+      'the late page statements to be answered once the link thaws',
+      Promise.allSettled(pageStatements),
+      BOUND_MS,
+    );
+
+    assert.ok(answers.length >= 3, `page statements sent: ${answers.length}`);
+    // Page 3's statement, and page 4's if it was read meanwhile: each answered, none held.
+    for (const answer of answers.slice(2)) {
+      assert.equal(answer.status, 'fulfilled');
+      const [outcome] = (answer as PromiseFulfilledResult<Array<{ held: boolean }>>).value;
+      assert.equal(outcome?.held, false, 'a late page statement passed its fence');
+    }
+    assert.deepEqual(await syncedIds(event.uid), ['gst-1', 'gst-2'], 'page 3 was written after the claim was lost');
+    assert.equal((await claimRow(event.uid))?.pages_done, 2);
+    // The pool answers again through the thawed link, without a restart.
+    const [row] = await within('the pool to answer again', handle.sql<{ one: number }[]>`SELECT 1 AS one`, BOUND_MS);
+    assert.equal(row?.one, 1);
+  });
+});

@@ -1,0 +1,67 @@
+/**
+ * A TCP relay that can go silent: what a network partition, or a database host that died
+ * without a reset (a cloud failover whose old address stops answering), looks like from
+ * the worker. While frozen it forwards nothing in either direction, neither bytes nor a
+ * close, and keeps every socket open: nobody sends a FIN or an RST, so a client learns
+ * nothing until its own timeouts (TCP's take minutes). A connection opened while frozen is
+ * accepted and then never served, as an address that swallows everything. thaw() delivers
+ * what was held, in order, and forwards again.
+ */
+import { after } from 'node:test';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { connectUpstream } from './tcp-relay.ts';
+
+export interface FreezableLink {
+  host: string;
+  port: number;
+  /** Stops forwarding in both directions; every socket stays open. */
+  freeze(): void;
+  /** Delivers what was held while frozen, in order, and forwards again. */
+  thaw(): void;
+  /** Connections accepted so far. */
+  connections(): number;
+}
+
+/** A relay to `target` on a loopback port of its own; its sockets are destroyed after the test file. */
+export async function startFreezableLink(target: { host: string; port: number }): Promise<FreezableLink> {
+  const sockets = new Set<Socket>();
+  let frozen = false;
+  let accepted = 0;
+  /** What arrived while frozen, in arrival order: a chunk for `to`, or its end (null). */
+  const held: Array<{ to: Socket; chunk: Buffer | null }> = [];
+  const pass = (to: Socket, chunk: Buffer | null) => {
+    if (frozen) held.push({ to, chunk });
+    else if (chunk === null) to.end();
+    else to.write(chunk);
+  };
+  const forward = (from: Socket, to: Socket) => {
+    from.on('data', (chunk: Buffer) => pass(to, chunk));
+    from.on('end', () => pass(to, null));
+  };
+
+  const server = createServer({ allowHalfOpen: true }, (client) => {
+    accepted++;
+    const upstream = connectUpstream(client, target, sockets);
+    forward(client, upstream);
+    forward(upstream, client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  after(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  return {
+    host: '127.0.0.1',
+    port,
+    connections: () => accepted,
+    freeze() {
+      frozen = true;
+    },
+    thaw() {
+      frozen = false;
+      for (const { to, chunk } of held.splice(0)) pass(to, chunk);
+    },
+  };
+}
