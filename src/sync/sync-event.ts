@@ -78,13 +78,16 @@ export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: S
   try {
     result = await syncClaimedEvent(deps, log, message, { ...options, signal }, claim, hold);
   } catch (err) {
-    hold.stop();
     // A loss noticed by the renewals is the reason, whatever the abort surfaced as.
     const reason = hold.lost.aborted ? hold.lost.reason : err;
     // Kept: the checkpoint, for the next attempt. Fenced by the token: a no-op once lost.
-    await releaseClaim(deps.db, claim, { clearCheckpoint: false }).catch((releaseErr: unknown) =>
+    // The renewals go on meanwhile, so a database that stopped answering holds the sync
+    // here no longer than the claim: once it is lost there is nothing left to release.
+    const release = releaseClaim(deps.db, claim, { clearCheckpoint: false }).catch((releaseErr: unknown) =>
       log.warn({ err: releaseErr }, 'could not release the claim: it frees itself when its lease ends'),
     );
+    await untilLost(hold, release);
+    hold.stop();
     if (reason instanceof ClaimLostError) log.warn({ token: claim.token, reason: reason.message }, 'claim lost');
     // A database limit (statement_timeout, lock_timeout, …) is told with the setting's value.
     throw await explainLimit(deps.db, reason);
@@ -94,6 +97,21 @@ export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: S
   // Logged once the claim is released, so that whoever sees this line can sync the event again.
   log.info(result, 'sync complete');
   return result;
+}
+
+/** Resolves when `promise` settles or the claim is lost, whichever is first; never rejects. */
+function untilLost(hold: ClaimHold, promise: Promise<unknown>): Promise<unknown> {
+  return beforeLoss(hold, promise).catch(() => {});
+}
+
+/** `promise`'s outcome, unless the claim is lost first: then the loss (a ClaimLostError). */
+function beforeLoss<T>(hold: ClaimHold, promise: Promise<T>): Promise<T> {
+  if (hold.lost.aborted) return Promise.reject(hold.lost.reason);
+  return new Promise<T>((resolve, reject) => {
+    const lost = () => reject(hold.lost.reason);
+    hold.lost.addEventListener('abort', lost, { once: true });
+    promise.then(resolve, reject).finally(() => hold.lost.removeEventListener('abort', lost));
+  });
 }
 
 async function syncClaimedEvent(
@@ -108,7 +126,10 @@ async function syncClaimedEvent(
   const now = deps.now ?? (() => new Date());
   const dryRun = options.dryRun ?? false;
   const provider = getProvider(deps.providers, message.providerType);
-  const target = await during('reading the event from the directory', () => loadTarget(deps.db, message, log));
+  const target = await beforeLoss(
+    hold,
+    during('reading the event from the directory', () => loadTarget(deps.db, message, log)),
+  );
 
   // A dry run reads the whole list (it reports what removal would do) and records nothing.
   const checkpoint = claim.checkpoint;
@@ -206,7 +227,7 @@ async function syncClaimedEvent(
         // Observed here; thrown by the next page's turn or after the last page.
         previous.catch(() => {});
         // At most two statements in flight: this page's, and the one before it until its outcome is taken.
-        await (dryRun ? previous : before);
+        await beforeLoss(hold, dryRun ? previous : before);
       },
       {
         eventUid: message.eventUid,
@@ -223,11 +244,14 @@ async function syncClaimedEvent(
         },
       },
     );
-    await previous;
+    await beforeLoss(hold, previous);
   } finally {
     // No statement of this sync runs on after it: the claim is released, or the finish
-    // begins, once the last one sent is answered.
-    await lastAnswer;
+    // begins, once the last one sent is answered. Unless the claim is lost first (a
+    // database that went silent answers nothing until TCP gives up, minutes later): the
+    // statement's fence refuses it wherever it arrives after the claim's expiry, and
+    // before that expiry no other sync can hold the claim (docs/claims.md).
+    await untilLost(hold, lastAnswer);
   }
 
   await deps.hooks?.beforeFinish?.();

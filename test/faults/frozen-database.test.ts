@@ -47,8 +47,11 @@ async function frozenWorker() {
   linked.hostname = link.host;
   linked.port = String(link.port);
   const handle = createDatabase({ url: linked.toString(), poolMax: 3 });
-  // Closed without waiting for statements the link still holds.
-  after(() => handle.close(0));
+  // The pool first: it waits for what the thawed link delivers (the sync's renewals and release).
+  after(async () => {
+    await handle.close();
+    await link.stop();
+  });
   const pageStatements: Array<PromiseLike<unknown>> = [];
   const reserve = handle.sql.reserve.bind(handle.sql);
   handle.sql.reserve = async () => {
@@ -126,5 +129,47 @@ describe('a database that stops answering mid-sync, without closing the connecti
     // The pool answers again through the thawed link, without a restart.
     const [row] = await within('the pool to answer again', handle.sql<{ one: number }[]>`SELECT 1 AS one`, BOUND_MS);
     assert.equal(row?.one, 1);
+  });
+
+  it('another sync, on a direct connection, takes the claim once the lease has passed and completes; thawed, the worker writes nothing and its pool syncs again', async () => {
+    const { link, event, message, err, pageStatements, handle } = await syncFrozenAtPage3();
+    assert.ok(err instanceof ClaimLostError, String(err));
+
+    // Still frozen: nothing of the silent worker (no row lock, no session) stands in the way.
+    await until('the claim to expire in the database', async () => (await claimRow(event.uid))?.free === true);
+    const takeover = await within(
+      'the takeover on a direct connection',
+      syncEvent(syncDeps(db, { pageSize: 1, claim: { ...LEASE, holder: 'direct:2' } }), message),
+      BOUND_MS,
+    );
+    assert.equal(takeover.resumedAtPage, 3, 'resumed from the checkpoint page 2 left');
+    assert.equal(takeover.created, 3);
+    const synced = await syncedIds(event.uid);
+    assert.deepEqual(synced, ['gst-1', 'gst-2', 'gst-3', 'gst-4', 'gst-5']);
+    const released = await claimRow(event.uid);
+
+    link.thaw();
+    const answers = await within(
+      'the late page statements to be answered',
+      Promise.allSettled(pageStatements),
+      BOUND_MS,
+    );
+    for (const answer of answers.slice(2)) {
+      assert.equal(answer.status, 'fulfilled');
+      const [outcome] = (answer as PromiseFulfilledResult<Array<{ held: boolean }>>).value;
+      assert.equal(outcome?.held, false, 'a late page statement passed its fence');
+    }
+    assert.deepEqual(await claimRow(event.uid), released, 'the late statements left the claim as the takeover did');
+    assert.deepEqual(await syncedIds(event.uid), synced);
+
+    // The worker's pool, through the thawed link, runs a whole sync again: no restart.
+    const again = await within(
+      'a sync through the thawed link',
+      syncEvent(syncDeps(handle.db, { pageSize: 1, claim: { ...LEASE, holder: 'frozen:1' } }), message),
+      BOUND_MS,
+    );
+    assert.equal(again.pages, 5);
+    assert.equal(again.created, 0);
+    assert.equal(again.matched, 5);
   });
 });

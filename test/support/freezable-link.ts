@@ -7,7 +7,6 @@
  * accepted and then never served, as an address that swallows everything. thaw() delivers
  * what was held, in order, and forwards again.
  */
-import { after } from 'node:test';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { connectUpstream } from './tcp-relay.ts';
 
@@ -20,9 +19,11 @@ export interface FreezableLink {
   thaw(): void;
   /** Connections accepted so far. */
   connections(): number;
+  /** Destroys every socket and stops listening: after the clients that use it have closed. */
+  stop(): Promise<void>;
 }
 
-/** A relay to `target` on a loopback port of its own; its sockets are destroyed after the test file. */
+/** A relay to `target` on a loopback port of its own. */
 export async function startFreezableLink(target: { host: string; port: number }): Promise<FreezableLink> {
   const sockets = new Set<Socket>();
   let frozen = false;
@@ -47,10 +48,6 @@ export async function startFreezableLink(target: { host: string; port: number })
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  after(async () => {
-    for (const socket of sockets) socket.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
 
   return {
     host: '127.0.0.1',
@@ -62,6 +59,10 @@ export async function startFreezableLink(target: { host: string; port: number })
     thaw() {
       frozen = false;
       for (const { to, chunk } of held.splice(0)) pass(to, chunk);
+    },
+    async stop() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }
