@@ -9,8 +9,13 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { createDatabase } from '../../src/db/client.ts';
+import { eventHistory } from '../../src/history/queries.ts';
+import { createMetrics } from '../../src/http/metrics.ts';
+import { silentLogger } from '../../src/log.ts';
+import { createRecordedSync } from '../../src/recorded-sync.ts';
 import { ClaimLostError } from '../../src/sync/claim.ts';
-import { syncEvent } from '../../src/sync/sync-event.ts';
+import { type SyncDeps, syncEvent } from '../../src/sync/sync-event.ts';
+import type { SyncMessage } from '../../src/sync/types.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { until, within } from '../support/faults.ts';
 import { startFreezableLink } from '../support/freezable-link.ts';
@@ -70,9 +75,15 @@ async function frozenWorker() {
 /**
  * A sync of five one-guest pages through a frozen worker's link, frozen once page 2 is
  * written and page 3 is read from Luma: page 3's statement goes out into the silence.
- * Resolves once the sync has ended, with how long after the freeze it did.
+ * Resolves once the sync has ended, with how long after the freeze it did. `run` is how
+ * the worker runs it: syncEvent by default.
  */
-async function syncFrozenAtPage3() {
+async function syncFrozenAtPage3(
+  run: (deps: SyncDeps, message: SyncMessage, worker: Awaited<ReturnType<typeof frozenWorker>>) => Promise<unknown> = (
+    deps,
+    message,
+  ) => syncEvent(deps, message),
+) {
   const worker = await frozenWorker();
   const event = await seedEvent(db);
   const message = syncMessageFor(event);
@@ -91,7 +102,7 @@ async function syncFrozenAtPage3() {
   const deps = syncDeps(worker.handle.db, { pageSize: 1, claim: { ...LEASE, holder: 'frozen:1' } });
   const err = await within(
     'the sync to end while its database is silent (it waits for TCP)',
-    syncEvent(deps, message).then(
+    run(deps, message, worker).then(
       () => assert.fail('the sync completed through a frozen link'),
       (e: unknown) => e as Error,
     ),
@@ -171,5 +182,24 @@ describe('a database that stops answering mid-sync, without closing the connecti
     assert.equal(again.pages, 5);
     assert.equal(again.created, 0);
     assert.equal(again.matched, 5);
+  });
+
+  it("the consumer's sync, which records the attempt on the same pool, returns too; the row is written once the link thaws", async () => {
+    const { link, event, err, endedAfterFreezeMs } = await syncFrozenAtPage3((deps, message, worker) =>
+      createRecordedSync({
+        sync: deps,
+        history: { sql: worker.handle.sql, retentionDays: 30, log: silentLogger },
+        metrics: createMetrics(),
+        counted: new WeakSet(),
+      })(message, new AbortController().signal),
+    );
+
+    assert.ok(err instanceof ClaimLostError, String(err));
+    console.log(`# the consumer's sync returned ${Math.round(endedAfterFreezeMs)} ms after the freeze`);
+    link.thaw();
+    await until('the attempt to be recorded', async () => (await eventHistory(sql, event.uid)).length === 1, BOUND_MS);
+    const [attempt] = await eventHistory(sql, event.uid);
+    assert.equal(attempt?.outcome, 'failure');
+    assert.equal(attempt?.errorKind, 'claim_lost');
   });
 });
