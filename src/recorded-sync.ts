@@ -5,16 +5,15 @@
  * such and counted in lgs_sync_refusals_total, never in the failure counts.
  */
 import { errorKind } from './errors.ts';
-import { type HistoryDeps, outcomeOfError, withSyncHistory } from './history/record-attempt.ts';
+import { outcomeOfError, withSyncHistory } from './history/record-attempt.ts';
 import type { Metrics } from './http/metrics.ts';
-import type { Logger } from './log.ts';
 import { SyncInterruptedError } from './sync/interrupted.ts';
 import { type SyncDeps, syncEvent } from './sync/sync-event.ts';
 import { type SyncMessage, type SyncResult, triggerOf } from './sync/types.ts';
 
 export interface RecordedSyncDeps {
   sync: SyncDeps;
-  history: HistoryDeps & { log: Logger };
+  history: Parameters<typeof withSyncHistory>[0];
   metrics: Pick<Metrics, 'recordSyncTrigger' | 'recordSyncRefusal' | 'recordSyncFailure'>;
   /** Errors this wrapper has counted, so the consumer's onFailure does not count them again. */
   counted: WeakSet<object>;

@@ -102,6 +102,15 @@ export async function recordSyncAttempt(deps: HistoryDeps, attempt: SyncAttempt,
 }
 
 /**
+ * How long the end of a sync waits for its history row, at most. A database that stopped
+ * answering without closing the connection (a partition, a host gone without a reset)
+ * would otherwise hold the sync, and the consumer's slot and message with it, until TCP
+ * gives up, minutes later (docs/reliability.md). As long as the pool waits for a new
+ * connection (the connect timeout); a database that answers takes milliseconds.
+ */
+export const RECORD_WAIT_MS = 10_000;
+
+/**
  * Runs one sync and records it as one attempt, success or failure. A dry run is not an
  * attempt (it writes nothing) and is not recorded. Failing to write the history never
  * fails or delays the sync: the sync's own outcome stands. With a `backlog` (the daemon)
@@ -109,10 +118,17 @@ export async function recordSyncAttempt(deps: HistoryDeps, attempt: SyncAttempt,
  * which the next row written shows; without one (a one-shot command) the failure is
  * logged and the row is lost. Its times are the database's (its duration and how long
  * ago it ended measured here, so a row written late keeps its real times), unless `now`
- * is given (tests).
+ * is given (tests). The sync's outcome waits for the row at most `recordWaitMs`
+ * (RECORD_WAIT_MS): a write unanswered by then goes on, and is kept in the backlog if it
+ * fails, as any other.
  */
 export async function withSyncHistory(
-  deps: HistoryDeps & { log: Logger; now?: () => Date; backlog?: Pick<HistoryBacklog, 'keep' | 'databaseAnswered'> },
+  deps: HistoryDeps & {
+    log: Logger;
+    now?: () => Date;
+    backlog?: Pick<HistoryBacklog, 'keep' | 'databaseAnswered'>;
+    recordWaitMs?: number;
+  },
   what: { eventUid: string; trigger: SyncTrigger; dryRun?: boolean },
   run: () => Promise<SyncResult>,
 ): Promise<SyncResult> {
@@ -145,13 +161,29 @@ export async function withSyncHistory(
       else deps.log.warn({ err, eventUid: what.eventUid, trigger: what.trigger }, 'could not record the sync attempt');
     }
   };
+  const waitMs = deps.recordWaitMs ?? RECORD_WAIT_MS;
+  // Never rejects: `record` keeps or logs a failed write itself.
+  const recorded = async (writing: Promise<void>) => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), waitMs);
+    });
+    const first = await Promise.race([writing, late]);
+    clearTimeout(timer);
+    if (first === 'late') {
+      deps.log.warn(
+        { eventUid: what.eventUid, trigger: what.trigger, waitMs },
+        'sync attempt not recorded yet: the database has not answered; the write goes on',
+      );
+    }
+  };
   let result: SyncResult;
   try {
     result = await run();
   } catch (err) {
-    await record({ outcome: outcomeOfError(err), errorKind: errorKind(err) });
+    await recorded(record({ outcome: outcomeOfError(err), errorKind: errorKind(err) }));
     throw err;
   }
-  await record({ outcome: 'success', result });
+  await recorded(record({ outcome: 'success', result }));
   return result;
 }

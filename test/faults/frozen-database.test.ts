@@ -188,7 +188,7 @@ describe('a database that stops answering mid-sync, without closing the connecti
     const { link, event, err, endedAfterFreezeMs } = await syncFrozenAtPage3((deps, message, worker) =>
       createRecordedSync({
         sync: deps,
-        history: { sql: worker.handle.sql, retentionDays: 30, log: silentLogger },
+        history: { sql: worker.handle.sql, retentionDays: 30, log: silentLogger, recordWaitMs: 1_000 },
         metrics: createMetrics(),
         counted: new WeakSet(),
       })(message, new AbortController().signal),
