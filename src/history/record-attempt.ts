@@ -163,7 +163,7 @@ export async function withSyncHistory(
   };
   const waitMs = deps.recordWaitMs ?? RECORD_WAIT_MS;
   // Never rejects: `record` keeps or logs a failed write itself.
-  const recorded = async (writing: Promise<void>) => {
+  const waitForRow = async (writing: Promise<void>) => {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => {
       timer = setTimeout(() => resolve('late'), waitMs);
@@ -181,9 +181,9 @@ export async function withSyncHistory(
   try {
     result = await run();
   } catch (err) {
-    await recorded(record({ outcome: outcomeOfError(err), errorKind: errorKind(err) }));
+    await waitForRow(record({ outcome: outcomeOfError(err), errorKind: errorKind(err) }));
     throw err;
   }
-  await recorded(record({ outcome: 'success', result }));
+  await waitForRow(record({ outcome: 'success', result }));
   return result;
 }

@@ -7,6 +7,8 @@ import { PRUNE_BATCH, recordSyncAttempt, withSyncHistory } from '../../src/histo
 import { createLogger } from '../../src/log.ts';
 import type { SyncResult } from '../../src/sync/types.ts';
 import { createTestDatabase } from '../support/db.ts';
+import { blockedBy, holdInTransaction, within } from '../support/faults.ts';
+import { captureLogger } from '../support/sqs-queue.ts';
 
 const database = await createTestDatabase({ label: 'sync_history' });
 const log = createLogger({ level: 'silent', pretty: false });
@@ -242,5 +244,41 @@ describe('sync history', () => {
     assert.equal(successes.get('q-a')?.pages, 3, 'the failure after it does not hide the last success');
     assert.equal(successes.get('q-b')?.pages, 7);
     assert.equal(successes.has('q-none'), false);
+  });
+
+  it('waits for its row at most recordWaitMs: an unanswered write goes on and is written once, without the backlog', async () => {
+    // What a database that stopped answering looks like from here, made deterministic: the
+    // insert waits on a lock this test holds (docs/reliability.md, "A database that stops answering").
+    const lock = await holdInTransaction(database.sql, (tx) => tx`LOCK TABLE luma_guest_sync.sync_history`);
+    const { log: captured, lines } = captureLogger('warn');
+    const kept: unknown[] = [];
+    const deps = {
+      sql: database.sql,
+      retentionDays: 30,
+      log: captured,
+      recordWaitMs: 200,
+      backlog: { keep: (a: unknown) => void kept.push(a), databaseAnswered: () => {} },
+    };
+
+    const synced = await within(
+      'the sync to return while its row is unanswered',
+      withSyncHistory(deps, { eventUid: 'evt-unanswered', trigger: 'tier' }, async () => result('evt-unanswered', 1)),
+    );
+
+    assert.equal(synced.pages, 1);
+    assert.equal(await blockedBy(database.sql, lock.pid), 1, 'the insert still waits');
+    const warned = lines.filter(
+      (l) => l.msg === 'sync attempt not recorded yet: the database has not answered; the write goes on',
+    );
+    assert.equal(warned.length, 1);
+    assert.equal(warned[0]?.eventUid, 'evt-unanswered');
+    assert.equal(warned[0]?.waitMs, 200);
+    await lock.release();
+    const rows = await waitForRows('evt-unanswered', 1);
+    assert.deepEqual(
+      rows.map((r) => r.outcome),
+      ['success'],
+    );
+    assert.deepEqual(kept, [], 'nothing kept for a second write');
   });
 });
