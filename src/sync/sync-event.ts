@@ -81,13 +81,13 @@ export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: S
     // A loss noticed by the renewals is the reason, whatever the abort surfaced as.
     const reason = hold.lost.aborted ? hold.lost.reason : err;
     // Kept: the checkpoint, for the next attempt. Fenced by the token: a no-op once lost.
-    // The renewals go on meanwhile, so a database that stopped answering holds the sync
-    // here no longer than the claim: once it is lost there is nothing left to release.
+    // The renewals go on meanwhile (the `finally` stops them), so a database that stopped
+    // answering holds the sync here no longer than the claim: once it is lost there is
+    // nothing left to release.
     const release = releaseClaim(deps.db, claim, { clearCheckpoint: false }).catch((releaseErr: unknown) =>
       log.warn({ err: releaseErr }, 'could not release the claim: it frees itself when its lease ends'),
     );
     await untilLost(hold, release);
-    hold.stop();
     if (reason instanceof ClaimLostError) log.warn({ token: claim.token, reason: reason.message }, 'claim lost');
     // A database limit (statement_timeout, lock_timeout, …) is told with the setting's value.
     throw await explainLimit(deps.db, reason);
@@ -109,7 +109,7 @@ function beforeLoss<T>(hold: ClaimHold, promise: Promise<T>): Promise<T> {
   if (hold.lost.aborted) return Promise.reject(hold.lost.reason);
   return new Promise<T>((resolve, reject) => {
     const lost = () => reject(hold.lost.reason);
-    hold.lost.addEventListener('abort', lost, { once: true });
+    hold.lost.addEventListener('abort', lost);
     promise.then(resolve, reject).finally(() => hold.lost.removeEventListener('abort', lost));
   });
 }

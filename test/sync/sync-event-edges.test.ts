@@ -397,6 +397,30 @@ describe('syncEvent: what it reports, logs and does with its claim', () => {
     assert.equal(result.created, 1);
   });
 
+  it('stops renewing once a failed sync has ended', async () => {
+    const { event, message } = await eventWithList(1);
+    await db.update(schema.plEvent).set({ locationUid: null }).where(eq(schema.plEvent.uid, event.uid));
+    let ended = false;
+    let renewalsAfterEnd = 0;
+    const deps = syncDeps(
+      watchRenewals(db, () => {
+        if (ended) renewalsAfterEnd++;
+      }),
+      { claim: { leaseSeconds: 600, renewEveryMs: 25 } },
+    );
+
+    await assert.rejects(
+      syncEvent(deps, message),
+      (err: Error & { kind?: string }) => err.kind === 'event_without_location',
+    );
+    ended = true;
+    // Eight renewal intervals: a hold still running would have sent several by now.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    assert.equal(renewalsAfterEnd, 0);
+    assert.equal((await claimRow(event.uid))!.remaining_ms <= 0, true, 'released');
+  });
+
   // The hold gives the sync up when nothing renewed the claim for a whole lease. Renewals are
   // kept out (an interval far beyond the test); pages arrive every 400 ms for longer than the
   // 3 s lease, so only what each page write tells the hold keeps the sync going.
