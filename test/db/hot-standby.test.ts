@@ -1,7 +1,8 @@
 /**
  * The worker on a real hot standby (test/support/hot-standby.ts): a DATABASE_URL leading
  * to a read replica or reader endpoint, or a failover that leaves the worker on a standby
- * before its promotion. test/db/role-settings.test.ts covers the same refusal made by
+ * before its promotion (the daemon's start-up on one: hot-standby-daemon.test.ts).
+ * test/db/role-settings.test.ts covers the same refusal made by
  * default_transaction_read_only, directly and through PgBouncer.
  */
 import assert from 'node:assert/strict';
@@ -19,30 +20,36 @@ import { setPushConfigs } from '../support/seed-push.ts';
 import { useSimulatedLuma } from '../support/sync-harness.ts';
 
 const luma = useSimulatedLuma();
-let scenario!: Awaited<ReturnType<typeof seedLimitScenario>>;
-const standby = await startHotStandby(async (url) => {
-  await runMigrations(url);
-  const primary = createDatabase({ url, poolMax: 2 });
-  try {
-    await setPushConfigs(primary.db, {
-      isActive: true,
-      enabled: true,
-      minAttendeesPerEvent: 1,
-      upcomingWindowDays: 30,
-    });
-    scenario = await seedLimitScenario(primary.db, luma, { listed: 5, withTeam: true });
-  } finally {
-    await primary.close();
-  }
-});
-const worker = createDatabase({ url: standby.url, poolMax: 3 });
-after(async () => {
-  await worker.close();
-  await standby.stop();
-});
+
+/** A hot standby of a migrated directory holding `seedLimitScenario`'s event, with a pool of the worker's on it. */
+async function standbyWithScenario() {
+  let scenario!: Awaited<ReturnType<typeof seedLimitScenario>>;
+  const standby = await startHotStandby(async (url) => {
+    await runMigrations(url);
+    const primary = createDatabase({ url, poolMax: 2 });
+    try {
+      await setPushConfigs(primary.db, {
+        isActive: true,
+        enabled: true,
+        minAttendeesPerEvent: 1,
+        upcomingWindowDays: 30,
+      });
+      scenario = await seedLimitScenario(primary.db, luma, { listed: 5, withTeam: true });
+    } finally {
+      await primary.close();
+    }
+  });
+  const worker = createDatabase({ url: standby.url, poolMax: 3 });
+  after(async () => {
+    await worker.close();
+    await standby.stop();
+  });
+  return { standby, worker, scenario };
+}
 
 describe('a hot standby', () => {
   it('is named by the start-up check and readiness, fails a sync as read_only at its claim, and once promoted the same pool completes it', async () => {
+    const { standby, worker, scenario } = await standbyWithScenario();
     const check = await checkSchema(worker.sql);
     assert.deepEqual([check.ok, check.setting], [false, 'transaction_read_only']);
     assert.match(check.message, /^The database server is a read-only hot standby \(pg_is_in_recovery\(\)\)/);
