@@ -466,6 +466,7 @@ describe("default_transaction_read_only on the worker's role", () => {
             again.failures.map((f) => f.kind),
             ['read_only'],
           );
+          assert.equal(await claimOf(s.event.uid), undefined, 'refused at the claim again, on an open session');
           await failOver();
           await assertSynced(s, await consumeAs(worker, directory.worker.url, s.message));
           assert.equal((await readiness()).ready, true);
