@@ -14,6 +14,7 @@ import { withSyncHistory } from '../../src/history/record-attempt.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { blockedBy, createGate, holdInTransaction, until } from '../support/faults.ts';
+import { startHeldRelay } from '../support/held-relay.ts';
 import { viaPgBouncer } from '../support/pgbouncer.ts';
 import { seedEvent, seedMember, syncMessageFor } from '../support/seed.ts';
 import { captureLogger } from '../support/sqs-queue.ts';
@@ -69,7 +70,8 @@ for (const route of routes) {
       const { log, lines } = captureLogger('warn');
       const deps = syncDeps(handle.db, { pageSize: 1, claim: NO_RENEWALS, log });
       const history = { sql: handle.sql, retentionDays: 30, log };
-      const run = () => withSyncHistory(history, { eventUid: message.eventUid, trigger: 'manual' }, () => syncEvent(deps, message));
+      const run = () =>
+        withSyncHistory(history, { eventUid: message.eventUid, trigger: 'manual' }, () => syncEvent(deps, message));
       // With the error's message, to show what failed.
       const warnings = () => lines.map((l) => `${l.msg} (${(l.err as { message?: string } | undefined)?.message})`);
       return { run, warnings };
@@ -151,3 +153,49 @@ for (const route of routes) {
     });
   });
 }
+
+describe('after a lost connection, its end unread when the next statement is sent', () => {
+  it("a pooled connection terminated while idle, the next sync's first statement sent before the pool read the end: the sync goes through", async () => {
+    const event = await seedEvent(db);
+    const message = syncMessageFor(event);
+    const member = await seedMember(db);
+    luma.serve({ events: { [message.externalEventId]: [{ id: 'gst-1', email: member.email! }] } });
+    const url = new URL(database.url);
+    const relay = await startHeldRelay({ host: url.hostname, port: Number(url.port) });
+    url.hostname = '127.0.0.1';
+    url.port = String(relay.port);
+    const handle = createDatabase({ url: url.toString(), poolMax: 1 });
+    after(() => handle.close());
+    const { log, lines } = captureLogger('warn');
+    const deps = syncDeps(handle.db, { pageSize: 1, claim: NO_RENEWALS, log });
+    const history = { sql: handle.sql, retentionDays: 30, log };
+    const run = () =>
+      withSyncHistory(history, { eventUid: message.eventUid, trigger: 'manual' }, () => syncEvent(deps, message));
+    await run();
+    const [{ pid } = { pid: 0 }] = await handle.sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+
+    // The server's FATAL and its end of the connection wait in the relay while the next
+    // sync's first statement (the claim's grant) is written on the dead connection.
+    relay.hold();
+    await sql`SELECT pg_terminate_backend(${pid}::int)`;
+    await until('the terminated backend to be gone', async () => {
+      const rows = await sql`SELECT 1 FROM pg_stat_activity WHERE pid = ${pid}::int`;
+      return rows.length === 0;
+    });
+    const second = run().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    await until('the claim statement to be sent', () => relay.sentWhileHeld() > 0);
+    relay.release();
+    const err = await ended(second, 'the second sync');
+
+    assert.equal(err, undefined, 'the second sync succeeded');
+    assert.deepEqual(
+      lines.map((l) => l.msg),
+      [],
+    );
+    assert.equal(await claimIsFree(event.uid), true);
+    assert.deepEqual(await attemptsOf(event.uid), [{ outcome: 'success' }, { outcome: 'success' }]);
+  });
+});
