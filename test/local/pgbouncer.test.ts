@@ -55,6 +55,34 @@ describe('the PgBouncer the tests start', () => {
     }
   });
 
+  test("an admin command that ends the console's connection (SHUTDOWN) returns once PgBouncer is gone; the console then fails saying so", async () => {
+    const database = await createTestDatabase({ migrate: false, label: 'pgbouncer' });
+    const bouncer = await startTestPgBouncer();
+    const [version] = await bouncer.admin('SHOW VERSION');
+    assert.match(Object.values(version ?? {}).join(' '), /PgBouncer/);
+
+    // Within 20 s (it takes milliseconds): before, it waited forever for the connection's end.
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<'hung'>((resolve) => {
+      timer = setTimeout(() => resolve('hung'), 20_000);
+    });
+    const outcome = await Promise.race([bouncer.admin('SHUTDOWN'), hung]).finally(() => clearTimeout(timer));
+    assert.deepEqual(outcome, [], 'SHUTDOWN answers no rows');
+
+    const sql = postgres(withDatabase(bouncer.url, database.name), { max: 1, prepare: false, onnotice: () => {} });
+    try {
+      await assert.rejects(sql`SELECT 1`, /ECONNREFUSED/, 'nothing listens any more');
+      await assert.rejects(bouncer.admin('SHOW VERSION'), {
+        message:
+          /^PgBouncer's admin console was lost during "SHOW VERSION" \(.*ECONNREFUSED.*\): is PgBouncer running\?$/,
+      });
+      await bouncer.restart();
+      assert.deepEqual([...(await sql`SELECT 1 AS one`)], [{ one: 1 }], 'restarted after SHUTDOWN');
+    } finally {
+      await sql.end();
+    }
+  });
+
   test('a missing binary fails with how to install it', () => {
     assert.throws(() => pgbouncerBinary({ PGBOUNCER_BIN: '/nonexistent/pgbouncer' }), { message: PGBOUNCER_MISSING });
   });
