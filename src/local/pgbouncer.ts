@@ -172,25 +172,28 @@ export async function startPgBouncer(
       adminUrl.pathname = '/pgbouncer';
       // The admin console speaks only the simple protocol and has no pg_type to look up.
       const sql = postgres(adminUrl.toString(), { max: 1, prepare: false, fetch_types: false, onnotice: () => {} });
+      const shutdown = SHUTDOWN.test(command);
+      let rows: Array<Record<string, string>>;
       try {
-        return [...(await sql.unsafe(command))] as Array<Record<string, string>>;
+        rows = [...(await sql.unsafe(command))] as Array<Record<string, string>>;
       } catch (err) {
         if (!isConnectionLoss(err)) throw err;
         // SHUTDOWN answers nothing: PgBouncer closes the console's connection as it exits.
-        if (SHUTDOWN.test(command)) {
-          await childExited(child, `PgBouncer did not exit within ${EXIT_WAIT_MS / 1000} s of SHUTDOWN`);
-          return [];
+        if (!shutdown) {
+          throw new Error(
+            `PgBouncer's admin console was lost during "${command}" (${(err as Error).message}): is PgBouncer running?`,
+            { cause: err },
+          );
         }
-        throw new Error(
-          `PgBouncer's admin console was lost during "${command}" (${(err as Error).message}): is PgBouncer running?`,
-          { cause: err },
-        );
+        rows = [];
       } finally {
         // The command has settled, so nothing is in flight: ended at once. A graceful end()
         // after a connection closed under its statement never returns (postgres.js 3.4.9
         // still counts that statement as running and waits for it).
         await sql.end({ timeout: 0 });
       }
+      if (shutdown) await childExited(child, `PgBouncer did not exit within ${EXIT_WAIT_MS / 1000} s of SHUTDOWN`);
+      return rows;
     },
     async restart() {
       await stopChild();

@@ -60,6 +60,8 @@ describe('the PgBouncer the tests start', () => {
     const bouncer = await startTestPgBouncer();
     const [version] = await bouncer.admin('SHOW VERSION');
     assert.match(Object.values(version ?? {}).join(' '), /PgBouncer/);
+    // An error of the command itself passes through as PgBouncer said it.
+    await assert.rejects(bouncer.admin('SHOW NO_SUCH_THING'), { message: /^invalid command 'SHOW NO_SUCH_THING'/ });
 
     // Within 20 s (it takes milliseconds): before, it waited forever for the connection's end.
     let timer: NodeJS.Timeout | undefined;
