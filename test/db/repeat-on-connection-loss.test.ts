@@ -57,6 +57,20 @@ describe('repeatOnConnectionLoss', () => {
     for (const err of errors) assert.deepEqual(await attempt([err]), { outcome: err, runs: 1 }, err.message);
   });
 
+  it('looks for the loss through four wrappers at most, and ends on a cause that loops', async () => {
+    const wrapped = (times: number) => {
+      let err: Error = Object.assign(new Error('write CONNECTION_CLOSED'), { code: 'CONNECTION_CLOSED' });
+      for (let i = 0; i < times; i++) err = new Error(`wrapper ${i + 1}`, { cause: err });
+      return err;
+    };
+    assert.deepEqual(await attempt([wrapped(4)]), { outcome: 'done', runs: 2 });
+    const tooDeep = wrapped(5);
+    assert.deepEqual(await attempt([tooDeep]), { outcome: tooDeep, runs: 1 });
+    const looping = new Error('a cause that is itself');
+    looping.cause = looping;
+    assert.deepEqual(await attempt([looping]), { outcome: looping, runs: 1 });
+  });
+
   it('repeats a refused or reset connection (an error with a syscall)', async () => {
     const refused = failure({ code: 'ECONNREFUSED', syscall: 'connect' });
     assert.deepEqual(await attempt([refused]), { outcome: 'done', runs: 2 });
