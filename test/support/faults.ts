@@ -506,6 +506,23 @@ export async function until(
   return Date.now() - started;
 }
 
+/**
+ * `promise`'s outcome, or a failure naming `what` did not happen within `timeoutMs`: it
+ * turns a hang (a statement never answered, a sync that never ends) into a named failure
+ * without asserting any speed (the limits are generous for a busy machine).
+ */
+export async function within<T>(what: string, promise: Promise<T>, timeoutMs = 20_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;

@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../../src/db/client.ts';
 import { newUid } from '../../src/db/ids.ts';
 import * as s from '../../src/db/schema.ts';
+import type { SimGuest } from '../../src/local/luma-simulator.ts';
 import type { SyncMessage } from '../../src/sync/types.ts';
 
 const DAY = 86_400_000;
@@ -95,6 +96,25 @@ export function syncMessageFor(
     providerType: 'LUMA',
     ...extra,
   };
+}
+
+/**
+ * An event whose Luma list names `count` new members (guest ids `gst-<event>-<i>`), and a
+ * synced row of a member on no list (guest id `gst-gone`): the row a complete read removes.
+ */
+export async function seedEventWithLeaver(db: Db, count: number) {
+  const event = await seedEvent(db);
+  const members = await Promise.all(Array.from({ length: count }, () => seedMember(db)));
+  const message = syncMessageFor(event);
+  const list: SimGuest[] = members.map((m, i) => ({ id: `gst-${event.uid}-${i}`, email: m.email! }));
+  const gone = await seedMember(db);
+  await seedGuest(db, {
+    eventUid: event.uid,
+    locationUid: event.locationUid!,
+    memberUid: gone.uid,
+    externalGuestId: 'gst-gone',
+  });
+  return { event, members, message, list };
 }
 
 export { DAY };

@@ -11,6 +11,7 @@ import { sql } from 'drizzle-orm';
 import { createDatabase } from '../../src/db/client.ts';
 import { pageConnection } from '../../src/sync/page-connection.ts';
 import { createTestDatabase } from '../support/db.ts';
+import { within } from '../support/faults.ts';
 
 const database = await createTestDatabase({ label: 'page_connection' });
 
@@ -20,31 +21,9 @@ function poolOfOne() {
   return handle;
 }
 
-/** The pool's one connection answers a statement of its own within 5 s: it was handed back. */
-async function poolAnswers(handle: ReturnType<typeof poolOfOne>): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const stuck = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), 5_000);
-  });
-  const answered = handle.sql`SELECT 1`.then(() => true as const);
-  try {
-    return await Promise.race([answered, stuck]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** `promise`, or a rejection naming what it never did within 10 s. */
-async function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`never ${what}`)), 10_000);
-  });
-  try {
-    return await Promise.race([promise, hung]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** The pool's one connection answers a statement of its own: it was handed back. */
+async function poolAnswers(handle: ReturnType<typeof poolOfOne>): Promise<void> {
+  await within('the pool to answer a statement of its own (its connection handed back)', handle.sql`SELECT 1`);
 }
 
 describe('the page connection', () => {
@@ -57,11 +36,11 @@ describe('the page connection', () => {
       pages.send<{ n: number }>(sql`SELECT 2 AS n`),
     ]);
     assert.deepEqual([a[0]?.n, b[0]?.n], [1, 2]);
-    assert.equal(await poolAnswers(handle), true, 'the pool has its connection back');
+    await poolAnswers(handle);
 
     const [c] = await pages.send<{ n: number }>(sql`SELECT 3 AS n`);
     assert.equal(c?.n, 3);
-    assert.equal(await poolAnswers(handle), true);
+    await poolAnswers(handle);
   });
 
   it('runs statements in the order sent, on one connection', async () => {
@@ -97,7 +76,8 @@ describe('the page connection', () => {
     const marks = await database.sql`SELECT mark FROM page_connection_marks`;
     assert.equal(marks.length, 0, 'the statement was never sent');
 
-    assert.equal(await poolAnswers(handle), true, 'a failed statement leaves the connection usable: it went back');
+    // A failed statement leaves the connection usable: it went back.
+    await poolAnswers(handle);
     const [row] = await pages.send<{ n: number }>(sql`SELECT 5 AS n`);
     assert.equal(row?.n, 5, 'a new reservation, once the failed one ended');
   });
@@ -118,9 +98,12 @@ describe('the page connection', () => {
       () => assert.fail('the statement whose session was terminated succeeded'),
       (err: unknown) => err as Error,
     );
-    const lost = await within(queued, 'settled').then(
-      () => assert.fail('the queued statement was answered'),
-      (err: unknown) => err as Error,
+    const lost = await within(
+      'the queued statement to settle',
+      queued.then(
+        () => assert.fail('the queued statement was answered'),
+        (err: unknown) => err as Error,
+      ),
     );
     assert.equal(lost.name, 'PageConnectionLostError');
     assert.match(lost.message, /^page statement not answered: the connection it was sent on was lost$/);
@@ -128,7 +111,7 @@ describe('the page connection', () => {
     // The next statement on the pool meets a new connection (postgres.js may first hand it
     // the server's FATAL), never the dead one: that would end the process from a timer.
     await handle.sql`SELECT 1`.catch(() => undefined);
-    assert.equal(await poolAnswers(handle), true);
+    await poolAnswers(handle);
     const [row] = await pages.send<{ n: number }>(sql`SELECT ${7}::int AS n`);
     assert.equal(row?.n, 7);
   });

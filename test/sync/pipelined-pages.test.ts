@@ -13,7 +13,7 @@ import { DatabaseLimitError } from '../../src/db/database-limits.ts';
 import { acquireClaim, fenceUpdate, releaseClaim } from '../../src/sync/claim.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
 import { createTestDatabase } from '../support/db.ts';
-import { blockedBy, createGate, holdInTransaction, until } from '../support/faults.ts';
+import { blockedBy, createGate, holdInTransaction, until, within } from '../support/faults.ts';
 import { viaPgBouncer } from '../support/pgbouncer.ts';
 import { guestsOf, seedEvent, seedMember, syncMessageFor } from '../support/seed.ts';
 import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
@@ -25,6 +25,9 @@ const luma = useSimulatedLuma();
 /** No renewals: only the page statements touch the claim's row while a test holds it. */
 const NO_RENEWALS = { leaseSeconds: 60, holder: 'pipelined:1', renewEveryMs: 3_600_000 };
 
+/** What a test waits for: a statement left unanswered would hang the sync. */
+const SYNC_ENDS = 'the sync to end (a page statement left unanswered hangs it)';
+
 const routes = [
   { name: 'PostgreSQL', url: database.url, pooler: 'none' as const },
   { name: 'PgBouncer (transaction mode)', url: viaPgBouncer(database.name), pooler: 'transaction' as const },
@@ -35,19 +38,6 @@ async function claimRow(eventUid: string) {
     SELECT pages_done, expires_at <= clock_timestamp() AS free FROM luma_guest_sync.event_claim
     WHERE event_uid = ${eventUid}`;
   return row;
-}
-
-/** The sync's end, or a failure naming what never ended (a statement left unanswered hangs a sync). */
-async function ended<T>(outcome: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('the sync never ended: a page statement was left unanswered')), 20_000);
-  });
-  try {
-    return await Promise.race([outcome, hung]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 async function syncedIds(eventUid: string) {
@@ -152,7 +142,7 @@ for (const route of routes) {
       // unprepared statements are described first, so it waits in the driver.
       assert.equal(sent(), route.pooler === 'none' ? 4 : 3);
       await lock.release();
-      const { result, err } = await ended(outcome);
+      const { result, err } = await within(SYNC_ENDS, outcome);
 
       assert.equal(err, undefined);
       assert.equal(result?.created, 5);
@@ -168,7 +158,7 @@ for (const route of routes) {
         SELECT pg_cancel_backend(pid) AS ok FROM pg_stat_activity WHERE ${lock.pid}::int = ANY(pg_blocking_pids(pid))`;
       assert.equal(cancelled?.ok, true);
       await lock.release();
-      const { err } = await ended(outcome);
+      const { err } = await within(SYNC_ENDS, outcome);
 
       assert.ok(err instanceof DatabaseLimitError, String(err));
       assert.equal(err.kind, 'query_canceled');
@@ -192,7 +182,7 @@ for (const route of routes) {
       await sql`
         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE ${lock.pid}::int = ANY(pg_blocking_pids(pid))`;
       await lock.release();
-      const { err } = await ended(outcome);
+      const { err } = await within(SYNC_ENDS, outcome);
 
       assert.ok(err instanceof Error, 'the sync failed');
       assert.deepEqual(await syncedIds(event.uid), ['gst-1', 'gst-2']);

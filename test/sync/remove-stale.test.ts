@@ -28,6 +28,11 @@ async function syncedEvent(count: number) {
 
 const memberUids = async (eventUid: string) => (await guestsOf(db, eventUid)).map((r) => r.memberUid).sort();
 
+/** The event's guest rows are exactly those of `members`. */
+async function assertGuestsAre(eventUid: string, members: { uid: string }[]) {
+  assert.deepEqual(await memberUids(eventUid), members.map((m) => m.uid).sort());
+}
+
 describe('removing guests who left the approved list', () => {
   it('removes a synced guest who cancelled', async () => {
     const { event, members, message, list } = await syncedEvent(4);
@@ -36,13 +41,7 @@ describe('removing guests who left the approved list', () => {
     const result = await syncEvent(syncDeps(db, { removeStale }), message);
 
     assert.equal(result.removed, 1);
-    assert.deepEqual(
-      await memberUids(event.uid),
-      members
-        .slice(1)
-        .map((m) => m.uid)
-        .sort(),
-    );
+    await assertGuestsAre(event.uid, members.slice(1));
   });
 
   it('keeps everything when the feature is off', async () => {
@@ -55,20 +54,30 @@ describe('removing guests who left the approved list', () => {
     assert.equal((await guestsOf(db, event.uid)).length, 4);
   });
 
-  it('removes nothing and reports the guard when more than the allowed share would go', async () => {
-    const { event, message, list } = await syncedEvent(4);
-    luma.serve({ events: { [message.externalEventId]: list.slice(3) } });
-    const guards: string[] = [];
+  for (const { when, guests, listed, guard } of [
+    {
+      when: 'more than the allowed share would go',
+      guests: 4,
+      listed: (list: SimGuest[]) => list.slice(3),
+      guard: 'share_exceeded',
+    },
+    { when: 'Luma returns an empty list', guests: 3, listed: () => [], guard: 'empty_list' },
+  ]) {
+    it(`removes nothing and reports the guard when ${when}`, async () => {
+      const { event, message, list } = await syncedEvent(guests);
+      luma.serve({ events: { [message.externalEventId]: listed(list) } });
+      const guards: string[] = [];
 
-    const result = await syncEvent(
-      syncDeps(db, { removeStale, observer: { staleGuard: (g) => guards.push(g) } }),
-      message,
-    );
+      const result = await syncEvent(
+        syncDeps(db, { removeStale, observer: { staleGuard: (g) => guards.push(g) } }),
+        message,
+      );
 
-    assert.equal(result.removed, 0);
-    assert.deepEqual(guards, ['share_exceeded']);
-    assert.equal((await guestsOf(db, event.uid)).length, 4);
-  });
+      assert.equal(result.removed, 0);
+      assert.deepEqual(guards, [guard]);
+      assert.equal((await guestsOf(db, event.uid)).length, guests);
+    });
+  }
 
   it('reports nothing to remove in a dry run when a guard would trip', async () => {
     const { message, list } = await syncedEvent(4);
@@ -78,21 +87,6 @@ describe('removing guests who left the approved list', () => {
 
     assert.equal(result.removed, 0);
     assert.equal(result.staleToRemove, undefined);
-  });
-
-  it('removes nothing when Luma returns an empty list', async () => {
-    const { event, message } = await syncedEvent(3);
-    luma.serve({ events: { [message.externalEventId]: [] } });
-    const guards: string[] = [];
-
-    const result = await syncEvent(
-      syncDeps(db, { removeStale, observer: { staleGuard: (g) => guards.push(g) } }),
-      message,
-    );
-
-    assert.equal(result.removed, 0);
-    assert.deepEqual(guards, ['empty_list']);
-    assert.equal((await guestsOf(db, event.uid)).length, 3);
   });
 
   it('keeps a member still approved under another Luma guest id', async () => {
@@ -105,7 +99,7 @@ describe('removing guests who left the approved list', () => {
     const result = await syncEvent(syncDeps(db, { removeStale }), message);
 
     assert.equal(result.removed, 0);
-    assert.deepEqual(await memberUids(event.uid), members.map((m) => m.uid).sort());
+    await assertGuestsAre(event.uid, members);
   });
 
   it('never removes a row the directory created, even for a member who left Luma', async () => {
@@ -163,13 +157,7 @@ describe('removing guests who left the approved list', () => {
     const result = await syncEvent(syncDeps(db, { removeStale }), message);
 
     assert.equal(result.removed, 2);
-    assert.deepEqual(
-      await memberUids(event.uid),
-      members
-        .slice(2)
-        .map((m) => m.uid)
-        .sort(),
-    );
+    await assertGuestsAre(event.uid, members.slice(2));
   });
 
   it('keeps a member whose directory email changed while their Luma guest id is still approved', async () => {
@@ -180,7 +168,7 @@ describe('removing guests who left the approved list', () => {
 
     assert.equal(result.removed, 0);
     assert.equal(result.matched, 3);
-    assert.deepEqual(await memberUids(event.uid), members.map((m) => m.uid).sort());
+    await assertGuestsAre(event.uid, members);
   });
 
   it('keeps the row of an entry with a Luma guest id but no usable email, and still removes a guest who left', async () => {
@@ -201,13 +189,7 @@ describe('removing guests who left the approved list', () => {
     );
     assert.deepEqual([result.skipped, result.removed, result.staleGuard], [1, 1, undefined]);
     assert.deepEqual(guards, []);
-    assert.deepEqual(
-      await memberUids(event.uid),
-      members
-        .slice(0, 3)
-        .map((m) => m.uid)
-        .sort(),
-    );
+    await assertGuestsAre(event.uid, members.slice(0, 3));
   });
 
   it('removes nothing when an approved entry came without a usable guest id, and says so', async () => {
@@ -227,7 +209,7 @@ describe('removing guests who left the approved list', () => {
     );
     assert.deepEqual([result.skipped, result.removed, result.staleGuard], [1, 0, 'skipped_entries']);
     assert.deepEqual(guards, ['skipped_entries', 'skipped_entries']);
-    assert.deepEqual(await memberUids(event.uid), members.map((m) => m.uid).sort());
+    await assertGuestsAre(event.uid, members);
   });
 
   it('never lets an older list remove a guest that a concurrent newer sync added', async () => {

@@ -13,28 +13,12 @@ import { syncEvent } from '../../src/sync/sync-event.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { until } from '../support/faults.ts';
 import { viaPgBouncer } from '../support/pgbouncer.ts';
-import { guestsOf, seedEvent, seedGuest, seedMember, syncMessageFor } from '../support/seed.ts';
+import { guestsOf, seedEventWithLeaver } from '../support/seed.ts';
 import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
 
 const { db, sql, name } = await createTestDatabase({ label: 'resume' });
 const luma = useSimulatedLuma();
 const removeStale = { enabled: true, maxShare: 1 };
-
-async function eventWithList(guests: number) {
-  const event = await seedEvent(db);
-  const members = await Promise.all(Array.from({ length: guests }, () => seedMember(db)));
-  const message = syncMessageFor(event);
-  const list = members.map((m, i) => ({ id: `gst-${event.uid}-${i}`, email: m.email! }));
-  // A synced row no longer on the list: removed once the whole list has been read.
-  const gone = await seedMember(db);
-  await seedGuest(db, {
-    eventUid: event.uid,
-    locationUid: event.locationUid!,
-    memberUid: gone.uid,
-    externalGuestId: 'gst-gone',
-  });
-  return { event, message, list };
-}
 
 async function checkpoint(eventUid: string) {
   const [row] = await sql<{ next_cursor: string | null; pages_done: number; free: boolean }[]>`
@@ -55,7 +39,7 @@ describe('resuming an interrupted sync', () => {
     it(`after a shutdown at page k, resumes at the page after the last one written, re-spending at most one page (through ${route})`, async () => {
       const pages = 6;
       const k = 3;
-      const { event, message, list } = await eventWithList(pages);
+      const { event, message, list } = await seedEventWithLeaver(db, pages);
       const stop = new AbortController();
       const requested: number[] = [];
       luma.serve({
@@ -100,7 +84,7 @@ describe('resuming an interrupted sync', () => {
   }
 
   it('reads the list from page 1 when Luma refuses the checkpoint cursor, and then removes stale rows', async () => {
-    const { event, message, list } = await eventWithList(4);
+    const { event, message, list } = await seedEventWithLeaver(db, 4);
     const stop = new AbortController();
     let refuseCursors = false;
     let refusedOnce = 0;
@@ -132,7 +116,7 @@ describe('resuming an interrupted sync', () => {
   });
 
   it('does not resume a cursor of another Luma event after the event was relinked', async () => {
-    const { event, message, list } = await eventWithList(3);
+    const { event, message, list } = await seedEventWithLeaver(db, 3);
     const stop = new AbortController();
     luma.serve({
       events: { [message.externalEventId]: list, 'evt-relinked': list },
@@ -151,7 +135,7 @@ describe('resuming an interrupted sync', () => {
   });
 
   it('defers instead of sleeping through a Retry-After beyond the bound, releasing the claim and keeping the checkpoint', async () => {
-    const { event, message, list } = await eventWithList(3);
+    const { event, message, list } = await seedEventWithLeaver(db, 3);
     let requests = 0;
     luma.serve({
       events: { [message.externalEventId]: list },

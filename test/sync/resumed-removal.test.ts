@@ -16,29 +16,13 @@ import type { Claim } from '../../src/sync/claim.ts';
 import { LISTED_PAGE_DAYS } from '../../src/sync/remove-stale.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
 import { createTestDatabase } from '../support/db.ts';
-import { guestsOf, seedEvent, seedGuest, seedMember, syncMessageFor } from '../support/seed.ts';
+import { guestsOf, seedEventWithLeaver, seedGuest, seedMember } from '../support/seed.ts';
 import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
 
 const { db, sql } = await createTestDatabase({ label: 'resumed_removal' });
 const luma = useSimulatedLuma();
 // No share guard in the way: each test asserts exactly which rows go.
 const removeStale = { enabled: true, maxShare: 1 };
-
-/** An event, `count` members listed on Luma (one per page), and a synced row of a member who left. */
-async function eventWithList(count: number) {
-  const event = await seedEvent(db);
-  const members = await Promise.all(Array.from({ length: count }, () => seedMember(db)));
-  const message = syncMessageFor(event);
-  const list: SimGuest[] = members.map((m, i) => ({ id: `gst-${event.uid}-${i}`, email: m.email! }));
-  const gone = await seedMember(db);
-  await seedGuest(db, {
-    eventUid: event.uid,
-    locationUid: event.locationUid!,
-    memberUid: gone.uid,
-    externalGuestId: 'gst-gone',
-  });
-  return { event, members, message, list };
-}
 
 /** Serves `list` and stops the first sync while page `k` is written (page k+1 requested). */
 function serveStoppingAfter(
@@ -68,7 +52,7 @@ const syncedIds = async (eventUid: string) => (await guestsOf(db, eventUid)).map
 
 describe('stale removal after a resumed sync', () => {
   it('removes exactly the guests the list no longer holds, keeping those of the pages read before the resume', async () => {
-    const { event, members, message, list } = await eventWithList(6);
+    const { event, members, message, list } = await seedEventWithLeaver(db, 6);
     // Member 0 also has a row under an older Luma guest id: kept, since the member is listed
     // on page 1, which only the first attempt read.
     await seedGuest(db, {
@@ -97,7 +81,7 @@ describe('stale removal after a resumed sync', () => {
   });
 
   it('never takes pages written without the list for a complete list: removal waits for a whole read', async () => {
-    const { event, message, list } = await eventWithList(4);
+    const { event, message, list } = await seedEventWithLeaver(db, 4);
     // Removal was off for the first attempt (PL_EVENT_GUEST_SYNC_REMOVE_STALE turned on between).
     const stopped = serveStoppingAfter(() => list, message.externalEventId, 2);
     await assert.rejects(syncEvent(syncDeps(db, { pageSize: 1 }), message, { signal: stopped }));
@@ -117,7 +101,7 @@ describe('stale removal after a resumed sync', () => {
   });
 
   it('forgets an earlier read at page 1: a list read again from the start removes the guest who left meanwhile', async () => {
-    const { event, message, list } = await eventWithList(4);
+    const { event, message, list } = await seedEventWithLeaver(db, 4);
     const deps = syncDeps(db, { pageSize: 1, removeStale });
     const stopped = serveStoppingAfter(() => list, message.externalEventId, 2);
     await assert.rejects(syncEvent(deps, message, { signal: stopped }));
@@ -150,7 +134,7 @@ describe('stale removal after a resumed sync', () => {
   });
 
   it('a page statement of a holder whose claim lapsed records no page and forgets none', async () => {
-    const { event, message, list } = await eventWithList(3);
+    const { event, message, list } = await seedEventWithLeaver(db, 3);
     const deps = syncDeps(db, { pageSize: 1, removeStale });
     const stopped = serveStoppingAfter(() => list, message.externalEventId, 2);
     await assert.rejects(syncEvent(deps, message, { signal: stopped }));
@@ -185,7 +169,7 @@ describe('stale removal after a resumed sync', () => {
   });
 
   it('a dry run between the stop and the resume leaves the recorded list as it was', async () => {
-    const { event, message, list } = await eventWithList(4);
+    const { event, message, list } = await seedEventWithLeaver(db, 4);
     const deps = syncDeps(db, { pageSize: 1, removeStale });
     const stopped = serveStoppingAfter(() => list, message.externalEventId, 2);
     await assert.rejects(syncEvent(deps, message, { signal: stopped }));
@@ -210,7 +194,7 @@ describe('stale removal after a resumed sync', () => {
       INSERT INTO luma_guest_sync.listed_page (event_uid, page, guest_ids, member_uids, fetched, unidentified, written_at)
       VALUES ('evt-abandoned', 1, '{gst-a}', '{}', 1, 0, clock_timestamp() - ${LISTED_PAGE_DAYS + 1}::int * interval '1 day'),
              ('evt-paused', 1, '{gst-p}', '{}', 1, 0, clock_timestamp() - ${LISTED_PAGE_DAYS - 1}::int * interval '1 day')`;
-    const { message, list } = await eventWithList(2);
+    const { message, list } = await seedEventWithLeaver(db, 2);
     luma.serve({ events: { [message.externalEventId]: list } });
 
     await syncEvent(syncDeps(db, { pageSize: 1 }), message);
