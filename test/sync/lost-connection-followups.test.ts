@@ -13,7 +13,7 @@ import { createDatabase, type Pooler } from '../../src/db/client.ts';
 import { withSyncHistory } from '../../src/history/record-attempt.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
 import { createTestDatabase } from '../support/db.ts';
-import { blockedBy, createGate, holdInTransaction, until } from '../support/faults.ts';
+import { blockedBy, createGate, holdInTransaction, until, within } from '../support/faults.ts';
 import { startHeldRelay } from '../support/held-relay.ts';
 import { viaPgBouncer } from '../support/pgbouncer.ts';
 import { seedEvent, seedMember, syncMessageFor } from '../support/seed.ts';
@@ -42,19 +42,6 @@ async function attemptsOf(eventUid: string): Promise<Array<{ outcome: string }>>
   const rows = await sql<{ outcome: string }[]>`
     SELECT outcome FROM luma_guest_sync.sync_history WHERE event_uid = ${eventUid} ORDER BY id`;
   return rows.map((r) => ({ outcome: r.outcome }));
-}
-
-/** `promise`, or a rejection naming what never ended within 20 s. */
-async function ended<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} never ended`)), 20_000);
-  });
-  try {
-    return await Promise.race([promise, hung]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 for (const route of routes) {
@@ -115,7 +102,7 @@ for (const route of routes) {
       await sql`
         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE ${lock.pid}::int = ANY(pg_blocking_pids(pid))`;
       await lock.release();
-      const err = await ended(outcome, 'the sync');
+      const err = await within('the sync to end', outcome);
 
       assert.ok(err instanceof Error, 'the sync failed');
       assert.deepEqual(sync.warnings(), [], 'nothing was left undone');
@@ -138,12 +125,12 @@ for (const route of routes) {
         const rows = await sql`SELECT 1 FROM pg_stat_activity WHERE pid = ${pid}::int`;
         return rows.length === 0;
       });
-      const err = await ended(
+      const err = await within(
+        'the second sync to end',
         sync.run().then(
           () => undefined,
           (e: unknown) => e as Error,
         ),
-        'the second sync',
       );
 
       assert.equal(err, undefined, 'the second sync succeeded');
@@ -188,7 +175,7 @@ describe('after a lost connection, its end unread when the next statement is sen
     );
     await until('the claim statement to be sent', () => relay.sentWhileHeld() > 0);
     relay.release();
-    const err = await ended(second, 'the second sync');
+    const err = await within('the second sync to end', second);
 
     assert.equal(err, undefined, 'the second sync succeeded');
     assert.deepEqual(
