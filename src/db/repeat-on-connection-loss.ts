@@ -34,10 +34,19 @@ export async function repeatOnConnectionLoss<T>(run: () => Promise<T>, repeats =
  */
 const NOT_REPEATED = new Set(['CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT']);
 
-/** A lost connection anywhere in the error's causes (Drizzle wraps the driver's error). */
+/**
+ * The session ended under the statement (Drizzle wraps the driver's error, so the causes
+ * are followed): the server ended it (FATAL), or its connection closed or was reset. Not a
+ * connection that could not be opened (refused, a name that does not resolve): the
+ * database is away, a repeat cannot reach it, and postgres.js waits longer before each
+ * connect after a failed one, so repeats would only delay the failure (an outage's
+ * failed deliveries, test/faults/pg-outage.test.ts).
+ */
 function sessionEnded(err: unknown): boolean {
   for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (isConnectionLoss(e)) return !NOT_REPEATED.has(String((e as { code?: unknown }).code));
+    if (!isConnectionLoss(e)) continue;
+    const { code, syscall } = e as { code?: unknown; syscall?: unknown };
+    return !NOT_REPEATED.has(String(code)) && syscall !== 'connect' && syscall !== 'getaddrinfo';
   }
   return false;
 }

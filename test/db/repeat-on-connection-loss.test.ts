@@ -71,9 +71,17 @@ describe('repeatOnConnectionLoss', () => {
     assert.deepEqual(await attempt([looping]), { outcome: looping, runs: 1 });
   });
 
-  it('repeats a refused or reset connection (an error with a syscall)', async () => {
+  it('repeats a connection reset under the statement, never one that could not be opened', async () => {
+    const reset = failure({ code: 'ECONNRESET', syscall: 'read' });
+    assert.deepEqual(await attempt([reset]), { outcome: 'done', runs: 2 });
+    const broken = failure({ code: 'EPIPE', syscall: 'write' });
+    assert.deepEqual(await attempt([broken]), { outcome: 'done', runs: 2 });
     const refused = failure({ code: 'ECONNREFUSED', syscall: 'connect' });
-    assert.deepEqual(await attempt([refused]), { outcome: 'done', runs: 2 });
+    assert.deepEqual(await attempt([refused]), { outcome: refused, runs: 1 });
+    const unknownHost = failure({ code: 'ENOTFOUND', syscall: 'getaddrinfo' });
+    assert.deepEqual(await attempt([unknownHost]), { outcome: unknownHost, runs: 1 });
+    // A repeat that meets a refusal (the database went away meanwhile) is the last.
+    assert.deepEqual(await attempt([terminated(), refused]), { outcome: refused, runs: 2 });
   });
 });
 
