@@ -87,27 +87,25 @@ describe('the page connection', () => {
     const pages = pageConnection(handle.db);
     // The first statement with parameters of its shape on the connection: postgres.js
     // describes it first and keeps every later one in its own queue until it is answered.
-    const dying = pages.send(sql`SELECT pg_sleep(${30}::float8)`);
-    const queued = pages.send(sql`SELECT ${2}::int AS n`);
+    // Both outcomes are taken at once: the terminated session's close can reach this
+    // process before the answer to pg_terminate_backend does.
+    const died = pages.send(sql`SELECT pg_sleep(${30}::float8)`).then(
+      () => assert.fail('the statement whose session was terminated succeeded'),
+      (err: unknown) => err as Error,
+    );
+    const lost = pages.send(sql`SELECT ${2}::int AS n`).then(
+      () => assert.fail('the queued statement was answered'),
+      (err: unknown) => err as Error,
+    );
     const terminate = () => database.sql`
       SELECT pg_terminate_backend(pid) FROM pg_stat_activity
       WHERE query LIKE 'SELECT pg_sleep($1%' AND state = 'active' AND pid <> pg_backend_pid()`;
     while ((await terminate()).length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
 
-    const died = await dying.then(
-      () => assert.fail('the statement whose session was terminated succeeded'),
-      (err: unknown) => err as Error,
-    );
-    const lost = await within(
-      'the queued statement to settle',
-      queued.then(
-        () => assert.fail('the queued statement was answered'),
-        (err: unknown) => err as Error,
-      ),
-    );
-    assert.equal(lost.name, 'PageConnectionLostError');
-    assert.match(lost.message, /^page statement not answered: the connection it was sent on was lost$/);
-    assert.equal(lost.cause, died, "the loss is the terminated statement's own error");
+    const [dead, queuedLost] = await within('both statements to settle', Promise.all([died, lost]));
+    assert.equal(queuedLost.name, 'PageConnectionLostError');
+    assert.match(queuedLost.message, /^page statement not answered: the connection it was sent on was lost$/);
+    assert.equal(queuedLost.cause, dead, "the loss is the terminated statement's own error");
     // The next statement on the pool meets a new connection (postgres.js may first hand it
     // the server's FATAL), never the dead one: that would end the process from a timer.
     await handle.sql`SELECT 1`.catch(() => undefined);
