@@ -14,6 +14,7 @@ import { queueProblem, resolveQueueUrl } from './consume/queue-url.ts';
 import { createDatabase } from './db/client.ts';
 import { surviveDriverStartupRejections } from './db/driver-rejections.ts';
 import { probeDatabase } from './db/probe.ts';
+import { checkWritable } from './db/read-only.ts';
 import { checkSchema } from './db/schema-check.ts';
 import { createHistoryBacklog } from './history/backlog.ts';
 import { recordSyncAttempt } from './history/record-attempt.ts';
@@ -79,6 +80,7 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
   const readiness = createReadiness({
     sql: database.sql,
     checkSchema,
+    checkWritable,
     isShuttingDown: shutdown.isShuttingDown,
     sqsPing: async (signal) => {
       if (!sqs) return;

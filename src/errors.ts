@@ -42,14 +42,20 @@ const CONNECTION_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONN
 /**
  * The connection is gone or going: closed, reset or never opened, or ended by the server
  * (a FATAL error: terminated, shut down), as opposed to an error of one statement, after
- * which the session goes on.
+ * which the session goes on. PgBouncer's own errors ("server conn crashed?") carry only the
+ * localised severity (postgres.js: severity_local), PostgreSQL's both.
  */
 export function isConnectionLoss(err: unknown): boolean {
-  const { code, severity } = (err ?? {}) as { code?: unknown; severity?: unknown };
+  const { code, severity, severity_local } = (err ?? {}) as {
+    code?: unknown;
+    severity?: unknown;
+    severity_local?: unknown;
+  };
+  const level = severity ?? severity_local;
   return (
     CONNECTION_CODES.has(String(code)) ||
-    severity === 'FATAL' ||
-    severity === 'PANIC' ||
+    level === 'FATAL' ||
+    level === 'PANIC' ||
     (err instanceof Error && 'syscall' in err)
   );
 }

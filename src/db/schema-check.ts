@@ -1,4 +1,5 @@
 import type { Sql } from './client.ts';
+import { checkWritable } from './read-only.ts';
 
 /** The columns the worker cannot run without, by table. */
 export const REQUIRED_COLUMNS: Record<string, string[]> = {
@@ -42,12 +43,23 @@ export interface SchemaCheck {
   missing: string[];
   /** One sentence for people: what is missing and what to run. */
   message: string;
+  /**
+   * The setting of the server or the worker's role in the way, when no migration would
+   * help ("search_path", "transaction_read_only", …): `message` says what to change.
+   */
+  setting?: string;
 }
 
-/** Checks, read-only, that the directory database has what the worker needs. */
+/**
+ * Checks, read-only, that the directory database has what the worker needs: a server the
+ * worker's sessions can write to (read-only.ts), role settings it can run under, then the
+ * migrated objects.
+ */
 export async function checkSchema(sql: Sql): Promise<SchemaCheck> {
-  const setting = await checkRoleSettings(sql);
-  if (setting) return { ok: false, missing: [setting.missing], message: setting.message };
+  const writable = await checkWritable(sql);
+  if (!writable.ok) return writable;
+  const role = await checkRoleSettings(sql);
+  if (role) return { ok: false, missing: [role.missing], message: role.message, setting: role.setting };
   const tables = Object.keys(REQUIRED_COLUMNS);
   // The schema the worker's unqualified names lead to (public, unless the role's search_path says otherwise).
   const rows = await sql<{ table_name: string; column_name: string }[]>`
@@ -90,7 +102,7 @@ const DIRECTORY_SCHEMA = 'public';
  *   direct connection sets read committed itself (session-settings.ts); through a
  *   transaction-mode pooler, which sends no startup setting, the role's own stands.
  */
-async function checkRoleSettings(sql: Sql): Promise<{ missing: string; message: string } | undefined> {
+async function checkRoleSettings(sql: Sql): Promise<{ missing: string; message: string; setting: string } | undefined> {
   const [row] = await sql<{ search_path: string; resolves: string | null; exists: boolean; isolation: string }[]>`
     SELECT current_setting('search_path') AS search_path,
       (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -101,12 +113,14 @@ async function checkRoleSettings(sql: Sql): Promise<{ missing: string; message: 
   if (row.exists && row.resolves !== DIRECTORY_SCHEMA) {
     return {
       missing: `schema ${DIRECTORY_SCHEMA} on the search_path`,
+      setting: 'search_path',
       message: `The worker's search_path (${row.search_path}) does not lead to schema ${DIRECTORY_SCHEMA}, which holds the directory's tables: the worker names them unqualified. Put ${DIRECTORY_SCHEMA} on the search_path of the worker's role (ALTER ROLE <worker> SET search_path = ${DIRECTORY_SCHEMA}, or RESET search_path; docs/security.md, "Role settings").`,
     };
   }
   if (row.isolation !== 'read committed') {
     return {
       missing: 'default_transaction_isolation read committed',
+      setting: 'default_transaction_isolation',
       message: `The worker's sessions start ${row.isolation} (default_transaction_isolation), and the worker needs read committed: its claim's fence and the shared Luma budget fail on a concurrent writer otherwise. Behind a transaction-mode pooler the worker cannot set it itself: ALTER ROLE <worker> SET default_transaction_isolation = 'read committed' (docs/security.md, "Role settings").`,
     };
   }

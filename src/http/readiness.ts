@@ -17,6 +17,11 @@ export type SqlTag = (strings: TemplateStringsArray, ...values: never[]) => Prom
 export interface ReadinessDeps<S extends SqlTag> {
   sql: S;
   checkSchema: (sql: S) => Promise<SchemaCheck>;
+  /**
+   * What can change under a running worker once the schema was found complete: whether
+   * the server takes writes (a failover, read-only.ts). Checked on every probe.
+   */
+  checkWritable?: (sql: S) => Promise<SchemaCheck>;
   /** Resolves when the queue answers (e.g. GetQueueAttributes on its URL). */
   sqsPing: (signal?: AbortSignal) => Promise<void>;
   isShuttingDown: () => boolean;
@@ -32,7 +37,8 @@ const MAX_DETAIL = 300;
  * not shutting down. Checks run in parallel, each bounded by `timeoutMs`; concurrent
  * callers share one evaluation so a burst of probes sends one query, not many.
  * A schema found complete is remembered (migrations do not go backwards under a
- * running worker); a missing schema is checked again on every probe.
+ * running worker); a missing schema is checked again on every probe, and so is, after
+ * it, whether the server takes writes: a failover can make it read-only at any time.
  */
 export function createReadiness<S extends SqlTag>(deps: ReadinessDeps<S>): () => Promise<ReadinessReport> {
   const timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -51,13 +57,11 @@ export function createReadiness<S extends SqlTag>(deps: ReadinessDeps<S>): () =>
         signal.addEventListener('abort', () => (query as { cancel?: () => void }).cancel?.(), { once: true });
         await query;
       }),
-      schemaOk
-        ? ({ ok: true } satisfies CheckResult)
-        : check('schema', timeoutMs, async () => {
-            const result = await deps.checkSchema(deps.sql);
-            if (!result.ok) throw new DetailError(schemaDetail(result));
-            schemaOk = true;
-          }),
+      check('schema', timeoutMs, async () => {
+        const result = schemaOk ? await deps.checkWritable?.(deps.sql) : await deps.checkSchema(deps.sql);
+        if (result && !result.ok) throw new DetailError(schemaDetail(result));
+        schemaOk = true;
+      }),
       check('queue', timeoutMs, (signal) => deps.sqsPing(signal)),
     ]);
     const checks = { database, schema, queue, shutdown: { ok: true } };
@@ -72,8 +76,12 @@ export function createReadiness<S extends SqlTag>(deps: ReadinessDeps<S>): () =>
   };
 }
 
-/** The remedy first: SchemaCheck.message lists every missing column and can run long. */
+/**
+ * The remedy first: SchemaCheck.message lists every missing column and can run long. A
+ * setting in the way is told as the check says it (what to change), never as a migration.
+ */
 function schemaDetail(result: SchemaCheck): string {
+  if (result.setting) return result.message;
   const [first] = result.missing;
   if (first === undefined) return result.message;
   const what =

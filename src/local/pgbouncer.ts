@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { parseDatabaseUrl } from '../db/database-url.ts';
+import { isConnectionLoss } from '../errors.ts';
 import { freePort } from './free-port.ts';
 
 /** Where Debian's `pgbouncer` package puts the binary; PGBOUNCER_BIN overrides it. */
@@ -47,7 +48,11 @@ export interface LocalPgBouncer {
    * when another process took the port while it was down.
    */
   restart(): Promise<void>;
-  /** Runs a command of PgBouncer's admin console (e.g. "SHOW SERVERS") and returns its rows. */
+  /**
+   * Runs a command of PgBouncer's admin console (e.g. "SHOW SERVERS") and returns its rows.
+   * SHUTDOWN returns no rows once the process has exited (restart() starts it again); any
+   * other command whose connection is refused or closed fails saying so.
+   */
   admin(command: string): Promise<Array<Record<string, string>>>;
 }
 
@@ -167,11 +172,28 @@ export async function startPgBouncer(
       adminUrl.pathname = '/pgbouncer';
       // The admin console speaks only the simple protocol and has no pg_type to look up.
       const sql = postgres(adminUrl.toString(), { max: 1, prepare: false, fetch_types: false, onnotice: () => {} });
+      const shutdown = SHUTDOWN.test(command);
+      let rows: Array<Record<string, string>>;
       try {
-        return [...(await sql.unsafe(command))] as Array<Record<string, string>>;
+        rows = [...(await sql.unsafe(command))] as Array<Record<string, string>>;
+      } catch (err) {
+        if (!isConnectionLoss(err)) throw err;
+        // SHUTDOWN answers nothing: PgBouncer closes the console's connection as it exits.
+        if (!shutdown) {
+          throw new Error(
+            `PgBouncer's admin console was lost during "${command}" (${(err as Error).message}): is PgBouncer running?`,
+            { cause: err },
+          );
+        }
+        rows = [];
       } finally {
-        await sql.end();
+        // The command has settled, so nothing is in flight: ended at once. A graceful end()
+        // after a connection closed under its statement never returns (postgres.js 3.4.9
+        // still counts that statement as running and waits for it).
+        await sql.end({ timeout: 0 });
       }
+      if (shutdown) await childExited(child, `PgBouncer did not exit within ${EXIT_WAIT_MS / 1000} s of SHUTDOWN`);
+      return rows;
     },
     async restart() {
       await stopChild();
@@ -182,6 +204,28 @@ export async function startPgBouncer(
       }
     },
   };
+}
+
+/** An admin command after which PgBouncer exits (SHUTDOWN; not SHUTDOWN WAIT_FOR_*, which 1.18 lacks). */
+const SHUTDOWN = /^\s*SHUTDOWN\s*;?\s*$/i;
+
+/** How long admin('SHUTDOWN') waits for the process to exit. */
+const EXIT_WAIT_MS = 10_000;
+
+/** Resolves once `proc` has exited (at once if it has or there is none); rejects with `late` after EXIT_WAIT_MS. */
+function childExited(proc: ChildProcess | undefined, late: string): Promise<void> {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.off('exit', onExit);
+      reject(new Error(late));
+    }, EXIT_WAIT_MS);
+    const onExit = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    proc.once('exit', onExit);
+  });
 }
 
 /** pgbouncer's auth_file quoting: double quotes, a quote doubled. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Sql } from '../db/client.ts';
+import { DatabaseLimitError, limitKindOf } from '../db/database-limits.ts';
 import type { Logger } from '../log.ts';
 import { type Asked, createDatabaseClockBound } from './database-clock.ts';
 import { DEFAULT_HOLD_MS, type RequestBudget, type RequestDone } from './rate-limit.ts';
@@ -23,6 +24,9 @@ export interface SharedBudgetOptions {
   /** A monotonic clock in milliseconds, for the bound of a request's end. */
   now?: () => number;
 }
+
+/** What a sync was doing when the budget's statement failed (database-limits.ts). */
+export const BUDGET_STAGE = 'reserving a Luma request in the shared budget';
 
 /**
  * The budget key of an API key: a domain-separated SHA-256, so the key itself is never
@@ -129,6 +133,10 @@ export function createSharedBudget(options: SharedBudgetOptions): RequestBudget 
   };
 
   const unavailable = (err: unknown): Error => {
+    // A limit, contention or a read-only server (a failover) is told as for the sync's own
+    // statements, with its kind: a lock_timeout comes back soon, a read-only server is named.
+    const kind = limitKindOf(err);
+    if (kind) return new DatabaseLimitError(kind, BUDGET_STAGE, undefined, err);
     const missing = MISSING_OBJECT_CODES.has(String((err as { code?: unknown }).code));
     const hint = missing ? ' (run db:migrate: migration 0011 adds it)' : '';
     return new Error(`The shared Luma request budget is unavailable${hint}`, { cause: err });

@@ -1,5 +1,6 @@
 import type { Db } from '../db/client.ts';
 import { during, explainLimit } from '../db/database-limits.ts';
+import { repeatOnConnectionLoss } from '../db/repeat-on-connection-loss.ts';
 import type { Logger } from '../log.ts';
 import { getProvider, type ProviderRegistry } from '../providers/registry.ts';
 import type { FetchSummary, GuestBatch } from '../providers/types.ts';
@@ -66,8 +67,10 @@ export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: S
   const log = deps.log.child({ component: 'PLEventGuestSyncService', eventUid: message.eventUid });
   const settings = deps.claim ?? DEFAULT_CLAIM;
   options.signal?.throwIfAborted();
+  // Repeated on a lost connection (repeat-on-connection-loss.ts): one that did commit
+  // refuses the repeat as another holder's claim, which is what the lost answer would have cost.
   const claim = await during('taking the claim of the event', () =>
-    acquireClaim(deps.db, message.eventUid, settings),
+    repeatOnConnectionLoss(() => acquireClaim(deps.db, message.eventUid, settings)),
   ).catch(async (err: unknown) => {
     throw await explainLimit(deps.db, err);
   });
@@ -80,12 +83,15 @@ export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: S
   } catch (err) {
     // A loss noticed by the renewals is the reason, whatever the abort surfaced as.
     const reason = hold.lost.aborted ? hold.lost.reason : err;
-    // Kept: the checkpoint, for the next attempt. Fenced by the token: a no-op once lost.
+    // Kept: the checkpoint, for the next attempt. Fenced by the token: a no-op once lost, or
+    // once released, so it is repeated on a lost connection (repeat-on-connection-loss.ts):
+    // after the page connection was lost, the pool's next statement may fail with its end.
     // The renewals go on meanwhile (the `finally` stops them), so a database that stopped
     // answering holds the sync here no longer than the claim: once it is lost there is
     // nothing left to release.
-    const release = releaseClaim(deps.db, claim, { clearCheckpoint: false }).catch((releaseErr: unknown) =>
-      log.warn({ err: releaseErr }, 'could not release the claim: it frees itself when its lease ends'),
+    const release = repeatOnConnectionLoss(() => releaseClaim(deps.db, claim, { clearCheckpoint: false })).catch(
+      (releaseErr: unknown) =>
+        log.warn({ err: releaseErr }, 'could not release the claim: it frees itself when its lease ends'),
     );
     await untilLost(hold, release);
     if (reason instanceof ClaimLostError) log.warn({ token: claim.token, reason: reason.message }, 'claim lost');

@@ -23,6 +23,7 @@ describe('a statement a database limit stopped', () => {
     assert.equal(limitKindOf(server('55P03', 'canceling statement due to lock timeout')), 'lock_timeout');
     assert.equal(limitKindOf(server('40001', 'could not serialize access')), 'serialization_failure');
     assert.equal(limitKindOf(server('40P01', 'deadlock detected')), 'deadlock');
+    assert.equal(limitKindOf(server('25006', 'cannot execute INSERT in a read-only transaction')), 'read_only');
     assert.equal(limitKindOf(server('23505', 'duplicate key')), undefined);
     assert.equal(limitKindOf(new Error('canceling statement due to statement timeout')), undefined, 'not the server');
     // The cause chain is followed four wrappers deep, no further, and a cycle ends the search.
@@ -63,6 +64,13 @@ describe('a statement a database limit stopped', () => {
         /^stale removal met a concurrent update it could not serialize under default_transaction_isolation: /,
       ],
       ['40P01', 'deadlock detected', 'deadlock', true, /^stale removal was ended as the victim of a deadlock/],
+      [
+        '25006',
+        'cannot execute INSERT in a read-only transaction',
+        'read_only',
+        false,
+        /^stale removal was refused by a read-only server \(a hot standby or read replica, a primary demoted in a failover, or default_transaction_read_only on\); .*\. DATABASE_URL must lead to the primary/,
+      ],
       [
         '57014',
         'canceling statement due to user request',
@@ -152,5 +160,54 @@ describe('a statement a database limit stopped', () => {
     );
     const other = new Error('other');
     assert.equal(await explainLimit(answering([]), other), other);
+  });
+
+  it('a read-only refusal, once explained, says whether the server is a standby or the setting is on, and what to do', async () => {
+    const refused = new DatabaseLimitError(
+      'read_only',
+      'the page statement of page 2',
+      undefined,
+      server('25006', 'r'),
+    );
+    const standby = (await explainLimit(
+      answering([{ value: 'off', source: 'default', standby: true }]),
+      refused,
+    )) as DatabaseLimitError;
+    assert.equal(standby.kind, 'read_only');
+    assert.equal(standby.contention, false);
+    assert.equal(standby.cause, refused.cause);
+    assert.ok(
+      standby.message.startsWith(
+        'the page statement of page 2 was refused by a read-only server: it is a hot standby (in recovery), so DATABASE_URL leads to a read replica or reader endpoint, or a failover is under way; nothing of it was written',
+      ),
+      standby.message,
+    );
+    assert.match(standby.message, /Point DATABASE_URL at the primary \(the writer endpoint\)/);
+    for (const [source, said] of [
+      ['user', "set for the worker's role"],
+      ['database', 'set for the database'],
+      ['configuration file', "set in the server's configuration"],
+    ]) {
+      const setting = (await explainLimit(
+        answering([{ value: 'on', source, standby: false }]),
+        refused,
+      )) as DatabaseLimitError;
+      assert.ok(
+        setting.message.startsWith(
+          `default_transaction_read_only (on) ${said} made the page statement of page 2 read-only; nothing of it was written`,
+        ),
+        setting.message,
+      );
+      assert.match(setting.message, /ALTER ROLE <worker> RESET default_transaction_read_only, or ALTER DATABASE/);
+    }
+    // Neither any more: the statement explaining it ran on a writable session.
+    const over = (await explainLimit(
+      answering([{ value: 'off', source: 'default', standby: false }]),
+      refused,
+    )) as DatabaseLimitError;
+    assert.match(
+      over.message,
+      /^the page statement of page 2 was refused by a read-only server \(.*\), and the server answers writable now \(a failover that has just ended\?\); nothing of it was written/,
+    );
   });
 });

@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { createDatabase, type Database, type Pooler } from '../../src/db/client.ts';
 import { runMigrations } from '../../src/db/migrate.ts';
+import { checkWritable } from '../../src/db/read-only.ts';
 import { checkSchema } from '../../src/db/schema-check.ts';
+import { createReadiness } from '../../src/http/readiness.ts';
 import { startPgBouncer } from '../../src/local/pgbouncer.ts';
 import { until } from '../support/faults.ts';
 import { createHardenedDirectory } from '../support/hardened-database.ts';
@@ -391,6 +393,139 @@ describe("idle_in_transaction_session_timeout on the worker's role", () => {
           assert.equal(shown?.idle_in_transaction_session_timeout, pooler === 'none' ? '1min' : '1s');
           const s = await scenario();
           await assertSynced(s, await consumeAs(worker, directory.worker.url, s.message));
+        },
+        pooler,
+      );
+    });
+  }
+});
+
+/**
+ * Ends every session of the worker's role (the pool's connections, or PgBouncer's server
+ * connections), as a failover does: the next statement opens a new session, which takes
+ * the role's settings as they are now. Waits until they are gone.
+ */
+async function failOver() {
+  await admin`SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE usename = ${role}`;
+}
+
+/** The line of a sync left for redelivery: its kind and the error's text. */
+function failedLine(consumed: Consumed) {
+  const line = consumed.lines.find((l) => l.msg === 'sync failed: message left for redelivery');
+  assert.ok(line, `a failure line: ${JSON.stringify(consumed.lines.map((l) => l.msg))}`);
+  return { kind: line.kind, text: String((line.err as { message?: string } | undefined)?.message) };
+}
+
+/** The daemon's readiness probe on the worker's handle (no queue). */
+const readinessOf = (worker: Database) =>
+  createReadiness({
+    sql: worker.sql,
+    checkSchema,
+    checkWritable,
+    sqsPing: async () => {},
+    isShuttingDown: () => false,
+  });
+
+describe("default_transaction_read_only on the worker's role", () => {
+  for (const pooler of ['none', 'transaction'] as const) {
+    it(`from the start (pooler ${pooler}): the start-up check and readiness name it, a sync fails as read_only at its claim, and completes once it is removed and the sessions renewed`, async () => {
+      await asWorkerWith(
+        { default_transaction_read_only: 'on' },
+        async (worker) => {
+          const check = await checkSchema(worker.sql);
+          assert.deepEqual([check.ok, check.setting], [false, 'transaction_read_only']);
+          assert.match(check.message, /read-only: default_transaction_read_only is on \(set for the worker's role\)/);
+          assert.match(check.message, /ALTER ROLE <worker> RESET default_transaction_read_only/);
+          assert.doesNotMatch(check.message, /db:migrate|standby/);
+          const readiness = readinessOf(worker);
+          const unready = await readiness();
+          assert.equal(unready.ready, false);
+          assert.equal(unready.checks.schema?.detail, check.message, 'the remedy, not a migration');
+
+          const s = await scenario();
+          const first = await consumeAs(worker, directory.worker.url, s.message);
+          assert.equal(first.acknowledged, false, 'left for redelivery');
+          assert.deepEqual(
+            first.failures.map((f) => [f.kind, f.permanent, f.acknowledged]),
+            [['read_only', false, false]],
+          );
+          assert.deepEqual(first.visibility, [], 'no contention: it waits out its visibility timeout');
+          const line = failedLine(first);
+          assert.equal(line.kind, 'read_only');
+          assert.match(
+            line.text,
+            /^default_transaction_read_only \(on\) set for the worker's role made taking the claim of the event read-only; nothing of it was written/,
+          );
+          assert.equal(await claimOf(s.event.uid), undefined, 'no claim taken');
+          await assertIntact(s);
+
+          await admin.unsafe(`ALTER ROLE "${role}" RESET default_transaction_read_only`);
+          // The sessions already open keep the setting: the next attempt fails the same way.
+          const again = await consumeAs(worker, directory.worker.url, s.message);
+          assert.deepEqual(
+            again.failures.map((f) => f.kind),
+            ['read_only'],
+          );
+          assert.equal(await claimOf(s.event.uid), undefined, 'refused at the claim again, on an open session');
+          await failOver();
+          await assertSynced(s, await consumeAs(worker, directory.worker.url, s.message));
+          assert.equal((await readiness()).ready, true);
+        },
+        pooler,
+      );
+    });
+
+    it(`switched on before the last page with the sessions renewed, as in a failover (pooler ${pooler}): page 3 fails as read_only, readiness turns unready, and the next attempt resumes at page 3 once the server is writable`, async () => {
+      await asWorkerWith(
+        {},
+        async (worker) => {
+          const readiness = readinessOf(worker);
+          assert.equal((await readiness()).ready, true);
+          const s = await scenario();
+          let failedOver = false;
+          luma.serve({
+            events: { [s.message.externalEventId]: s.list },
+            fault: async (_request, pageNo) => {
+              // The last page: no page is read ahead of it, so its statement is the first write after the failover.
+              if (pageNo !== 3 || failedOver) return undefined;
+              failedOver = true;
+              await until('page 2 checkpointed', async () => (await claimOf(s.event.uid))?.pages_done === 2);
+              await admin.unsafe(`ALTER ROLE "${role}" SET default_transaction_read_only = on`);
+              await failOver();
+              return undefined;
+            },
+          });
+          const first = await consumeAs(worker, directory.worker.url, s.message);
+          assert.ok(failedOver, 'the failover ran');
+          assert.equal(first.acknowledged, false);
+          assert.deepEqual(
+            first.failures.map((f) => [f.kind, f.permanent, f.acknowledged]),
+            [['read_only', false, false]],
+          );
+          assert.deepEqual(first.visibility, []);
+          assert.match(
+            failedLine(first).text,
+            /^default_transaction_read_only \(on\) set for the worker's role made the page statement of page 3 read-only; nothing of it was written/,
+          );
+          const held = await claimOf(s.event.uid);
+          // Its release was refused too: the claim frees itself when its lease ends.
+          assert.deepEqual([held?.pages_done, held?.free], [2, false], 'page 2 checkpointed, the claim still held');
+          assert.ok(
+            first.lines.some((l) => l.msg === 'could not release the claim: it frees itself when its lease ends'),
+          );
+          await assertIntact(s);
+          const unready = await readiness();
+          assert.equal(unready.ready, false, 'a schema found complete does not hide a read-only server');
+          assert.match(unready.checks.schema?.detail ?? '', /default_transaction_read_only is on/);
+
+          // The server is writable again; the lease runs out (moved forward here, not waited for).
+          await admin.unsafe(`ALTER ROLE "${role}" RESET default_transaction_read_only`);
+          await failOver();
+          await admin`UPDATE luma_guest_sync.event_claim SET expires_at = clock_timestamp() WHERE event_uid = ${s.event.uid}`;
+          assert.equal((await readiness()).ready, true);
+          const second = await consumeAs(worker, directory.worker.url, s.message);
+          await assertSynced(s, second);
+          assert.equal(second.lines.find((l) => l.msg === 'sync complete')?.resumedAtPage, 3, 'resumed at page 3');
         },
         pooler,
       );

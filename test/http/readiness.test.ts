@@ -69,6 +69,49 @@ describe('createReadiness', () => {
     assert.equal(calls, 3);
   });
 
+  it('once the schema is remembered, checks on every probe whether the server takes writes (a failover)', async () => {
+    let schemaCalls = 0;
+    let writableCalls = 0;
+    let readOnly = false;
+    const readiness = createReadiness({
+      sql: okSql,
+      checkSchema: async () => {
+        schemaCalls++;
+        return SCHEMA_OK;
+      },
+      checkWritable: async () => {
+        writableCalls++;
+        return readOnly
+          ? { ok: false, missing: [], setting: 'transaction_read_only', message: 'The database server is a standby.' }
+          : { ok: true, missing: [], message: 'writable' };
+      },
+      sqsPing: async () => {},
+      isShuttingDown: () => false,
+    });
+    assert.equal((await readiness()).ready, true);
+    readOnly = true;
+    assert.deepEqual((await readiness()).checks.schema, { ok: false, detail: 'The database server is a standby.' });
+    readOnly = false;
+    assert.equal((await readiness()).ready, true);
+    assert.deepEqual([schemaCalls, writableCalls], [1, 2]);
+  });
+
+  it('tells a setting in the way as the check says it, never as a migration to run', async () => {
+    const message = 'The worker\'s search_path ("$user") does not lead to schema public …';
+    const readiness = createReadiness({
+      sql: okSql,
+      checkSchema: async () => ({
+        ok: false,
+        missing: ['schema public on the search_path'],
+        setting: 'search_path',
+        message,
+      }),
+      sqsPing: async () => {},
+      isShuttingDown: () => false,
+    });
+    assert.deepEqual((await readiness()).checks.schema, { ok: false, detail: message });
+  });
+
   it('reports an unreachable database by error code, without its URL or password', async () => {
     const unreachable = createDatabase({
       url: 'postgres://directory:pa55-w0rd-s3cret@127.0.0.1:1/directory',

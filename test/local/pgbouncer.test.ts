@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import postgres from 'postgres';
 import { PGBOUNCER_MISSING, pgbouncerBinary } from '../../src/local/pgbouncer.ts';
 import { createTestDatabase, withDatabase } from '../support/db.ts';
+import { within } from '../support/faults.ts';
 import { startTestPgBouncer, viaPgBouncer } from '../support/pgbouncer.ts';
 
 describe('the PgBouncer the tests start', () => {
@@ -50,6 +51,32 @@ describe('the PgBouncer the tests start', () => {
       // The client's old connection died with the old process; postgres.js opens a new one.
       await sql`SELECT 1`.catch(() => {});
       assert.deepEqual([...(await sql`SELECT 2 AS two`)], [{ two: 2 }]);
+    } finally {
+      await sql.end();
+    }
+  });
+
+  test("an admin command that ends the console's connection (SHUTDOWN) returns once PgBouncer is gone; the console then fails saying so", async () => {
+    const database = await createTestDatabase({ migrate: false, label: 'pgbouncer' });
+    const bouncer = await startTestPgBouncer();
+    const [version] = await bouncer.admin('SHOW VERSION');
+    assert.match(Object.values(version ?? {}).join(' '), /PgBouncer/);
+    // An error of the command itself passes through as PgBouncer said it.
+    await assert.rejects(bouncer.admin('SHOW NO_SUCH_THING'), { message: /^invalid command 'SHOW NO_SUCH_THING'/ });
+
+    // Bounded (it takes milliseconds): before, it waited forever for the connection's end.
+    const outcome = await within("admin('SHUTDOWN') to return", bouncer.admin('SHUTDOWN'));
+    assert.deepEqual(outcome, [], 'SHUTDOWN answers no rows');
+
+    const sql = postgres(withDatabase(bouncer.url, database.name), { max: 1, prepare: false, onnotice: () => {} });
+    try {
+      await assert.rejects(sql`SELECT 1`, /ECONNREFUSED/, 'nothing listens any more');
+      await assert.rejects(bouncer.admin('SHOW VERSION'), {
+        message:
+          /^PgBouncer's admin console was lost during "SHOW VERSION" \(.*ECONNREFUSED.*\): is PgBouncer running\?$/,
+      });
+      await bouncer.restart();
+      assert.deepEqual([...(await sql`SELECT 1 AS one`)], [{ one: 1 }], 'restarted after SHUTDOWN');
     } finally {
       await sql.end();
     }

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Sql } from '../../src/db/client.ts';
-import { createSharedBudget, type SharedBudgetOptions } from '../../src/providers/shared-budget.ts';
+import { DatabaseLimitError } from '../../src/db/database-limits.ts';
+import { BUDGET_STAGE, createSharedBudget, type SharedBudgetOptions } from '../../src/providers/shared-budget.ts';
 import { captureLogs, rejectionOf } from './support.ts';
 
 interface Call {
@@ -262,5 +263,20 @@ describe('the shared budget in its process', () => {
     const down = Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' });
     const err = await rejectionOf(budget(scriptedDatabase([down]).sql).acquire());
     assert.equal(err.message, 'The shared Luma request budget is unavailable');
+  });
+
+  it('tells a read-only server or a limit as the sync’s statements do: its kind, and the stage', async () => {
+    const server = (code: string, message: string) =>
+      Object.assign(new Error(message), { name: 'PostgresError', code });
+    for (const [code, kind, contention] of [
+      ['25006', 'read_only', false],
+      ['55P03', 'lock_timeout', true],
+    ] as const) {
+      const driver = server(code, 'refused');
+      const err = await rejectionOf(budget(scriptedDatabase([driver]).sql).acquire());
+      assert.ok(err instanceof DatabaseLimitError, code);
+      assert.deepEqual([err.kind, err.stage, err.contention, err.cause], [kind, BUDGET_STAGE, contention, driver]);
+      assert.match(err.message, /reserving a Luma request in the shared budget/);
+    }
   });
 });

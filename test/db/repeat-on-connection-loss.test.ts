@@ -1,0 +1,96 @@
+/**
+ * Which failures repeatOnConnectionLoss (src/db/repeat-on-connection-loss.ts) repeats, and
+ * how often. Against real connections: test/sync/lost-connection-followups.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { repeatOnConnectionLoss } from '../../src/db/repeat-on-connection-loss.ts';
+import { isConnectionLoss } from '../../src/errors.ts';
+
+/** A failure as postgres.js gives it, wrapped as Drizzle wraps it. */
+function failure(fields: Record<string, unknown>, message = 'failed'): Error {
+  const driver = Object.assign(new Error(message), fields);
+  return new Error('Failed query: UPDATE …', { cause: driver });
+}
+
+/** Runs a statement that fails with `errors` in turn, then answers 'done'; counts the runs. */
+async function attempt(errors: Error[], repeats?: number) {
+  let runs = 0;
+  const outcome = await repeatOnConnectionLoss(async () => {
+    const err = errors[runs++];
+    if (err) throw err;
+    return 'done';
+  }, repeats).catch((err: unknown) => err);
+  return { outcome, runs };
+}
+
+const terminated = () =>
+  failure(
+    { name: 'PostgresError', severity: 'FATAL', code: '57P01' },
+    'terminating connection due to administrator command',
+  );
+const closed = () => failure({ code: 'CONNECTION_CLOSED' }, 'write CONNECTION_CLOSED 127.0.0.1:5432');
+/** PgBouncer sends no non-localised severity: postgres.js has only severity_local. */
+const bouncerCrashed = () =>
+  failure({ name: 'PostgresError', severity_local: 'FATAL', code: '08P01' }, 'server conn crashed?');
+
+describe('repeatOnConnectionLoss', () => {
+  it('answers with the first run that succeeds, up to two repeats after a lost connection', async () => {
+    assert.deepEqual(await attempt([]), { outcome: 'done', runs: 1 });
+    assert.deepEqual(await attempt([closed(), terminated()]), { outcome: 'done', runs: 3 });
+    assert.deepEqual(await attempt([bouncerCrashed()]), { outcome: 'done', runs: 2 });
+    const third = closed();
+    assert.deepEqual(await attempt([closed(), terminated(), third]), { outcome: third, runs: 3 });
+    const second = terminated();
+    assert.deepEqual(await attempt([closed(), second], 1), { outcome: second, runs: 2 });
+  });
+
+  it('never repeats an error of the statement, nor a pool being closed or a connect timeout', async () => {
+    const errors = [
+      failure({ name: 'PostgresError', severity: 'ERROR', code: '23505' }, 'duplicate key'),
+      failure({ name: 'PostgresError', severity: 'ERROR', code: '57014' }, 'canceling statement due to user request'),
+      failure({ code: 'CONNECTION_ENDED' }),
+      failure({ code: 'CONNECTION_DESTROYED' }),
+      failure({ code: 'CONNECT_TIMEOUT' }),
+      new Error('not a database error'),
+    ];
+    for (const err of errors) assert.deepEqual(await attempt([err]), { outcome: err, runs: 1 }, err.message);
+  });
+
+  it('looks for the loss through four wrappers at most, and ends on a cause that loops', async () => {
+    const wrapped = (times: number) => {
+      let err: Error = Object.assign(new Error('write CONNECTION_CLOSED'), { code: 'CONNECTION_CLOSED' });
+      for (let i = 0; i < times; i++) err = new Error(`wrapper ${i + 1}`, { cause: err });
+      return err;
+    };
+    assert.deepEqual(await attempt([wrapped(4)]), { outcome: 'done', runs: 2 });
+    const tooDeep = wrapped(5);
+    assert.deepEqual(await attempt([tooDeep]), { outcome: tooDeep, runs: 1 });
+    const looping = new Error('a cause that is itself');
+    looping.cause = looping;
+    assert.deepEqual(await attempt([looping]), { outcome: looping, runs: 1 });
+  });
+
+  it('repeats a connection reset under the statement, never one that could not be opened', async () => {
+    const reset = failure({ code: 'ECONNRESET', syscall: 'read' });
+    assert.deepEqual(await attempt([reset]), { outcome: 'done', runs: 2 });
+    const broken = failure({ code: 'EPIPE', syscall: 'write' });
+    assert.deepEqual(await attempt([broken]), { outcome: 'done', runs: 2 });
+    const refused = failure({ code: 'ECONNREFUSED', syscall: 'connect' });
+    assert.deepEqual(await attempt([refused]), { outcome: refused, runs: 1 });
+    const unknownHost = failure({ code: 'ENOTFOUND', syscall: 'getaddrinfo' });
+    assert.deepEqual(await attempt([unknownHost]), { outcome: unknownHost, runs: 1 });
+    // A repeat that meets a refusal (the database went away meanwhile) is the last.
+    assert.deepEqual(await attempt([terminated(), refused]), { outcome: refused, runs: 2 });
+  });
+});
+
+describe('isConnectionLoss', () => {
+  it("counts PgBouncer's FATAL, which carries only the localised severity, and not its ERROR", () => {
+    assert.equal(isConnectionLoss(bouncerCrashed().cause), true);
+    assert.equal(isConnectionLoss({ severity_local: 'ERROR', code: '08P01' }), false);
+    assert.equal(isConnectionLoss({ severity: 'PANIC' }), true);
+    // The non-localised severity wins where PostgreSQL sends both (lc_messages may translate the other).
+    assert.equal(isConnectionLoss({ severity: 'ERROR', severity_local: 'FATAL' }), false);
+  });
+});
