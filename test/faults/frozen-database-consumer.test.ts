@@ -8,10 +8,9 @@
  * 3 s with a 1 s heartbeat, history wait 1 s.
  */
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/config.ts';
 import { SyncConsumer } from '../../src/consume/consumer.ts';
-import { createDatabase } from '../../src/db/client.ts';
 import { eventHistory } from '../../src/history/queries.ts';
 import { createMetrics } from '../../src/http/metrics.ts';
 import { SIM_API_KEY } from '../../src/local/luma-simulator.ts';
@@ -23,7 +22,7 @@ import { createRecordedSync } from '../../src/recorded-sync.ts';
 import type { SyncMessage, SyncResult } from '../../src/sync/types.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { sendSync, startFaultyLuma, until } from '../support/faults.ts';
-import { startFreezableLink } from '../support/freezable-link.ts';
+import { poolThroughFreezableLink } from '../support/freezable-link.ts';
 import { guestsOf, seedEvent, seedMember } from '../support/seed.ts';
 import { captureLogger, createFifoQueue, createTestSqs, queueDepth } from '../support/sqs-queue.ts';
 
@@ -39,17 +38,8 @@ describe('the consumer, when the database goes silent mid-sync', () => {
     const event = await seedEvent(db);
     const members = await Promise.all([1, 2, 3, 4, 5].map(() => seedMember(db)));
     const externalEventId = event.externalEventId!;
-    const direct = new URL(database.url);
-    const link = await startFreezableLink({ host: direct.hostname, port: Number(direct.port) });
-    const linked = new URL(database.url);
-    linked.hostname = link.host;
-    linked.port = String(link.port);
     // The daemon's default pool: the sync and the history share it.
-    const worker = createDatabase({ url: linked.toString(), poolMax: 5 });
-    after(async () => {
-      await worker.close();
-      await link.stop();
-    });
+    const { link, handle: worker } = await poolThroughFreezableLink(database.url, 5);
 
     let frozenAt = 0;
     const luma = await startFaultyLuma({

@@ -7,8 +7,7 @@
  * minutes (docs/reliability.md, "A database that stops answering"). The lease is 3 s.
  */
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
-import { createDatabase } from '../../src/db/client.ts';
+import { describe, it } from 'node:test';
 import { eventHistory } from '../../src/history/queries.ts';
 import { createMetrics } from '../../src/http/metrics.ts';
 import { silentLogger } from '../../src/log.ts';
@@ -18,7 +17,7 @@ import { type SyncDeps, syncEvent } from '../../src/sync/sync-event.ts';
 import type { SyncMessage } from '../../src/sync/types.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { until, within } from '../support/faults.ts';
-import { startFreezableLink } from '../support/freezable-link.ts';
+import { poolThroughFreezableLink } from '../support/freezable-link.ts';
 import { guestsOf, seedEvent, seedMember, syncMessageFor } from '../support/seed.ts';
 import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
 
@@ -46,17 +45,7 @@ async function syncedIds(eventUid: string) {
  * hands to a reserved connection, so the test can wait for the late one's answer.
  */
 async function frozenWorker() {
-  const direct = new URL(database.url);
-  const link = await startFreezableLink({ host: direct.hostname, port: Number(direct.port) });
-  const linked = new URL(database.url);
-  linked.hostname = link.host;
-  linked.port = String(link.port);
-  const handle = createDatabase({ url: linked.toString(), poolMax: 3 });
-  // The pool first: it waits for what the thawed link delivers (the sync's renewals and release).
-  after(async () => {
-    await handle.close();
-    await link.stop();
-  });
+  const { link, handle } = await poolThroughFreezableLink(database.url, 3);
   const pageStatements: Array<PromiseLike<unknown>> = [];
   const reserve = handle.sql.reserve.bind(handle.sql);
   handle.sql.reserve = async () => {

@@ -8,6 +8,8 @@
  * what was held, in order, and forwards again.
  */
 import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { after } from 'node:test';
+import { createDatabase } from '../../src/db/client.ts';
 import { connectUpstream } from './tcp-relay.ts';
 
 export interface FreezableLink {
@@ -65,4 +67,23 @@ export async function startFreezableLink(target: { host: string; port: number })
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * A pool of `poolMax` connections to `databaseUrl` through a freezable link of its own.
+ * Both are closed after the test file, the pool first: it waits for what the thawed link
+ * delivers (a sync's late renewals and release).
+ */
+export async function poolThroughFreezableLink(databaseUrl: string, poolMax: number) {
+  const direct = new URL(databaseUrl);
+  const link = await startFreezableLink({ host: direct.hostname, port: Number(direct.port) });
+  const linked = new URL(databaseUrl);
+  linked.hostname = link.host;
+  linked.port = String(link.port);
+  const handle = createDatabase({ url: linked.toString(), poolMax });
+  after(async () => {
+    await handle.close();
+    await link.stop();
+  });
+  return { link, handle };
 }
