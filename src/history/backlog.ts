@@ -26,6 +26,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log.ts';
 import type { SyncAttempt } from './record-attempt.ts';
+import { within } from './within.ts';
 
 /**
  * Why an attempt never reached the history. shutdown: the process stopped before the
@@ -287,17 +288,4 @@ export function waitingCanCure(err: unknown): boolean {
   // postgres.js's own: the pool was ended on purpose; no later write can go through it.
   if (code === 'CONNECTION_ENDED') return false;
   return !/^(?:22|23|42|0A)[0-9A-Z]{3}$/.test(code);
-}
-
-/** The promise's value, or undefined when `ms` pass first. */
-async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), Math.max(0, ms));
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

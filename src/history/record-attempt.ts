@@ -5,6 +5,7 @@ import { EventSyncRunningError } from '../sync/claim.ts';
 import { SyncInterruptedError } from '../sync/interrupted.ts';
 import type { SyncResult, SyncTrigger } from '../sync/types.ts';
 import type { HistoryBacklog } from './backlog.ts';
+import { within } from './within.ts';
 
 /** One sync attempt as luma_guest_sync.sync_history stores it (migration 0004). */
 export interface SyncAttempt {
@@ -162,15 +163,13 @@ export async function withSyncHistory(
     }
   };
   const waitMs = deps.recordWaitMs ?? RECORD_WAIT_MS;
-  // Never rejects: `record` keeps or logs a failed write itself.
+  // `writing` never rejects: `record` keeps or logs a failed write itself.
   const waitForRow = async (writing: Promise<void>) => {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), waitMs);
-    });
-    const first = await Promise.race([writing, late]);
-    clearTimeout(timer);
-    if (first === 'late') {
+    const answered = await within(
+      writing.then(() => true),
+      waitMs,
+    );
+    if (!answered) {
       deps.log.warn(
         { eventUid: what.eventUid, trigger: what.trigger, waitMs },
         'sync attempt not recorded yet: the database has not answered; the write goes on',
