@@ -5,6 +5,7 @@ import type { Logger } from '../log.ts';
 import { getProvider, type ProviderRegistry } from '../providers/registry.ts';
 import type { FetchSummary, GuestBatch } from '../providers/types.ts';
 import { addPageGuests, type PageOutcome } from './add-page-guests.ts';
+import { beforeLoss, untilLost } from './before-loss.ts';
 import { acquireClaim, type Claim, ClaimLostError, type ClaimSettings, releaseClaim } from './claim.ts';
 import { type ClaimHold, holdClaim } from './claim-hold.ts';
 import { finishSync } from './finish-sync.ts';
@@ -103,21 +104,6 @@ export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: S
   // Logged once the claim is released, so that whoever sees this line can sync the event again.
   log.info(result, 'sync complete');
   return result;
-}
-
-/** Resolves when `promise` settles or the claim is lost, whichever is first; never rejects. */
-function untilLost(hold: ClaimHold, promise: Promise<unknown>): Promise<unknown> {
-  return beforeLoss(hold, promise).catch(() => {});
-}
-
-/** `promise`'s outcome, unless the claim is lost first: then the loss (a ClaimLostError). */
-function beforeLoss<T>(hold: ClaimHold, promise: Promise<T>): Promise<T> {
-  if (hold.lost.aborted) return Promise.reject(hold.lost.reason);
-  return new Promise<T>((resolve, reject) => {
-    const lost = () => reject(hold.lost.reason);
-    hold.lost.addEventListener('abort', lost);
-    promise.then(resolve, reject).finally(() => hold.lost.removeEventListener('abort', lost));
-  });
 }
 
 async function syncClaimedEvent(
