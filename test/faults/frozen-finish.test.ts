@@ -43,7 +43,8 @@ async function twoPageEvent() {
 for (const route of frozenRoutes(database)) {
   describe(`the finish, ${route.name}`, () => {
     it('frozen once every page is written: the sync ends naming the finish within about a lease, and the finish delivered late writes nothing', async () => {
-      const { link, handle } = await poolThroughFreezableLink(route.url, 3, route.pooler);
+      // Two connections, the fewest with room for a probe beside the finish's.
+      const { link, handle } = await poolThroughFreezableLink(route.url, 2, route.pooler);
       const { event, message } = await twoPageEvent();
       let frozenAt = 0;
       const deps = syncDeps(handle.db, {
@@ -68,6 +69,7 @@ for (const route of frozenRoutes(database)) {
       console.log(`# ${route.name}: ended ${Math.round(performance.now() - frozenAt)} ms after the freeze`);
 
       assert.equal(err.kind, 'database_silent', String(err));
+      assert.equal(err.name, 'DatabaseSilentError');
       assert.match(err.message, /the finish/);
       assert.equal(await lastSyncedAt(sql, event.uid), null);
       // Past the lease the last page's fence gave it, the finish held in the link is fenced off.

@@ -59,6 +59,7 @@ for (const route of frozenRoutes(database)) {
       console.log(`# ${route.name}: ended ${Math.round(performance.now() - frozenAt)} ms after the freeze`);
 
       assert.equal(err.kind, 'database_silent', String(err));
+      assert.equal(err.name, 'DatabaseSilentError');
       assert.match(err.message, /taking the claim of the event/);
       assert.match(err.message, /SYNC_CLAIM_LEASE_SECONDS/);
       assert.equal(stats.requests, 0, 'Luma was read without a claim');
