@@ -39,7 +39,8 @@ export async function answeredWithin<T>(work: Promise<T>, ms: number, silent: ()
  * `work`'s outcome, waited for as long as the database answers: meanwhile a probe
  * (`SELECT 1`, a pooled statement like a renewal, no connection of its own) goes out every
  * third of `silenceMs`, and once none sent in the last `silenceMs` was answered the wait
- * ends with a DatabaseSilentError naming `stage`. So a finish that is slow on a database
+ * ends with a DatabaseSilentError naming `stage` (noticed at the next third: within
+ * 1⅓ × `silenceMs` of the last answered probe). So a finish that is slow on a database
  * that answers (a large stale removal, a lock, a loaded server) is never cut short, and one
  * whose database went silent is given up one lease into the silence. `work` goes on either
  * way: whatever of it arrives later is fenced by the claim.
@@ -56,44 +57,35 @@ export async function whileAnswering<T>(
 ): Promise<T> {
   if (db.$client.options.max < 2) return work;
   const { silenceMs, stage } = options;
+  // When the last answered probe was sent (the wait's start until one is answered).
   let answeredAt = performance.now();
-  let settled = false;
-  let deadline: NodeJS.Timeout | undefined;
   let giveUp!: (err: Error) => void;
   const silent = new Promise<never>((_, reject) => {
     giveUp = reject;
   });
-  const arm = () => {
-    clearTimeout(deadline);
-    deadline = setTimeout(
-      () =>
-        giveUp(
-          new DatabaseSilentError(
-            stage,
-            `no probe of the database was answered for ${silenceMs / 1000} s, the claim's lease (SYNC_CLAIM_LEASE_SECONDS): it has gone silent (a partition, a host or pooler gone without a reset). A slow finish is waited for as long as the database answers. Each of the finish's transactions commits whole or not at all, and only while the claim is this sync's; the next attempt repeats the finish (rows already added stay)`,
-          ),
+  // Each third of the silence: give up if it has lasted a whole one, else probe again.
+  // A probe answered late still counts from when it was sent; one that failed is no answer.
+  const beat = setInterval(() => {
+    if (performance.now() - answeredAt >= silenceMs) {
+      giveUp(
+        new DatabaseSilentError(
+          stage,
+          `no probe of the database was answered for ${silenceMs / 1000} s, the claim's lease (SYNC_CLAIM_LEASE_SECONDS): it has gone silent (a partition, a host or pooler gone without a reset). A slow one is waited for as long as the database answers. Each of its transactions commits whole or not at all, and only while the claim is this sync's; the next attempt repeats it (rows already added stay)`,
         ),
-      Math.max(0, answeredAt + silenceMs - performance.now()),
-    );
-  };
-  const probe = async () => {
-    const sentAt = performance.now();
-    try {
-      await db.$client`SELECT 1`;
-    } catch {
+      );
       return;
     }
-    if (settled || sentAt <= answeredAt) return;
-    answeredAt = sentAt;
-    arm();
-  };
-  arm();
-  const probes = setInterval(() => void probe(), Math.max(1, Math.floor(silenceMs / 3)));
+    const sentAt = performance.now();
+    db.$client`SELECT 1`.then(
+      () => {
+        answeredAt = Math.max(answeredAt, sentAt);
+      },
+      () => {},
+    );
+  }, silenceMs / 3);
   try {
     return await Promise.race([work, silent]);
   } finally {
-    settled = true;
-    clearInterval(probes);
-    clearTimeout(deadline);
+    clearInterval(beat);
   }
 }
