@@ -5,7 +5,7 @@ import postgres from 'postgres';
 import { connectionOptions } from './connection-options.ts';
 import { describeDatabaseTarget, parseDatabaseUrl } from './database-url.ts';
 import { DEFAULT_CONNECT_TIMEOUT_SECONDS } from './probe.ts';
-import { type ReadOnlyRound, watchReadOnlySessions } from './read-only-sessions.ts';
+import { type ReadOnlyRound, sessionClosed, watchReadOnlySessions } from './read-only-sessions.ts';
 import * as schema from './schema.ts';
 import { sessionSettings } from './session-settings.ts';
 
@@ -45,7 +45,7 @@ export interface DatabaseOptions {
 }
 
 export function createDatabase(options: DatabaseOptions): Database {
-  const sql = postgres(
+  const sql: Sql = postgres(
     connectionOptions(options.url, {
       max: options.poolMax,
       // TIMESTAMP(3) WITHOUT TIME ZONE holds UTC in this schema.
@@ -55,6 +55,7 @@ export function createDatabase(options: DatabaseOptions): Database {
         ...sessionSettings(options.pooler, options.idleInTransactionSeconds),
       },
       onnotice: () => {},
+      onclose: () => sessionClosed(sql),
       debug: options.onQuery ? (_connection, query) => options.onQuery?.(query) : undefined,
       idle_timeout: options.idleTimeoutSeconds ?? 30,
       prepare: options.pooler !== 'transaction',

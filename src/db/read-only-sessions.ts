@@ -48,6 +48,8 @@ interface Pool {
   pooler: Pooler;
   onRound?: (round: ReadOnlyRound) => void;
   running?: Promise<ReadOnlyRound>;
+  /** Told when a connection of the pool closes (postgres.js's onclose). */
+  closeWaiters: Set<() => void>;
 }
 
 /** How long a round waits for a free connection before it stops. */
@@ -60,7 +62,14 @@ export function watchReadOnlySessions(
   sql: Sql,
   options: { pooler: Pooler; onRound?: (round: ReadOnlyRound) => void },
 ): void {
-  pools.set(sql, { ...options });
+  pools.set(sql, { ...options, closeWaiters: new Set() });
+}
+
+/** postgres.js's `onclose` for `sql`'s pool: a connection of it closed. */
+export function sessionClosed(sql: Sql): void {
+  const waiters = pools.get(sql)?.closeWaiters;
+  for (const wake of waiters ?? []) wake();
+  waiters?.clear();
 }
 
 /** Ends the read-only sessions of `sql`'s pool (one round at a time); a pool not made by createDatabase is left alone. */
@@ -72,7 +81,7 @@ export function endReadOnlySessions(sql: Sql): Promise<ReadOnlyRound> {
     pool.onRound?.(round);
     return Promise.resolve(round);
   }
-  pool.running ??= endRound(sql)
+  pool.running ??= endRound(sql, pool)
     .catch((err: unknown): ReadOnlyRound => ({ ended: 0, error: err }))
     .then((round) => {
       pool.onRound?.(round);
@@ -84,7 +93,7 @@ export function endReadOnlySessions(sql: Sql): Promise<ReadOnlyRound> {
   return pool.running;
 }
 
-async function endRound(sql: Sql): Promise<ReadOnlyRound> {
+async function endRound(sql: Sql, pool: Pool): Promise<ReadOnlyRound> {
   const asked = new Set<number>();
   let ended = 0;
   for (let turn = 0; turn < 2 * sql.options.max + 1; turn++) {
@@ -105,6 +114,10 @@ async function endRound(sql: Sql): Promise<ReadOnlyRound> {
     }
     if (row?.read_only) {
       // Not released: the server ends the session within a millisecond, reserved and idle.
+      // Waited for, so that the next reservation finds its slot closed and connects it
+      // itself: a reservation still waiting when a connection closes is handed the
+      // reconnected one by postgres.js 3.4.9, which drops it while it loads the types.
+      await nextClose(pool, RESERVE_WAIT_MS);
       ended++;
       continue;
     }
@@ -129,4 +142,17 @@ async function reserveWithin(sql: Sql, ms: number): Promise<postgres.ReservedSql
       () => {},
     );
   return reserved;
+}
+
+/** Resolves when a connection of the pool closes next, or after `ms`. */
+function nextClose(pool: Pool, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const wake = () => {
+      clearTimeout(timer);
+      pool.closeWaiters.delete(wake);
+      resolve();
+    };
+    const timer = setTimeout(wake, ms);
+    pool.closeWaiters.add(wake);
+  });
 }

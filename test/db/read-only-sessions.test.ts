@@ -1,0 +1,130 @@
+/**
+ * The round that ends a pool's read-only sessions (src/db/read-only-sessions.ts), at its
+ * edges: a writable pool keeps its sessions, busy connections neither hold the round up
+ * nor lose their slot, and behind a transaction-mode PgBouncer nothing is ended. The
+ * switchover itself is test/db/switchover.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import postgres from 'postgres';
+import { createDatabase, type Database } from '../../src/db/client.ts';
+import { endReadOnlySessions, type ReadOnlyRound } from '../../src/db/read-only-sessions.ts';
+import { createTestDatabase } from '../support/db.ts';
+import { testEnv } from '../support/env.ts';
+import { until, within } from '../support/faults.ts';
+import { viaPgBouncer } from '../support/pgbouncer.ts';
+
+const directory = await createTestDatabase({ migrate: false, label: 'read_only_sessions' });
+const admin = postgres(testEnv('adminDatabaseUrl'), { max: 1, onnotice: () => {} });
+after(() => admin.end());
+
+/** The backend pids of `pool`'s `n` connections, each made to open by a statement held 50 ms. */
+async function pidsOf(pool: Database, n: number): Promise<number[]> {
+  const rows = await Promise.all(
+    Array.from({ length: n }, () => pool.sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid, pg_sleep(0.05)`),
+  );
+  return rows.map(([row]) => row?.pid ?? 0).sort();
+}
+
+async function sessionsOfDatabase(): Promise<number[]> {
+  const rows = await admin<{ pid: number }[]>`
+    SELECT pid FROM pg_stat_activity WHERE datname = ${directory.name} AND backend_type = 'client backend' ORDER BY pid`;
+  return rows.map((r) => r.pid);
+}
+
+async function readOnlyDatabase<T>(run: () => Promise<T>): Promise<T> {
+  await admin.unsafe(`ALTER DATABASE "${directory.name}" SET default_transaction_read_only = on`);
+  try {
+    return await run();
+  } finally {
+    await admin.unsafe(`ALTER DATABASE "${directory.name}" RESET default_transaction_read_only`);
+  }
+}
+
+describe("ending a pool's read-only sessions", () => {
+  it('on a writable server ends nothing: the pool keeps every session', async () => {
+    const rounds: ReadOnlyRound[] = [];
+    const pool = createDatabase({ url: directory.url, poolMax: 3, onReadOnlyRound: (r) => rounds.push(r) });
+    try {
+      const before = await pidsOf(pool, 3);
+      assert.deepEqual(await endReadOnlySessions(pool.sql), { ended: 0 });
+      assert.deepEqual(await pidsOf(pool, 3), before);
+      assert.deepEqual(rounds, [{ ended: 0 }]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('on a read-only server ends the idle sessions, and the pool serves as many statements at once as before', async () => {
+    const pool = createDatabase({ url: directory.url, poolMax: 3 });
+    try {
+      await readOnlyDatabase(async () => {
+        const before = await pidsOf(pool, 3);
+        const round = await within('the round', endReadOnlySessions(pool.sql));
+        assert.ok(round.ended >= 3, `every idle session ended, and the new ones too (${round.ended})`);
+        assert.equal(round.error, undefined);
+        const after = await pidsOf(pool, 3);
+        assert.equal(
+          after.filter((pid) => before.includes(pid)).length,
+          0,
+          'no session of before is left: the pool connected anew',
+        );
+      });
+      // The setting removed, one more round renews the sessions opened under it: writable now.
+      await within('the round', endReadOnlySessions(pool.sql));
+      const [row] = await pool.sql<
+        { read_only: string }[]
+      >`SELECT current_setting('transaction_read_only') AS read_only`;
+      assert.equal(row?.read_only, 'off');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('leaves busy connections alone: it ends within its wait, and the slot it waited for comes back to the pool', async () => {
+    const pool = createDatabase({ url: directory.url, poolMax: 2 });
+    try {
+      await readOnlyDatabase(async () => {
+        await pidsOf(pool, 2);
+        const busy = Promise.all([pool.sql`SELECT pg_sleep(2)`, pool.sql`SELECT pg_sleep(2)`]);
+        await until('both connections busy', async () => {
+          const [row] = await admin<{ n: number }[]>`
+            SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = ${directory.name} AND state = 'active' AND query LIKE '%pg_sleep(2)%'`;
+          return row?.n === 2;
+        });
+        assert.deepEqual(await within('the round', endReadOnlySessions(pool.sql)), { ended: 0 });
+        await busy;
+      });
+      // A reservation kept after the round gave up would leave one connection: this would hang.
+      await within(
+        'two statements at once',
+        Promise.all([pool.sql`SELECT pg_sleep(0.1)`, pool.sql`SELECT pg_sleep(0.1)`]),
+      );
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("behind a transaction-mode PgBouncer ends nothing: the server connections are the pooler's", async () => {
+    const rounds: ReadOnlyRound[] = [];
+    const pool = createDatabase({
+      url: viaPgBouncer(directory.name),
+      poolMax: 3,
+      pooler: 'transaction',
+      onReadOnlyRound: (r) => rounds.push(r),
+    });
+    try {
+      await readOnlyDatabase(async () => {
+        await pidsOf(pool, 3);
+        const before = await sessionsOfDatabase();
+        assert.ok(before.length > 0);
+        assert.deepEqual(await endReadOnlySessions(pool.sql), { ended: 0, pooler: 'transaction' });
+        assert.deepEqual(await sessionsOfDatabase(), before, "PgBouncer's server connections untouched");
+        assert.deepEqual(rounds, [{ ended: 0, pooler: 'transaction' }]);
+      });
+    } finally {
+      await pool.close();
+    }
+  });
+});
