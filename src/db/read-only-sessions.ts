@@ -1,6 +1,7 @@
 import type postgres from 'postgres';
 import { isConnectionLoss } from '../errors.ts';
 import type { Pooler, Sql } from './client.ts';
+import { limitKindOf } from './database-limits.ts';
 
 /**
  * Ends the pool's sessions that are read-only, so that the pool connects again through
@@ -91,6 +92,16 @@ export function endReadOnlySessions(sql: Sql): Promise<ReadOnlyRound> {
       pool.running = undefined;
     });
   return pool.running;
+}
+
+/**
+ * After `err`: when a read-only server refused the statement (SQLSTATE 25006), ends the
+ * pool's read-only sessions and resolves once the round is over, so that what the caller
+ * sends next (a sync's release of its claim, the next attempt) connects through
+ * DATABASE_URL again; any other error, at once.
+ */
+export async function endReadOnlySessionsAfter(sql: Sql, err: unknown): Promise<void> {
+  if (limitKindOf(err) === 'read_only') await endReadOnlySessions(sql);
 }
 
 async function endRound(sql: Sql, pool: Pool): Promise<ReadOnlyRound> {

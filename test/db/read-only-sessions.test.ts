@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { createDatabase, type Database } from '../../src/db/client.ts';
-import { endReadOnlySessions, type ReadOnlyRound } from '../../src/db/read-only-sessions.ts';
+import { endReadOnlySessions, endReadOnlySessionsAfter, type ReadOnlyRound } from '../../src/db/read-only-sessions.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { testEnv } from '../support/env.ts';
 import { until, within } from '../support/faults.ts';
@@ -42,16 +42,62 @@ async function readOnlyDatabase<T>(run: () => Promise<T>): Promise<T> {
 }
 
 describe("ending a pool's read-only sessions", () => {
-  it('on a writable server ends nothing: the pool keeps every session', async () => {
+  it('on a writable server ends nothing: it asks each idle session once, stopping at the first asked again, and the pool keeps them all', async () => {
     const rounds: ReadOnlyRound[] = [];
-    const pool = createDatabase({ url: directory.url, poolMax: 3, onReadOnlyRound: (r) => rounds.push(r) });
+    let asked = 0;
+    const pool = createDatabase({
+      url: directory.url,
+      poolMax: 3,
+      onReadOnlyRound: (r) => rounds.push(r),
+      onQuery: (q) => void (q.includes('idle_session_timeout') && asked++),
+    });
     try {
       const before = await pidsOf(pool, 3);
       assert.deepEqual(await endReadOnlySessions(pool.sql), { ended: 0 });
+      assert.equal(asked, 4, 'three sessions, then the first again');
       assert.deepEqual(await pidsOf(pool, 3), before);
       assert.deepEqual(rounds, [{ ended: 0 }]);
     } finally {
       await pool.close();
+    }
+  });
+
+  it('after an error: a refusal by a read-only server starts a round, any other error none', async () => {
+    const rounds: ReadOnlyRound[] = [];
+    const pool = createDatabase({ url: directory.url, poolMax: 2, onReadOnlyRound: (r) => rounds.push(r) });
+    const refusal = await readOnlyDatabase(() =>
+      pool.sql`CREATE TEMPORARY TABLE refused (id int) ON COMMIT DROP`.then(
+        () => undefined,
+        (err: unknown) => err,
+      ),
+    );
+    try {
+      assert.equal((refusal as { code?: string })?.code, '25006');
+      await endReadOnlySessionsAfter(pool.sql, new Error('not the database'));
+      await endReadOnlySessionsAfter(
+        pool.sql,
+        Object.assign(new Error('timeout'), { name: 'PostgresError', code: '57014' }),
+      );
+      assert.equal(rounds.length, 0, 'no round');
+      await endReadOnlySessionsAfter(pool.sql, refusal);
+      assert.equal(rounds.length, 1);
+      assert.ok((rounds[0]?.ended ?? 0) >= 1, 'the session opened read-only ended');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('leaves a pool that createDatabase did not make alone', async () => {
+    const other = postgres(directory.url, { max: 1, onnotice: () => {} });
+    try {
+      await readOnlyDatabase(async () => {
+        const [before] = await other<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+        assert.deepEqual(await endReadOnlySessions(other), { ended: 0 });
+        const [after] = await other<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+        assert.equal(after?.pid, before?.pid);
+      });
+    } finally {
+      await other.end();
     }
   });
 
@@ -61,8 +107,8 @@ describe("ending a pool's read-only sessions", () => {
       await readOnlyDatabase(async () => {
         const before = await pidsOf(pool, 3);
         const round = await within('the round', endReadOnlySessions(pool.sql));
-        assert.ok(round.ended >= 3, `every idle session ended, and the new ones too (${round.ended})`);
-        assert.equal(round.error, undefined);
+        // Every session it reserves is read-only, the new ones too: it stops after 2 × max + 1.
+        assert.deepEqual(round, { ended: 7 });
         const after = await pidsOf(pool, 3);
         assert.equal(
           after.filter((pid) => before.includes(pid)).length,
