@@ -5,7 +5,7 @@ import postgres from 'postgres';
 import { connectionOptions } from './connection-options.ts';
 import { describeDatabaseTarget, parseDatabaseUrl } from './database-url.ts';
 import { DEFAULT_CONNECT_TIMEOUT_SECONDS } from './probe.ts';
-import { type ReadOnlyRound, sessionClosed, watchReadOnlySessions } from './read-only-sessions.ts';
+import { type ReadOnlyRound, watchReadOnlySessions } from './read-only-sessions.ts';
 import * as schema from './schema.ts';
 import { sessionSettings } from './session-settings.ts';
 
@@ -45,6 +45,7 @@ export interface DatabaseOptions {
 }
 
 export function createDatabase(options: DatabaseOptions): Database {
+  let closed = () => {};
   const sql: Sql = postgres(
     connectionOptions(options.url, {
       max: options.poolMax,
@@ -55,14 +56,14 @@ export function createDatabase(options: DatabaseOptions): Database {
         ...sessionSettings(options.pooler, options.idleInTransactionSeconds),
       },
       onnotice: () => {},
-      onclose: () => sessionClosed(sql),
+      onclose: () => closed(),
       debug: options.onQuery ? (_connection, query) => options.onQuery?.(query) : undefined,
       idle_timeout: options.idleTimeoutSeconds ?? 30,
       prepare: options.pooler !== 'transaction',
       connect_timeout: DEFAULT_CONNECT_TIMEOUT_SECONDS,
     }),
   );
-  watchReadOnlySessions(sql, { pooler: options.pooler ?? 'none', onRound: options.onReadOnlyRound });
+  closed = watchReadOnlySessions(sql, { pooler: options.pooler ?? 'none', onRound: options.onReadOnlyRound });
   const db = drizzle(sql, { schema }) as Db;
   return { db, sql, close: (timeoutSeconds = 5) => sql.end({ timeout: timeoutSeconds }) };
 }

@@ -25,7 +25,7 @@ import { limitKindOf } from './database-limits.ts';
  *   connection, drops the never-opened ones from the pool for good.
  * - The round ends once an idle connection comes round a second time (a writable one was
  *   met again: every idle connection was asked), after 2 × max + 1 reservations, or when
- *   no connection is free within RESERVE_WAIT_MS (the others are busy; they are asked the
+ *   no connection is free within a second (the others are busy; they are asked the
  *   next time). A connection busy meanwhile is not asked; a statement of it that meets
  *   the read-only server starts another round.
  * - Concurrent callers share one round. A pool on a server that stays read-only (a reader
@@ -53,28 +53,33 @@ interface Pool {
   closeWaiters: Set<() => void>;
 }
 
-/** How long a round waits for a free connection before it stops. */
-const RESERVE_WAIT_MS = 1_000;
+/** How long a round waits for a free connection before it stops, and for an ended session's close. */
+const WAIT_MS = 1_000;
 
 const pools = new WeakMap<Sql, Pool>();
 
-/** Makes `sql`'s pool one whose read-only sessions endReadOnlySessions ends (client.ts). */
+/**
+ * Makes `sql`'s pool one whose read-only sessions endReadOnlySessions ends (client.ts).
+ * Returns what postgres.js's `onclose` of the pool must call: a connection of it closed.
+ */
 export function watchReadOnlySessions(
   sql: Sql,
   options: { pooler: Pooler; onRound?: (round: ReadOnlyRound) => void },
-): void {
-  pools.set(sql, { ...options, closeWaiters: new Set() });
+): () => void {
+  const closeWaiters = new Set<() => void>();
+  pools.set(sql, { ...options, closeWaiters });
+  // Each waiter removes itself when woken.
+  return () => {
+    for (const wake of closeWaiters) wake();
+  };
 }
 
-/** postgres.js's `onclose` for `sql`'s pool: a connection of it closed. */
-export function sessionClosed(sql: Sql): void {
-  const waiters = pools.get(sql)?.closeWaiters;
-  for (const wake of waiters ?? []) wake();
-  waiters?.clear();
-}
-
-/** Ends the read-only sessions of `sql`'s pool (one round at a time); a pool not made by createDatabase is left alone. */
-export function endReadOnlySessions(sql: Sql): Promise<ReadOnlyRound> {
+/**
+ * Ends the read-only sessions of `sql`'s pool, one round at a time (a caller during a
+ * round waits for that one); a pool not made by createDatabase is left alone. `waitMs`
+ * bounds each wait for a free connection and for an ended session's close (1 s).
+ */
+export function endReadOnlySessions(sql: Sql, options: { waitMs?: number } = {}): Promise<ReadOnlyRound> {
   const pool = pools.get(sql);
   if (!pool) return Promise.resolve({ ended: 0 });
   if (pool.pooler === 'transaction') {
@@ -82,7 +87,7 @@ export function endReadOnlySessions(sql: Sql): Promise<ReadOnlyRound> {
     pool.onRound?.(round);
     return Promise.resolve(round);
   }
-  pool.running ??= endRound(sql, pool)
+  pool.running ??= endRound(sql, pool, options.waitMs ?? WAIT_MS)
     .catch((err: unknown): ReadOnlyRound => ({ ended: 0, error: err }))
     .then((round) => {
       pool.onRound?.(round);
@@ -104,11 +109,11 @@ export async function endReadOnlySessionsAfter(sql: Sql, err: unknown): Promise<
   if (limitKindOf(err) === 'read_only') await endReadOnlySessions(sql);
 }
 
-async function endRound(sql: Sql, pool: Pool): Promise<ReadOnlyRound> {
+async function endRound(sql: Sql, pool: Pool, waitMs: number): Promise<ReadOnlyRound> {
   const asked = new Set<number>();
   let ended = 0;
   for (let turn = 0; turn < 2 * sql.options.max + 1; turn++) {
-    const connection = await reserveWithin(sql, RESERVE_WAIT_MS);
+    const connection = await reserveWithin(sql, waitMs);
     if (!connection) break;
     let row: { pid: number; read_only: boolean } | undefined;
     try {
@@ -128,7 +133,7 @@ async function endRound(sql: Sql, pool: Pool): Promise<ReadOnlyRound> {
       // Waited for, so that the next reservation finds its slot closed and connects it
       // itself: a reservation still waiting when a connection closes is handed the
       // reconnected one by postgres.js 3.4.9, which drops it while it loads the types.
-      await nextClose(pool, RESERVE_WAIT_MS);
+      await nextClose(pool, waitMs);
       ended++;
       continue;
     }

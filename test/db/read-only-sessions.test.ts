@@ -5,10 +5,12 @@
  * switchover itself is test/db/switchover.test.ts.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { createDatabase, type Database } from '../../src/db/client.ts';
 import { endReadOnlySessions, endReadOnlySessionsAfter, type ReadOnlyRound } from '../../src/db/read-only-sessions.ts';
+import { freePort } from '../../src/local/embedded-postgres.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { testEnv } from '../support/env.ts';
 import { until, within } from '../support/faults.ts';
@@ -106,7 +108,8 @@ describe("ending a pool's read-only sessions", () => {
     try {
       await readOnlyDatabase(async () => {
         const before = await pidsOf(pool, 3);
-        const round = await within('the round', endReadOnlySessions(pool.sql));
+        // Its waits bounded at a minute: the round moves on when each ended session closes.
+        const round = await within('the round', endReadOnlySessions(pool.sql, { waitMs: 60_000 }));
         // Every session it reserves is read-only, the new ones too: it stops after 2 × max + 1.
         assert.deepEqual(round, { ended: 7 });
         const after = await pidsOf(pool, 3);
@@ -139,14 +142,12 @@ describe("ending a pool's read-only sessions", () => {
             WHERE datname = ${directory.name} AND state = 'active' AND query LIKE '%pg_sleep(2)%'`;
           return row?.n === 2;
         });
-        assert.deepEqual(await within('the round', endReadOnlySessions(pool.sql)), { ended: 0 });
+        assert.deepEqual(await within('the round', endReadOnlySessions(pool.sql, { waitMs: 200 })), { ended: 0 });
         await busy;
       });
-      // A reservation kept after the round gave up would leave one connection: this would hang.
-      await within(
-        'two statements at once',
-        Promise.all([pool.sql`SELECT pg_sleep(0.1)`, pool.sql`SELECT pg_sleep(0.1)`]),
-      );
+      // A reservation kept after the round gave up would leave one connection for both.
+      const pids = await within('two statements at once', pidsOf(pool, 2));
+      assert.equal(new Set(pids).size, 2, 'two sessions serve two statements at once');
     } finally {
       await pool.close();
     }
@@ -168,9 +169,56 @@ describe("ending a pool's read-only sessions", () => {
         assert.deepEqual(await endReadOnlySessions(pool.sql), { ended: 0, pooler: 'transaction' });
         assert.deepEqual(await sessionsOfDatabase(), before, "PgBouncer's server connections untouched");
         assert.deepEqual(rounds, [{ ended: 0, pooler: 'transaction' }]);
+        const untold = createDatabase({ url: viaPgBouncer(directory.name), poolMax: 1, pooler: 'transaction' });
+        try {
+          assert.deepEqual(await endReadOnlySessions(untold.sql), { ended: 0, pooler: 'transaction' });
+        } finally {
+          await untold.close();
+        }
       });
     } finally {
       await pool.close();
+    }
+  });
+  it('tells why it stopped when no connection can be made, and ends nothing', async () => {
+    const rounds: ReadOnlyRound[] = [];
+    const nowhere = new URL(directory.url);
+    nowhere.port = String(await freePort());
+    const pool = createDatabase({ url: nowhere.toString(), poolMax: 2, onReadOnlyRound: (r) => rounds.push(r) });
+    try {
+      const round = await within('the round', endReadOnlySessions(pool.sql, { waitMs: 10_000 }));
+      assert.equal(round.ended, 0);
+      assert.equal((round.error as { code?: string } | undefined)?.code, 'ECONNREFUSED');
+      assert.deepEqual(rounds, [round]);
+    } finally {
+      await pool.close(0);
+    }
+  });
+
+  it('tells why it stopped when its question is refused, and hands the connection back', async () => {
+    const role = `lgs_round_${randomBytes(4).toString('hex')}`;
+    await admin.unsafe(`CREATE ROLE "${role}" LOGIN PASSWORD 'round-only'`);
+    await admin.unsafe(`GRANT CONNECT ON DATABASE "${directory.name}" TO "${role}"`);
+    // Only in this database: its catalog's copy of the function.
+    await directory.sql.unsafe('REVOKE EXECUTE ON FUNCTION pg_backend_pid() FROM PUBLIC');
+    const url = new URL(directory.url);
+    url.username = role;
+    url.password = 'round-only';
+    const pool = createDatabase({ url: url.toString(), poolMax: 2 });
+    try {
+      const round = await within('the round', endReadOnlySessions(pool.sql));
+      assert.equal(round.ended, 0);
+      assert.equal((round.error as { code?: string } | undefined)?.code, '42501', String(round.error));
+      const ports = await within(
+        'two statements at once',
+        Promise.all([1, 2].map(() => pool.sql<{ port: number }[]>`SELECT inet_client_port() AS port, pg_sleep(0.05)`)),
+      );
+      assert.equal(new Set(ports.map(([row]) => row?.port)).size, 2, 'the connection it asked on is back in the pool');
+    } finally {
+      await pool.close();
+      await directory.sql.unsafe('GRANT EXECUTE ON FUNCTION pg_backend_pid() TO PUBLIC');
+      await admin.unsafe(`REVOKE CONNECT ON DATABASE "${directory.name}" FROM "${role}"`);
+      await admin.unsafe(`DROP ROLE "${role}"`);
     }
   });
 });
