@@ -39,7 +39,7 @@ import { limitKindOf } from './database-limits.ts';
 export interface ReadOnlyRound {
   /** Read-only sessions told to end. */
   ended: number;
-  /** Why the round stopped early: a statement failed (not a connection loss), e.g. a PostgreSQL before 14. */
+  /** Why the round stopped early: no connection could be made, or its question failed (a PostgreSQL before 14 has no idle_session_timeout). */
   error?: unknown;
   /** The pool leads to a transaction-mode pooler: nothing was asked. */
   pooler?: 'transaction';
