@@ -45,10 +45,31 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
 
   const metrics = createMetrics();
   metrics.setRateBudget((config.luma.rateLimitPerMinute * 60_000) / config.luma.rateLimitWindowMs);
+  let toldPooler = false;
   const database = createDatabase({
     url: config.database.url,
     poolMax: config.database.poolMax,
     pooler: config.database.pooler,
+    // A read-only answer ended the pool's read-only sessions (read-only-sessions.ts).
+    onReadOnlyRound: (round) => {
+      if (round.pooler === 'transaction') {
+        // Once: every refused statement and every probe would say it again.
+        if (!toldPooler) {
+          log.warn(
+            { pooler: round.pooler },
+            "read-only database behind a transaction-mode pooler: its server connections are the pooler's to renew (docs/operating.md, Switchover)",
+          );
+        }
+        toldPooler = true;
+      } else if (round.error) {
+        log.warn({ err: round.error, ended: round.ended }, 'could not end the read-only database sessions');
+      } else if (round.ended > 0) {
+        log.warn(
+          { ended: round.ended },
+          'ended read-only database sessions: the pool connects again through DATABASE_URL',
+        );
+      }
+    },
   });
   // Bounded by what is left of the grace (at least 0.5 s, at most 5 s): postgres.js waits
   // for a connection still retrying a database that is away, which must not hold the exit

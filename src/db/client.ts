@@ -5,6 +5,7 @@ import postgres from 'postgres';
 import { connectionOptions } from './connection-options.ts';
 import { describeDatabaseTarget, parseDatabaseUrl } from './database-url.ts';
 import { DEFAULT_CONNECT_TIMEOUT_SECONDS } from './probe.ts';
+import { type ReadOnlyRound, watchReadOnlySessions } from './read-only-sessions.ts';
 import * as schema from './schema.ts';
 import { sessionSettings } from './session-settings.ts';
 
@@ -39,10 +40,13 @@ export interface DatabaseOptions {
   idleInTransactionSeconds?: number;
   /** Called for every statement sent; benchmarks count statements per page with it. */
   onQuery?: (query: string) => void;
+  /** Told of every round that ended read-only sessions of the pool (read-only-sessions.ts), for the log. */
+  onReadOnlyRound?: (round: ReadOnlyRound) => void;
 }
 
 export function createDatabase(options: DatabaseOptions): Database {
-  const sql = postgres(
+  let closed = () => {};
+  const sql: Sql = postgres(
     connectionOptions(options.url, {
       max: options.poolMax,
       // TIMESTAMP(3) WITHOUT TIME ZONE holds UTC in this schema.
@@ -52,12 +56,14 @@ export function createDatabase(options: DatabaseOptions): Database {
         ...sessionSettings(options.pooler, options.idleInTransactionSeconds),
       },
       onnotice: () => {},
+      onclose: () => closed(),
       debug: options.onQuery ? (_connection, query) => options.onQuery?.(query) : undefined,
       idle_timeout: options.idleTimeoutSeconds ?? 30,
       prepare: options.pooler !== 'transaction',
       connect_timeout: DEFAULT_CONNECT_TIMEOUT_SECONDS,
     }),
   );
+  closed = watchReadOnlySessions(sql, { pooler: options.pooler ?? 'none', onRound: options.onReadOnlyRound });
   const db = drizzle(sql, { schema }) as Db;
   return { db, sql, close: (timeoutSeconds = 5) => sql.end({ timeout: timeoutSeconds }) };
 }

@@ -1,5 +1,6 @@
 import type { Sql } from './client.ts';
 import { sourceOf } from './database-limits.ts';
+import { endReadOnlySessions } from './read-only-sessions.ts';
 import type { SchemaCheck } from './schema-check.ts';
 
 /**
@@ -18,7 +19,10 @@ import type { SchemaCheck } from './schema-check.ts';
  * (daemon.ts) waits and checks again; readiness checks it on every probe (readiness.ts).
  * The worker never overrides the setting itself, as it does default_transaction_isolation
  * on a direct connection (session-settings.ts): a DBA who turns it on means to stop
- * writes, and a switchover relies on that.
+ * writes, and a switchover relies on that. A session found read-only is ended, with the
+ * pool's other read-only ones, before the answer (read-only-sessions.ts): after a
+ * switchover that moved DATABASE_URL's host name, the next check connects to the new
+ * primary instead of asking the old one again.
  */
 export async function checkWritable(sql: Sql): Promise<SchemaCheck> {
   const [row] = await sql<{ read_only: string; standby: boolean; setting: string; source: string | null }[]>`
@@ -26,6 +30,7 @@ export async function checkWritable(sql: Sql): Promise<SchemaCheck> {
       current_setting('default_transaction_read_only') AS setting,
       (SELECT source FROM pg_settings WHERE name = 'default_transaction_read_only') AS source`;
   if (row?.read_only !== 'on') return { ok: true, missing: [], message: 'writable' };
+  await endReadOnlySessions(sql);
   const problem = { ok: false, missing: [], setting: 'transaction_read_only' };
   if (row.standby) {
     return {

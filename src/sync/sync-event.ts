@@ -1,5 +1,6 @@
 import type { Db } from '../db/client.ts';
 import { during, explainLimit } from '../db/database-limits.ts';
+import { endReadOnlySessionsAfter } from '../db/read-only-sessions.ts';
 import { repeatOnConnectionLoss } from '../db/repeat-on-connection-loss.ts';
 import type { Logger } from '../log.ts';
 import { getProvider, type ProviderRegistry } from '../providers/registry.ts';
@@ -72,6 +73,7 @@ export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: S
   options.signal?.throwIfAborted();
   // Bounded by a lease, and repeated on a lost connection (take-claim.ts).
   const claim = await takeClaim({ db: deps.db, log }, message.eventUid, settings).catch(async (err: unknown) => {
+    await endReadOnlySessionsAfter(deps.db.$client, err);
     throw await explainLimit(deps.db, err);
   });
   log.debug({ token: claim.token, holder: claim.holder, checkpoint: claim.checkpoint }, 'claim taken');
@@ -83,6 +85,9 @@ export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: S
   } catch (err) {
     // A loss noticed by the renewals is the reason, whatever the abort surfaced as.
     const reason = hold.lost.aborted ? hold.lost.reason : err;
+    // A refusal by a read-only server ends the pool's read-only sessions first, so that the
+    // release below reaches the new primary after a switchover (read-only-sessions.ts).
+    await endReadOnlySessionsAfter(deps.db.$client, reason);
     // Kept: the checkpoint, for the next attempt. Fenced by the token: a no-op once lost, or
     // once released, so it is repeated on a lost connection (repeat-on-connection-loss.ts):
     // after the page connection was lost, the pool's next statement may fail with its end.

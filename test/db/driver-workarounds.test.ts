@@ -35,7 +35,10 @@ describe('postgres.js, as pinned in package-lock.json', () => {
     const sql = poolOfOne();
     const [{ pid } = { pid: 0 }] = await sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
     // Terminated while a statement runs: its FATAL arrives before the socket closes.
-    const running = sql`SELECT pg_sleep(30)`.catch((err: unknown) => err as Error);
+    const running = sql`SELECT pg_sleep(30)`.then(
+      () => new Error('pg_sleep(30) was answered: the session was not terminated'),
+      (err: unknown) => err as Error,
+    );
     await within(
       'the statement to run',
       (async () => {

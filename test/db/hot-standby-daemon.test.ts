@@ -12,7 +12,7 @@ import { startStack } from '../support/stack.ts';
 import { startWorkerProcess } from '../support/worker-process.ts';
 
 describe('the daemon on a hot standby', () => {
-  it('the daemon started on it waits unready, naming the standby in its log and /readyz, and becomes ready once it is promoted', async () => {
+  it('the daemon started on it waits unready, naming the standby in its log and /readyz, ends its read-only sessions, and becomes ready once it is promoted', async () => {
     const stack = await startStack({ label: 'daemon_standby' });
     const standby = await startHotStandby(async (url) => void (await runMigrations(url)));
     after(() => standby.stop());
@@ -27,6 +27,11 @@ describe('the daemon on a hot standby', () => {
     const { checks } = (await unready.json()) as { checks: Record<string, { ok: boolean; detail?: string }> };
     assert.equal(checks.schema?.detail, waiting.reason, 'the log line and /readyz say the same');
     assert.equal(checks.database?.ok, true);
+    // The session it asked, and the pool's other read-only ones, were ended: each check asks a new one.
+    const ended = await worker.waitForLog(
+      (l) => l.msg === 'ended read-only database sessions: the pool connects again through DATABASE_URL',
+    );
+    assert.ok(Number(ended.ended) >= 1, String(ended.ended));
 
     await standby.promote();
     // The start-up back-off is 1 s doubling to 30 s: ready within one more attempt at most.

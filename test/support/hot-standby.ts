@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import postgres from 'postgres';
@@ -29,13 +29,28 @@ export interface HotStandby {
  */
 export async function startHotStandby(prepare: (primaryUrl: string) => Promise<void>): Promise<HotStandby> {
   const primary = await startEmbeddedPostgres({ keep: true });
-  const dataDir = primary.dataDir;
   try {
     await prepare(primary.url);
   } finally {
     await primary.stop();
   }
+  return startStandbyOf(primary.dataDir, primary.url);
+}
+
+/**
+ * Starts the stopped cluster in `dataDir` (made by startEmbeddedPostgres as `primaryUrl`)
+ * as a hot standby on a port of its own. With `primaryConninfo` it streams the WAL of the
+ * primary that conninfo leads to, as a replica does (test/support/switchover.ts);
+ * without, it waits for WAL that never comes.
+ */
+export async function startStandbyOf(
+  dataDir: string,
+  primaryUrl: string,
+  primaryConninfo?: string,
+): Promise<HotStandby> {
   await writeFile(path.join(dataDir, 'standby.signal'), '');
+  if (primaryConninfo)
+    await appendFile(path.join(dataDir, 'postgresql.auto.conf'), `primary_conninfo = '${primaryConninfo}'\n`);
   const port = await freePort();
   const owner = await stat(dataDir);
   const as = process.getuid?.() === 0 ? { uid: owner.uid, gid: owner.gid } : {};
@@ -44,7 +59,7 @@ export async function startHotStandby(prepare: (primaryUrl: string) => Promise<v
   const settings = '-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200';
   const log = path.join(dataDir, 'standby.log');
   await run(pgCtl, ['-D', dataDir, '-w', '-t', '60', '-l', log, '-o', `-p ${port} ${settings}`, 'start'], as);
-  const url = new URL(primary.url);
+  const url = new URL(primaryUrl);
   url.port = String(port);
   let stopped: Promise<void> | undefined;
   return {
