@@ -174,6 +174,17 @@ export async function fenceClaim(tx: Db, claim: Claim): Promise<void> {
   if (rows.length === 0) throw new ClaimLostError(claim, 'expired or was taken over before the sync could finish');
 }
 
+/**
+ * Extends the lease of a claim this transaction has fenced (fenceClaim), whatever its expiry
+ * says by now: the fence locked the claim's row, so nobody can have taken the claim since,
+ * however long the transaction ran. Its last statement, so that a transaction longer than
+ * the lease (a large stale removal) leaves the claim held for what follows it.
+ */
+export async function extendFencedClaim(tx: Db, claim: Claim): Promise<void> {
+  await tx.execute(sql`UPDATE luma_guest_sync.event_claim SET expires_at = clock_timestamp() + ${lease(claim.leaseSeconds)}
+    WHERE event_uid = ${claim.eventUid} AND token = ${claim.token}::bigint`);
+}
+
 /** Extends the lease; false when the claim is no longer this token's or already expired. */
 export async function renewClaim(db: Db, claim: Claim): Promise<boolean> {
   const rows = await db.execute(fenceUpdate(claim));

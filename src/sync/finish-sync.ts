@@ -3,7 +3,7 @@ import type { Db } from '../db/client.ts';
 import { during } from '../db/database-limits.ts';
 import { withTransaction } from '../db/transaction.ts';
 import type { Logger } from '../log.ts';
-import { type Claim, fenceClaim, releaseClaim } from './claim.ts';
+import { type Claim, extendFencedClaim, fenceClaim, releaseClaim } from './claim.ts';
 import { followEventLocation } from './follow-location.ts';
 import { refreshPushInTransaction } from './post-sync.ts';
 import { forgetListedPages, removeStaleGuests, type StaleInput, type StaleRemoval } from './remove-stale.ts';
@@ -70,6 +70,9 @@ export async function finishSync(
       WITH forgotten AS (${forgetListedPages(target.eventUid)})
       UPDATE "PLEvent" SET "guestLastSyncedAt" = ${syncedAt}::timestamp(3), "updatedAt" = ${syncedAt}::timestamp(3)
       WHERE uid = ${target.eventUid}`);
+      // The renewals have stopped: a transaction longer than the lease would otherwise leave
+      // the second one's fence an expired claim, and a slow finish would fail for being slow.
+      await extendFencedClaim(tx, claim);
     }),
   );
   await during('the post-sync push refresh', () =>

@@ -7,12 +7,14 @@ import { getProvider, type ProviderRegistry } from '../providers/registry.ts';
 import type { FetchSummary, GuestBatch } from '../providers/types.ts';
 import { addPageGuests, type PageOutcome } from './add-page-guests.ts';
 import { beforeLoss, untilLost } from './before-loss.ts';
-import { acquireClaim, type Claim, ClaimLostError, type ClaimSettings, releaseClaim } from './claim.ts';
+import { type Claim, ClaimLostError, type ClaimSettings, releaseClaim } from './claim.ts';
 import { type ClaimHold, holdClaim } from './claim-hold.ts';
+import { DatabaseSilentError, whileAnswering } from './database-silence.ts';
 import { finishSync } from './finish-sync.ts';
 import { loadTarget } from './load-target.ts';
 import { pageConnection } from './page-connection.ts';
 import type { ListedGuests } from './remove-stale.ts';
+import { takeClaim } from './take-claim.ts';
 import type { SyncMessage, SyncResult } from './types.ts';
 
 export interface SyncDeps {
@@ -69,11 +71,8 @@ export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: S
   const log = deps.log.child({ component: 'PLEventGuestSyncService', eventUid: message.eventUid });
   const settings = deps.claim ?? DEFAULT_CLAIM;
   options.signal?.throwIfAborted();
-  // Repeated on a lost connection (repeat-on-connection-loss.ts): one that did commit
-  // refuses the repeat as another holder's claim, which is what the lost answer would have cost.
-  const claim = await during('taking the claim of the event', () =>
-    repeatOnConnectionLoss(() => acquireClaim(deps.db, message.eventUid, settings)),
-  ).catch(async (err: unknown) => {
+  // Bounded by a lease, and repeated on a lost connection (take-claim.ts).
+  const claim = await takeClaim({ db: deps.db, log }, message.eventUid, settings).catch(async (err: unknown) => {
     await endReadOnlySessionsAfter(deps.db.$client, err);
     throw await explainLimit(deps.db, err);
   });
@@ -99,7 +98,9 @@ export async function syncEvent(deps: SyncDeps, message: SyncMessage, options: S
       (releaseErr: unknown) =>
         log.warn({ err: releaseErr }, 'could not release the claim: it frees itself when its lease ends'),
     );
-    await untilLost(hold, release);
+    // Not after a finish the database stopped answering: the renewals have stopped, and the
+    // release, sent all the same, would wait for the socket (it is fenced like the rest).
+    if (!(reason instanceof DatabaseSilentError)) await untilLost(hold, release);
     if (reason instanceof ClaimLostError) log.warn({ token: claim.token, reason: reason.message }, 'claim lost');
     // A database limit (statement_timeout, lock_timeout, …) is told with the setting's value.
     throw await explainLimit(deps.db, reason);
@@ -266,10 +267,18 @@ async function syncClaimedEvent(
         memberUids: [...(keep?.memberUids ?? [])],
       }
     : { kind: 'pages', lastPage };
-  const { followed, stale } = await finishSync({ db: deps.db, now, log }, claim, target, {
-    dryRun,
-    stale: removal ? { eventUid: target.eventUid, list, maxShare: removal.maxShare, dryRun } : undefined,
-  });
+  // Waited for as long as the database answers, slow or not: a silent one for a lease (database-silence.ts).
+  const { followed, stale } = await whileAnswering(
+    deps.db,
+    {
+      silenceMs: claim.leaseSeconds * 1000,
+      stage: 'the finish (moved rows, stale removal, guestLastSyncedAt, push refresh)',
+    },
+    finishSync({ db: deps.db, now, log }, claim, target, {
+      dryRun,
+      stale: removal ? { eventUid: target.eventUid, list, maxShare: removal.maxShare, dryRun } : undefined,
+    }),
+  );
   if (followed.moved > 0) log.info(followed, 'event moved: synced guests follow it to its current location');
 
   let removed = 0;

@@ -5,6 +5,8 @@
  * (test/support/freezable-link.ts) while page 3's statement is in flight; nothing sends a
  * FIN or an RST, so only the worker's own bounds can end the sync: TCP's would take
  * minutes (docs/reliability.md, "A database that stops answering"). The lease is 3 s.
+ * Directly, and through PgBouncer (transaction mode) with the link frozen between the pool
+ * and PgBouncer: what a worker sees when the pooler's host vanishes.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -17,7 +19,7 @@ import { type SyncDeps, syncEvent } from '../../src/sync/sync-event.ts';
 import type { SyncMessage } from '../../src/sync/types.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { until, within } from '../support/faults.ts';
-import { poolThroughFreezableLink } from '../support/freezable-link.ts';
+import { frozenRoutes, poolThroughFreezableLink } from '../support/freezable-link.ts';
 import { guestsOf, seedEvent, seedMember, syncMessageFor } from '../support/seed.ts';
 import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
 
@@ -28,6 +30,8 @@ const luma = useSimulatedLuma();
 const LEASE = { leaseSeconds: 3 };
 /** Generous for a busy machine, and still far below TCP's minutes: a wait for TCP fails it. */
 const BOUND_MS = 30_000;
+
+type Route = ReturnType<typeof frozenRoutes>[number];
 
 async function claimRow(eventUid: string) {
   const [row] = await sql<{ pages_done: number; free: boolean; token: string }[]>`
@@ -44,8 +48,8 @@ async function syncedIds(eventUid: string) {
  * A worker's database handle through a link of its own, recording every page statement it
  * hands to a reserved connection, so the test can wait for the late one's answer.
  */
-async function frozenWorker() {
-  const { link, handle } = await poolThroughFreezableLink(database.url, 3);
+async function frozenWorker(route: Route) {
+  const { link, handle } = await poolThroughFreezableLink(route.url, 3, route.pooler);
   const pageStatements: Array<PromiseLike<unknown>> = [];
   const reserve = handle.sql.reserve.bind(handle.sql);
   handle.sql.reserve = async () => {
@@ -64,16 +68,17 @@ async function frozenWorker() {
 /**
  * A sync of five one-guest pages through a frozen worker's link, frozen once page 2 is
  * written and page 3 is read from Luma: page 3's statement goes out into the silence.
- * Resolves once the sync has ended, with how long after the freeze it did. `run` is how
+ * Resolves once the sync has ended (printing how long after the freeze it did). `run` is how
  * the worker runs it: syncEvent by default.
  */
 async function syncFrozenAtPage3(
+  route: Route,
   run: (deps: SyncDeps, message: SyncMessage, worker: Awaited<ReturnType<typeof frozenWorker>>) => Promise<unknown> = (
     deps,
     message,
   ) => syncEvent(deps, message),
 ) {
-  const worker = await frozenWorker();
+  const worker = await frozenWorker(route);
   const event = await seedEvent(db);
   const message = syncMessageFor(event);
   const members = await Promise.all([1, 2, 3, 4, 5].map(() => seedMember(db)));
@@ -97,98 +102,103 @@ async function syncFrozenAtPage3(
     ),
     BOUND_MS,
   );
-  return { ...worker, event, message, err, endedAfterFreezeMs: performance.now() - frozenAt };
+  console.log(`# ${route.name}: the sync ended ${Math.round(performance.now() - frozenAt)} ms after the freeze`);
+  return { ...worker, event, message, err };
 }
 
-describe('a database that stops answering mid-sync, without closing the connection', () => {
-  it('ends the sync with ClaimLostError once its lease is over; the late page statement, delivered after, writes nothing', async () => {
-    const { link, event, err, endedAfterFreezeMs, pageStatements, handle } = await syncFrozenAtPage3();
+for (const route of frozenRoutes(database)) {
+  describe(`a database that stops answering mid-sync, without closing the connection, ${route.name}`, () => {
+    it('ends the sync with ClaimLostError once its lease is over; the late page statement, delivered after, writes nothing', async () => {
+      const { link, event, err, pageStatements, handle } = await syncFrozenAtPage3(route);
 
-    assert.ok(err instanceof ClaimLostError, String(err));
-    assert.match(err.message, /could not be renewed before its lease ran out/);
-    console.log(`# ended ${Math.round(endedAfterFreezeMs)} ms after the freeze (lease ${LEASE.leaseSeconds} s)`);
-    // Past its lease by the database's clock too: only the fence stands between the
-    // statement still held in the link and the rows.
-    await until('the claim to expire in the database', async () => (await claimRow(event.uid))?.free === true);
-    link.thaw();
-    const answers = await within(
-      'the late page statements to be answered once the link thaws',
-      Promise.allSettled(pageStatements),
-      BOUND_MS,
-    );
+      assert.ok(err instanceof ClaimLostError, String(err));
+      assert.match(err.message, /could not be renewed before its lease ran out/);
+      // Past its lease by the database's clock too: only the fence stands between the
+      // statement still held in the link and the rows.
+      await until('the claim to expire in the database', async () => (await claimRow(event.uid))?.free === true);
+      link.thaw();
+      const answers = await within(
+        'the late page statements to be answered once the link thaws',
+        Promise.allSettled(pageStatements),
+        BOUND_MS,
+      );
 
-    assert.ok(answers.length >= 3, `page statements sent: ${answers.length}`);
-    // Page 3's statement, and page 4's if it was read meanwhile: each answered, none held.
-    for (const answer of answers.slice(2)) {
-      assert.equal(answer.status, 'fulfilled');
-      const [outcome] = (answer as PromiseFulfilledResult<Array<{ held: boolean }>>).value;
-      assert.equal(outcome?.held, false, 'a late page statement passed its fence');
-    }
-    assert.deepEqual(await syncedIds(event.uid), ['gst-1', 'gst-2'], 'page 3 was written after the claim was lost');
-    assert.equal((await claimRow(event.uid))?.pages_done, 2);
-    // The pool answers again through the thawed link, without a restart.
-    const [row] = await within('the pool to answer again', handle.sql<{ one: number }[]>`SELECT 1 AS one`, BOUND_MS);
-    assert.equal(row?.one, 1);
+      assert.ok(answers.length >= 3, `page statements sent: ${answers.length}`);
+      // Page 3's statement, and page 4's if it was read meanwhile: each answered, none held.
+      for (const answer of answers.slice(2)) {
+        assert.equal(answer.status, 'fulfilled');
+        const [outcome] = (answer as PromiseFulfilledResult<Array<{ held: boolean }>>).value;
+        assert.equal(outcome?.held, false, 'a late page statement passed its fence');
+      }
+      assert.deepEqual(await syncedIds(event.uid), ['gst-1', 'gst-2'], 'page 3 was written after the claim was lost');
+      assert.equal((await claimRow(event.uid))?.pages_done, 2);
+      // The pool answers again through the thawed link, without a restart.
+      const [row] = await within('the pool to answer again', handle.sql<{ one: number }[]>`SELECT 1 AS one`, BOUND_MS);
+      assert.equal(row?.one, 1);
+    });
+
+    it('another sync, on a direct connection, takes the claim once the lease has passed and completes; thawed, the worker writes nothing and its pool syncs again', async () => {
+      const { link, event, message, err, pageStatements, handle } = await syncFrozenAtPage3(route);
+      assert.ok(err instanceof ClaimLostError, String(err));
+
+      // Still frozen: nothing of the silent worker (no row lock, no session) stands in the way.
+      await until('the claim to expire in the database', async () => (await claimRow(event.uid))?.free === true);
+      const takeover = await within(
+        'the takeover on a direct connection',
+        syncEvent(syncDeps(db, { pageSize: 1, claim: { ...LEASE, holder: 'direct:2' } }), message),
+        BOUND_MS,
+      );
+      assert.equal(takeover.resumedAtPage, 3, 'resumed from the checkpoint page 2 left');
+      assert.equal(takeover.created, 3);
+      const synced = await syncedIds(event.uid);
+      assert.deepEqual(synced, ['gst-1', 'gst-2', 'gst-3', 'gst-4', 'gst-5']);
+      const released = await claimRow(event.uid);
+
+      link.thaw();
+      const answers = await within(
+        'the late page statements to be answered',
+        Promise.allSettled(pageStatements),
+        BOUND_MS,
+      );
+      for (const answer of answers.slice(2)) {
+        assert.equal(answer.status, 'fulfilled');
+        const [outcome] = (answer as PromiseFulfilledResult<Array<{ held: boolean }>>).value;
+        assert.equal(outcome?.held, false, 'a late page statement passed its fence');
+      }
+      assert.deepEqual(await claimRow(event.uid), released, 'the late statements left the claim as the takeover did');
+      assert.deepEqual(await syncedIds(event.uid), synced);
+
+      // The worker's pool, through the thawed link, runs a whole sync again: no restart.
+      const again = await within(
+        'a sync through the thawed link',
+        syncEvent(syncDeps(handle.db, { pageSize: 1, claim: { ...LEASE, holder: 'frozen:1' } }), message),
+        BOUND_MS,
+      );
+      assert.equal(again.pages, 5);
+      assert.equal(again.created, 0);
+      assert.equal(again.matched, 5);
+    });
+
+    it("the consumer's sync, which records the attempt on the same pool, returns too; the row is written once the link thaws", async () => {
+      const { link, event, err } = await syncFrozenAtPage3(route, (deps, message, worker) =>
+        createRecordedSync({
+          sync: deps,
+          history: { sql: worker.handle.sql, retentionDays: 30, log: silentLogger, recordWaitMs: 1_000 },
+          metrics: createMetrics(),
+          counted: new WeakSet(),
+        })(message, new AbortController().signal),
+      );
+
+      assert.ok(err instanceof ClaimLostError, String(err));
+      link.thaw();
+      await until(
+        'the attempt to be recorded',
+        async () => (await eventHistory(sql, event.uid)).length === 1,
+        BOUND_MS,
+      );
+      const [attempt] = await eventHistory(sql, event.uid);
+      assert.equal(attempt?.outcome, 'failure');
+      assert.equal(attempt?.errorKind, 'claim_lost');
+    });
   });
-
-  it('another sync, on a direct connection, takes the claim once the lease has passed and completes; thawed, the worker writes nothing and its pool syncs again', async () => {
-    const { link, event, message, err, pageStatements, handle } = await syncFrozenAtPage3();
-    assert.ok(err instanceof ClaimLostError, String(err));
-
-    // Still frozen: nothing of the silent worker (no row lock, no session) stands in the way.
-    await until('the claim to expire in the database', async () => (await claimRow(event.uid))?.free === true);
-    const takeover = await within(
-      'the takeover on a direct connection',
-      syncEvent(syncDeps(db, { pageSize: 1, claim: { ...LEASE, holder: 'direct:2' } }), message),
-      BOUND_MS,
-    );
-    assert.equal(takeover.resumedAtPage, 3, 'resumed from the checkpoint page 2 left');
-    assert.equal(takeover.created, 3);
-    const synced = await syncedIds(event.uid);
-    assert.deepEqual(synced, ['gst-1', 'gst-2', 'gst-3', 'gst-4', 'gst-5']);
-    const released = await claimRow(event.uid);
-
-    link.thaw();
-    const answers = await within(
-      'the late page statements to be answered',
-      Promise.allSettled(pageStatements),
-      BOUND_MS,
-    );
-    for (const answer of answers.slice(2)) {
-      assert.equal(answer.status, 'fulfilled');
-      const [outcome] = (answer as PromiseFulfilledResult<Array<{ held: boolean }>>).value;
-      assert.equal(outcome?.held, false, 'a late page statement passed its fence');
-    }
-    assert.deepEqual(await claimRow(event.uid), released, 'the late statements left the claim as the takeover did');
-    assert.deepEqual(await syncedIds(event.uid), synced);
-
-    // The worker's pool, through the thawed link, runs a whole sync again: no restart.
-    const again = await within(
-      'a sync through the thawed link',
-      syncEvent(syncDeps(handle.db, { pageSize: 1, claim: { ...LEASE, holder: 'frozen:1' } }), message),
-      BOUND_MS,
-    );
-    assert.equal(again.pages, 5);
-    assert.equal(again.created, 0);
-    assert.equal(again.matched, 5);
-  });
-
-  it("the consumer's sync, which records the attempt on the same pool, returns too; the row is written once the link thaws", async () => {
-    const { link, event, err, endedAfterFreezeMs } = await syncFrozenAtPage3((deps, message, worker) =>
-      createRecordedSync({
-        sync: deps,
-        history: { sql: worker.handle.sql, retentionDays: 30, log: silentLogger, recordWaitMs: 1_000 },
-        metrics: createMetrics(),
-        counted: new WeakSet(),
-      })(message, new AbortController().signal),
-    );
-
-    assert.ok(err instanceof ClaimLostError, String(err));
-    console.log(`# the consumer's sync returned ${Math.round(endedAfterFreezeMs)} ms after the freeze`);
-    link.thaw();
-    await until('the attempt to be recorded', async () => (await eventHistory(sql, event.uid)).length === 1, BOUND_MS);
-    const [attempt] = await eventHistory(sql, event.uid);
-    assert.equal(attempt?.outcome, 'failure');
-    assert.equal(attempt?.errorKind, 'claim_lost');
-  });
-});
+}

@@ -9,7 +9,8 @@
  */
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { after } from 'node:test';
-import { createDatabase } from '../../src/db/client.ts';
+import { createDatabase, type Pooler } from '../../src/db/client.ts';
+import { viaPgBouncer } from './pgbouncer.ts';
 import { connectUpstream } from './tcp-relay.ts';
 
 export interface FreezableLink {
@@ -70,17 +71,33 @@ export async function startFreezableLink(target: { host: string; port: number })
 }
 
 /**
+ * The two ways a worker reaches the database, each with the link in front of it: directly,
+ * and through the PgBouncer `npm test` runs (transaction mode), frozen between the pool and
+ * PgBouncer, which is what a worker sees when the pooler's host vanishes.
+ */
+export function frozenRoutes(database: { url: string; name: string }): Array<{
+  name: string;
+  url: string;
+  pooler: Pooler;
+}> {
+  return [
+    { name: 'PostgreSQL', url: database.url, pooler: 'none' },
+    { name: 'PgBouncer (transaction mode)', url: viaPgBouncer(database.name), pooler: 'transaction' },
+  ];
+}
+
+/**
  * A pool of `poolMax` connections to `databaseUrl` through a freezable link of its own.
  * Both are closed after the test file, the pool first: it waits for what the thawed link
  * delivers (a sync's late renewals and release).
  */
-export async function poolThroughFreezableLink(databaseUrl: string, poolMax: number) {
+export async function poolThroughFreezableLink(databaseUrl: string, poolMax: number, pooler: Pooler = 'none') {
   const direct = new URL(databaseUrl);
   const link = await startFreezableLink({ host: direct.hostname, port: Number(direct.port) });
   const linked = new URL(databaseUrl);
   linked.hostname = link.host;
   linked.port = String(link.port);
-  const handle = createDatabase({ url: linked.toString(), poolMax });
+  const handle = createDatabase({ url: linked.toString(), poolMax, pooler });
   after(async () => {
     await handle.close();
     await link.stop();

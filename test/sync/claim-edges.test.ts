@@ -8,11 +8,15 @@
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { describe, it } from 'node:test';
+import { sql as sqlText } from 'drizzle-orm';
 import type { Db } from '../../src/db/client.ts';
+import { withTransaction } from '../../src/db/transaction.ts';
 import {
   acquireClaim,
   type Claim,
   EventSyncRunningError,
+  extendFencedClaim,
+  fenceClaim,
   fenceUpdate,
   releaseClaim,
   renewClaim,
@@ -43,6 +47,27 @@ describe('renewing a claim', () => {
     assert.equal(await renewClaim(db, first), false, 'taken over: the old token renews nothing');
     assert.equal(await renewClaim(db, second), true);
     await releaseClaim(db, second, { clearCheckpoint: true });
+  });
+});
+
+describe('extending a claim inside the transaction that fenced it', () => {
+  it('holds the claim for a lease from its end, though the transaction outlasted the lease; never another token’s', async () => {
+    const uid = eventUid();
+    const claim = await acquireClaim(db, uid, { leaseSeconds: 1, holder: 'finish:1' });
+    await withTransaction(db, async (tx) => {
+      await fenceClaim(tx, claim);
+      // The lease the fence set runs out inside the transaction (a slow finish).
+      await tx.execute(sqlText`SELECT pg_sleep(1.2)`);
+      await extendFencedClaim(tx, claim);
+    });
+    assert.equal(await renewClaim(db, claim), true, 'held after the transaction: the next one can fence it');
+
+    await lapse(uid);
+    const second = await acquireClaim(db, uid, { leaseSeconds: 60, holder: 'second:1' });
+    await extendFencedClaim(db, claim);
+    const [row] = await sql<{ token: string }[]>`
+      SELECT token::text AS token FROM luma_guest_sync.event_claim WHERE event_uid = ${uid} AND expires_at > clock_timestamp()`;
+    assert.equal(row?.token, second.token, 'the old token extended nothing');
   });
 });
 

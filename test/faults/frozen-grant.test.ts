@@ -1,0 +1,97 @@
+/**
+ * The database goes silent (no FIN, no RST) before a sync has its claim: the grant is sent
+ * on a pooled connection already open, into a link the test has frozen
+ * (test/support/freezable-link.ts). There is no lease yet to end the wait, and TCP's own
+ * bounds take minutes (docs/reliability.md, "A database that stops answering"). Directly,
+ * and through PgBouncer with the link frozen between the pool and PgBouncer. Lease 3 s.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { syncEvent } from '../../src/sync/sync-event.ts';
+import { createTestDatabase } from '../support/db.ts';
+import { until, within } from '../support/faults.ts';
+import { frozenRoutes, poolThroughFreezableLink } from '../support/freezable-link.ts';
+import { guestsOf, seedEvent, seedMember, syncMessageFor } from '../support/seed.ts';
+import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
+
+const database = await createTestDatabase({ label: 'frozen_grant' });
+const { db, sql } = database;
+const luma = useSimulatedLuma();
+
+const LEASE_SECONDS = 3;
+/** Generous for a busy machine, and still far below TCP's minutes: a wait for TCP fails it. */
+const BOUND_MS = 30_000;
+
+async function claimRow(eventUid: string) {
+  const [row] = await sql<{ holder: string; free: boolean; released_early: boolean; next_cursor: string | null }[]>`
+    SELECT holder, expires_at <= clock_timestamp() AS free,
+      expires_at < claimed_at + ${LEASE_SECONDS}::int * interval '1 second' AS released_early, next_cursor
+    FROM luma_guest_sync.event_claim WHERE event_uid = ${eventUid}`;
+  return row;
+}
+
+for (const route of frozenRoutes(database)) {
+  describe(`taking the claim while the database is silent, ${route.name}`, () => {
+    it('ends the sync naming the stage within about a lease; the grant delivered late is released, and nobody uses it', async () => {
+      const { link, handle } = await poolThroughFreezableLink(route.url, 2, route.pooler);
+      const event = await seedEvent(db);
+      const message = syncMessageFor(event);
+      const member = await seedMember(db);
+      const stats = luma.serve({ events: { [message.externalEventId]: [{ id: 'gst-1', email: member.email! }] } });
+      // An earlier attempt stopped after page 1: its claim expired, its checkpoint kept.
+      await sql`INSERT INTO luma_guest_sync.event_claim
+          (event_uid, token, holder, claimed_at, expires_at, next_cursor, pages_done, cursor_event_id)
+        VALUES (${event.uid}, nextval('luma_guest_sync.event_claim_token'), 'earlier:1', clock_timestamp(),
+          clock_timestamp(), 'cursor-earlier', 1, ${message.externalEventId})`;
+      // A connection of the pool is open and idle: the grant goes out on it, into the silence.
+      await handle.sql`SELECT 1`;
+      link.freeze();
+      const frozenAt = performance.now();
+
+      const err = await within(
+        'the sync to end while its database is silent (it waits for TCP)',
+        syncEvent(syncDeps(handle.db, { claim: { leaseSeconds: LEASE_SECONDS, holder: 'frozen:1' } }), message).then(
+          () => assert.fail('the sync completed through a frozen link'),
+          (e: unknown) => e as Error & { kind?: string },
+        ),
+        BOUND_MS,
+      );
+      console.log(`# ${route.name}: ended ${Math.round(performance.now() - frozenAt)} ms after the freeze`);
+
+      assert.equal(err.kind, 'database_silent', String(err));
+      assert.equal(err.name, 'DatabaseSilentError');
+      assert.match(err.message, /taking the claim of the event/);
+      assert.match(err.message, /SYNC_CLAIM_LEASE_SECONDS/);
+      assert.equal(stats.requests, 0, 'Luma was read without a claim');
+      assert.equal((await claimRow(event.uid))?.holder, 'earlier:1', 'nothing reached the database while frozen');
+
+      // The grant the link held reaches the database now and is granted: the worker, which
+      // gave up on it, releases it instead of leaving it to block the event for a lease.
+      link.thaw();
+      await until(
+        'the late grant to be released',
+        async () => {
+          const row = await claimRow(event.uid);
+          return row?.holder === 'frozen:1' && row.free;
+        },
+        BOUND_MS,
+      );
+      assert.deepEqual(
+        await claimRow(event.uid),
+        { holder: 'frozen:1', free: true, released_early: true, next_cursor: 'cursor-earlier' },
+        'released as granted, its checkpoint kept for the next attempt',
+      );
+      assert.equal(stats.requests, 0, 'the late grant was used to sync');
+      assert.deepEqual(await guestsOf(db, event.uid), []);
+
+      // The event is free for the next sync at once, on the same pool (Luma refuses the
+      // made-up cursor: the list is read from page 1).
+      const next = await within(
+        'a sync through the thawed link',
+        syncEvent(syncDeps(handle.db, { claim: { leaseSeconds: LEASE_SECONDS, holder: 'frozen:2' } }), message),
+        BOUND_MS,
+      );
+      assert.equal(next.created, 1);
+    });
+  });
+}
