@@ -8,36 +8,22 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { createDatabase } from '../../src/db/client.ts';
-import { runMigrations } from '../../src/db/migrate.ts';
 import { checkWritable } from '../../src/db/read-only.ts';
 import { checkSchema } from '../../src/db/schema-check.ts';
 import { createReadiness } from '../../src/http/readiness.ts';
 import { startHotStandby } from '../support/hot-standby.ts';
-import { seedLimitScenario } from '../support/limit-scenario.ts';
+import { migrateWithScenario } from '../support/read-only-scenario.ts';
 import { consumeAs } from '../support/role-settings.ts';
 import { guestsOf } from '../support/seed.ts';
-import { setPushConfigs } from '../support/seed-push.ts';
 import { useSimulatedLuma } from '../support/sync-harness.ts';
 
 const luma = useSimulatedLuma();
 
 /** A hot standby of a migrated directory holding `seedLimitScenario`'s event, with a pool of the worker's on it. */
 async function standbyWithScenario() {
-  let scenario!: Awaited<ReturnType<typeof seedLimitScenario>>;
+  let scenario!: Awaited<ReturnType<typeof migrateWithScenario>>;
   const standby = await startHotStandby(async (url) => {
-    await runMigrations(url);
-    const primary = createDatabase({ url, poolMax: 2 });
-    try {
-      await setPushConfigs(primary.db, {
-        isActive: true,
-        enabled: true,
-        minAttendeesPerEvent: 1,
-        upcomingWindowDays: 30,
-      });
-      scenario = await seedLimitScenario(primary.db, luma, { listed: 5, withTeam: true });
-    } finally {
-      await primary.close();
-    }
+    scenario = await migrateWithScenario(url, luma);
   });
   const worker = createDatabase({ url: standby.url, poolMax: 3 });
   after(async () => {

@@ -12,16 +12,14 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { createDatabase } from '../../src/db/client.ts';
-import { runMigrations } from '../../src/db/migrate.ts';
 import { checkWritable } from '../../src/db/read-only.ts';
 import { checkSchema } from '../../src/db/schema-check.ts';
 import { createReadiness } from '../../src/http/readiness.ts';
 import { until, within } from '../support/faults.ts';
-import { seedLimitScenario } from '../support/limit-scenario.ts';
+import { migrateWithScenario } from '../support/read-only-scenario.ts';
 import { startRepointableRelay } from '../support/repointable-relay.ts';
 import { consumeAs } from '../support/role-settings.ts';
 import { guestsOf } from '../support/seed.ts';
-import { setPushConfigs } from '../support/seed-push.ts';
 import { type SwitchoverPair, startSwitchoverPair } from '../support/switchover.ts';
 import { useSimulatedLuma } from '../support/sync-harness.ts';
 
@@ -29,16 +27,9 @@ const luma = useSimulatedLuma();
 
 /** A switchover pair holding a migrated directory with `seedLimitScenario`'s event, and a pool of the worker's through a relay to its primary. */
 async function pairWithScenario() {
-  let scenario!: Awaited<ReturnType<typeof seedLimitScenario>>;
+  let scenario!: Awaited<ReturnType<typeof migrateWithScenario>>;
   const pair = await startSwitchoverPair(async (url) => {
-    await runMigrations(url);
-    const app = createDatabase({ url, poolMax: 2 });
-    try {
-      await setPushConfigs(app.db, { isActive: true, enabled: true, minAttendeesPerEvent: 1, upcomingWindowDays: 30 });
-      scenario = await seedLimitScenario(app.db, luma, { listed: 5, withTeam: true });
-    } finally {
-      await app.close();
-    }
+    scenario = await migrateWithScenario(url, luma);
   });
   const relay = await startRepointableRelay(pair.primary);
   const url = new URL(pair.primary.url);
