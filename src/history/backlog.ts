@@ -25,8 +25,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log.ts';
+import { within } from '../within.ts';
 import type { SyncAttempt } from './record-attempt.ts';
-import { within } from './within.ts';
 
 /**
  * Why an attempt never reached the history. shutdown: the process stopped before the

@@ -4,8 +4,8 @@ import type { Logger } from '../log.ts';
 import { EventSyncRunningError } from '../sync/claim.ts';
 import { SyncInterruptedError } from '../sync/interrupted.ts';
 import type { SyncResult, SyncTrigger } from '../sync/types.ts';
+import { within } from '../within.ts';
 import type { HistoryBacklog } from './backlog.ts';
-import { within } from './within.ts';
 
 /** One sync attempt as luma_guest_sync.sync_history stores it (migration 0004). */
 export interface SyncAttempt {

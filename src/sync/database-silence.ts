@@ -22,19 +22,6 @@ export class DatabaseSilentError extends Error {
   }
 }
 
-/** `work`'s outcome, or `silent()` once `ms` passed without one; `work` goes on either way. */
-export async function answeredWithin<T>(work: Promise<T>, ms: number, silent: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(silent()), ms);
-  });
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
  * `work`'s outcome, waited for as long as the database answers: meanwhile a probe
  * (`SELECT 1`, a pooled statement like a renewal, no connection of its own) goes out every

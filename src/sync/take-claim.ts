@@ -2,8 +2,9 @@ import type { Db } from '../db/client.ts';
 import { during } from '../db/database-limits.ts';
 import { repeatOnConnectionLoss } from '../db/repeat-on-connection-loss.ts';
 import type { Logger } from '../log.ts';
+import { within } from '../within.ts';
 import { acquireClaim, type Claim, type ClaimSettings, releaseClaim } from './claim.ts';
-import { answeredWithin, DatabaseSilentError } from './database-silence.ts';
+import { DatabaseSilentError } from './database-silence.ts';
 
 const STAGE = 'taking the claim of the event';
 
@@ -27,21 +28,13 @@ export async function takeClaim(
   settings: ClaimSettings,
 ): Promise<Claim> {
   const grant = during(STAGE, () => repeatOnConnectionLoss(() => acquireClaim(deps.db, eventUid, settings)));
-  const leaseMs = settings.leaseSeconds * 1000;
-  try {
-    return await answeredWithin(
-      grant,
-      leaseMs,
-      () =>
-        new DatabaseSilentError(
-          STAGE,
-          `no answer within ${settings.leaseSeconds} s, the claim's lease (SYNC_CLAIM_LEASE_SECONDS): it has gone silent (a partition, a host or pooler gone without a reset), or another sync's finish has held the claim's row that long. Nothing was read or written; a grant that arrives later is released, and the message comes back after its visibility timeout`,
-        ),
-    );
-  } catch (err) {
-    if (err instanceof DatabaseSilentError) void grant.then((late) => releaseLate(deps, late), ignore);
-    throw err;
-  }
+  const claim = await within(grant, settings.leaseSeconds * 1000);
+  if (claim) return claim;
+  void grant.then((late) => releaseLate(deps, late), ignore);
+  throw new DatabaseSilentError(
+    STAGE,
+    `no answer within ${settings.leaseSeconds} s, the claim's lease (SYNC_CLAIM_LEASE_SECONDS): it has gone silent (a partition, a host or pooler gone without a reset), or another sync's finish has held the claim's row that long. Nothing was read or written; a grant that arrives later is released, and the message comes back after its visibility timeout`,
+  );
 }
 
 /** Frees a claim granted after its sync gave up on it: nobody holds it, and it would keep the event from syncing. */
