@@ -1,5 +1,6 @@
 import type postgres from 'postgres';
 import { isConnectionLoss } from '../errors.ts';
+import { within } from '../within.ts';
 import type { Pooler, Sql } from './client.ts';
 import { limitKindOf } from './database-limits.ts';
 
@@ -147,11 +148,7 @@ async function endRound(sql: Sql, pool: Pool, waitMs: number): Promise<ReadOnlyR
 /** A reserved connection, or undefined when none is free within `ms` (one that comes later is released). */
 async function reserveWithin(sql: Sql, ms: number): Promise<postgres.ReservedSql | undefined> {
   const reserving = sql.reserve();
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(resolve, ms, undefined);
-  });
-  const reserved = await Promise.race([reserving, late]).finally(() => clearTimeout(timer));
+  const reserved = await within(reserving, ms);
   if (!reserved)
     reserving.then(
       (connection) => connection.release(),
