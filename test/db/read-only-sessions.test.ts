@@ -155,6 +155,23 @@ describe("ending a pool's read-only sessions", () => {
     }
   });
 
+  it('keeps each session it asks to itself: a statement sent during the round never runs on a session the round ends', async () => {
+    const pool = createDatabase({ url: directory.url, poolMax: 1 });
+    try {
+      await readOnlyDatabase(async () => {
+        const [before] = await pidsOf(pool, 1);
+        const round = endReadOnlySessions(pool.sql, { waitMs: 60_000 });
+        // Sent while the round holds the pool's one connection: it waits for a session the round has done with.
+        const during = pool.sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+        const [[row], ended] = await within('the round and the statement', Promise.all([during, round]));
+        assert.ok(ended.ended >= 1, JSON.stringify(ended));
+        assert.notEqual(row?.pid, before, 'the statement ran on the session the round was ending');
+      });
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('leaves busy connections alone: it ends within its wait, and the slot it waited for comes back to the pool', async () => {
     const pool = createDatabase({ url: directory.url, poolMax: 2 });
     try {
