@@ -19,6 +19,7 @@ import { blockedBy, createGate, holdInTransaction, until } from '../support/faul
 import { startTestPgBouncer, viaPgBouncer } from '../support/pgbouncer.ts';
 import { guestsOf, seedEvent, seedGuest, seedLocation, seedMember, syncMessageFor } from '../support/seed.ts';
 import { candidatesOf, setPushConfigs } from '../support/seed-push.ts';
+import { captureLogger } from '../support/sqs-queue.ts';
 import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
 
 const database = await createTestDatabase({ label: 'claim' });
@@ -437,22 +438,25 @@ for (const route of [direct, pooled]) {
     it('keeps its claim by its page writes alone: with no renewal, a sync longer than its lease completes', async () => {
       // Each page statement's fence extends the lease (in the database) and counts as a
       // renewal (in the process): a sync whose pages come faster than its lease needs no
-      // other renewal, however long it runs.
+      // other renewal, however long it runs. The lease is what is tested here, so it is
+      // real time: pages every 250 ms under a 5 s lease, so only a stall of the process
+      // or the database of over 4.5 s between two pages can take the claim away (with
+      // pages every 1.2 s under 3 s, one of 2 s did).
       const { event, message } = await linkedEvent();
-      const members = await Promise.all([1, 2, 3, 4].map(() => seedMember(db)));
+      const members = await Promise.all(Array.from({ length: 22 }, () => seedMember(db)));
       luma.serve({
         events: { [message.externalEventId]: members.map((m, i) => entry(`gst-w${i}`, m)) },
-        latencyMs: 1_200,
+        latencyMs: 250,
       });
       const pages = recordedDatabase(route);
       const result = await syncEvent(
-        syncDeps(pages.db, { pageSize: 1, claim: { leaseSeconds: 3, renewEveryMs: 3_600_000 } }),
+        syncDeps(pages.db, { pageSize: 1, claim: { leaseSeconds: 5, renewEveryMs: 3_600_000 } }),
         message,
       );
       await pages.close();
 
-      assert.equal(result.created, 4);
-      assert.ok(result.durationMs > 3_000, `the sync took ${result.durationMs} ms, longer than its 3 s lease`);
+      assert.equal(result.created, 22);
+      assert.ok(result.durationMs > 5_000, `the sync took ${result.durationMs} ms, longer than its 5 s lease`);
       assert.ok(await lastSynced(event.uid));
     });
 
@@ -469,13 +473,29 @@ for (const route of [direct, pooled]) {
         events: { [message.externalEventId]: members.map((m, i) => entry(`gst-i${i}`, m)) },
         latencyMs: 1_300,
       });
-      const result = await syncEvent(syncDeps(pool.db, { pageSize: 1, claim: { leaseSeconds: 3 } }), message);
+      const { log, lines } = captureLogger();
+      // Renewals every second, as under a 3 s lease, on connections that keep closing; the
+      // lease itself is not what is tested, so it is long: a stalled machine cannot take
+      // the claim away (under 3 s, a stall of 2 s without a renewal did).
+      const result = await syncEvent(
+        syncDeps(pool.db, { pageSize: 1, log, claim: { leaseSeconds: 60, renewEveryMs: 1_000 } }),
+        message,
+      );
       await pool.close();
 
       assert.equal(result.created, 3);
-      assert.ok(result.durationMs > 3_000, `the sync took ${result.durationMs} ms, longer than its 3 s lease`);
+      assert.ok(
+        result.durationMs > 3_000,
+        `the sync took ${result.durationMs} ms: three pages slower than the 1 s idle timeout`,
+      );
       assert.ok(await lastSynced(event.uid));
       assert.equal((await claimRow(event.uid))?.free, true);
+      // Every renewal and page found a connection, though the idle ones kept closing.
+      assert.deepEqual(
+        lines.filter((line) => Number(line.level) >= 40).map((line) => line.msg),
+        [],
+        'no renewal failed, nothing warned',
+      );
     });
   });
 }
@@ -498,10 +518,16 @@ describe('the connections of a running sync', () => {
     const url = new URL(database.url);
     url.searchParams.set('application_name', 'sync-under-test');
     const pool = createDatabase({ url: url.toString(), poolMax: 1 });
-    const sync = syncEvent(syncDeps(pool.db, { pageSize: 1, claim: { leaseSeconds: 3 } }), message);
+    // Renewals every second; the lease is long, as it is not what is tested: a stalled
+    // machine cannot take the claim away while the sync is held (a 3 s lease, which
+    // renews every second by default, lost it to a stall of 2 s).
+    const sync = syncEvent(
+      syncDeps(pool.db, { pageSize: 1, claim: { leaseSeconds: 60, renewEveryMs: 1_000 } }),
+      message,
+    );
     await held.opened;
     await until('page 1 to be written', async () => (await claimRow(event.uid))?.pages_done === 1);
-    // Across two renewals (every second with a 3 s lease).
+    // Across two renewals (every second).
     const counts: number[] = [];
     for (let i = 0; i < 5; i++) {
       const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity
