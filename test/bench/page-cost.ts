@@ -12,8 +12,9 @@
  * - `page floor`: the same rows page by page, member and team already known (resolved in
  *   this process beforehand): a plain INSERT of 100 guests' rows per statement.
  * - `write floor`: the same rows in one bulk INSERT, as scenario 1 of `npm run bench`.
- * - `levers …`: the page statement with issue 22's levers (LEVERS below) all together,
- *   and with each of them left out, so each one's share inside the combination shows.
+ *
+ * Issue 22's levers (now in the page statement and migration 0014) were measured as extra
+ * ways of this tool, each alone and together: `git show 3cbde0e:test/bench/page-cost.ts`.
  *
  * A fifth argument keeps only the ways whose name contains one of its comma-separated
  * words (the write floor always runs). The backend's pid is printed first, for
@@ -27,7 +28,6 @@
 
 import { PgDialect } from 'drizzle-orm/pg-core';
 import postgres from 'postgres';
-import { newUid } from '../../src/db/ids.ts';
 import { startEmbeddedPostgres } from '../../src/local/embedded-postgres.ts';
 import type { ExternalGuest } from '../../src/providers/types.ts';
 import { pageStatement } from '../../src/sync/add-page-guests.ts';
@@ -58,13 +58,8 @@ try {
   await bench.sql.unsafe(
     `CREATE FUNCTION luma_guest_sync.all_members(text, text[]) RETURNS SETOF text LANGUAGE sql IMMUTABLE AS 'SELECT unnest($2)'`,
   );
-  await createLeverFunctions(bench.sql);
   const pages = guestPages(guests);
   const known = await knownMembers(bench.sql);
-  const levered = (levers: readonly Lever[]) => async (eventUid: string) =>
-    (await fencedPages(bench, eventUid, pages)).map((s, i) =>
-      levers.reduce((statement, lever) => applyLever(lever, statement, pages[i]!.length), s),
-    );
 
   const variants: Record<string, Variant> = {
     'page statement': (eventUid) => fencedPages(bench, eventUid, pages),
@@ -93,11 +88,6 @@ try {
         };
       }),
     'write floor (one bulk INSERT)': async (eventUid) => [writeFloorStatement(eventUid, guests)],
-    'levers a+b+c+d together': levered(['d', 'a', 'b', 'c']),
-    'levers b+c+d (without a: probe as SQL function)': levered(['d', 'b', 'c']),
-    'levers a+c+d (without b: uids in SQL)': levered(['d', 'a', 'c']),
-    'levers a+b+d (without c: normalize_email as it is)': levered(['d', 'a', 'b']),
-    'levers a+b+c (without d: pick per guest)': levered(['a', 'b', 'c']),
   };
   for (const name of Object.keys(variants)) {
     if (only && !name.startsWith('write floor') && !only.some((o) => name.includes(o))) delete variants[name];
@@ -118,10 +108,10 @@ try {
       for (const s of list) await conn.unsafe(s.text, s.params as never[], { prepare: true });
       cpu[name]!.push(cpuMsOf(pid) - before);
       // Every way must write the same rows, or its time says nothing.
-      const [{ rows }] = await bench.sql<
+      const [row] = await bench.sql<
         { rows: number }[]
       >`SELECT count(*)::int AS rows FROM "PLEventGuest" WHERE "eventUid" = ${eventUid}`;
-      written[name] = rows;
+      written[name] = row!.rows;
     }
     if (new Set(Object.values(written)).size > 1)
       throw new Error(`the ways wrote different rows: ${JSON.stringify(written)}`);
@@ -148,18 +138,6 @@ try {
       `${name.padEnd(50)} ${ratios.map((r) => r.toFixed(2)).join(' ')}` +
         (current ? `  saved ${saved.map((r) => r.toFixed(2)).join(' ')} (median ${median(saved).toFixed(2)})` : ''),
     );
-  }
-  // Each lever's share inside the combination: the combination without it, minus the combination.
-  const together = cpu['levers a+b+c+d together'];
-  if (together) {
-    console.log('\neach lever inside the combination: (without it − all four) / write floor, per round');
-    for (const [name, values] of Object.entries(cpu)) {
-      if (!name.includes('(without ')) continue;
-      const share = values.map((v, i) => (v - together[i]!) / floors[i]!);
-      console.log(
-        `${name.padEnd(50)} ${share.map((r) => r.toFixed(2)).join(' ')} (median ${median(share).toFixed(2)})`,
-      );
-    }
   }
 } finally {
   await conn.end();
@@ -208,107 +186,6 @@ async function fencedPages(db: typeof bench, eventUid: string, pages: ExternalGu
     );
     return { text, params };
   });
-}
-
-/**
- * LEVERS: the levers of issue 22, each a change to the current page statement's text and the
- * function it would call instead (created by createLeverFunctions):
- * - a: the existing-guest probe as PL/pgSQL, whose plan is cached for the session
- *   (a SQL function with SET clauses is parsed and planned on every call);
- * - b: row uids made in this process and passed as one parameter array, indexed by the
- *   guest's position on the page, instead of gen_random_uuid() per row in SQL;
- * - c: normalize_email with an ASCII fast path (no NFC pass on ASCII, where it changes
- *   nothing), with its own expression index on "Member".
- * - d: the duplicate-account pick once per page (one sort, one window) instead of a
- *   sort, a window and a limit re-run per guest inside the email probe (perf: ~3% of the
- *   backend's samples are those nodes' rescans).
- */
-type Lever = 'a' | 'b' | 'c' | 'd';
-function applyLever(lever: Lever, s: Statement, pageLength: number): Statement {
-  if (lever === 'a')
-    return {
-      ...s,
-      text: replaceOnce(s.text, 'luma_guest_sync.not_yet_guests(', 'luma_guest_sync.not_yet_guests_plpgsql('),
-    };
-  if (lever === 'd') {
-    const from = s.text.indexOf('hits AS (');
-    const to = s.text.indexOf('members AS (');
-    if (from < 0 || to < from)
-      throw new Error('the page statement no longer has hits before members: update this tool');
-    const hits = `candidates AS (
-      SELECT m.uid AS member_uid, m.email = page.email AS exact, m.id, page.external_guest_id, page.ord
-      FROM page CROSS JOIN LATERAL (
-        SELECT m.uid, m.email, m.id FROM "Member" m
-        WHERE luma_guest_sync.normalize_email(m.email) = luma_guest_sync.normalize_email(page.email)
-          AND m."deletedAt" IS NULL
-        OFFSET 0
-      ) m
-    ),
-    hits AS (
-      SELECT DISTINCT ON (ord) member_uid, count(*) OVER (PARTITION BY ord) AS candidates, external_guest_id, ord
-      FROM candidates ORDER BY ord, exact DESC, id
-    ),
-    `;
-    return { ...s, text: s.text.slice(0, from) + hits + s.text.slice(to) };
-  }
-  if (lever === 'b') {
-    const n = s.params.length + 1;
-    let text = replaceOnce(
-      s.text,
-      `'c' || substr(encode(uuid_send(gen_random_uuid()), 'hex'), 1, 24)`,
-      `($${n}::text[])[ord]`,
-    );
-    text = replaceOnce(
-      text,
-      'SELECT DISTINCT ON (member_uid) member_uid, external_guest_id FROM hits',
-      'SELECT DISTINCT ON (member_uid) member_uid, external_guest_id, ord FROM hits',
-    );
-    text = replaceOnce(
-      text,
-      'SELECT members.member_uid, members.external_guest_id,',
-      'SELECT members.member_uid, members.external_guest_id, members.ord,',
-    );
-    return { text, params: [...s.params, newUids(pageLength)] };
-  }
-  return { ...s, text: s.text.replaceAll('luma_guest_sync.normalize_email(', 'luma_guest_sync.normalize_email_fast(') };
-}
-
-function newUids(count: number): string[] {
-  return Array.from({ length: count }, newUid);
-}
-
-async function createLeverFunctions(sql: postgres.Sql) {
-  const [{ schema }] = await sql<{ schema: string }[]>`SELECT current_schema() AS schema`;
-  await sql.unsafe(`
-    CREATE FUNCTION luma_guest_sync.not_yet_guests_plpgsql(p_event_uid text, p_member_uids text[])
-    RETURNS SETOF text LANGUAGE plpgsql STABLE ROWS 100
-    SET enable_seqscan = off SET search_path = pg_catalog, pg_temp
-    AS $body$
-    BEGIN
-      RETURN QUERY SELECT m.uid FROM unnest(p_member_uids) AS m(uid)
-      LEFT JOIN LATERAL (
-        SELECT 1 AS listed FROM "${schema}"."PLEventGuest" g
-        WHERE g."eventUid" = p_event_uid AND g."memberUid" = m.uid
-        LIMIT 1
-      ) existing ON true
-      WHERE existing.listed IS NULL;
-    END
-    $body$`);
-  await sql.unsafe(`
-    CREATE FUNCTION luma_guest_sync.normalize_email_fast(email text) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $body$
-      SELECT CASE WHEN pg_catalog.octet_length(email) = pg_catalog.length(email)
-        THEN pg_catalog.lower(pg_catalog.btrim(email, U&'\\0009\\000A\\000B\\000C\\000D\\0020'))
-        ELSE pg_catalog.normalize(
-          pg_catalog.lower(pg_catalog.btrim(email,
-            U&'\\0009\\000A\\000B\\000C\\000D\\0020\\0085\\00A0\\1680\\2000\\2001\\2002\\2003\\2004\\2005\\2006\\2007\\2008\\2009\\200A\\2028\\2029\\202F\\205F\\3000\\FEFF')),
-          'NFC') END
-    $body$`);
-  await sql.unsafe(
-    `CREATE INDEX "Member_normalized_email_fast_idx" ON "Member"(luma_guest_sync.normalize_email_fast(email))`,
-  );
-  await sql.unsafe(`ANALYZE "Member"`);
 }
 
 function replaceOnce(text: string, from: string, to: string): string {
