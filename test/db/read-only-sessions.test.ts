@@ -15,6 +15,7 @@ import { createTestDatabase } from '../support/db.ts';
 import { testEnv } from '../support/env.ts';
 import { until, within } from '../support/faults.ts';
 import { viaPgBouncer } from '../support/pgbouncer.ts';
+import { startTripwireLink } from '../support/tripwire-link.ts';
 
 const directory = await createTestDatabase({ migrate: false, label: 'read_only_sessions' });
 const admin = postgres(testEnv('adminDatabaseUrl'), { max: 1, onnotice: () => {} });
@@ -125,6 +126,47 @@ describe("ending a pool's read-only sessions", () => {
         { read_only: string }[]
       >`SELECT current_setting('transaction_read_only') AS read_only`;
       assert.equal(row?.read_only, 'off');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('goes on past a session lost during its question: the sessions after it are asked and ended', async () => {
+    const direct = new URL(directory.url);
+    const link = await startTripwireLink({ host: direct.hostname, port: Number(direct.port) });
+    const linked = new URL(directory.url);
+    linked.hostname = link.host;
+    linked.port = String(link.port);
+    const pool = createDatabase({ url: linked.toString(), poolMax: 3 });
+    try {
+      await readOnlyDatabase(async () => {
+        const before = await pidsOf(pool, 3);
+        // The first session asked is cut by the network as its question goes out.
+        link.arm('idle_session_timeout');
+        const round = await within('the round', endReadOnlySessions(pool.sql, { waitMs: 60_000 }));
+        assert.equal(link.cut(), 1);
+        // The lost one was no turn's to end; the six turns after it each found a read-only session.
+        assert.deepEqual(round, { ended: 6 });
+        const after = await pidsOf(pool, 3);
+        assert.equal(after.filter((pid) => before.includes(pid)).length, 0, 'no session of before is left');
+      });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('keeps each session it asks to itself: a statement sent during the round never runs on a session the round ends', async () => {
+    const pool = createDatabase({ url: directory.url, poolMax: 1 });
+    try {
+      await readOnlyDatabase(async () => {
+        const [before] = await pidsOf(pool, 1);
+        const round = endReadOnlySessions(pool.sql, { waitMs: 60_000 });
+        // Sent while the round holds the pool's one connection: it waits for a session the round has done with.
+        const during = pool.sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+        const [[row], ended] = await within('the round and the statement', Promise.all([during, round]));
+        assert.ok(ended.ended >= 1, JSON.stringify(ended));
+        assert.notEqual(row?.pid, before, 'the statement ran on the session the round was ending');
+      });
     } finally {
       await pool.close();
     }

@@ -7,9 +7,11 @@
  * accepted and then never served, as an address that swallows everything. thaw() delivers
  * what was held, in order, and forwards again.
  */
+import assert from 'node:assert/strict';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { after } from 'node:test';
 import { createDatabase, type Pooler } from '../../src/db/client.ts';
+import { within } from './faults.ts';
 import { viaPgBouncer } from './pgbouncer.ts';
 import { connectUpstream } from './tcp-relay.ts';
 
@@ -103,4 +105,30 @@ export async function poolThroughFreezableLink(databaseUrl: string, poolMax: num
     await link.stop();
   });
   return { link, handle };
+}
+
+/**
+ * Waits for a sync whose database went silent to end, and checks it ended as the worker
+ * promises: DatabaseSilentError (kind database_silent) naming the stage it was in, within
+ * `boundMs`: generous for a busy machine, and far below TCP's minutes, so a sync that
+ * waits for TCP fails it. Prints how long after the freeze it ended.
+ */
+export async function endsSilent(
+  what: string,
+  sync: Promise<unknown>,
+  expected: { stage: RegExp; frozenAt: () => number; boundMs: number },
+): Promise<Error & { kind?: string }> {
+  const err = await within(
+    `the sync to end while its database is silent ${what} (it waits for TCP)`,
+    sync.then(
+      () => assert.fail('the sync completed through a frozen link'),
+      (e: unknown) => e as Error & { kind?: string },
+    ),
+    expected.boundMs,
+  );
+  console.log(`# ${what}: ended ${Math.round(performance.now() - expected.frozenAt())} ms after the freeze`);
+  assert.equal(err.kind, 'database_silent', String(err));
+  assert.equal(err.name, 'DatabaseSilentError');
+  assert.match(err.message, expected.stage);
+  return err;
 }
