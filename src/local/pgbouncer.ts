@@ -35,6 +35,20 @@ export interface PgBouncerSettings {
   idleTransactionTimeout?: number;
   /** Startup parameters accepted and dropped instead of refused, e.g. ["options"]. */
   ignoreStartupParameters?: string[];
+  /**
+   * A resolv.conf of its own for looking up a host name in the upstream URL (PgBouncer's
+   * `resolv_conf`; c-ares 1.18 reads only its address, and asks it on port 53).
+   */
+  resolvConf?: string;
+  /**
+   * Checks a server connection idle this long with `select 1` before reusing it, in seconds
+   * (PgBouncer's default is 30; 0 checks before every reuse).
+   */
+  serverCheckDelay?: number;
+  /** How long a host name's lookup is reused, in seconds (PgBouncer's default is 15). */
+  dnsMaxTtl?: number;
+  /** How often the zone of each host name is asked for its SOA serial, in seconds (PgBouncer's default is 0, never). */
+  dnsZoneCheckPeriod?: number;
 }
 
 export interface LocalPgBouncer {
@@ -111,6 +125,10 @@ export async function startPgBouncer(
         `idle_transaction_timeout = ${settings.idleTransactionTimeout ?? 0}`,
         `ignore_startup_parameters = ${(settings.ignoreStartupParameters ?? []).join(',')}`,
         'server_tls_sslmode = disable',
+        `server_check_delay = ${settings.serverCheckDelay ?? 30}`,
+        `dns_max_ttl = ${settings.dnsMaxTtl ?? 15}`,
+        `dns_zone_check_period = ${settings.dnsZoneCheckPeriod ?? 0}`,
+        ...(settings.resolvConf ? [`resolv_conf = ${settings.resolvConf}`] : []),
         'log_connections = 0',
         'log_disconnections = 0',
         '',

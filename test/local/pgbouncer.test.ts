@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
 import postgres from 'postgres';
 import { PGBOUNCER_MISSING, pgbouncerBinary } from '../../src/local/pgbouncer.ts';
 import { createTestDatabase, withDatabase } from '../support/db.ts';
@@ -39,6 +42,20 @@ describe('the PgBouncer the tests start', () => {
     } finally {
       await sql.end();
     }
+  });
+
+  test('takes the DNS and server-check settings it is given (the DNS measurement sets them: test/measure/pgbouncer-dns.measure.ts)', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'lgs-resolv-'));
+    after(() => rm(dir, { recursive: true, force: true }));
+    await chmod(dir, 0o755);
+    const resolvConf = path.join(dir, 'resolv.conf');
+    await writeFile(resolvConf, 'nameserver 127.0.0.1\n', { mode: 0o644 });
+    const bouncer = await startTestPgBouncer({ resolvConf, dnsMaxTtl: 3, dnsZoneCheckPeriod: 7, serverCheckDelay: 0 });
+    const config = Object.fromEntries((await bouncer.admin('SHOW CONFIG')).map((row) => [row.key, row.value]));
+    assert.deepEqual(
+      [config.resolv_conf, config.dns_max_ttl, config.dns_zone_check_period, config.server_check_delay],
+      [resolvConf, '3', '7', '0'],
+    );
   });
 
   test('stops and restarts on the same port', async () => {
