@@ -129,7 +129,7 @@ try {
   const floors = cpu['write floor (one bulk INSERT)']!;
   const current = cpu['page statement'];
   console.log(
-    '\nper round: / write floor of the round' + (current ? '; saved against the page statement, in write floors' : ''),
+    `\nper round: / write floor of the round${current ? '; saved against the page statement, in write floors' : ''}`,
   );
   for (const [name, values] of Object.entries(cpu)) {
     const ratios = values.map((v, i) => v / floors[i]!);
