@@ -8,6 +8,13 @@ import { captureLogger, waitFor } from './support/sqs-queue.ts';
 
 const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/shutdown-child.ts');
 
+/**
+ * The grace period of the tests that are not about it: long enough that no stall of the
+ * machine can end a shutdown by its deadline. Under 1 s (4 s with the margin), a stall of
+ * 5 s between the shutdown's start and a release's 10 ms wait made it exit 1.
+ */
+const UNTESTED_GRACE_MS = 600_000;
+
 /** An exit function that records its calls instead of ending the test process. */
 function fakeExit() {
   const codes: number[] = [];
@@ -19,7 +26,7 @@ describe('createShutdown', () => {
     const { log } = captureLogger();
     const { codes, exit } = fakeExit();
     const order: string[] = [];
-    const shutdown = createShutdown({ log, graceMs: 1_000, exit });
+    const shutdown = createShutdown({ log, graceMs: UNTESTED_GRACE_MS, exit });
     shutdown.register('database', () => void order.push('database'));
     shutdown.register('consumer', async () => {
       await new Promise((resolve) => setTimeout(resolve, 10));
@@ -37,7 +44,7 @@ describe('createShutdown', () => {
     const { log } = captureLogger();
     const { codes, exit } = fakeExit();
     let released = 0;
-    const shutdown = createShutdown({ log, graceMs: 1_000, exit });
+    const shutdown = createShutdown({ log, graceMs: UNTESTED_GRACE_MS, exit });
     shutdown.register('once', () => void released++);
     const first = shutdown.shutdown('first');
     const second = shutdown.shutdown('second', 1);
@@ -51,7 +58,7 @@ describe('createShutdown', () => {
     const { log } = captureLogger();
     const { codes, exit } = fakeExit();
     const order: string[] = [];
-    const shutdown = createShutdown({ log, graceMs: 1_000, exit });
+    const shutdown = createShutdown({ log, graceMs: UNTESTED_GRACE_MS, exit });
     shutdown.register('database', () => void order.push('database'));
     shutdown.register('startup', async () => {
       order.push('startup');
@@ -72,7 +79,7 @@ describe('createShutdown', () => {
     const { log, lines } = captureLogger();
     const { codes, exit } = fakeExit();
     const order: string[] = [];
-    const shutdown = createShutdown({ log, graceMs: 1_000, exit });
+    const shutdown = createShutdown({ log, graceMs: UNTESTED_GRACE_MS, exit });
     shutdown.register('database', () => void order.push('database'));
     shutdown.register('consumer', async () => {
       throw new Error('stop failed');
@@ -89,7 +96,7 @@ describe('createShutdown', () => {
 
   it('exits with the code asked for, e.g. 1 after a fatal error', async () => {
     const { codes, exit } = fakeExit();
-    await createShutdown({ log: captureLogger().log, graceMs: 1_000, exit }).shutdown('fatal', 1);
+    await createShutdown({ log: captureLogger().log, graceMs: UNTESTED_GRACE_MS, exit }).shutdown('fatal', 1);
     assert.deepEqual(codes, [1]);
   });
 
@@ -116,7 +123,7 @@ describe('createShutdown', () => {
       on: (name: string, handler: (signal: NodeJS.Signals) => void) => handlers.set(name, handler),
       off: (name: string) => handlers.delete(name),
     } as unknown as Pick<NodeJS.Process, 'on' | 'off'>;
-    const shutdown = createShutdown({ log, graceMs: 5_000, exit, signals });
+    const shutdown = createShutdown({ log, graceMs: UNTESTED_GRACE_MS, exit, signals });
     shutdown.register('hung', () => new Promise<void>(() => {}));
     const uninstall = shutdown.installSignalHandlers();
     assert.deepEqual([...handlers.keys()].sort(), ['SIGINT', 'SIGTERM']);
@@ -167,7 +174,7 @@ function startChild(env: Record<string, string> = {}) {
 
 describe('shutdown in a real process', () => {
   it('exits 0 after one SIGTERM, having run every release', async () => {
-    const { child, lines, exited, waitForMsg } = startChild();
+    const { child, lines, exited, waitForMsg } = startChild({ FIXTURE_GRACE_MS: String(UNTESTED_GRACE_MS) });
     await waitForMsg('ready');
     child.kill('SIGTERM');
     assert.equal(await exited, 0);

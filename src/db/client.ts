@@ -4,6 +4,7 @@ import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { connectionOptions } from './connection-options.ts';
 import { describeDatabaseTarget, parseDatabaseUrl } from './database-url.ts';
+import { watchPoolCloses } from './pool-closes.ts';
 import { DEFAULT_CONNECT_TIMEOUT_SECONDS } from './probe.ts';
 import { type ReadOnlyRound, watchReadOnlySessions } from './read-only-sessions.ts';
 import * as schema from './schema.ts';
@@ -63,7 +64,8 @@ export function createDatabase(options: DatabaseOptions): Database {
       connect_timeout: DEFAULT_CONNECT_TIMEOUT_SECONDS,
     }),
   );
-  closed = watchReadOnlySessions(sql, { pooler: options.pooler ?? 'none', onRound: options.onReadOnlyRound });
+  closed = watchPoolCloses(sql);
+  watchReadOnlySessions(sql, { pooler: options.pooler ?? 'none', onRound: options.onReadOnlyRound });
   const db = drizzle(sql, { schema }) as Db;
   return { db, sql, close: (timeoutSeconds = 5) => sql.end({ timeout: timeoutSeconds }) };
 }

@@ -3,6 +3,7 @@ import { isConnectionLoss } from '../errors.ts';
 import { within } from '../within.ts';
 import type { Pooler, Sql } from './client.ts';
 import { limitKindOf } from './database-limits.ts';
+import { onPoolClose } from './pool-closes.ts';
 
 /**
  * Ends the pool's sessions that are read-only, so that the pool connects again through
@@ -50,8 +51,6 @@ interface Pool {
   pooler: Pooler;
   onRound?: (round: ReadOnlyRound) => void;
   running?: Promise<ReadOnlyRound>;
-  /** Told when a connection of the pool closes (postgres.js's onclose). */
-  closeWaiters: Set<() => void>;
 }
 
 /** How long a round waits for a free connection before it stops, and for an ended session's close. */
@@ -59,20 +58,12 @@ const WAIT_MS = 1_000;
 
 const pools = new WeakMap<Sql, Pool>();
 
-/**
- * Makes `sql`'s pool one whose read-only sessions endReadOnlySessions ends (client.ts).
- * Returns what postgres.js's `onclose` of the pool must call: a connection of it closed.
- */
+/** Makes `sql`'s pool one whose read-only sessions endReadOnlySessions ends (client.ts). */
 export function watchReadOnlySessions(
   sql: Sql,
   options: { pooler: Pooler; onRound?: (round: ReadOnlyRound) => void },
-): () => void {
-  const closeWaiters = new Set<() => void>();
-  pools.set(sql, { ...options, closeWaiters });
-  // Each waiter removes itself when woken.
-  return () => {
-    for (const wake of closeWaiters) wake();
-  };
+): void {
+  pools.set(sql, { ...options });
 }
 
 /**
@@ -88,7 +79,7 @@ export function endReadOnlySessions(sql: Sql, options: { waitMs?: number } = {})
     pool.onRound?.(round);
     return Promise.resolve(round);
   }
-  pool.running ??= endRound(sql, pool, options.waitMs ?? WAIT_MS)
+  pool.running ??= endRound(sql, options.waitMs ?? WAIT_MS)
     .catch((err: unknown): ReadOnlyRound => ({ ended: 0, error: err }))
     .then((round) => {
       pool.onRound?.(round);
@@ -110,7 +101,7 @@ export async function endReadOnlySessionsAfter(sql: Sql, err: unknown): Promise<
   if (limitKindOf(err) === 'read_only') await endReadOnlySessions(sql);
 }
 
-async function endRound(sql: Sql, pool: Pool, waitMs: number): Promise<ReadOnlyRound> {
+async function endRound(sql: Sql, waitMs: number): Promise<ReadOnlyRound> {
   const asked = new Set<number>();
   let ended = 0;
   for (let turn = 0; turn < 2 * sql.options.max + 1; turn++) {
@@ -134,7 +125,7 @@ async function endRound(sql: Sql, pool: Pool, waitMs: number): Promise<ReadOnlyR
       // Waited for, so that the next reservation finds its slot closed and connects it
       // itself: a reservation still waiting when a connection closes is handed the
       // reconnected one by postgres.js 3.4.9, which drops it while it loads the types.
-      await nextClose(pool, waitMs);
+      await nextClose(sql, waitMs);
       ended++;
       continue;
     }
@@ -157,15 +148,15 @@ async function reserveWithin(sql: Sql, ms: number): Promise<postgres.ReservedSql
   return reserved;
 }
 
-/** Resolves when a connection of the pool closes next, or after `ms`. */
-function nextClose(pool: Pool, ms: number): Promise<void> {
+/** Resolves when a connection of the pool closes next (pool-closes.ts), or after `ms`. */
+function nextClose(sql: Sql, ms: number): Promise<void> {
   return new Promise((resolve) => {
     const wake = () => {
       clearTimeout(timer);
-      pool.closeWaiters.delete(wake);
+      stopListening();
       resolve();
     };
     const timer = setTimeout(wake, ms);
-    pool.closeWaiters.add(wake);
+    const stopListening = onPoolClose(sql, wake);
   });
 }

@@ -1,6 +1,7 @@
 import type { SQL } from 'drizzle-orm';
 import type postgres from 'postgres';
 import { type Db, executePrepared } from '../db/client.ts';
+import { reserveConnection } from '../db/reserve-connection.ts';
 import { isConnectionLoss } from '../errors.ts';
 
 /**
@@ -58,7 +59,7 @@ function reserve(db: Db): Reservation {
     lose = (cause) => reject(new PageConnectionLostError(cause));
   });
   const reservation: Reservation = {
-    connection: db.$client.reserve(),
+    connection: reserveConnection(db.$client),
     inFlight: 0,
     failed: false,
     lost,

@@ -26,6 +26,8 @@ export async function startWebhookReceiver(deps: {
   onOutcome?: (outcome: WebhookOutcome) => void;
   /** The debounce window in ms, instead of LUMA_WEBHOOK_DEBOUNCE_SECONDS: the bench compresses time. */
   windowMs?: number;
+  /** The clock the debounce windows are aligned to (epoch ms); Date.now by default. Tests hold it inside one window. */
+  now?: () => number;
 }): Promise<{ port: number; stop(): Promise<void> }> {
   const { webhook } = deps.config;
   const log = deps.log.child({ component: 'LumaWebhookReceiver' });
@@ -40,6 +42,7 @@ export async function startWebhookReceiver(deps: {
   const { rateLimitPerMinute, rateLimitWindowMs } = deps.config.luma;
   const debouncer = new WebhookDebouncer({
     windowMs,
+    now: deps.now,
     maxPerEventPerHour: webhook.maxPerEventPerHour,
     maxPerMinute: webhook.maxPerMinute,
     // The webhooks' own share of the key's budget, per minute, as the tiers have theirs.

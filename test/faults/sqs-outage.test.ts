@@ -33,7 +33,7 @@ const lumaEvents: Record<string, SimGuest[]> = {};
 const luma = await startFaultyLuma({ events: lumaEvents, apiKey: SECRET_LUMA_KEY });
 const watch = createLeakWatch();
 const sqs = createTestSqs();
-const queue = await createFifoQueue(sqs, { label: 'faults-sqs', visibilityTimeout: 4, maxReceiveCount: 5 });
+const queue = await createFifoQueue(sqs, { label: 'faults-sqs', visibilityTimeout: 12, maxReceiveCount: 5 });
 const sqsServer = new URL(testEnv('sqsEndpoint'));
 const link = await startCuttableLink({ host: sqsServer.hostname, port: Number(sqsServer.port) }, { startCut: true });
 
@@ -55,14 +55,17 @@ const env = {
   PL_EVENT_GUEST_SYNC_QUEUE_NAME: queue.name,
   PL_EVENT_GUEST_SYNC_CONSUMER_ENABLED: 'true',
   PL_EVENT_GUEST_SYNC_WAIT_TIME_SECONDS: '1',
-  PL_EVENT_GUEST_SYNC_VISIBILITY_TIMEOUT_SECONDS: '4',
+  PL_EVENT_GUEST_SYNC_VISIBILITY_TIMEOUT_SECONDS: '12',
   LUMA_API_URL: luma.url,
   LUMA_API_KEY: SECRET_LUMA_KEY,
   LUMA_PAGE_SIZE: '4',
   SHUTDOWN_GRACE_MS: '2000',
   // A killed or cut-off worker's claim is free when its message reappears (the longest
-  // lease a 4 s visibility timeout with its 1 s heartbeat allows).
-  SYNC_CLAIM_LEASE_SECONDS: '3',
+  // lease a 12 s visibility timeout with its 4 s heartbeat allows). The syncs here must
+  // complete in one attempt (mid-sync: the one whose delete fails), and the lease is not
+  // what is tested: 8 s renewed every 2.7 s rides out a stall of the worker that a 3 s
+  // lease (renewed every second, under a 4 s visibility timeout) lost the claim to (3.5 s).
+  SYNC_CLAIM_LEASE_SECONDS: '8',
 };
 
 interface Readyz {
@@ -146,9 +149,11 @@ describe('the SQS server unreachable', () => {
     const upAt = Date.now();
     await worker.waitUntilReady(15_000);
     figures.midReadyAfterSqsBackMs = Date.now() - upAt;
-    // The undeleted message comes back and is synced again, adding nothing.
+    // The undeleted message comes back and is synced again, adding nothing: one visibility
+    // timeout (12 s) after the last heartbeat that got through, which may be one sent
+    // before the cut and answered after the restore, then the poller's back-off.
     const completions = () => worker.lines.filter(logs.syncComplete(second.uid));
-    await until('the undeleted message synced again', () => completions().length >= 2);
+    await until('the undeleted message synced again', () => completions().length >= 2, 40_000);
     figures.redeliveredAfterSqsBackMs = Date.now() - upAt;
     assert.equal(completions()[1]?.created, 0);
 

@@ -113,4 +113,19 @@ describe('the page connection', () => {
     const [row] = await pages.send<{ n: number }>(sql`SELECT ${7}::int AS n`);
     assert.equal(row?.n, 7);
   });
+  it('is served when the connection it waits for closes and reconnects (the driver drops such a reservation)', async () => {
+    const handle = poolOfOne();
+    const pages = pageConnection(handle.db);
+    // Another user of the pool holds its one connection: the page's reservation waits.
+    const other = await handle.sql.reserve();
+    const [{ pid } = { pid: 0 }] = await other<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+    const page = pages.send<{ n: number }>(sql`SELECT ${3}::int AS n`);
+    // That connection's session ends (a server restart, an administrator, a max lifetime):
+    // postgres.js reconnects the slot for the waiting reservation, and the reconnection's
+    // array-types lookup drops it (docs/driver-workarounds.md). `other` is lost with it.
+    await database.sql`SELECT pg_terminate_backend(${pid})`;
+    const [row] = await within('the page statement, sent while its reservation waited', page, 15_000);
+    assert.equal(row?.n, 3);
+    await poolAnswers(handle);
+  });
 });

@@ -3,11 +3,14 @@
  * webhook sync at once; a later delivery to another replica in the same debounce window
  * must still lead to a sync that starts after it — SQS must not drop it as a duplicate of
  * the stopped replica's early send. Two receivers share one real FIFO queue (fauxqs).
+ * Their windows run on a clock held still inside one window, so both deliveries fall in
+ * it however long the machine stalls between them (on the wall clock, a stall of a
+ * window's length split them, and a test whose deliveries fall in two windows proves
+ * nothing: the two sends have different deduplication ids anyway).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteMessageCommand } from '@aws-sdk/client-sqs';
 import { loadConfig } from '../../src/config/config.ts';
 import type { SyncMessage } from '../../src/sync/types.ts';
@@ -18,8 +21,11 @@ import { captureLogger, createFifoQueue, createTestSqs, receiveAll, waitFor } fr
 
 const database = await createTestDatabase({ label: 'rolling_deploy' });
 const sqs = createTestSqs();
-/** Long enough for both deliveries to land in one window on a loaded machine. */
-const WINDOW_MS = 6_000;
+/** Only how long B's send waits in real time: the receivers' clock never leaves the window. */
+const WINDOW_MS = 1_000;
+/** The receivers' clock: 1 ms into the window that starts at WINDOW_START, for the whole test. */
+const WINDOW_START = Date.parse('2026-03-02T10:00:00.000Z');
+const heldClock = () => WINDOW_START + 1;
 
 async function replica(queueUrl: string) {
   const { log } = captureLogger();
@@ -28,7 +34,15 @@ async function replica(queueUrl: string) {
     LUMA_WEBHOOK_PORT: '0',
     LUMA_WEBHOOK_ALLOW_UNSIGNED: 'true',
   });
-  const running = await startWebhookReceiver({ config, db: database.db, sqs, queueUrl, log, windowMs: WINDOW_MS });
+  const running = await startWebhookReceiver({
+    config,
+    db: database.db,
+    sqs,
+    queueUrl,
+    log,
+    windowMs: WINDOW_MS,
+    now: heldClock,
+  });
   after(() => running.stop());
   return { running, url: `http://127.0.0.1:${running.port}/webhooks/luma` };
 }
@@ -49,15 +63,10 @@ describe('a rolling deploy of the webhook receivers', () => {
     const lumaId = `evt-${randomBytes(5).toString('hex')}`;
     const event = await seedEvent(database.db, { externalEventId: lumaId });
     const [a, b] = [await replica(queue.url), await replica(queue.url)];
-    // Start just after a window boundary, so both deliveries fall in one window.
-    await sleep(WINDOW_MS - (Date.now() % WINDOW_MS) + 50);
-    const windowStart = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS;
-
     assert.equal((await deliver(a.url, lumaId)).status, 202);
     await a.running.stop(); // A's pending sync is sent now, early.
     const laterDeliveryAt = Date.now();
     assert.equal((await deliver(b.url, lumaId)).status, 202);
-    assert.ok(Date.now() < windowStart + WINDOW_MS, 'both deliveries fell in one window');
 
     const received: Array<{ body: SyncMessage; sentAt: number }> = [];
     await waitFor(
@@ -69,11 +78,16 @@ describe('a rolling deploy of the webhook receivers', () => {
         }
         return received.length >= 2;
       },
-      WINDOW_MS + 10_000,
+      WINDOW_MS + 20_000,
       "B's sync at its window's end",
     );
     await b.running.stop();
     assert.ok(received.every((m) => m.body.eventUid === event.uid && m.body.trigger === 'webhook'));
+    // Both sends are of the one window (A's early, B's at its end): the clock the windows ran on.
+    assert.deepEqual(
+      received.map((m) => m.body.scheduledFor),
+      [new Date(WINDOW_START).toISOString(), new Date(WINDOW_START).toISOString()],
+    );
     assert.ok(
       received.some((m) => m.sentAt >= laterDeliveryAt),
       'a sync was enqueued after the later delivery was acknowledged',
