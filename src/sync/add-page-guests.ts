@@ -1,5 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { type Db, executePrepared } from '../db/client.ts';
+import { newUid } from '../db/ids.ts';
 import type { ExternalGuest } from '../providers/types.ts';
 import { type CheckpointWrite, type Claim, fenceUpdate } from './claim.ts';
 import type { PageConnection } from './page-connection.ts';
@@ -41,7 +42,8 @@ export interface PageFence {
  *
  * Matching: both sides' emails go through one normalisation in the database,
  * luma_guest_sync.normalize_email (migration 0007: every Unicode whitespace trimmed,
- * lower(), NFC), and the "Member" side is an index probe on that expression; soft-deleted
+ * lower(), NFC; 0014 skips the NFC pass on ASCII, where it changes nothing), and the
+ * "Member" side is an index probe on that expression; soft-deleted
  * members never match; a guest whose email several members share (duplicate accounts)
  * gets one of them — the exact-case match, else the oldest — and is reported; a member whose email repeats on the page is taken once, with the
  * first guest's id; the main team comes from "TeamMemberRole"."mainTeam".
@@ -121,6 +123,12 @@ export function pageStatement(
   const emails = sql.param(guests.map((g) => g.email));
   const guestIds = sql.param(guests.map((g) => g.externalGuestId));
 
+  // The database has no default for uid, so the writer supplies one per row: one per guest
+  // of the page, made here (newUid: the shape of the cuids Prisma writes), and a member's
+  // row takes its guest's by position. Made in SQL (gen_random_uuid() per row) they cost
+  // ~3% of a first sync's database CPU (issue 22, docs/performance.md).
+  const rowUids = options.dryRun ? sql`NULL` : sql.param(guests.map(() => newUid()));
+
   const fence = options.fence;
   const write = options.dryRun
     ? sql`created AS (SELECT member_uid AS "memberUid" FROM fresh)`
@@ -128,7 +136,7 @@ export function pageStatement(
       sql`created AS (
         INSERT INTO "PLEventGuest"
           ("uid", "eventUid", "locationUid", "memberUid", "teamUid", "externalGuestId", "updatedAt")
-        SELECT ${NEW_UID}, ${target.eventUid}, ${target.locationUid}, member_uid, team_uid, external_guest_id,
+        SELECT (${rowUids}::text[])[ord], ${target.eventUid}, ${target.locationUid}, member_uid, team_uid, external_guest_id,
                ${now.toISOString()}::timestamp(3)
         FROM fresh
         ${fence ? sql`` : sql`ON CONFLICT DO NOTHING`}
@@ -161,34 +169,43 @@ export function pageStatement(
     page AS (
       SELECT * FROM unnest(${emails}::text[], ${guestIds}::text[]) WITH ORDINALITY AS p(email, external_guest_id, ord)
     ),
-    hits AS (
+    candidates AS (
       -- A probe of the normalised-email index per guest: as a plain join the planner,
       -- costing normalize() like a comparison, hashes the whole member table instead and
       -- normalises every member's email on every page. OFFSET 0 keeps the LATERAL
-      -- subquery from being flattened into such a join.
-      -- One member per guest (issue 21 §5): when duplicate accounts share the normalised
-      -- email, the one written exactly as the guest's, else the oldest (lowest id), so
-      -- every sync picks the same one; "candidates" counts the collision.
-      SELECT m.member_uid, m.candidates, page.external_guest_id, page.ord
+      -- subquery from being flattened into such a join. Every live member with the
+      -- guest's normalised email: nearly always one, several for duplicate accounts.
+      SELECT m.uid AS member_uid, m.email = page.email AS exact, m.id, page.external_guest_id, page.ord
       FROM page CROSS JOIN LATERAL (
-        SELECT m.uid AS member_uid, count(*) OVER () AS candidates FROM "Member" m
+        SELECT m.uid, m.email, m.id FROM "Member" m
         WHERE luma_guest_sync.normalize_email(m.email) = luma_guest_sync.normalize_email(page.email)
           AND m."deletedAt" IS NULL
-        ORDER BY m.email = page.email DESC, m.id
-        LIMIT 1
+        OFFSET 0
       ) m
     ),
+    hits AS (
+      -- One member per guest (issue 21 §5): when duplicate accounts share the normalised
+      -- email, the one written exactly as the guest's, else the oldest (lowest id), so
+      -- every sync picks the same one; "candidates" counts the collision. Picked once for
+      -- the page (one sort, one window) rather than inside each guest's probe, where a
+      -- sort, a window and a limit were re-run per guest (issue 22: ~3% of a first
+      -- sync's database CPU).
+      SELECT DISTINCT ON (ord) member_uid, count(*) OVER (PARTITION BY ord) AS candidates, external_guest_id, ord
+      FROM candidates
+      ORDER BY ord, exact DESC, id
+    ),
     members AS (
-      SELECT DISTINCT ON (member_uid) member_uid, external_guest_id FROM hits ORDER BY member_uid, ord
+      SELECT DISTINCT ON (member_uid) member_uid, external_guest_id, ord FROM hits ORDER BY member_uid, ord
     ),
     fresh AS (
       -- Index probes per member, never joins: while a sync adds thousands of rows to a new
       -- event the planner's statistics still say it has none, and a join plan would then
       -- scan all of the event's rows (or all of "TeamMemberRole") for every page. The
       -- probe of "PLEventGuest", the table the sync grows, is a function planned with
-      -- sequential scans off whatever the statistics say (migration 0013; keyed by the
-      -- event alone: after the event moved, its members are still its guests).
-      SELECT members.member_uid, members.external_guest_id,
+      -- sequential scans off whatever the statistics say (migration 0013; PL/pgSQL since
+      -- 0014, so its plan is kept per session; keyed by the event alone: after the event
+      -- moved, its members are still its guests).
+      SELECT members.member_uid, members.external_guest_id, members.ord,
         (SELECT r."teamUid" FROM "TeamMemberRole" r WHERE r."memberUid" = members.member_uid AND r."mainTeam" LIMIT 1)
           AS team_uid
       FROM members
@@ -204,11 +221,3 @@ export function pageStatement(
       (SELECT array_agg(external_guest_id ORDER BY ord) FROM hits WHERE candidates > 1) AS ambiguous,
       EXISTS (SELECT 1 FROM claim) AS held`;
 }
-
-/**
- * A new row uid made in SQL, one per inserted row: "c" and 24 lower-case hex digits, the
- * shape of the cuids Prisma writes. The first 12 bytes of a version-4 UUID: 92 random bits
- * (its version nibble is fixed), taken as bytes rather than through md5 of its text.
- * The database has no default for uid, so the writer supplies it.
- */
-const NEW_UID = sql`'c' || substr(encode(uuid_send(gen_random_uuid()), 'hex'), 1, 24)`;

@@ -13,6 +13,13 @@
  *   this process beforehand): a plain INSERT of 100 guests' rows per statement.
  * - `write floor`: the same rows in one bulk INSERT, as scenario 1 of `npm run bench`.
  *
+ * Issue 22's levers (now in the page statement and migration 0014) were measured as extra
+ * ways of this tool, each alone and together: `git show 3cbde0e:test/bench/page-cost.ts`.
+ *
+ * A fifth argument keeps only the ways whose name contains one of its comma-separated
+ * words (the write floor always runs). The backend's pid is printed first, for
+ * `perf record -p`. Every way must write the same rows, or the tool fails.
+ *
  * The difference between the page floor and the write floor is what writing page by page
  * costs; between the page statement and the page floor, the matching in the database
  * (the normalised-email probes, the duplicate-account pick, the team lookup and the
@@ -34,6 +41,8 @@ import { writeFloorStatement } from './sync-scenarios.ts';
 const guests = Number(process.argv[2] ?? 50_000);
 const members = Number(process.argv[3] ?? 200_000);
 const rounds = Number(process.argv[4] ?? 3);
+/** Only the ways whose name contains one of these (comma-separated), the write floor always. */
+const only = process.argv[5]?.split(',');
 const pageSize = 100;
 const dialect = new PgDialect();
 
@@ -80,11 +89,16 @@ try {
       }),
     'write floor (one bulk INSERT)': async (eventUid) => [writeFloorStatement(eventUid, guests)],
   };
+  for (const name of Object.keys(variants)) {
+    if (only && !name.startsWith('write floor') && !only.some((o) => name.includes(o))) delete variants[name];
+  }
 
   const [backend] = await conn<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
   const pid = backend!.pid;
+  console.log(`backend pid ${pid}`);
   const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
   let events = 0;
+  const written: Record<string, number> = {};
   for (let round = 0; round < rounds; round++) {
     for (const [name, statements] of Object.entries(variants)) {
       const eventUid = `evt-cost-${++events}`;
@@ -93,7 +107,14 @@ try {
       const before = cpuMsOf(pid);
       for (const s of list) await conn.unsafe(s.text, s.params as never[], { prepare: true });
       cpu[name]!.push(cpuMsOf(pid) - before);
+      // Every way must write the same rows, or its time says nothing.
+      const [row] = await bench.sql<
+        { rows: number }[]
+      >`SELECT count(*)::int AS rows FROM "PLEventGuest" WHERE "eventUid" = ${eventUid}`;
+      written[name] = row!.rows;
     }
+    if (new Set(Object.values(written)).size > 1)
+      throw new Error(`the ways wrote different rows: ${JSON.stringify(written)}`);
   }
   const floor = median(cpu['write floor (one bulk INSERT)']!);
   console.log(`\n${guests} guests, ${members} members, ${rounds} rounds: backend CPU, median (min–max)`);
@@ -101,6 +122,21 @@ try {
     const m = median(values);
     console.log(
       `${name.padEnd(50)} ${String(Math.round(m)).padStart(6)} ms (${Math.min(...values)}–${Math.max(...values)})  ${(m / floor).toFixed(2)}× the write floor`,
+    );
+  }
+  // Per round, each way against the same round's write floor, and what it saves against
+  // the current page statement of that round: a lever is real when it saves in every round.
+  const floors = cpu['write floor (one bulk INSERT)']!;
+  const current = cpu['page statement'];
+  console.log(
+    `\nper round: / write floor of the round${current ? '; saved against the page statement, in write floors' : ''}`,
+  );
+  for (const [name, values] of Object.entries(cpu)) {
+    const ratios = values.map((v, i) => v / floors[i]!);
+    const saved = current ? values.map((v, i) => (current[i]! - v) / floors[i]!) : [];
+    console.log(
+      `${name.padEnd(50)} ${ratios.map((r) => r.toFixed(2)).join(' ')}` +
+        (current ? `  saved ${saved.map((r) => r.toFixed(2)).join(' ')} (median ${median(saved).toFixed(2)})` : ''),
     );
   }
 } finally {

@@ -47,6 +47,7 @@ describe('migrations on an empty database', () => {
       '0011_rate_budget_reservations',
       '0012_listed_pages',
       '0013_not_yet_guests',
+      '0014_page_statement_cpu',
     ]);
     assert.deepEqual(await checkSchema(database.sql), { ok: true, missing: [], message: 'schema ok' });
 
