@@ -1,7 +1,8 @@
 /**
  * The README and docs/ as a reader follows them: every relative link leads to a file that
- * exists and every #anchor to a heading of that file (GitHub's slugs), and the README
- * stays a first page, not the manual.
+ * exists and every #anchor to a heading of that file (GitHub's slugs), every file of the
+ * repository named in code (`src/…`, `test/…`) exists, and the README stays a first page,
+ * not the manual.
  */
 import assert from 'node:assert/strict';
 import { existsSync, globSync, readFileSync } from 'node:fs';
@@ -31,6 +32,25 @@ function anchorsOf(file: string): Set<string> {
   return anchors;
 }
 
+/** Paths the docs name in code that are not this repository's files, on purpose. */
+const NOT_OURS = new Set([
+  'src/sync/event-lock.ts', // gone: claims.md names it as what the claim replaced
+  'src/connection.js', // postgres.js's own file (driver-workarounds.md)
+]);
+
+/** Repository paths named inside `code spans`, e.g. `src/db/client.ts` or `test/faults/frozen-*.test.ts`. */
+function pathsNamedIn(text: string): string[] {
+  const named: string[] = [];
+  for (const [, span] of text.matchAll(/`([^`\n]+)`/g)) {
+    for (const [, repoPath] of span!.matchAll(
+      /(?:^|[\s(=])((?:src|test|migrations|deploy|docs|\.ci)\/[\w./*-]*[\w*/])/g,
+    )) {
+      named.push(repoPath!);
+    }
+  }
+  return named;
+}
+
 describe('the documentation', () => {
   it('links only to files and headings that exist', () => {
     const broken: string[] = [];
@@ -47,6 +67,29 @@ describe('the documentation', () => {
       }
     }
     assert.deepEqual(broken, []);
+  });
+
+  it('names in code only files of the repository that exist', () => {
+    const missing: string[] = [];
+    for (const page of pages) {
+      for (const named of pathsNamedIn(readFileSync(path.join(ROOT, page), 'utf8'))) {
+        if (NOT_OURS.has(named)) continue;
+        const exists = named.includes('*')
+          ? globSync(named, { cwd: ROOT }).length > 0
+          : existsSync(path.join(ROOT, named));
+        if (!exists) missing.push(`${page}: ${named}`);
+      }
+    }
+    assert.deepEqual(missing, []);
+  });
+
+  it('finds the paths a page names in code, and only those', () => {
+    assert.deepEqual(
+      pathsNamedIn(
+        '`src/config/config.ts` loads `npm test -- test/x.test.ts`, (`src/cli/`, `test/a-*.ts`); not src/y.ts',
+      ),
+      ['src/config/config.ts', 'test/x.test.ts', 'src/cli/', 'test/a-*.ts'],
+    );
   });
 
   it('keeps the README a first page of at most 250 lines that starts with the two commands', () => {
