@@ -21,15 +21,40 @@ function headingSlug(heading: string): string {
     .replaceAll(' ', '-');
 }
 
-function anchorsOf(file: string): Set<string> {
-  const anchors = new Set<string>();
+/** A page's headings (level, slug) outside code blocks, in order; a repeated slug gets -1, -2, … as on GitHub. */
+function headingsOf(text: string): { level: number; slug: string }[] {
+  const headings: { level: number; slug: string }[] = [];
+  const seen = new Map<string, number>();
   let inCode = false;
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
+  for (const line of text.split('\n')) {
     if (line.startsWith('```')) inCode = !inCode;
-    const heading = /^#{1,6} (.+)$/.exec(line);
-    if (heading && !inCode) anchors.add(headingSlug(heading[1]!.trim()));
+    const heading = /^(#{1,6}) (.+)$/.exec(line);
+    if (!heading || inCode) continue;
+    const slug = headingSlug(heading[2]!.trim());
+    const repeats = seen.get(slug) ?? 0;
+    seen.set(slug, repeats + 1);
+    headings.push({ level: heading[1]!.length, slug: repeats ? `${slug}-${repeats}` : slug });
   }
-  return anchors;
+  return headings;
+}
+
+/**
+ * The contents list at the top of a page (the `- [Title](#anchor)` lines before its first
+ * `## ` heading, nested by two spaces), as the anchors it names and the heading level it
+ * goes down to; undefined when the page has none.
+ */
+function contentsOf(text: string): { anchors: Set<string>; depth: number } | undefined {
+  const top = text.split('\n## ')[0] ?? '';
+  const entries = [...top.matchAll(/^( *)- \[.*\]\(#([^)]+)\)$/gm)];
+  if (entries.length === 0) return undefined;
+  return {
+    anchors: new Set(entries.map((entry) => entry[2]!)),
+    depth: 2 + Math.max(...entries.map((entry) => entry[1]!.length / 2)),
+  };
+}
+
+function anchorsOf(file: string): Set<string> {
+  return new Set(headingsOf(readFileSync(file, 'utf8')).map((heading) => heading.slug));
 }
 
 /** Paths the docs name in code that are not this repository's files, on purpose. */
@@ -67,6 +92,30 @@ describe('the documentation', () => {
       }
     }
     assert.deepEqual(broken, []);
+  });
+
+  it("lists every heading in a page's contents, down to the contents' own depth", () => {
+    const unlisted: string[] = [];
+    for (const page of pages) {
+      const text = readFileSync(path.join(ROOT, page), 'utf8');
+      const contents = contentsOf(text);
+      if (!contents) continue;
+      for (const { level, slug } of headingsOf(text)) {
+        if (level >= 2 && level <= contents.depth && !contents.anchors.has(slug)) unlisted.push(`${page}: #${slug}`);
+      }
+    }
+    assert.deepEqual(unlisted, []);
+  });
+
+  it('reads a contents list and its depth', () => {
+    const page =
+      '# T\n\n- [A](#a)\n  - [B c](#b-c)\n\n## A\n\n### B c\n\n#### D\n\n```\n## not a heading\n```\n\n## A\n';
+    assert.deepEqual(contentsOf(page), { anchors: new Set(['a', 'b-c']), depth: 3 });
+    assert.deepEqual(
+      headingsOf(page).map((h) => h.slug),
+      ['t', 'a', 'b-c', 'd', 'a-1'],
+    );
+    assert.equal(contentsOf('# T\n\nSee [A](#a) below.\n\n## A\n'), undefined);
   });
 
   it('names in code only files of the repository that exist', () => {
