@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import { createDatabase } from '../../src/db/client.ts';
+import { reserveConnection } from '../../src/db/reserve-connection.ts';
+import { freePort } from '../../src/local/free-port.ts';
 import { pageConnection } from '../../src/sync/page-connection.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { within } from '../support/faults.ts';
@@ -127,5 +129,43 @@ describe('the page connection', () => {
     const [row] = await within('the page statement, sent while its reservation waited', page, 15_000);
     assert.equal(row?.n, 3);
     await poolAnswers(handle);
+  });
+  it('hands back a connection served to it after it was served already (asked again after a close that dropped nothing)', async () => {
+    const handle = poolOfOne();
+    const pages = pageConnection(handle.db);
+    const other = await handle.sql.reserve();
+    const [{ pid } = { pid: 0 }] = await other<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+    // A statement of the pool's own waits ahead of the page's reservation: the close below
+    // reconnects the slot for that statement, so the first ask stays queued and is served.
+    // (Asked for now, and queued once postgres.js's own tick has passed.)
+    const ahead = handle.sql`SELECT 1 AS one`.catch(() => undefined);
+    await new Promise((resolve) => setImmediate(resolve));
+    const page = pages.send<{ n: number }>(sql`SELECT ${4}::int AS n`);
+    await database.sql`SELECT pg_terminate_backend(${pid})`;
+    await within(
+      'the statement ahead',
+      ahead.catch(() => undefined),
+    );
+    const [row] = await within('the page statement', page, 15_000);
+    assert.equal(row?.n, 4);
+    // The second ask, made after the close, is served once the first is done: it must go
+    // back to the pool, or the pool's one connection is held for nobody.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await poolAnswers(handle);
+  });
+
+  it('fails at once when the pool cannot connect, and asks nothing more', async (t) => {
+    const nowhere = new URL(database.url);
+    nowhere.port = String(await freePort());
+    const handle = createDatabase({ url: nowhere.toString(), poolMax: 1 });
+    after(() => handle.close(0));
+    const asks = t.mock.method(handle.sql, 'reserve');
+    await assert.rejects(
+      within('the reservation to fail', reserveConnection(handle.sql)),
+      (err: { code?: string }) => err.code === 'ECONNREFUSED',
+    );
+    // Each failed connection closes its slot: a reservation asking again at each close would go on.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(asks.mock.callCount(), 1);
   });
 });
