@@ -114,13 +114,26 @@ export async function startWorkerProcess(
     },
     async waitUntilReady(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
+      // What the last probe answered, and the worker's last lines: why it was not ready, if it never is.
+      let answer = 'no answer yet';
       for (;;) {
         const ok = await fetch(`${url}/readyz`).then(
-          (r) => r.ok,
-          () => false,
+          async (r) => {
+            answer = `${r.status} ${await r.text()}`;
+            return r.ok;
+          },
+          (err: unknown) => {
+            answer = `no answer (${(err as { cause?: { code?: string } }).cause?.code ?? String(err)})`;
+            return false;
+          },
         );
         if (ok) return;
-        if (Date.now() > deadline) throw new Error(`worker not ready within ${timeoutMs} ms; stderr: ${stderr}`);
+        if (Date.now() > deadline) {
+          const last = rawLines.slice(-8).join('\n');
+          throw new Error(
+            `worker not ready within ${timeoutMs} ms; last /readyz: ${answer}; stderr: ${stderr}; last log lines:\n${last}`,
+          );
+        }
         if (child.exitCode !== null) throw new Error(`worker exited with ${child.exitCode}; stderr: ${stderr}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
