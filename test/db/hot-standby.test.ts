@@ -8,11 +8,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { createDatabase } from '../../src/db/client.ts';
-import { checkWritable } from '../../src/db/read-only.ts';
 import { checkSchema } from '../../src/db/schema-check.ts';
-import { createReadiness } from '../../src/http/readiness.ts';
 import { startHotStandby } from '../support/hot-standby.ts';
-import { migrateWithScenario } from '../support/read-only-scenario.ts';
+import { databaseReadiness, migrateWithScenario } from '../support/read-only-scenario.ts';
 import { consumeAs } from '../support/role-settings.ts';
 import { guestsOf } from '../support/seed.ts';
 import { useSimulatedLuma } from '../support/sync-harness.ts';
@@ -41,13 +39,7 @@ describe('a hot standby', () => {
     assert.match(check.message, /^The database server is a read-only hot standby \(pg_is_in_recovery\(\)\)/);
     assert.match(check.message, /Point DATABASE_URL at the primary/);
     assert.doesNotMatch(check.message, /db:migrate|default_transaction_read_only/);
-    const readiness = createReadiness({
-      sql: worker.sql,
-      checkSchema,
-      checkWritable,
-      sqsPing: async () => {},
-      isShuttingDown: () => false,
-    });
+    const readiness = databaseReadiness(worker.sql);
     const unready = await readiness();
     assert.equal(unready.ready, false);
     assert.equal(unready.checks.schema?.detail, check.message);

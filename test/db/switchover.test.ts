@@ -12,11 +12,8 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { createDatabase } from '../../src/db/client.ts';
-import { checkWritable } from '../../src/db/read-only.ts';
-import { checkSchema } from '../../src/db/schema-check.ts';
-import { createReadiness } from '../../src/http/readiness.ts';
 import { until, within } from '../support/faults.ts';
-import { migrateWithScenario } from '../support/read-only-scenario.ts';
+import { databaseReadiness, migrateWithScenario } from '../support/read-only-scenario.ts';
 import { startRepointableRelay } from '../support/repointable-relay.ts';
 import { consumeAs } from '../support/role-settings.ts';
 import { guestsOf } from '../support/seed.ts';
@@ -35,13 +32,7 @@ async function pairWithScenario() {
   const url = new URL(pair.primary.url);
   url.port = String(relay.port);
   const worker = createDatabase({ url: url.toString(), poolMax: 3 });
-  const readiness = createReadiness({
-    sql: worker.sql,
-    checkSchema,
-    checkWritable,
-    sqsPing: async () => {},
-    isShuttingDown: () => false,
-  });
+  const readiness = databaseReadiness(worker.sql);
   after(async () => {
     await worker.close();
     await pair.stop();

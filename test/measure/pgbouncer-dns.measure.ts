@@ -24,14 +24,11 @@ import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import postgres from 'postgres';
 import { createDatabase } from '../../src/db/client.ts';
-import { checkWritable } from '../../src/db/read-only.ts';
-import { checkSchema } from '../../src/db/schema-check.ts';
-import { createReadiness } from '../../src/http/readiness.ts';
 import { type LocalPgBouncer, type PgBouncerSettings, startPgBouncer } from '../../src/local/pgbouncer.ts';
 import { withDatabase } from '../support/db.ts';
 import { startDnsServer } from '../support/dns-server.ts';
 import { until, within } from '../support/faults.ts';
-import { migrateWithScenario } from '../support/read-only-scenario.ts';
+import { databaseReadiness, migrateWithScenario } from '../support/read-only-scenario.ts';
 import { startRelaysOnOnePort } from '../support/relays-on-one-port.ts';
 import { consumeAs } from '../support/role-settings.ts';
 import { guestsOf } from '../support/seed.ts';
@@ -324,13 +321,7 @@ describe('PgBouncer 1.18 and a host name that moves', () => {
       onReadOnlyRound: (round) => rounds.push({ pooler: round.pooler, ended: round.ended }),
     });
     after(() => worker.close());
-    const readiness = createReadiness({
-      sql: worker.sql,
-      checkSchema,
-      checkWritable,
-      sqsPing: async () => {},
-      isShuttingDown: () => false,
-    });
+    const readiness = databaseReadiness(worker.sql);
     const ready = async () => ((await within('readiness', readiness())).ready ? 'ready' : 'unready');
     let switchedAt = 0;
     luma.serve({

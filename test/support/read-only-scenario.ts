@@ -1,5 +1,8 @@
-import { createDatabase } from '../../src/db/client.ts';
+import { createDatabase, type Sql } from '../../src/db/client.ts';
 import { runMigrations } from '../../src/db/migrate.ts';
+import { checkWritable } from '../../src/db/read-only.ts';
+import { checkSchema } from '../../src/db/schema-check.ts';
+import { createReadiness } from '../../src/http/readiness.ts';
 import { seedLimitScenario } from './limit-scenario.ts';
 import { setPushConfigs } from './seed-push.ts';
 import type { useSimulatedLuma } from './sync-harness.ts';
@@ -23,4 +26,12 @@ export async function migrateWithScenario(url: string, luma: ReturnType<typeof u
   } finally {
     await primary.close();
   }
+}
+
+/**
+ * The daemon's readiness probe with only its database checks at stake (the queue always
+ * answers, no shutdown): how the read-only server tests see whether a worker is ready.
+ */
+export function databaseReadiness(sql: Sql) {
+  return createReadiness({ sql, checkSchema, checkWritable, sqsPing: async () => {}, isShuttingDown: () => false });
 }
