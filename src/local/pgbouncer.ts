@@ -7,6 +7,9 @@ import postgres from 'postgres';
 import { parseDatabaseUrl } from '../db/database-url.ts';
 import { isConnectionLoss } from '../errors.ts';
 import { freePort } from './free-port.ts';
+import { type PgBouncerSettings, pgbouncerIni } from './pgbouncer-ini.ts';
+
+export type { PgBouncerSettings };
 
 /** Where Debian's `pgbouncer` package puts the binary; PGBOUNCER_BIN overrides it. */
 const DEFAULT_BINARY = '/usr/sbin/pgbouncer';
@@ -19,37 +22,6 @@ const PORT_ATTEMPTS = 5;
 
 export const PGBOUNCER_MISSING =
   'pgbouncer is not installed: the tests run the worker through it in transaction mode; install it with `sudo apt-get install -y pgbouncer` (Debian/Ubuntu) or set PGBOUNCER_BIN to its path';
-
-/** PgBouncer's own timeouts, in seconds; the tests shrink them. */
-export interface PgBouncerSettings {
-  /** Closes a server connection idle this long (PgBouncer's default is 600). */
-  serverIdleTimeout?: number;
-  /** Closes a server connection this old once it is idle (PgBouncer's default is 3600). */
-  serverLifetime?: number;
-  /** Server connections per database and user (PgBouncer's default is 20). */
-  defaultPoolSize?: number;
-  /**
-   * Disconnects a client idle inside a transaction this long, which ends the transaction on
-   * the server and frees its row locks (PgBouncer's default is 0, never).
-   */
-  idleTransactionTimeout?: number;
-  /** Startup parameters accepted and dropped instead of refused, e.g. ["options"]. */
-  ignoreStartupParameters?: string[];
-  /**
-   * A resolv.conf of its own for looking up a host name in the upstream URL (PgBouncer's
-   * `resolv_conf`; c-ares 1.18 reads only its address, and asks it on port 53).
-   */
-  resolvConf?: string;
-  /**
-   * Checks a server connection idle this long with `select 1` before reusing it, in seconds
-   * (PgBouncer's default is 30; 0 checks before every reuse).
-   */
-  serverCheckDelay?: number;
-  /** How long a host name's lookup is reused, in seconds (PgBouncer's default is 15). */
-  dnsMaxTtl?: number;
-  /** How often the zone of each host name is asked for its SOA serial, in seconds (PgBouncer's default is 0, never). */
-  dnsZoneCheckPeriod?: number;
-}
 
 export interface LocalPgBouncer {
   /** The upstream URL with host and port replaced by PgBouncer's; any database name passes through. */
@@ -87,7 +59,7 @@ export function pgbouncerBinary(env: NodeJS.ProcessEnv = process.env): string {
  * database name is forwarded (`*`), and the URL's user and password are the only login.
  * Its settings are strict like a stock installation: unknown startup parameters are
  * refused, and nothing resets session state between clients. Resolves once PgBouncer
- * listens, so a client may connect at once. `choosePort` picks the port (the OS's pick by
+ * listens, so a client may connect at once. `choosePort` picks the port (freePort by
  * default; a test passes its own to hand it a taken one).
  */
 export async function startPgBouncer(
@@ -104,36 +76,7 @@ export async function startPgBouncer(
   const configFile = path.join(dir, 'pgbouncer.ini');
   await writeFile(authFile, `${quote(upstream.user)} ${quote(upstream.password ?? '')}\n`, { mode: 0o600 });
   const writeConfig = (port: number) =>
-    writeFile(
-      configFile,
-      [
-        '[databases]',
-        `* = host=${upstream.host} port=${upstream.port}`,
-        '[pgbouncer]',
-        `listen_addr = ${LISTEN_ADDRESS}`,
-        `listen_port = ${port}`,
-        'unix_socket_dir =',
-        'pool_mode = transaction',
-        // The client's password is checked against the file and reused for the server login.
-        'auth_type = plain',
-        `auth_file = ${authFile}`,
-        `admin_users = ${upstream.user}`,
-        'max_client_conn = 500',
-        `default_pool_size = ${settings.defaultPoolSize ?? 20}`,
-        `server_idle_timeout = ${settings.serverIdleTimeout ?? 600}`,
-        `server_lifetime = ${settings.serverLifetime ?? 3600}`,
-        `idle_transaction_timeout = ${settings.idleTransactionTimeout ?? 0}`,
-        `ignore_startup_parameters = ${(settings.ignoreStartupParameters ?? []).join(',')}`,
-        'server_tls_sslmode = disable',
-        `server_check_delay = ${settings.serverCheckDelay ?? 30}`,
-        `dns_max_ttl = ${settings.dnsMaxTtl ?? 15}`,
-        `dns_zone_check_period = ${settings.dnsZoneCheckPeriod ?? 0}`,
-        ...(settings.resolvConf ? [`resolv_conf = ${settings.resolvConf}`] : []),
-        'log_connections = 0',
-        'log_disconnections = 0',
-        '',
-      ].join('\n'),
-    );
+    writeFile(configFile, pgbouncerIni({ upstream, listenAddress: LISTEN_ADDRESS, port, authFile }, settings));
   // PgBouncer refuses to run as root; it then runs as an unprivileged user that must read its files.
   const runAs = process.getuid?.() === 0 ? unprivilegedUser() : undefined;
   if (runAs) {
