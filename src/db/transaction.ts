@@ -2,6 +2,7 @@ import { PgDialect } from 'drizzle-orm/pg-core';
 import { PostgresJsSession, PostgresJsTransaction } from 'drizzle-orm/postgres-js';
 import type { Sql, TransactionSql } from 'postgres';
 import type { Db } from './client.ts';
+import { ClosedTransactionGuard } from './closed-transaction-guard.ts';
 
 /** Sent in the BEGIN itself (postgres.js keeps only the letters and spaces of a mode). */
 const READ_COMMITTED = 'isolation level read committed';
@@ -24,9 +25,21 @@ const dialect = new PgDialect();
  * SET TRANSACTION, each awaited. The transaction object is the one db.transaction makes
  * (a PostgresJsTransaction over the reserved connection, with the handle's schema), so
  * each transaction costs no more objects than before (docs/performance.md, 14. Transactions).
+ *
+ * A transaction whose connection closes under it sends nothing more and fails with the
+ * connection's error (closed-transaction-guard.ts): postgres.js would otherwise write its
+ * next statement, COMMIT or ROLLBACK to the closed socket and end the process.
  */
 export function withTransaction<T>(db: Db, run: (tx: Db) => Promise<T>): Promise<T> {
-  return db.$client.begin(READ_COMMITTED, (connection) => run(transactionHandle(db, connection))) as Promise<T>;
+  const guard = new ClosedTransactionGuard(db.$client);
+  const transaction = db.$client.begin(READ_COMMITTED, (connection) =>
+    guard.body(run(transactionHandle(db, guard.connection(connection)))),
+  ) as Promise<T>;
+  transaction.then(
+    () => guard.beginSettled(),
+    () => guard.beginSettled(),
+  );
+  return transaction;
 }
 
 /**
