@@ -104,4 +104,39 @@ describe('postgres.js, as pinned in package-lock.json', () => {
     assert.notEqual(code, 0);
     assert.match(out, /TypeError: Cannot read properties of null \(reading 'write'\)/, out);
   });
+  it('throws from its own write when a transaction sends on after its session ended', async () => {
+    // As above, in a child. The body's next statement after the close stands for every
+    // write sql.begin makes on its connection (COMMIT, ROLLBACK): each meets the same fault.
+    const script = `
+      import postgres from 'postgres';
+      let closed;
+      const seenClosed = new Promise((resolve) => (closed = resolve));
+      const sql = postgres(process.env.URL, { max: 1, onnotice: () => {}, onclose: () => closed() });
+      const admin = postgres(process.env.URL, { max: 1 });
+      await sql.begin(async (tx) => {
+        const [{ pid }] = await tx\`SELECT pg_backend_pid() AS pid\`;
+        await admin\`SELECT pg_terminate_backend(\${pid})\`;
+        await seenClosed;
+        await tx\`SELECT 1\`;
+      }).then(() => console.log('committed'), (err) => console.log('rejected', err.code));
+      // sql.begin rejects at the close; the body's write is thrown a turn later.
+      setTimeout(() => process.exit(0), 500);
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, URL: database.url },
+    });
+    after(() => child.kill('SIGKILL'));
+    let out = '';
+    for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk) => (out += chunk));
+    const code = await within(
+      'the child to end',
+      new Promise<number | null>((resolve) => child.on('exit', (exitCode) => resolve(exitCode))),
+    );
+    assert.match(
+      out,
+      /TypeError: Cannot read properties of null \(reading 'write'\)/,
+      FIXED('throws from a transaction whose connection closed', 'closed-transaction-guard.ts') + `\n${out}`,
+    );
+    assert.notEqual(code, 0);
+  });
 });
