@@ -19,6 +19,7 @@ import { withTransaction } from '../../src/db/transaction.ts';
 import { isConnectionLoss } from '../../src/errors.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { createGate, within } from '../support/faults.ts';
+import { viaPgBouncer } from '../support/pgbouncer.ts';
 
 const database = await createTestDatabase({ label: 'transaction_loss', migrate: false });
 await database.sql.unsafe('CREATE TABLE public.written (what text)');
@@ -229,5 +230,24 @@ describe('withTransaction: another connection of the pool closes during it', () 
     assert.equal(await within('the transaction to commit', outcome), 1, 'the select ran in the transaction');
     assert.equal(await written('other-closed'), 2, 'both writes committed');
     assert.deepEqual(uncaught.map(String), []);
+  });
+});
+
+describe('withTransaction through PgBouncer: its server session ends under it', () => {
+  it('between two statements: PgBouncer ends the client connection, and the transaction fails', async () => {
+    const worker = createDatabase({ url: viaPgBouncer(database.name), poolMax: 1, pooler: 'transaction' });
+    after(() => worker.close());
+    const lost = createGate();
+    const pidKnown = Promise.withResolvers<number>();
+    const outcome = withTransaction(worker.db, async (tx) => {
+      await write(tx, 'pgbouncer-between');
+      pidKnown.resolve(await backendPid(tx));
+      await lost.opened;
+      await write(tx, 'pgbouncer-between');
+      return 'committed';
+    });
+    await endSession(worker, await pidKnown.promise);
+    lost.open();
+    await assertLostCleanly(worker, outcome, 'pgbouncer-between');
   });
 });
