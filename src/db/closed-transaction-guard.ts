@@ -1,50 +1,39 @@
 import type { TransactionSql } from 'postgres';
 import type { Sql } from './client.ts';
-import { onPoolClose } from './pool-closes.ts';
+import { closeTurn } from './pool-closes.ts';
 
 /**
  * Keeps a transaction from sending anything more once its connection has closed under it
  * (a PostgreSQL restart or failover, a terminated session, an idle-in-transaction
- * timeout). postgres.js 3.4.9 writes a statement sent on a closed transaction connection
- * (the body's next statement, or the COMMIT or ROLLBACK sql.begin sends when the body
- * ends) to the closed socket from a timer: an uncaught TypeError that ends the process
- * (docs/driver-workarounds.md). It ended a replica at a PostgreSQL restart in the soak.
+ * timeout, PgBouncer ending the client when the server session died). postgres.js 3.4.9
+ * writes a statement sent on a closed transaction connection (the body's next statement,
+ * or the COMMIT or ROLLBACK sql.begin sends when the body ends) to the closed socket from
+ * a timer: an uncaught TypeError that ends the process (docs/driver-workarounds.md). It
+ * ended a replica at a PostgreSQL restart in the soak.
  *
  * Only sql.begin learns which connection closed, and it tells by rejecting its own promise
- * while the body still runs. The pool's `onclose` (pool-closes.ts) tells that *some*
- * connection closed, and tells it at once, before anything can be sent. So after any close
- * in the pool while the transaction runs, its statements and its end wait one turn of the
- * event loop: by then sql.begin's rejection, if the connection was its own, has been seen
- * (`beginSettled`), and nothing more is sent. Closes are rare, so the wait costs nothing in
- * normal running.
+ * while the body still runs (`beginSettled`). The pool tells at once that *some* connection
+ * closed (pool-closes.ts), before anything can be sent. So in the turn of the event loop
+ * of a close, a transaction's statements and its end wait for that turn to be over: by
+ * then sql.begin's rejection, if the connection was its own, has been seen, and nothing
+ * more is sent. Closes are rare, so the wait costs nothing in normal running.
  *
  * A lost transaction's body is left unsettled, so that sql.begin neither commits nor rolls
  * back (PostgreSQL rolled it back when the session ended): sql.begin's promise has already
  * rejected with the connection's error, and the caller gets that.
  */
 export class ClosedTransactionGuard {
-  #lost = false;
-  #bodyEnded = false;
-  /** Set from a close in the pool until the next turn of the event loop. */
-  #checking: Promise<void> | undefined;
-  readonly #stopWatching: () => void;
+  readonly #pool: Sql;
+  /** sql.begin has settled: before the body ended, only when its connection closed. */
+  #over = false;
 
-  constructor(sql: Sql) {
-    this.#stopWatching = onPoolClose(sql, () => {
-      this.#checking ??= new Promise((resolve) =>
-        setImmediate(() => {
-          this.#checking = undefined;
-          resolve();
-        }),
-      );
-    });
+  constructor(pool: Sql) {
+    this.#pool = pool;
   }
 
-  /** To be called once sql.begin's promise settles, either way. */
+  /** To be called when sql.begin's promise rejects. */
   beginSettled(): void {
-    // Settled before the body ended: sql.begin saw the body's connection close.
-    if (!this.#bodyEnded) this.#lost = true;
-    this.#stopWatching();
+    this.#over = true;
   }
 
   /** The body's outcome, handed to sql.begin only if its connection is still open. */
@@ -53,9 +42,8 @@ export class ClosedTransactionGuard {
       (value) => ({ ok: true as const, value }),
       (error: unknown) => ({ ok: false as const, error }),
     );
-    await this.#checked();
-    if (this.#lost) return new Promise<never>(() => {});
-    this.#bodyEnded = true;
+    await this.#closesSeen();
+    if (this.#over) return new Promise<never>(() => {});
     if (settled.ok) return settled.value;
     throw settled.error;
   }
@@ -69,11 +57,10 @@ export class ClosedTransactionGuard {
       get: (target, property, receiver) => {
         if (property !== 'unsafe') return Reflect.get(target, property, receiver);
         return (...args: Parameters<TransactionSql['unsafe']>) => {
-          if (!this.#lost && !this.#checking) return target.unsafe(...args);
-          // Sent once the close is known not to be this transaction's.
+          if (!this.#over && !closeTurn(this.#pool)) return target.unsafe(...args);
           // Boxed: a promise resolved with the driver's query (a thenable) would run it.
-          const sent = this.#checked().then(() => {
-            if (this.#lost) throw new TransactionConnectionClosedError();
+          const sent = this.#closesSeen().then(() => {
+            if (this.#over) throw new TransactionConnectionClosedError();
             return { query: target.unsafe(...args) };
           });
           return {
@@ -87,8 +74,8 @@ export class ClosedTransactionGuard {
     });
   }
 
-  async #checked(): Promise<void> {
-    while (this.#checking) await this.#checking;
+  async #closesSeen(): Promise<void> {
+    for (let turn = closeTurn(this.#pool); turn; turn = closeTurn(this.#pool)) await turn;
   }
 }
 

@@ -35,10 +35,8 @@ export function withTransaction<T>(db: Db, run: (tx: Db) => Promise<T>): Promise
   const transaction = db.$client.begin(READ_COMMITTED, (connection) =>
     guard.body(run(transactionHandle(db, guard.connection(connection)))),
   ) as Promise<T>;
-  transaction.then(
-    () => guard.beginSettled(),
-    () => guard.beginSettled(),
-  );
+  // Rejected while the body runs only when its connection closed.
+  transaction.catch(() => guard.beginSettled());
   return transaction;
 }
 

@@ -135,7 +135,7 @@ describe('postgres.js, as pinned in package-lock.json', () => {
     assert.match(
       out,
       /TypeError: Cannot read properties of null \(reading 'write'\)/,
-      FIXED('throws from a transaction whose connection closed', 'closed-transaction-guard.ts') + `\n${out}`,
+      `${FIXED('throws from a transaction whose connection closed', 'closed-transaction-guard.ts')}\n${out}`,
     );
     assert.notEqual(code, 0);
   });

@@ -12,12 +12,16 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
+import postgres from 'postgres';
 import { createDatabase, type Database, type Db } from '../../src/db/client.ts';
 import { TransactionConnectionClosedError } from '../../src/db/closed-transaction-guard.ts';
+import { surviveDriverStartupRejections } from '../../src/db/driver-rejections.ts';
 import { onPoolClose } from '../../src/db/pool-closes.ts';
 import { withTransaction } from '../../src/db/transaction.ts';
 import { isConnectionLoss } from '../../src/errors.ts';
+import type { Logger } from '../../src/log.ts';
 import { createTestDatabase } from '../support/db.ts';
+import { testEnv } from '../support/env.ts';
 import { createGate, within } from '../support/faults.ts';
 import { viaPgBouncer } from '../support/pgbouncer.ts';
 
@@ -250,4 +254,93 @@ describe('withTransaction through PgBouncer: its server session ends under it', 
     lost.open();
     await assertLostCleanly(worker, outcome, 'pgbouncer-between');
   });
+});
+
+/**
+ * Not one point but every point: three loops of three-statement transactions while a
+ * fourth session ends every session of the pool, again and again at random moments, for
+ * a few seconds. Whatever point each termination lands on, no exception escapes, every
+ * transaction ends (committed, or failed as a lost connection), each is written whole or
+ * not at all, and the loops go on committing once the terminations stop.
+ */
+describe('withTransaction: sessions ended at random moments, again and again', () => {
+  for (const [route, url, pooler] of [
+    ['directly', () => database.url, 'none'],
+    ['through PgBouncer', () => viaPgBouncer(database.name), 'transaction'],
+  ] as const) {
+    it(`${route}: nothing escapes, every transaction ends, and commits go on afterwards`, async () => {
+      const worker = createDatabase({ url: url(), poolMax: 3, pooler });
+      after(() => worker.close());
+      // As the daemon does: a connection that fails while it starts (a session ended during
+      // its start, PgBouncer's "server conn crashed?") is a rejection the driver drops.
+      const dropped: unknown[] = [];
+      after(surviveDriverStartupRejections({ warn: (fields: unknown) => dropped.push(fields) } as unknown as Logger));
+      // From another database: the storm never ends its own session.
+      const storm = postgres(testEnv('adminDatabaseUrl'), { max: 1, onnotice: () => {} });
+      after(() => storm.end());
+      const label = `storm-${pooler}`;
+      let storming = true;
+      let abandoned = false;
+      const outcomes = { committed: 0, lost: 0, other: [] as string[] };
+      const loop = async (n: number) => {
+        let committedAfter = 0;
+        while (!abandoned && (storming || committedAfter < 5)) {
+          // A turn of the event loop each: a pool failing every transaction at once must
+          // not starve the timers, this test's included.
+          await new Promise((resolve) => setImmediate(resolve));
+          await within(
+            'a transaction to end',
+            withTransaction(worker.db, async (tx) => {
+              await write(tx, label);
+              await tx.execute(sql`SELECT pg_sleep(${Math.random() * 0.01})`);
+              await write(tx, label);
+            }).then(
+              () => {
+                outcomes.committed++;
+                if (!storming) committedAfter++;
+              },
+              (err: unknown) => {
+                if (isConnectionLoss(err) || isConnectionLoss((err as Error)?.cause)) outcomes.lost++;
+                else outcomes.other.push(`${n}: ${String(err)}`);
+              },
+            ),
+          );
+        }
+      };
+      const loops = [loop(1), loop(2), loop(3)];
+      try {
+        const stormEnd = Date.now() + 3_000;
+        while (Date.now() < stormEnd) {
+          await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 60));
+          // Sessions in a transaction or a statement: the worker's, never the test's idle ones.
+          await within(
+            'the terminations',
+            storm`
+              SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+              WHERE datname = ${database.name} AND backend_type = 'client backend' AND state <> 'idle'`,
+          );
+        }
+        storming = false;
+        await within('the loops to end', Promise.all(loops), 60_000);
+      } finally {
+        // Failed: the loops stop before the pool is ended under them.
+        abandoned = true;
+      }
+      assert.deepEqual(uncaught.map(String), [], 'nothing was thrown outside a transaction');
+      assert.deepEqual(outcomes.other, [], 'every failure was a lost connection');
+      assert.ok(outcomes.lost > 0, 'the terminations hit transactions');
+      const [row] = await database.sql<
+        { n: number }[]
+      >`SELECT count(*)::int AS n FROM public.written WHERE what = ${label}`;
+      // A session ended during a COMMIT's answer leaves the commit unknown to the worker:
+      // it failed as lost but may have committed, whole (its two rows) or not at all.
+      const rows = row?.n ?? -1;
+      assert.equal(rows % 2, 0, `whole transactions only: ${rows} rows`);
+      assert.ok(
+        rows >= outcomes.committed * 2,
+        `every commit the worker saw is there: ${rows} rows, ${outcomes.committed} commits`,
+      );
+      assert.ok(rows <= (outcomes.committed + outcomes.lost) * 2, `no more than were tried: ${rows} rows`);
+    });
+  }
 });
