@@ -15,11 +15,9 @@ import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { createDatabase, type Database, type Db } from '../../src/db/client.ts';
 import { TransactionConnectionClosedError } from '../../src/db/closed-transaction-guard.ts';
-import { surviveDriverStartupRejections } from '../../src/db/driver-rejections.ts';
 import { onPoolClose } from '../../src/db/pool-closes.ts';
 import { withTransaction } from '../../src/db/transaction.ts';
 import { isConnectionLoss } from '../../src/errors.ts';
-import type { Logger } from '../../src/log.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { testEnv } from '../support/env.ts';
 import { createGate, within } from '../support/faults.ts';
@@ -271,10 +269,6 @@ describe('withTransaction: sessions ended at random moments, again and again', (
     it(`${route}: nothing escapes, every transaction ends, and commits go on afterwards`, async () => {
       const worker = createDatabase({ url: url(), poolMax: 3, pooler });
       after(() => worker.close());
-      // As the daemon does: a connection that fails while it starts (a session ended during
-      // its start, PgBouncer's "server conn crashed?") is a rejection the driver drops.
-      const dropped: unknown[] = [];
-      after(surviveDriverStartupRejections({ warn: (fields: unknown) => dropped.push(fields) } as unknown as Logger));
       // From another database: the storm never ends its own session.
       const storm = postgres(testEnv('adminDatabaseUrl'), { max: 1, onnotice: () => {} });
       after(() => storm.end());
@@ -312,12 +306,17 @@ describe('withTransaction: sessions ended at random moments, again and again', (
         const stormEnd = Date.now() + 3_000;
         while (Date.now() < stormEnd) {
           await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 60));
-          // Sessions in a transaction or a statement: the worker's, never the test's idle ones.
+          // Sessions in a transaction or a statement: the worker's, never the test's idle
+          // ones. Not one looking up the array types, which each new connection does first:
+          // the driver drops that lookup's failure as an unhandled rejection (the fourth
+          // fault in docs/driver-workarounds.md), which the daemon logs
+          // (driver-rejections.ts) but the test runner counts as a failure.
           await within(
             'the terminations',
             storm`
               SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-              WHERE datname = ${database.name} AND backend_type = 'client backend' AND state <> 'idle'`,
+              WHERE datname = ${database.name} AND backend_type = 'client backend' AND state <> 'idle'
+                AND query NOT LIKE '%typarray%'`,
           );
         }
         storming = false;
