@@ -3,17 +3,20 @@
  * (its backend terminated) fails, and the statements after it on the same pool, the
  * claim's release and the attempt's history row, must still be written at once: a claim
  * left to its lease end keeps every other replica off the event for a minute or more. A
- * pooled connection terminated while idle between two syncs must not fail the next one.
+ * sync whose finish transaction is terminated fails the same way, and the process goes on
+ * (the driver used to end it: closed-transaction-guard.ts). A pooled connection terminated
+ * while idle between two syncs must not fail the next one.
  * Each on a pool of one connection (the lost connection is the one the pool has), directly
  * and through PgBouncer in transaction mode.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { createDatabase, type Pooler } from '../../src/db/client.ts';
+import { errorKind, isPermanent } from '../../src/errors.ts';
 import { withSyncHistory } from '../../src/history/record-attempt.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
 import { createTestDatabase } from '../support/db.ts';
-import { blockedBy, createGate, holdInTransaction, until, within } from '../support/faults.ts';
+import { blockedBy, createGate, holdInTransaction, lastSyncedAt, until, within } from '../support/faults.ts';
 import { startHeldRelay } from '../support/held-relay.ts';
 import { viaPgBouncer } from '../support/pgbouncer.ts';
 import { seedEvent, seedMember, syncMessageFor } from '../support/seed.ts';
@@ -108,6 +111,70 @@ for (const route of routes) {
       assert.deepEqual(sync.warnings(), [], 'nothing was left undone');
       assert.equal(await claimIsFree(event.uid), true, 'the claim was released, not left to its lease end');
       assert.deepEqual(await attemptsOf(event.uid), [{ outcome: 'failure' }]);
+    });
+
+    it("the finish's transaction terminated while it waits on a lock: the sync fails as a lost connection, the process goes on, the claim is released and the redelivery completes", async () => {
+      const event = await seedEvent(db);
+      const message = syncMessageFor(event);
+      const member = await seedMember(db);
+      luma.serve({ events: { [message.externalEventId]: [{ id: 'gst-1', email: member.email! }] } });
+      const handle = poolOfOne();
+      // The event's row held: the finish's transaction (its fence, then guestLastSyncedAt)
+      // waits on it, and its session is terminated there, as a restart would end it.
+      let lock: Awaited<ReturnType<typeof holdInTransaction>> | undefined;
+      const { log, lines } = captureLogger('warn');
+      const deps = syncDeps(handle.db, {
+        pageSize: 1,
+        claim: NO_RENEWALS,
+        log,
+        hooks: {
+          // The first attempt's finish only.
+          beforeFinish: async () => {
+            lock ??= await holdInTransaction(
+              sql,
+              (tx) => tx`SELECT 1 FROM "PLEvent" WHERE uid = ${event.uid} FOR UPDATE`,
+            );
+          },
+        },
+      });
+      const history = { sql: handle.sql, retentionDays: 30, log };
+      const run = () =>
+        withSyncHistory(history, { eventUid: message.eventUid, trigger: 'manual' }, () => syncEvent(deps, message));
+      const outcome = run().then(
+        () => undefined,
+        (err: unknown) => err as Error,
+      );
+      await until(
+        'the finish to wait on the lock',
+        async () => lock !== undefined && (await blockedBy(sql, lock.pid)) === 1,
+      );
+      await sql`
+        SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE ${lock!.pid}::int = ANY(pg_blocking_pids(pid))`;
+      const err = await within('the sync to end', outcome);
+      await lock!.release();
+
+      assert.ok(err instanceof Error, 'the sync failed');
+      assert.ok(!isPermanent(err), `retryable: ${err.message}`);
+      assert.equal(errorKind(err), 'database', err.message);
+      assert.deepEqual(
+        lines.map((l) => l.msg),
+        [],
+        'nothing was left undone',
+      );
+      assert.equal(await lastSyncedAt(sql, event.uid), null, 'the finish wrote nothing');
+      assert.equal(await claimIsFree(event.uid), true, 'the claim was released, not left to its lease end');
+      assert.deepEqual(await attemptsOf(event.uid), [{ outcome: 'failure' }]);
+
+      // The redelivery, on the same pool.
+      assert.equal(
+        await within(
+          'the redelivered sync to end',
+          run().then(() => undefined),
+        ),
+        undefined,
+      );
+      assert.notEqual(await lastSyncedAt(sql, event.uid), null);
+      assert.deepEqual(await attemptsOf(event.uid), [{ outcome: 'failure' }, { outcome: 'success' }]);
     });
 
     it("a pooled connection terminated while idle between two syncs: the next sync's statements go through", async () => {
