@@ -25,12 +25,17 @@ export class DatabaseSilentError extends Error {
 /**
  * `work`'s outcome, waited for as long as the database answers: meanwhile a probe
  * (`SELECT 1`, a pooled statement like a renewal, no connection of its own) goes out every
- * third of `silenceMs`, and once none sent in the last `silenceMs` was answered the wait
- * ends with a DatabaseSilentError naming `stage` (noticed at the next third: within
- * 1⅓ × `silenceMs` of the last answered probe). So a finish that is slow on a database
- * that answers (a large stale removal, a lock, a loaded server) is never cut short, and one
- * whose database went silent is given up one lease into the silence. `work` goes on either
- * way: whatever of it arrives later is fenced by the claim.
+ * third of `silenceMs`, and once a probe has gone unanswered for `silenceMs`, with none
+ * sent after it answered, the wait ends with a DatabaseSilentError naming `stage` (noticed
+ * at the next third: within 1⅓ × `silenceMs` of the last answer). So a finish that is slow
+ * on a database that answers (a large stale removal, a lock, a loaded server) is never cut
+ * short, and one whose database went silent is given up one lease into the silence. `work`
+ * goes on either way: whatever of it arrives later is fenced by the claim.
+ *
+ * Silence is judged from a probe that is waiting, never from how long ago one was
+ * answered, and only after the I/O that is pending has been read: a stall of the worker's
+ * own process (a long GC pause, CPU throttled by its limit, a paused container) sends no
+ * probe and reads no answer while it lasts, and must not pass for the database's silence.
  *
  * A pool of one connection has no room for the probe: it would wait for `work`'s own
  * connection and answer only after it. There `work` is waited for as before, to its end or
@@ -44,28 +49,32 @@ export async function whileAnswering<T>(
 ): Promise<T> {
   if (db.$client.options.max < 2) return work;
   const { silenceMs, stage } = options;
-  // When the last answered probe was sent (the wait's start until one is answered).
-  let answeredAt = performance.now();
+  // When each probe still unanswered was sent, oldest first. An answer also settles every
+  // probe sent before it; a probe that failed is no answer and stays.
+  const waiting: number[] = [];
   let giveUp!: (err: Error) => void;
   const silent = new Promise<never>((_, reject) => {
     giveUp = reject;
   });
-  // Each third of the silence: give up if it has lasted a whole one, else probe again.
-  // A probe answered late still counts from when it was sent; one that failed is no answer.
+  const silentFor = () => {
+    const oldest = waiting[0];
+    return oldest !== undefined && performance.now() - oldest >= silenceMs;
+  };
+  // Each third of the silence: probe again, unless one has waited a whole silence.
   const beat = setInterval(() => {
-    if (performance.now() - answeredAt >= silenceMs) {
-      giveUp(
-        new DatabaseSilentError(
-          stage,
-          `no probe of the database was answered for ${silenceMs / 1000} s, the claim's lease (SYNC_CLAIM_LEASE_SECONDS): it has gone silent (a partition, a host or pooler gone without a reset). A slow one is waited for as long as the database answers. Each of its transactions commits whole or not at all, and only while the claim is this sync's; the next attempt repeats it (rows already added stay)`,
-        ),
-      );
+    if (silentFor()) {
+      // Judged again once the pending I/O is read: timers run before it, and after a stall
+      // of this process an answer that came meanwhile is still unread.
+      setImmediate(() => {
+        if (silentFor()) giveUp(new DatabaseSilentError(stage, SILENT_DETAIL(silenceMs)));
+      });
       return;
     }
     const sentAt = performance.now();
+    waiting.push(sentAt);
     db.$client`SELECT 1`.then(
       () => {
-        answeredAt = Math.max(answeredAt, sentAt);
+        while (waiting[0] !== undefined && waiting[0] <= sentAt) waiting.shift();
       },
       () => {},
     );
@@ -76,3 +85,6 @@ export async function whileAnswering<T>(
     clearInterval(beat);
   }
 }
+
+const SILENT_DETAIL = (silenceMs: number) =>
+  `no probe of the database was answered for ${silenceMs / 1000} s, the claim's lease (SYNC_CLAIM_LEASE_SECONDS): it has gone silent (a partition, a host or pooler gone without a reset). A slow one is waited for as long as the database answers. Each of its transactions commits whole or not at all, and only while the claim is this sync's; the next attempt repeats it (rows already added stay)`;

@@ -1,0 +1,104 @@
+/**
+ * whileAnswering (src/sync/database-silence.ts) on its own, against a real PostgreSQL: a
+ * wait the database answers through is never cut short, however long; a database gone
+ * silent (the link frozen) ends the wait within about a bound; and a stall of the worker's
+ * own process longer than the bound, while the database answers, is not its silence.
+ * The sync-level uses: test/faults/frozen-*.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createDatabase } from '../../src/db/client.ts';
+import { DatabaseSilentError, whileAnswering } from '../../src/sync/database-silence.ts';
+import { createTestDatabase } from '../support/db.ts';
+import { blockedBy, holdInTransaction, until, within } from '../support/faults.ts';
+import { poolThroughFreezableLink } from '../support/freezable-link.ts';
+
+const database = await createTestDatabase({ label: 'database_silence', migrate: false });
+await database.sql.unsafe('CREATE TABLE public.held (n integer PRIMARY KEY)');
+await database.sql.unsafe('INSERT INTO public.held VALUES (1)');
+
+const SILENCE_MS = 1_500;
+
+/** Blocks this whole process, as a starved machine, a long GC pause or a paused container does. */
+function stallProcess(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** The held row's lock taken by the test; `work` waits on it until released. */
+async function lockedRow() {
+  const lock = await holdInTransaction(database.sql, (tx) => tx`SELECT 1 FROM public.held WHERE n = 1 FOR UPDATE`);
+  return lock;
+}
+
+describe('whileAnswering', () => {
+  it('a wait the database answers through, three bounds long: waited for to its end', async () => {
+    const { handle } = await poolThroughFreezableLink(database.url, 2);
+    const lock = await lockedRow();
+    const work = handle.sql`UPDATE public.held SET n = 1 WHERE n = 1`.then(() => 'done');
+    await until('the statement to wait on the lock', async () => (await blockedBy(database.sql, lock.pid)) === 1);
+    setTimeout(() => lock.release(), 3 * SILENCE_MS);
+    assert.equal(
+      await within('the wait', whileAnswering(handle.db, { silenceMs: SILENCE_MS, stage: 'the test' }, work)),
+      'done',
+    );
+  });
+
+  it('a database gone silent: the wait ends with DatabaseSilentError naming the stage, within about a bound', async () => {
+    const { handle, link } = await poolThroughFreezableLink(database.url, 2);
+    await Promise.all([handle.sql`SELECT 1`, handle.sql`SELECT 1`]);
+    link.freeze();
+    const work = handle.sql`SELECT 1`.then(() => 'answered');
+    const started = performance.now();
+    const err = await within(
+      'the wait to end',
+      whileAnswering(handle.db, { silenceMs: SILENCE_MS, stage: 'the test stage' }, work).then(
+        (value) => assert.fail(`answered: ${value}`),
+        (e: unknown) => e,
+      ),
+    );
+    assert.ok(err instanceof DatabaseSilentError, String(err));
+    assert.equal(err.stage, 'the test stage');
+    assert.match(err.message, /did not answer the test stage: no probe of the database was answered for 1.5 s/);
+    // A lower bound only: a busy machine can only make it later.
+    assert.ok(performance.now() - started >= SILENCE_MS, 'not before a whole bound of silence');
+    link.thaw();
+  });
+
+  it('the worker stalled for longer than a bound, a probe in flight, while the database answers: not silence', async () => {
+    let stalled = false;
+    // The stall begins right after a probe is written: its answer arrives during the
+    // stall and is still unread when the timers run again.
+    const stallAfterProbe = (query: string) => {
+      if (stalled || query.trim() !== 'SELECT 1' || !armed) return;
+      stalled = true;
+      setImmediate(() => stallProcess(2 * SILENCE_MS));
+    };
+    let armed = false;
+    const handle = createDatabase({ url: database.url, poolMax: 2, onQuery: stallAfterProbe });
+    try {
+      const lock = await lockedRow();
+      const work = handle.sql`UPDATE public.held SET n = 1 WHERE n = 1`.then(() => 'done');
+      await until('the statement to wait on the lock', async () => (await blockedBy(database.sql, lock.pid)) === 1);
+      armed = true;
+      const waited = whileAnswering(handle.db, { silenceMs: SILENCE_MS, stage: 'the test' }, work);
+      await until('the stall to have happened', () => stalled);
+      // Past the stall, the database answers on, and the lock goes a bound later.
+      setTimeout(() => lock.release(), SILENCE_MS);
+      assert.equal(await within('the wait', waited), 'done');
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('on a pool of one connection: no probe, the work waited for as it is', async () => {
+    const sent: string[] = [];
+    const handle = createDatabase({ url: database.url, poolMax: 1, onQuery: (query) => sent.push(query.trim()) });
+    try {
+      const work = new Promise<string>((resolve) => setTimeout(() => resolve('done'), 2 * SILENCE_MS));
+      assert.equal(await whileAnswering(handle.db, { silenceMs: SILENCE_MS, stage: 'the test' }, work), 'done');
+      assert.deepEqual(sent, [], 'no probe sent');
+    } finally {
+      await handle.close();
+    }
+  });
+});
