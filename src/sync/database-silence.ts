@@ -33,9 +33,10 @@ export class DatabaseSilentError extends Error {
  * goes on either way: whatever of it arrives later is fenced by the claim.
  *
  * Silence is judged from a probe that is waiting, never from how long ago one was
- * answered, and only after the I/O that is pending has been read: a stall of the worker's
- * own process (a long GC pause, CPU throttled by its limit, a paused container) sends no
- * probe and reads no answer while it lasts, and must not pass for the database's silence.
+ * answered, and over the time this process ran: a stall of its own (a long GC pause, CPU
+ * throttled by its limit, a paused container) sends no probe and reads no answer while it
+ * lasts, and must not pass for the database's silence. A beat that comes late measures the
+ * stall, and the probes waiting then are counted from that much later.
  *
  * A pool of one connection has no room for the probe: it would wait for `work`'s own
  * connection and answer only after it. There `work` is waited for as before, to its end or
@@ -49,36 +50,34 @@ export async function whileAnswering<T>(
 ): Promise<T> {
   if (db.$client.options.max < 2) return work;
   const { silenceMs, stage } = options;
-  // When each probe still unanswered was sent, oldest first. An answer also settles every
-  // probe sent before it; a probe that failed is no answer and stays.
-  const waiting: number[] = [];
+  const everyMs = silenceMs / 3;
+  // The probes still unanswered, oldest first. An answer also settles every probe sent
+  // before it; a probe that failed is no answer and stays.
+  const waiting: Array<{ sentAt: number; countedFrom: number }> = [];
+  let beatAt = performance.now();
   let giveUp!: (err: Error) => void;
   const silent = new Promise<never>((_, reject) => {
     giveUp = reject;
   });
-  const silentFor = () => {
-    const oldest = waiting[0];
-    return oldest !== undefined && performance.now() - oldest >= silenceMs;
-  };
   // Each third of the silence: probe again, unless one has waited a whole silence.
   const beat = setInterval(() => {
-    if (silentFor()) {
-      // Judged again once the pending I/O is read: timers run before it, and after a stall
-      // of this process an answer that came meanwhile is still unread.
-      setImmediate(() => {
-        if (silentFor()) giveUp(new DatabaseSilentError(stage, SILENT_DETAIL(silenceMs)));
-      });
+    const now = performance.now();
+    const stalled = now - beatAt - everyMs;
+    beatAt = now;
+    if (stalled > 0) for (const probe of waiting) probe.countedFrom += stalled;
+    const oldest = waiting[0];
+    if (oldest !== undefined && now - oldest.countedFrom >= silenceMs) {
+      giveUp(new DatabaseSilentError(stage, SILENT_DETAIL(silenceMs)));
       return;
     }
-    const sentAt = performance.now();
-    waiting.push(sentAt);
+    waiting.push({ sentAt: now, countedFrom: now });
     db.$client`SELECT 1`.then(
       () => {
-        while (waiting[0] !== undefined && waiting[0] <= sentAt) waiting.shift();
+        while (waiting[0] !== undefined && waiting[0].sentAt <= now) waiting.shift();
       },
       () => {},
     );
-  }, silenceMs / 3);
+  }, everyMs);
   try {
     return await Promise.race([work, silent]);
   } finally {

@@ -64,17 +64,27 @@ describe('whileAnswering', () => {
     link.thaw();
   });
 
-  it('the worker stalled for longer than a bound, a probe in flight, while the database answers: not silence', async () => {
-    let stalled = false;
-    // The stall begins right after a probe is written: its answer arrives during the
-    // stall and is still unread when the timers run again.
-    const stallAfterProbe = (query: string) => {
-      if (stalled || query.trim() !== 'SELECT 1' || !armed) return;
-      stalled = true;
-      setImmediate(() => stallProcess(2 * SILENCE_MS));
-    };
+  /**
+   * The wait on a lock while the database answers, the whole process blocked for two
+   * bounds once, where `placeStall` puts it after a probe is asked for; then the lock goes
+   * a bound later, and the wait must reach its end.
+   */
+  async function stalledOnce(placeStall: (stall: () => void) => void) {
     let armed = false;
-    const handle = createDatabase({ url: database.url, poolMax: 2, onQuery: stallAfterProbe });
+    let stalled = false;
+    const stall = () => {
+      stalled = true;
+      stallProcess(2 * SILENCE_MS);
+    };
+    const handle = createDatabase({
+      url: database.url,
+      poolMax: 2,
+      onQuery: (query) => {
+        if (!armed || query.trim() !== 'SELECT 1') return;
+        armed = false;
+        placeStall(stall);
+      },
+    });
     try {
       const lock = await lockedRow();
       const work = handle.sql`UPDATE public.held SET n = 1 WHERE n = 1`.then(() => 'done');
@@ -82,12 +92,21 @@ describe('whileAnswering', () => {
       armed = true;
       const waited = whileAnswering(handle.db, { silenceMs: SILENCE_MS, stage: 'the test' }, work);
       await until('the stall to have happened', () => stalled);
-      // Past the stall, the database answers on, and the lock goes a bound later.
       setTimeout(() => lock.release(), SILENCE_MS);
       assert.equal(await within('the wait', waited), 'done');
     } finally {
       await handle.close();
     }
+  }
+
+  it('the worker stalled for two bounds as a probe goes out (before its write), the database answering: not silence', async () => {
+    // Queued before the driver's own write of the probe: the probe waits out the stall unsent.
+    await stalledOnce((stall) => setImmediate(stall));
+  });
+
+  it('the worker stalled for two bounds between probes, the database answering: not silence', async () => {
+    // A tenth of a bound after a probe went out: on a loopback database it was answered.
+    await stalledOnce((stall) => setTimeout(stall, SILENCE_MS / 10));
   });
 
   it('on a pool of one connection: no probe, the work waited for as it is', async () => {
