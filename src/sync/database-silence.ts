@@ -62,9 +62,9 @@ export async function whileAnswering<T>(
   // Each third of the silence: probe again, unless one has waited a whole silence.
   const beat = setInterval(() => {
     const now = performance.now();
-    const stalled = now - beatAt - everyMs;
+    const stalled = Math.max(0, now - beatAt - everyMs);
     beatAt = now;
-    if (stalled > 0) for (const probe of waiting) probe.countedFrom += stalled;
+    for (const probe of waiting) probe.countedFrom += stalled;
     const oldest = waiting[0];
     if (oldest !== undefined && now - oldest.countedFrom >= silenceMs) {
       giveUp(new DatabaseSilentError(stage, SILENT_DETAIL(silenceMs)));

@@ -6,7 +6,7 @@
  * The sync-level uses: test/faults/frozen-*.test.ts.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import { createDatabase } from '../../src/db/client.ts';
 import { DatabaseSilentError, whileAnswering } from '../../src/sync/database-silence.ts';
 import { createTestDatabase } from '../support/db.ts';
@@ -18,6 +18,18 @@ await database.sql.unsafe('CREATE TABLE public.held (n integer PRIMARY KEY)');
 await database.sql.unsafe('INSERT INTO public.held VALUES (1)');
 
 const SILENCE_MS = 1_500;
+
+/** Every rejection no one handled while a case ran: the probes' own bookkeeping must throw none. */
+const unhandled: unknown[] = [];
+const recordUnhandled = (reason: unknown) => unhandled.push(reason);
+beforeEach(() => {
+  unhandled.length = 0;
+  process.on('unhandledRejection', recordUnhandled);
+});
+afterEach(() => {
+  process.off('unhandledRejection', recordUnhandled);
+  assert.deepEqual(unhandled.map(String), [], 'no rejection left unhandled');
+});
 
 /** Blocks this whole process, as a starved machine, a long GC pause or a paused container does. */
 function stallProcess(ms: number): void {
@@ -57,6 +69,8 @@ describe('whileAnswering', () => {
       ),
     );
     assert.ok(err instanceof DatabaseSilentError, String(err));
+    assert.equal(err.name, 'DatabaseSilentError');
+    assert.equal(err.kind, 'database_silent', 'retryable, and counted as its own kind');
     assert.equal(err.stage, 'the test stage');
     assert.match(err.message, /did not answer the test stage: no probe of the database was answered for 1.5 s/);
     // A lower bound only: a busy machine can only make it later.
