@@ -27,6 +27,24 @@ async function terminate(pid: number): Promise<void> {
   assert.equal(row?.ok, true, `backend ${pid} terminated`);
 }
 
+/**
+ * Runs `script` (an ES module, the database's URL in URL) in a Node process of its own:
+ * the faults below are thrown outside any promise and end the process they happen in.
+ */
+async function runInChild(script: string): Promise<{ code: number | null; out: string }> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    env: { ...process.env, URL: database.url },
+  });
+  after(() => child.kill('SIGKILL'));
+  let out = '';
+  for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk) => (out += chunk));
+  const code = await within(
+    'the child to end',
+    new Promise<number | null>((resolve) => child.on('exit', (exitCode) => resolve(exitCode))),
+  );
+  return { code, out };
+}
+
 const FIXED = (what: string, workaround: string) =>
   `postgres.js no longer ${what}: ${workaround} may be simpler now (docs/driver-workarounds.md)`;
 
@@ -86,16 +104,7 @@ describe('postgres.js, as pinned in package-lock.json', () => {
       await reserved\`SELECT 1\`.then(() => console.log('answered'), (err) => console.log('rejected', err.code));
       process.exit(0);
     `;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      env: { ...process.env, URL: database.url },
-    });
-    after(() => child.kill('SIGKILL'));
-    let out = '';
-    for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk) => (out += chunk));
-    const code = await within(
-      'the child to end',
-      new Promise<number | null>((resolve) => child.on('exit', (exitCode) => resolve(exitCode))),
-    );
+    const { code, out } = await runInChild(script);
     assert.doesNotMatch(
       out,
       /answered|rejected/,
@@ -122,16 +131,7 @@ describe('postgres.js, as pinned in package-lock.json', () => {
       // sql.begin rejects at the close; the body's write is thrown a turn later.
       setTimeout(() => process.exit(0), 500);
     `;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      env: { ...process.env, URL: database.url },
-    });
-    after(() => child.kill('SIGKILL'));
-    let out = '';
-    for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk) => (out += chunk));
-    const code = await within(
-      'the child to end',
-      new Promise<number | null>((resolve) => child.on('exit', (exitCode) => resolve(exitCode))),
-    );
+    const { code, out } = await runInChild(script);
     assert.match(
       out,
       /TypeError: Cannot read properties of null \(reading 'write'\)/,

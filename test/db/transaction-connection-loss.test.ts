@@ -94,53 +94,54 @@ async function assertLostCleanly(worker: Database, outcome: Promise<unknown>, wh
   assert.equal(again[0]?.one, 1, 'the pool serves statements again');
 }
 
+/**
+ * A transaction on `worker` that writes `what`, then waits while the test ends its
+ * session, and then does `afterLoss` (its next statement, its return, its throw). Resolves
+ * once the session has ended, with the transaction's outcome still to come.
+ */
+async function lostAtGate(
+  worker: Database,
+  what: string,
+  afterLoss: (tx: Db) => Promise<string>,
+): Promise<{ outcome: Promise<string> }> {
+  const lost = createGate();
+  const pidKnown = Promise.withResolvers<number>();
+  const outcome = withTransaction(worker.db, async (tx) => {
+    await write(tx, what);
+    pidKnown.resolve(await backendPid(tx));
+    await lost.opened;
+    return afterLoss(tx);
+  });
+  await endSession(worker, await pidKnown.promise);
+  lost.open();
+  // Boxed: returned bare, the caller's await would wait for the transaction itself.
+  return { outcome };
+}
+
 describe('withTransaction: its session ends under it', () => {
   it('between two statements: the next statement is not sent, and the transaction fails', async () => {
     const worker = pool();
-    const lost = createGate();
     let reached = false;
-    const pidKnown = Promise.withResolvers<number>();
-    const outcome = withTransaction(worker.db, async (tx) => {
-      await write(tx, 'between');
-      pidKnown.resolve(await backendPid(tx));
-      await lost.opened;
+    const { outcome } = await lostAtGate(worker, 'between', async (tx) => {
       reached = true;
       await write(tx, 'between');
       return 'committed';
     });
-    await endSession(worker, await pidKnown.promise);
-    lost.open();
     await assertLostCleanly(worker, outcome, 'between');
     assert.equal(reached, true, 'the body went on to its next statement');
   });
 
   it('after its last statement: no COMMIT is sent, and the transaction fails', async () => {
     const worker = pool();
-    const lost = createGate();
-    const pidKnown = Promise.withResolvers<number>();
-    const outcome = withTransaction(worker.db, async (tx) => {
-      await write(tx, 'before-commit');
-      pidKnown.resolve(await backendPid(tx));
-      await lost.opened;
-      return 'committed';
-    });
-    await endSession(worker, await pidKnown.promise);
-    lost.open();
+    const { outcome } = await lostAtGate(worker, 'before-commit', async () => 'committed');
     await assertLostCleanly(worker, outcome, 'before-commit');
   });
 
   it('then the body throws: no ROLLBACK is sent, and the transaction fails as lost', async () => {
     const worker = pool();
-    const lost = createGate();
-    const pidKnown = Promise.withResolvers<number>();
-    const outcome = withTransaction(worker.db, async (tx) => {
-      await write(tx, 'before-rollback');
-      pidKnown.resolve(await backendPid(tx));
-      await lost.opened;
+    const { outcome } = await lostAtGate(worker, 'before-rollback', async () => {
       throw new Error('the body gave up');
     });
-    await endSession(worker, await pidKnown.promise);
-    lost.open();
     await assertLostCleanly(worker, outcome, 'before-rollback');
   });
 
@@ -239,17 +240,10 @@ describe('withTransaction through PgBouncer: its server session ends under it', 
   it('between two statements: PgBouncer ends the client connection, and the transaction fails', async () => {
     const worker = createDatabase({ url: viaPgBouncer(database.name), poolMax: 1, pooler: 'transaction' });
     after(() => worker.close());
-    const lost = createGate();
-    const pidKnown = Promise.withResolvers<number>();
-    const outcome = withTransaction(worker.db, async (tx) => {
-      await write(tx, 'pgbouncer-between');
-      pidKnown.resolve(await backendPid(tx));
-      await lost.opened;
+    const { outcome } = await lostAtGate(worker, 'pgbouncer-between', async (tx) => {
       await write(tx, 'pgbouncer-between');
       return 'committed';
     });
-    await endSession(worker, await pidKnown.promise);
-    lost.open();
     await assertLostCleanly(worker, outcome, 'pgbouncer-between');
   });
 });
