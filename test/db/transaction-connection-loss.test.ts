@@ -53,16 +53,29 @@ async function backendPid(tx: Db): Promise<number> {
   return row.pid;
 }
 
-/** Ends `pid`'s session and waits until the worker's pool has seen its connection close. */
-async function endSession(worker: Database, pid: number): Promise<void> {
-  const closed = new Promise<void>((resolve) => {
+/**
+ * Resolves at the next close of a connection of `worker`'s pool, inside the driver's own
+ * close handling: what awaits it runs in the same turn of the event loop as the close.
+ */
+function nextPoolClose(worker: Database): Promise<void> {
+  return new Promise<void>((resolve) => {
     const stop = onPoolClose(worker.sql, () => {
       stop();
       resolve();
     });
   });
+}
+
+/** Ends the session of backend `pid` (as a restart or `pg_terminate_backend` would). */
+async function terminate(pid: number): Promise<void> {
   const [row] = await database.sql<{ ok: boolean }[]>`SELECT pg_terminate_backend(${pid}) AS ok`;
   assert.equal(row?.ok, true, `backend ${pid} terminated`);
+}
+
+/** Ends `pid`'s session and waits until the worker's pool has seen its connection close. */
+async function endSession(worker: Database, pid: number): Promise<void> {
+  const closed = nextPoolClose(worker);
+  await terminate(pid);
   await within('the pool to see the session end', closed);
 }
 
@@ -173,12 +186,12 @@ describe('withTransaction: its session ends under it', () => {
   it('its next statement sent in the same turn as the close: not sent, and the transaction fails', async () => {
     const worker = pool();
     const pidKnown = Promise.withResolvers<number>();
-    const closeSeen = Promise.withResolvers<void>();
+    const closeSeen = nextPoolClose(worker);
     let refused: unknown;
     const outcome = withTransaction(worker.db, async (tx) => {
       await write(tx, 'same-turn');
       pidKnown.resolve(await backendPid(tx));
-      await closeSeen.promise;
+      await closeSeen;
       // Before sql.begin has seen its own connection's close.
       refused = await write(tx, 'same-turn').then(
         () => undefined,
@@ -186,13 +199,7 @@ describe('withTransaction: its session ends under it', () => {
       );
       return 'committed';
     });
-    const pid = await pidKnown.promise;
-    const stop = onPoolClose(worker.sql, () => {
-      stop();
-      closeSeen.resolve();
-    });
-    const [row] = await database.sql<{ ok: boolean }[]>`SELECT pg_terminate_backend(${pid}) AS ok`;
-    assert.equal(row?.ok, true);
+    await terminate(await pidKnown.promise);
     await assertLostCleanly(worker, outcome, 'same-turn');
     // Drizzle wraps what the driver's call threw, as for any failed statement.
     const cause = (refused as Error | undefined)?.cause;
@@ -206,14 +213,14 @@ describe('withTransaction: another connection of the pool closes during it', () 
     const worker = createDatabase({ url: database.url, poolMax: 2 });
     after(() => worker.close());
     const otherPid = Promise.withResolvers<number>();
-    const closeSeen = Promise.withResolvers<void>();
+    const closeSeen = nextPoolClose(worker);
     const outcome = withTransaction(worker.db, async (tx) => {
       await write(tx, 'other-closed');
       // The pool's second connection, while this transaction holds the first.
       const [other] = await worker.sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
       assert.notEqual(other?.pid, await backendPid(tx));
       otherPid.resolve(other?.pid ?? 0);
-      await closeSeen.promise;
+      await closeSeen;
       // Sent while the guard waits to learn whose connection closed: a select with
       // fields, which Drizzle reads with `.values()`.
       const [seen] = await tx
@@ -223,13 +230,7 @@ describe('withTransaction: another connection of the pool closes during it', () 
       await write(tx, 'other-closed');
       return seen?.n;
     });
-    const pid = await otherPid.promise;
-    const stop = onPoolClose(worker.sql, () => {
-      stop();
-      closeSeen.resolve();
-    });
-    const [row] = await database.sql<{ ok: boolean }[]>`SELECT pg_terminate_backend(${pid}) AS ok`;
-    assert.equal(row?.ok, true);
+    await terminate(await otherPid.promise);
     assert.equal(await within('the transaction to commit', outcome), 1, 'the select ran in the transaction');
     assert.equal(await written('other-closed'), 2, 'both writes committed');
     assert.deepEqual(uncaught.map(String), []);

@@ -14,7 +14,7 @@ import { after, describe, it } from 'node:test';
 import { createDatabase, type Pooler } from '../../src/db/client.ts';
 import { errorKind, isPermanent } from '../../src/errors.ts';
 import { withSyncHistory } from '../../src/history/record-attempt.ts';
-import { syncEvent } from '../../src/sync/sync-event.ts';
+import { type SyncHooks, syncEvent } from '../../src/sync/sync-event.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { blockedBy, createGate, holdInTransaction, lastSyncedAt, until, within } from '../support/faults.ts';
 import { startHeldRelay } from '../support/held-relay.ts';
@@ -55,10 +55,14 @@ for (const route of routes) {
       return handle;
     }
 
-    /** The worker's sync of `message` with its history row, as the consumer runs it. */
-    function recordedSync(handle: ReturnType<typeof poolOfOne>, message: ReturnType<typeof syncMessageFor>) {
+    /** The worker's sync of `message` with its history row, as the consumer runs it; `hooks` for the sync's own. */
+    function recordedSync(
+      handle: ReturnType<typeof poolOfOne>,
+      message: ReturnType<typeof syncMessageFor>,
+      hooks?: SyncHooks,
+    ) {
       const { log, lines } = captureLogger('warn');
-      const deps = syncDeps(handle.db, { pageSize: 1, claim: NO_RENEWALS, log });
+      const deps = syncDeps(handle.db, { pageSize: 1, claim: NO_RENEWALS, log, hooks });
       const history = { sql: handle.sql, retentionDays: 30, log };
       const run = () =>
         withSyncHistory(history, { eventUid: message.eventUid, trigger: 'manual' }, () => syncEvent(deps, message));
@@ -122,24 +126,15 @@ for (const route of routes) {
       // The event's row held: the finish's transaction (its fence, then guestLastSyncedAt)
       // waits on it, and its session is terminated there, as a restart would end it.
       let lock: Awaited<ReturnType<typeof holdInTransaction>> | undefined;
-      const { log, lines } = captureLogger('warn');
-      const deps = syncDeps(handle.db, {
-        pageSize: 1,
-        claim: NO_RENEWALS,
-        log,
-        hooks: {
-          // The first attempt's finish only.
-          beforeFinish: async () => {
-            lock ??= await holdInTransaction(
-              sql,
-              (tx) => tx`SELECT 1 FROM "PLEvent" WHERE uid = ${event.uid} FOR UPDATE`,
-            );
-          },
+      const { run, warnings } = recordedSync(handle, message, {
+        // The first attempt's finish only.
+        beforeFinish: async () => {
+          lock ??= await holdInTransaction(
+            sql,
+            (tx) => tx`SELECT 1 FROM "PLEvent" WHERE uid = ${event.uid} FOR UPDATE`,
+          );
         },
       });
-      const history = { sql: handle.sql, retentionDays: 30, log };
-      const run = () =>
-        withSyncHistory(history, { eventUid: message.eventUid, trigger: 'manual' }, () => syncEvent(deps, message));
       const outcome = run().then(
         () => undefined,
         (err: unknown) => err as Error,
@@ -156,11 +151,7 @@ for (const route of routes) {
       assert.ok(err instanceof Error, 'the sync failed');
       assert.ok(!isPermanent(err), `retryable: ${err.message}`);
       assert.equal(errorKind(err), 'database', err.message);
-      assert.deepEqual(
-        lines.map((l) => l.msg),
-        [],
-        'nothing was left undone',
-      );
+      assert.deepEqual(warnings(), [], 'nothing was left undone');
       assert.equal(await lastSyncedAt(sql, event.uid), null, 'the finish wrote nothing');
       assert.equal(await claimIsFree(event.uid), true, 'the claim was released, not left to its lease end');
       assert.deepEqual(await attemptsOf(event.uid), [{ outcome: 'failure' }]);
