@@ -23,22 +23,38 @@ export interface PageOutcome {
   held: boolean;
 }
 
-/** The claim a page write must still hold, and the checkpoint it records with the page. */
+/**
+ * The claim a page write must still hold, and the checkpoint it records with its pages. A
+ * statement writes one page, or several consecutive ones (page-writer.ts): `guests` are
+ * then theirs in page order, and the checkpoint is the last page's.
+ */
 export interface PageFence {
   claim: Claim;
-  /** Its `pagesDone` is this page's number: page 1 starts a read of the list. */
+  /** Its `pagesDone` is the statement's last page: page 1 starts a read of the list. */
   checkpoint: CheckpointWrite;
+  /** The statement's first page, when it writes several; the checkpoint's page when absent. */
+  firstPage?: number;
   /**
-   * When given, the page is recorded in luma_guest_sync.listed_page for stale removal
-   * (remove-stale.ts): its guest ids, these ids of entries skipped for their email, the
-   * members it matched, and how many entries had no usable guest id.
+   * When given, one entry per page the statement writes, in page order: each is recorded in
+   * luma_guest_sync.listed_page for stale removal (remove-stale.ts) with its guest ids (the
+   * next `fetched` of `guests`), these ids of entries skipped for their email, the members
+   * its guests matched, and how many entries had no usable guest id.
    */
-  listing?: { skippedGuestIds: readonly string[]; unidentified: number };
+  listing?: readonly ListedPage[];
+}
+
+export interface ListedPage {
+  page: number;
+  /** The page's guests: the next this many of the statement's. */
+  fetched: number;
+  skippedGuestIds: readonly string[];
+  unidentified: number;
 }
 
 /**
- * Matches one page of guests to directory members and adds the members who are not yet
- * guests of the event — in one statement, whatever the page size.
+ * Matches one page of guests (or several consecutive pages', see PageFence) to directory
+ * members and adds the members who are not yet guests of the event — in one statement,
+ * whatever the page size.
  *
  * Matching: both sides' emails go through one normalisation in the database,
  * luma_guest_sync.normalize_email (migration 0007: every Unicode whitespace trimmed,
@@ -59,8 +75,9 @@ export interface PageFence {
  * UPDATE found the claim still this sync's. So a sync whose claim lapsed or was taken over
  * writes no guest and no checkpoint, and learns it from `held`; there is no gap between a
  * check and the write. Past page 1 the fence also needs the claim's checkpoint to be the
- * page before, so a page written out of order (its predecessor failed) writes nothing and
- * is not `held` either. An empty page still runs the statement, for its checkpoint.
+ * page before the statement's first, so a page written out of order (its predecessor
+ * failed) writes nothing and is not `held` either. An empty page still runs the statement,
+ * for its checkpoint.
  * A fenced insert is a plain INSERT: the fence makes this sync the event's only writer of
  * synced rows (a second writer's fence waits on the claim's row, then finds it lost), and
  * the existing-guest probe already skipped every member listed, so the unique index can
@@ -130,6 +147,7 @@ export function pageStatement(
   const rowUids = options.dryRun ? sql`NULL` : sql.param(guests.map(() => newUid()));
 
   const fence = options.fence;
+  const firstPage = fence?.firstPage ?? fence?.checkpoint.pagesDone;
   const write = options.dryRun
     ? sql`created AS (SELECT member_uid AS "memberUid" FROM fresh)`
     : // Drizzle passes raw-SQL parameters as text; the schema's timestamps hold UTC.
@@ -144,25 +162,16 @@ export function pageStatement(
 
   // Without a fence, a one-row stand-in, so the statement's shape is the same either way.
   const claim = fence
-    ? sql`claim AS (${fenceUpdate(fence.claim, fence.checkpoint)}),`
+    ? sql`claim AS (${fenceUpdate(fence.claim, fence.checkpoint, firstPage)}),`
     : sql`claim AS (SELECT 1 AS held),`;
 
   // Data-modifying CTEs run whether or not they are referenced, on the statement's snapshot.
   const forget =
-    fence && !options.dryRun && fence.checkpoint.pagesDone === 1
+    fence && !options.dryRun && firstPage === 1
       ? sql`, forgotten AS (
         DELETE FROM luma_guest_sync.listed_page WHERE event_uid = ${target.eventUid} AND EXISTS (SELECT 1 FROM claim))`
       : sql``;
-  const listing =
-    fence?.listing && !options.dryRun
-      ? sql`, listed AS (
-        INSERT INTO luma_guest_sync.listed_page (event_uid, page, guest_ids, member_uids, fetched, unidentified)
-        SELECT ${target.eventUid}, ${fence.checkpoint.pagesDone}::int,
-          ARRAY(SELECT external_guest_id FROM page) || ${sql.param([...fence.listing.skippedGuestIds])}::text[],
-          coalesce((SELECT array_agg(member_uid) FROM members), '{}'), ${guests.length}::int,
-          ${fence.listing.unidentified}::int
-        WHERE EXISTS (SELECT 1 FROM claim))`
-      : sql``;
+  const listing = fence?.listing && !options.dryRun ? listedPages(target, guests, fence) : sql``;
 
   return sql`
     WITH ${claim}
@@ -220,4 +229,40 @@ export function pageStatement(
       (SELECT array_agg("memberUid") FROM created) AS created,
       (SELECT array_agg(external_guest_id ORDER BY ord) FROM hits WHERE candidates > 1) AS ambiguous,
       EXISTS (SELECT 1 FROM claim) AS held`;
+}
+
+/**
+ * The `listed` CTE: a listed_page row per page of `fence.listing`. A page's guests are a
+ * range of the statement's positions (`ord`); its members, those its own guests matched.
+ */
+function listedPages(target: GuestTarget, guests: readonly ExternalGuest[], fence: PageFence): SQL {
+  const pages = fence.listing ?? [];
+  const firstOrds: number[] = [];
+  let next = 1;
+  for (const page of pages) {
+    firstOrds.push(next);
+    next += page.fetched;
+  }
+  const firstPage = fence.firstPage ?? fence.checkpoint.pagesDone;
+  const consecutive = pages.every((p, i) => p.page === firstPage + i);
+  if (next !== guests.length + 1 || !consecutive || pages.at(-1)?.page !== fence.checkpoint.pagesDone) {
+    throw new Error(
+      `listing of pages ${pages.map((p) => p.page).join(',')} (${next - 1} guests) does not match the statement's ` +
+        `${guests.length} guests, pages ${firstPage} to ${fence.checkpoint.pagesDone}`,
+    );
+  }
+  const skippedIds = pages.flatMap((p) => p.skippedGuestIds);
+  const skippedPages = pages.flatMap((p) => p.skippedGuestIds.map(() => p.page));
+  return sql`, listed AS (
+    INSERT INTO luma_guest_sync.listed_page (event_uid, page, guest_ids, member_uids, fetched, unidentified)
+    SELECT ${target.eventUid}, l.page,
+      ARRAY(SELECT external_guest_id FROM page WHERE ord >= l.first_ord AND ord < l.first_ord + l.fetched ORDER BY ord)
+        || ARRAY(SELECT s.id FROM unnest(${sql.param(skippedIds)}::text[], ${sql.param(skippedPages)}::int[]) AS s(id, page)
+                 WHERE s.page = l.page),
+      coalesce((SELECT array_agg(DISTINCT member_uid) FROM hits WHERE ord >= l.first_ord AND ord < l.first_ord + l.fetched), '{}'),
+      l.fetched, l.unidentified
+    FROM unnest(${sql.param(pages.map((p) => p.page))}::int[], ${sql.param(firstOrds)}::int[],
+                ${sql.param(pages.map((p) => p.fetched))}::int[], ${sql.param(pages.map((p) => p.unidentified))}::int[])
+      AS l(page, first_ord, fetched, unidentified)
+    WHERE EXISTS (SELECT 1 FROM claim))`;
 }

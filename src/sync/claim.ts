@@ -152,7 +152,11 @@ export async function acquireClaim(db: Db, eventUid: string, settings: ClaimSett
  * latest version, and it keeps the row locked until its transaction ends: a takeover
  * cannot slip between it and the writes that follow it in the same statement or transaction.
  */
-export function fenceUpdate(claim: Claim, checkpoint?: CheckpointWrite): SQL {
+/**
+ * `firstPage`: the first of the pages a statement writes with `checkpoint` (its last page's);
+ * the checkpoint's own page when absent.
+ */
+export function fenceUpdate(claim: Claim, checkpoint?: CheckpointWrite, firstPage = checkpoint?.pagesDone ?? 0): SQL {
   const record = checkpoint
     ? sql`, next_cursor = ${checkpoint.nextCursor}, pages_done = ${checkpoint.pagesDone}::int,
         cursor_event_id = ${checkpoint.externalEventId}, checkpoint_at = clock_timestamp()`
@@ -160,8 +164,7 @@ export function fenceUpdate(claim: Claim, checkpoint?: CheckpointWrite): SQL {
   // Page N is written only over page N - 1's checkpoint: a sync sends page N's statement
   // before page N - 1's is answered (page-connection.ts), and a failed page must stop it.
   // Page 1 starts a read of the list, over whatever an earlier read left.
-  const inOrder =
-    checkpoint && checkpoint.pagesDone > 1 ? sql` AND pages_done = ${checkpoint.pagesDone - 1}::int` : sql``;
+  const inOrder = checkpoint && firstPage > 1 ? sql` AND pages_done = ${firstPage - 1}::int` : sql``;
   return sql`UPDATE luma_guest_sync.event_claim
     SET expires_at = clock_timestamp() + ${lease(claim.leaseSeconds)}${record}
     WHERE event_uid = ${claim.eventUid} AND token = ${claim.token}::bigint AND expires_at > clock_timestamp()${inOrder}

@@ -49,17 +49,22 @@ export class PageTally {
   }
 
   /**
-   * Adds one page's outcome, sent at `sentAt` during pass `pass`. A page its claim no
+   * Adds the outcome of one statement, which wrote `batches` (consecutive pages, one or
+   * more: page-writer.ts), sent at `sentAt` during pass `pass`. Pages their claim no
    * longer fenced wrote nothing: the sync ends there with ClaimLostError.
    */
-  take(batch: GuestBatch, outcome: PageOutcome, sentAt: number, pass: number): void {
-    if (!outcome.held)
-      throw new ClaimLostError(this.claim, `expired or was taken over before page ${batch.page} was written`);
+  take(batches: readonly GuestBatch[], outcome: PageOutcome, sentAt: number, pass: number): void {
+    const first = batches[0]!.page;
+    const last = batches.at(-1)!.page;
+    const pages = first === last ? `page ${first}` : `pages ${first}–${last}`;
+    if (!outcome.held) throw new ClaimLostError(this.claim, `expired or was taken over before ${pages} was written`);
     if (!this.dryRun) this.hold.confirmed(sentAt);
-    this.lastPage = batch.page;
-    for (const guest of batch.guests) this.kept?.guestIds.add(guest.externalGuestId);
-    // A skipped entry that has a guest id (its email was unusable) still keeps that id's row.
-    for (const id of batch.skippedGuestIds) this.kept?.guestIds.add(id);
+    this.lastPage = last;
+    for (const batch of batches) {
+      for (const guest of batch.guests) this.kept?.guestIds.add(guest.externalGuestId);
+      // A skipped entry that has a guest id (its email was unusable) still keeps that id's row.
+      for (const id of batch.skippedGuestIds) this.kept?.guestIds.add(id);
+    }
     for (const uid of outcome.matchedMemberUids) this.kept?.memberUids.add(uid);
     for (const uid of outcome.createdMemberUids) this.counted?.add(uid);
     const current = pass === this.passes;
@@ -67,14 +72,26 @@ export class PageTally {
       this.ambiguous += outcome.ambiguousGuestIds.length;
       // Duplicate accounts in the directory: an admin may want to merge them.
       this.log.warn(
-        { page: batch.page, externalGuestIds: outcome.ambiguousGuestIds },
+        { page: first, ...(last === first ? {} : { lastPage: last }), externalGuestIds: outcome.ambiguousGuestIds },
         'guest email matches several members: one added',
       );
     }
     const created = outcome.createdMemberUids.length;
     if (current) this.matched += outcome.matchedGuests;
     this.created += created;
-    const page = { fetched: batch.guests.length, matched: outcome.matchedGuests, created, skipped: batch.skipped };
-    this.log.debug({ page: batch.page, ...page }, 'page processed');
+    const figures = {
+      fetched: sum(batches, (b) => b.guests.length),
+      matched: outcome.matchedGuests,
+      created,
+      skipped: sum(batches, (b) => b.skipped),
+    };
+    this.log.debug(
+      { page: first, ...(last === first ? {} : { lastPage: last }), ...figures },
+      first === last ? 'page processed' : 'pages processed',
+    );
   }
+}
+
+function sum(batches: readonly GuestBatch[], of: (batch: GuestBatch) => number): number {
+  return batches.reduce((total, batch) => total + of(batch), 0);
 }

@@ -5,7 +5,7 @@ import { repeatOnConnectionLoss } from '../db/repeat-on-connection-loss.ts';
 import type { Logger } from '../log.ts';
 import { getProvider, type ProviderRegistry } from '../providers/registry.ts';
 import type { FetchSummary } from '../providers/types.ts';
-import { addPageGuests } from './add-page-guests.ts';
+import { addPageGuests, type PageOutcome } from './add-page-guests.ts';
 import { beforeLoss, untilLost } from './before-loss.ts';
 import { type Claim, ClaimLostError, type ClaimSettings, releaseClaim } from './claim.ts';
 import { type ClaimHold, holdClaim } from './claim-hold.ts';
@@ -14,6 +14,7 @@ import { finishSync } from './finish-sync.ts';
 import { loadTarget } from './load-target.ts';
 import { pageConnection } from './page-connection.ts';
 import { PageTally } from './page-tally.ts';
+import { PageWriter } from './page-writer.ts';
 import type { ListedGuests } from './remove-stale.ts';
 import { takeClaim } from './take-claim.ts';
 import type { SyncMessage, SyncResult } from './types.ts';
@@ -28,6 +29,8 @@ export interface SyncDeps {
   claim?: ClaimSettings;
   /** Told about every finished page and every finished sync, for metrics. */
   observer?: SyncObserver;
+  /** Guests one page statement carries at most when pages wait for it (page-writer.ts); tests set fewer. */
+  statementGuests?: number;
   /** Test seams: a point where a test can hold the sync to force an interleaving. */
   hooks?: SyncHooks;
 }
@@ -46,6 +49,13 @@ export interface SyncOptions {
   dryRun?: boolean;
   signal?: AbortSignal;
 }
+
+/**
+ * Guests one page statement carries at most: ten of Luma's pages of 100. Past ~500 a
+ * statement saves little more per guest (docs/performance.md), and a larger one is more to
+ * write again after a failure.
+ */
+const STATEMENT_GUESTS = 1_000;
 
 /** The claim settings of a sync whose deps name none. */
 const DEFAULT_CLAIM: ClaimSettings = { leaseSeconds: 60 };
@@ -146,71 +156,71 @@ async function syncClaimedEvent(
   const removal = deps.removeStale?.enabled ? { ...deps.removeStale } : undefined;
   const tally = new PageTally({ claim, hold, log, dryRun, removal: removal !== undefined });
 
-  // A real run sends page N+1's statement while page N's runs, on one connection
-  // (page-connection.ts); a dry run, whose counts build on the pages before, one at a time.
+  // A real run sends the next pages' statement while one runs, on one connection
+  // (page-connection.ts), and puts the pages read meanwhile in one statement
+  // (page-writer.ts); a dry run, whose counts build on the pages before, one page at a time.
   const connection = dryRun ? undefined : pageConnection(deps.db);
-  // The previous page's outcome, once taken; and the last statement sent, once answered.
-  let previous: Promise<void> = Promise.resolve();
-  let lastAnswer: Promise<unknown> = Promise.resolve();
+  const writer = new PageWriter<{ outcome: PageOutcome; sentAt: number; pass: number }>({
+    inFlight: dryRun ? 1 : 2,
+    maxGuests: dryRun ? 1 : (deps.statementGuests ?? STATEMENT_GUESTS),
+    write: async (batches) => {
+      const sentAt = performance.now();
+      const pass = tally.passes;
+      const first = batches[0]!.page;
+      const last = batches.at(-1)!;
+      const fence = dryRun
+        ? undefined
+        : {
+            claim,
+            checkpoint: { nextCursor: last.nextCursor, pagesDone: last.page, externalEventId: target.externalEventId },
+            firstPage: first,
+            listing: removal
+              ? batches.map((batch) => ({
+                  page: batch.page,
+                  fetched: batch.guests.length,
+                  skippedGuestIds: batch.skippedGuestIds,
+                  unidentified: batch.skipped - batch.skippedGuestIds.length,
+                }))
+              : undefined,
+          };
+      const pages = first === last.page ? `page ${first}` : `pages ${first}–${last.page}`;
+      const outcome = await during(`the page statement of ${pages}`, () =>
+        addPageGuests(
+          { db: deps.db, now, connection },
+          target,
+          batches.flatMap((batch) => batch.guests),
+          { dryRun, alreadyCounted: tally.counted, fence },
+        ),
+      );
+      return { outcome, sentAt, pass };
+    },
+    take: (batches, { outcome, sentAt, pass }) => tally.take(batches, outcome, sentAt, pass),
+  });
 
   let summary: FetchSummary;
   try {
-    summary = await provider.fetchGuestsInBatches(
-      async (batch) => {
-        const sentAt = performance.now();
-        const pass = tally.passes;
-        const fence = dryRun
-          ? undefined
-          : {
-              claim,
-              checkpoint: {
-                nextCursor: batch.nextCursor,
-                pagesDone: batch.page,
-                externalEventId: target.externalEventId,
-              },
-              listing: removal
-                ? {
-                    skippedGuestIds: batch.skippedGuestIds,
-                    unidentified: batch.skipped - batch.skippedGuestIds.length,
-                  }
-                : undefined,
-            };
-        const answer = during(`the page statement of page ${batch.page}`, () =>
-          addPageGuests({ db: deps.db, now, connection }, target, batch.guests, {
-            dryRun,
-            alreadyCounted: tally.counted,
-            fence,
-          }),
-        );
-        lastAnswer = answer.catch(() => {});
-        const before = previous;
-        previous = before.then(() => answer).then((outcome) => tally.take(batch, outcome, sentAt, pass));
-        // Observed here; thrown by the next page's turn or after the last page.
-        previous.catch(() => {});
-        // At most two statements in flight: this page's, and the one before it until its outcome is taken.
-        await beforeLoss(hold, dryRun ? previous : before);
+    summary = await provider.fetchGuestsInBatches((batch) => beforeLoss(hold, writer.add(batch)), {
+      eventUid: message.eventUid,
+      externalEventId: target.externalEventId,
+      signal: options.signal,
+      start: resume,
+      // The list is read again from page 1: count matches once. Rows created stay created
+      // (the second pass finds them), and the member sets are sets.
+      onRestart: () => {
+        writer.restart();
+        tally.restart();
+        readFromStart = true;
       },
-      {
-        eventUid: message.eventUid,
-        externalEventId: target.externalEventId,
-        signal: options.signal,
-        start: resume,
-        // The list is read again from page 1: count matches once. Rows created stay created
-        // (the second pass finds them), and the member sets are sets.
-        onRestart: () => {
-          tally.restart();
-          readFromStart = true;
-        },
-      },
-    );
-    await beforeLoss(hold, previous);
+    });
+    await beforeLoss(hold, writer.drain());
   } finally {
     // No statement of this sync runs on after it: the claim is released, or the finish
-    // begins, once the last one sent is answered. Unless the claim is lost first (a
-    // database that went silent answers nothing until TCP gives up, minutes later): the
-    // statement's fence refuses it wherever it arrives after the claim's expiry, and
-    // before that expiry no other sync can hold the claim (docs/claims.md).
-    await untilLost(hold, lastAnswer);
+    // begins, once the last one sent is answered (pages read before a failure to read the
+    // next are written first). Unless the claim is lost first (a database that went silent
+    // answers nothing until TCP gives up, minutes later): the statement's fence refuses it
+    // wherever it arrives after the claim's expiry, and before that expiry no other sync
+    // can hold the claim (docs/claims.md).
+    await untilLost(hold, writer.settled());
   }
 
   await deps.hooks?.beforeFinish?.();

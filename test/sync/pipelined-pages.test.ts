@@ -74,15 +74,17 @@ for (const route of routes) {
      * own, so page 2 is the first of the later pages' shape on the connection, which
      * postgres.js describes before sending anything behind it.
      */
-    async function pipelinedAtPage3() {
+    async function pipelinedAtPage3(options: { pages?: number; removeStale?: boolean } = {}) {
       const event = await seedEvent(db);
       const message = syncMessageFor(event);
-      const members = await Promise.all([1, 2, 3, 4, 5].map(() => seedMember(db)));
+      const members = await Promise.all(Array.from({ length: options.pages ?? 5 }, () => seedMember(db)));
       const gate = createGate();
       const page3Asked = createGate();
+      const requested: number[] = [];
       luma.serve({
         events: { [message.externalEventId]: members.map((m, i) => ({ id: `gst-${i + 1}`, email: m.email! })) },
         fault: async (_request, pageNo) => {
+          requested.push(pageNo);
           if (pageNo !== 3) return undefined;
           page3Asked.open();
           await gate.opened;
@@ -116,7 +118,8 @@ for (const route of routes) {
         }) as typeof reserved.unsafe;
         return reserved;
       };
-      const deps = syncDeps(handle.db, { pageSize: 1, claim: NO_RENEWALS });
+      const removeStale = options.removeStale ? { removeStale: { enabled: true, maxShare: 1 } } : {};
+      const deps = syncDeps(handle.db, { pageSize: 1, claim: NO_RENEWALS, ...removeStale });
       const outcome = syncEvent(deps, message).then(
         (result) => ({ result, err: undefined }),
         (err: unknown) => ({ result: undefined, err: err as Error }),
@@ -131,7 +134,14 @@ for (const route of routes) {
       gate.open();
       await until('page 3 to wait on the lock', async () => (await blockedBy(sql, lock.pid)) === 1);
       await until('page 4 to be handed to the connection behind page 3', () => handed === 4);
-      return { event, message, deps, lock, outcome, sent: () => sent };
+      return { event, message, members, deps, lock, outcome, sent: () => sent, requested };
+    }
+
+    /** Pipelined at page 3 with 8 pages, and every page after page 4 read while page 3's statement waits. */
+    async function pagesWaitingBehindPage3() {
+      const pipelined = await pipelinedAtPage3({ pages: 8, removeStale: true });
+      await until('pages 5 to 8 to be read', () => pipelined.requested.includes(8));
+      return pipelined;
     }
 
     it("hands page 4's statement to the connection before page 3's is answered, and all are written in order", async () => {
@@ -174,6 +184,73 @@ for (const route of routes) {
       assert.equal(resumed.resumedAtPage, 3);
       assert.equal(resumed.created, 3);
       assert.deepEqual(await syncedIds(event.uid), ['gst-1', 'gst-2', 'gst-3', 'gst-4', 'gst-5']);
+    });
+
+    it('puts the pages read while page 3 waits in one statement: each page written and listed as its own', async () => {
+      const { event, members, deps, lock, outcome, sent } = await pagesWaitingBehindPage3();
+      // Stale removal's record of the read, as the finish finds it (a completed sync clears it).
+      let listed: { page: number; guest_ids: string[]; member_uids: string[]; fetched: number }[] = [];
+      deps.hooks = {
+        beforeFinish: async () => {
+          listed = await sql`
+            SELECT page, guest_ids, member_uids, fetched FROM luma_guest_sync.listed_page
+            WHERE event_uid = ${event.uid} ORDER BY page`;
+        },
+      };
+
+      assert.equal((await claimRow(event.uid))?.pages_done, 2, 'page 3 has not been answered');
+      await lock.release();
+      const { result, err } = await within(SYNC_ENDS, outcome);
+
+      assert.equal(err, undefined);
+      assert.equal(result?.created, 8);
+      assert.equal(result?.pages, 8);
+      assert.equal(sent(), 5, 'pages 1, 2, 3 and 4 alone, then pages 5 to 8 together');
+      assert.deepEqual(await syncedIds(event.uid), [
+        'gst-1',
+        'gst-2',
+        'gst-3',
+        'gst-4',
+        'gst-5',
+        'gst-6',
+        'gst-7',
+        'gst-8',
+      ]);
+      // One row per page, with its own guest and member.
+      assert.deepEqual(
+        listed.map((row) => [row.page, row.guest_ids, row.member_uids, row.fetched]),
+        members.map((m, i) => [i + 1, [`gst-${i + 1}`], [m.uid], 1]),
+      );
+    });
+
+    it('pages sent together behind a page that fails write nothing, and the next attempt resumes at that page', async () => {
+      const { event, message, deps, lock, outcome, sent } = await pagesWaitingBehindPage3();
+
+      await sql`
+        SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE ${lock.pid}::int = ANY(pg_blocking_pids(pid))`;
+      await lock.release();
+      const { err } = await within(SYNC_ENDS, outcome);
+
+      assert.ok(err instanceof DatabaseLimitError, String(err));
+      assert.match(err.message, /page 3/);
+      assert.ok(sent() <= 5, `${sent()} page statements: pages 5 to 8 were sent at most once, together`);
+      assert.deepEqual(await syncedIds(event.uid), ['gst-1', 'gst-2']);
+      assert.equal((await claimRow(event.uid))?.pages_done, 2);
+
+      const resumed = await syncEvent(deps, message);
+      assert.equal(resumed.resumedAtPage, 3);
+      assert.equal(resumed.created, 6);
+      assert.equal(resumed.removed, 0);
+      assert.deepEqual(await syncedIds(event.uid), [
+        'gst-1',
+        'gst-2',
+        'gst-3',
+        'gst-4',
+        'gst-5',
+        'gst-6',
+        'gst-7',
+        'gst-8',
+      ]);
     });
 
     it('a connection lost under two page statements fails the sync, not the process, and the pool of one connects again', async () => {

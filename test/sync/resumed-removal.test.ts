@@ -156,7 +156,7 @@ describe('stale removal after a resumed sync', () => {
         fence: {
           claim: lapsed,
           checkpoint: { nextCursor: null, pagesDone, externalEventId: message.externalEventId },
-          listing: { skippedGuestIds: [], unidentified: 0 },
+          listing: [{ page: pagesDone, fetched: 1, skippedGuestIds: [], unidentified: 0 }],
         },
       });
       assert.equal(outcome.held, false);

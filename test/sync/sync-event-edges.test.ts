@@ -455,7 +455,7 @@ describe('syncEvent: what it reports, logs and does with its claim', () => {
   });
 
   it('stops reading Luma at the first page it could not write once another sync took the claim over', async () => {
-    const { event, message, list } = await eventWithList(6);
+    const { event, message, list } = await eventWithList(12);
     const requested: number[] = [];
     luma.serve({
       events: { [message.externalEventId]: list },
@@ -473,15 +473,16 @@ describe('syncEvent: what it reports, logs and does with its claim', () => {
     });
     const { log, lines } = captureLogger();
 
-    const err = await syncEvent(syncDeps(db, { pageSize: 1, log }), message).then(
+    const err = await syncEvent(syncDeps(db, { pageSize: 1, log, statementGuests: 2 }), message).then(
       () => assert.fail('expected the claim to be lost'),
       (e: unknown) => e,
     );
 
     assert.ok(err instanceof ClaimLostError, String(err));
     // Page 2's statement finds the claim gone. Page 3's may already be sent behind it
-    // (page statements are pipelined), with page 4 downloading ahead of it; nothing after.
-    assert.ok(Math.max(...requested) <= 4, `pages read: ${requested.join(', ')}`);
+    // (page statements are pipelined), pages 4 and 5 wait to be sent together (one
+    // statement's worth, 2 guests here), and page 6 downloads ahead; nothing after.
+    assert.ok(Math.max(...requested) <= 6, `pages read: ${requested.join(', ')}`);
     assert.equal((await claimRow(event.uid))?.holder, 'the-other-sync', 'the new holder keeps the claim');
     const lost = withMsg(lines, 'claim lost');
     assert.equal(lost.length, 1);

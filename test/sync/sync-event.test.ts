@@ -294,26 +294,39 @@ describe('syncEvent', () => {
     assert.deepEqual([result.fetched, result.skipped, result.created], [1, 2, 1]);
   });
 
-  it('costs one statement per page, on a first sync and a re-sync, at page size 10 and 100', async () => {
+  it('costs one statement per page, on a first sync and a re-sync, at page size 10 and 100, and no more when pages wait', async () => {
     const members = await Promise.all(
       Array.from({ length: 200 }, (_, i) => seedMember(db, { email: `count${i}@x.org` })),
     );
-    const runs: Record<number, { first: number; resync: number; pages: number }> = {};
-    for (const pageSize of [10, 100]) {
-      const { message } = await linkedEvent();
-      luma.serve({ events: { [message.externalEventId]: members.map((m, i) => guest(`gst-c${i}`, m.email!)) } });
-      const first = await countStatements((countedDb) => syncEvent(syncDeps(countedDb, { pageSize }), message));
-      const resync = await countStatements((countedDb) => syncEvent(syncDeps(countedDb, { pageSize }), message));
-      assert.equal(resync.result.created, 0);
-      runs[pageSize] = { first: first.statements, resync: resync.statements, pages: first.result.pages };
-    }
-    const small = runs[10]!;
-    const large = runs[100]!;
-    // The difference between the two runs is the per-page cost alone: the fixed cost cancels out.
-    const perPageFirst = (small.first - large.first) / (small.pages - large.pages);
-    const perPageResync = (small.resync - large.resync) / (small.pages - large.pages);
-    assert.equal(perPageFirst, 1, 'match and insert are one statement');
-    assert.equal(perPageResync, 1);
+    const perPage = async (statementGuests?: number) => {
+      const runs: Record<number, { first: number; resync: number; pages: number }> = {};
+      for (const pageSize of [10, 100]) {
+        const { message } = await linkedEvent();
+        luma.serve({ events: { [message.externalEventId]: members.map((m, i) => guest(`gst-c${i}`, m.email!)) } });
+        const deps = (countedDb: typeof db) => syncDeps(countedDb, { pageSize, statementGuests });
+        const first = await countStatements((countedDb) => syncEvent(deps(countedDb), message));
+        const resync = await countStatements((countedDb) => syncEvent(deps(countedDb), message));
+        assert.equal(resync.result.created, 0);
+        assert.equal(first.result.created, members.length);
+        runs[pageSize] = { first: first.statements, resync: resync.statements, pages: first.result.pages };
+      }
+      const small = runs[10]!;
+      const large = runs[100]!;
+      // The difference between the two runs is the per-page cost alone: the fixed cost cancels out.
+      return {
+        first: (small.first - large.first) / (small.pages - large.pages),
+        resync: (small.resync - large.resync) / (small.pages - large.pages),
+      };
+    };
+
+    // A page per statement (pages never put together): what one page costs.
+    const alone = await perPage(1);
+    assert.equal(alone.first, 1, 'match and insert are one statement');
+    assert.equal(alone.resync, 1);
+    // As a sync runs, pages read while a statement runs go out together: never more.
+    const together = await perPage();
+    assert.ok(together.first <= 1, `first sync: ${together.first} statements a page`);
+    assert.ok(together.resync <= 1, `re-sync: ${together.resync} statements a page`);
   });
 });
 
