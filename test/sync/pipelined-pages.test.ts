@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { HttpResponse } from 'msw';
 import { createDatabase } from '../../src/db/client.ts';
 import { DatabaseLimitError } from '../../src/db/database-limits.ts';
 import { acquireClaim, fenceUpdate, releaseClaim } from '../../src/sync/claim.ts';
@@ -74,7 +75,13 @@ for (const route of routes) {
      * own, so page 2 is the first of the later pages' shape on the connection, which
      * postgres.js describes before sending anything behind it.
      */
-    async function pipelinedAtPage3(options: { pages?: number; removeStale?: boolean } = {}) {
+    async function pipelinedAtPage3(
+      options: {
+        pages?: number;
+        removeStale?: boolean;
+        later?: (request: Request, pageNo: number) => Response | undefined;
+      } = {},
+    ) {
       const event = await seedEvent(db);
       const message = syncMessageFor(event);
       const members = await Promise.all(Array.from({ length: options.pages ?? 5 }, () => seedMember(db)));
@@ -85,7 +92,7 @@ for (const route of routes) {
         events: { [message.externalEventId]: members.map((m, i) => ({ id: `gst-${i + 1}`, email: m.email! })) },
         fault: async (_request, pageNo) => {
           requested.push(pageNo);
-          if (pageNo !== 3) return undefined;
+          if (pageNo !== 3 || requested.filter((n) => n === 3).length > 1) return options.later?.(_request, pageNo);
           page3Asked.open();
           await gate.opened;
           return undefined;
@@ -241,6 +248,67 @@ for (const route of routes) {
       assert.equal(resumed.resumedAtPage, 3);
       assert.equal(resumed.created, 6);
       assert.equal(resumed.removed, 0);
+      assert.deepEqual(await syncedIds(event.uid), [
+        'gst-1',
+        'gst-2',
+        'gst-3',
+        'gst-4',
+        'gst-5',
+        'gst-6',
+        'gst-7',
+        'gst-8',
+      ]);
+    });
+
+    it('pages read before Luma fails are written: the next attempt resumes at the page that failed', async () => {
+      let failing = true;
+      const { event, message, deps, lock, outcome, requested } = await pipelinedAtPage3({
+        pages: 8,
+        later: (_request, pageNo) =>
+          pageNo === 7 && failing ? HttpResponse.json({ message: 'bad request' }, { status: 400 }) : undefined,
+      });
+      await until('page 7 to be asked for', () => requested.includes(7));
+      await lock.release();
+      const { err } = await within(SYNC_ENDS, outcome);
+
+      assert.ok(err instanceof Error, 'the sync failed on page 7');
+      assert.deepEqual(await syncedIds(event.uid), ['gst-1', 'gst-2', 'gst-3', 'gst-4', 'gst-5', 'gst-6']);
+      assert.equal((await claimRow(event.uid))?.pages_done, 6);
+      failing = false;
+      const resumed = await syncEvent(deps, message);
+      assert.equal(resumed.resumedAtPage, 7);
+      assert.equal(resumed.created, 2);
+    });
+
+    it('a read that restarts at page 1 while pages wait drops them, and writes and lists the new read whole', async () => {
+      let refused = 0;
+      const { event, deps, lock, outcome, requested } = await pipelinedAtPage3({
+        pages: 8,
+        removeStale: true,
+        later: (_request, pageNo) => {
+          if (pageNo !== 7 || refused > 0) return undefined;
+          refused++;
+          return HttpResponse.json({ message: 'cursor expired' }, { status: 410 });
+        },
+      });
+      let listed: number[] = [];
+      deps.hooks = {
+        beforeFinish: async () => {
+          const rows = await sql<{ page: number }[]>`
+            SELECT page FROM luma_guest_sync.listed_page WHERE event_uid = ${event.uid} ORDER BY page`;
+          listed = rows.map((r) => r.page);
+        },
+      };
+      await until('the list to be read again from page 1', () => requested.lastIndexOf(1) > 0);
+      await lock.release();
+      const { result, err } = await within(SYNC_ENDS, outcome);
+
+      assert.equal(err, undefined);
+      assert.equal(refused, 1);
+      assert.equal(result?.created, 8);
+      assert.equal(result?.fetched, 8, 'the new read, counted once');
+      assert.equal(result?.removed, 0);
+      assert.deepEqual(listed, [1, 2, 3, 4, 5, 6, 7, 8]);
       assert.deepEqual(await syncedIds(event.uid), [
         'gst-1',
         'gst-2',
