@@ -51,11 +51,13 @@ export interface SyncOptions {
 }
 
 /**
- * Guests one page statement carries at most: ten of Luma's pages of 100. Past ~500 a
- * statement saves little more per guest (docs/performance.md), and a larger one is more to
- * write again after a failure.
+ * Guests one page statement carries at most: three of Luma's pages of 100. The larger a
+ * statement, the less per-statement work per guest, and the more the sync holds while its
+ * statements are out (two of them, and one statement's worth of pages waiting): at 300 the
+ * heap a 100k sync holds stays ~2.4 MiB, at 500 it was 5 MiB and at 1,000 10 MiB, where the
+ * first sync's database CPU did not improve past the noise (docs/performance.md).
  */
-const STATEMENT_GUESTS = 1_000;
+const STATEMENT_GUESTS = 300;
 
 /** The claim settings of a sync whose deps name none. */
 const DEFAULT_CLAIM: ClaimSettings = { leaseSeconds: 60 };
