@@ -3,6 +3,7 @@ import type { GuestBatch } from '../providers/types.ts';
 import type { PageOutcome } from './add-page-guests.ts';
 import { type Claim, ClaimLostError } from './claim.ts';
 import type { ClaimHold } from './claim-hold.ts';
+import { pageRange } from './page-writer.ts';
 
 /**
  * What a sync's pages add up to, taken from their statements' outcomes in page order
@@ -56,8 +57,9 @@ export class PageTally {
   take(batches: readonly GuestBatch[], outcome: PageOutcome, sentAt: number, pass: number): void {
     const first = batches[0]!.page;
     const last = batches.at(-1)!.page;
-    const pages = first === last ? `page ${first}` : `pages ${first}–${last}`;
-    if (!outcome.held) throw new ClaimLostError(this.claim, `expired or was taken over before ${pages} was written`);
+    if (!outcome.held) {
+      throw new ClaimLostError(this.claim, `expired or was taken over before ${pageRange(batches)} was written`);
+    }
     if (!this.dryRun) this.hold.confirmed(sentAt);
     this.lastPage = last;
     for (const batch of batches) {
@@ -72,7 +74,7 @@ export class PageTally {
       this.ambiguous += outcome.ambiguousGuestIds.length;
       // Duplicate accounts in the directory: an admin may want to merge them.
       this.log.warn(
-        { page: first, ...(last === first ? {} : { lastPage: last }), externalGuestIds: outcome.ambiguousGuestIds },
+        { page: first, lastPage: last, externalGuestIds: outcome.ambiguousGuestIds },
         'guest email matches several members: one added',
       );
     }
@@ -85,10 +87,8 @@ export class PageTally {
       created,
       skipped: sum(batches, (b) => b.skipped),
     };
-    this.log.debug(
-      { page: first, ...(last === first ? {} : { lastPage: last }), ...figures },
-      first === last ? 'page processed' : 'pages processed',
-    );
+    // One line per statement: pages first to last (the same page when it carried one).
+    this.log.debug({ page: first, lastPage: last, ...figures }, 'page processed');
   }
 }
 

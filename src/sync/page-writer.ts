@@ -131,3 +131,10 @@ export class PageWriter<T> {
 function weight(page: GuestBatch): number {
   return Math.max(1, page.guests.length);
 }
+
+/** How errors and logs name a statement's pages: "page 3", or "pages 3–5". */
+export function pageRange(pages: readonly GuestBatch[]): string {
+  const first = pages[0]!.page;
+  const last = pages.at(-1)!.page;
+  return first === last ? `page ${first}` : `pages ${first}–${last}`;
+}

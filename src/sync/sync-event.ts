@@ -14,7 +14,7 @@ import { finishSync } from './finish-sync.ts';
 import { loadTarget } from './load-target.ts';
 import { pageConnection } from './page-connection.ts';
 import { PageTally } from './page-tally.ts';
-import { PageWriter } from './page-writer.ts';
+import { PageWriter, pageRange } from './page-writer.ts';
 import type { ListedGuests } from './remove-stale.ts';
 import { takeClaim } from './take-claim.ts';
 import type { SyncMessage, SyncResult } from './types.ts';
@@ -185,8 +185,7 @@ async function syncClaimedEvent(
                 }))
               : undefined,
           };
-      const pages = first === last.page ? `page ${first}` : `pages ${first}–${last.page}`;
-      const outcome = await during(`the page statement of ${pages}`, () =>
+      const outcome = await during(`the page statement of ${pageRange(batches)}`, () =>
         addPageGuests(
           { db: deps.db, now, connection },
           target,

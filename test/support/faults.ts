@@ -475,8 +475,12 @@ export async function sendSync(sqs: SQSClient, queueUrl: string, event: EventRef
 export const logs = {
   syncComplete: (eventUid: string) => (l: Record<string, unknown>) =>
     l.msg === 'sync complete' && l.eventUid === eventUid,
+  /** The line of the statement that wrote `page`: one statement may carry pages `page` to `lastPage`. */
   pageProcessed: (eventUid: string, page: number) => (l: Record<string, unknown>) =>
-    l.msg === 'page processed' && l.eventUid === eventUid && l.page === page,
+    l.msg === 'page processed' &&
+    l.eventUid === eventUid &&
+    Number(l.page) <= page &&
+    page <= Number(l.lastPage ?? l.page),
 };
 
 /**

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { GuestBatch } from '../../src/providers/types.ts';
-import { PageWriter } from '../../src/sync/page-writer.ts';
+import { PageWriter, pageRange } from '../../src/sync/page-writer.ts';
 
 function page(n: number, guests = 1): GuestBatch {
   return {
@@ -228,5 +228,10 @@ describe('page writer', () => {
     assert.equal(await isDone(settled), true);
     await settled;
     assert.deepEqual(sent, [[1], [2]]);
+  });
+
+  it('names a statement of one page "page N", of several "pages N–M" (errors and logs)', () => {
+    assert.equal(pageRange([page(3)]), 'page 3');
+    assert.equal(pageRange([page(3), page(4), page(5)]), 'pages 3–5');
   });
 });
