@@ -97,6 +97,19 @@ describe('page writer', () => {
     assert.deepEqual(taken, [[1], [2], [3, 4, 5]]);
   });
 
+  it('drain waits for the pages still waiting to be sent and taken, not only for the statements out', async () => {
+    const { writer, sent, taken, answer } = handWriter();
+    for (const n of [1, 2, 3, 4]) await writer.add(page(n));
+    const drained = writer.drain();
+    await answer(0);
+    assert.deepEqual(sent, [[1], [2], [3, 4]]);
+    await answer(1);
+    assert.equal(await isDone(drained), false, 'pages 3 and 4 are out, not answered');
+    await answer(2);
+    assert.equal(await isDone(drained), true);
+    assert.deepEqual(taken, [[1], [2], [3, 4]]);
+  });
+
   it('takes answers in the order sent, whatever order they come in', async () => {
     const { writer, taken, answer } = handWriter();
     await writer.add(page(1));
