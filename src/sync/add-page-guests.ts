@@ -137,6 +137,8 @@ export function pageStatement(
   now: Date,
   options: { dryRun?: boolean; fence?: PageFence } = {},
 ): SQL {
+  // A dry run writes nothing; a fence writes the claim's lease and checkpoint.
+  if (options.dryRun && options.fence) throw new Error('a dry run takes no fence: it would write the claim');
   const emails = sql.param(guests.map((g) => g.email));
   const guestIds = sql.param(guests.map((g) => g.externalGuestId));
 
@@ -166,12 +168,13 @@ export function pageStatement(
     : sql`claim AS (SELECT 1 AS held),`;
 
   // Data-modifying CTEs run whether or not they are referenced, on the statement's snapshot.
+  // Only a fenced statement (never a dry run's, see above) has a first page.
   const forget =
-    fence && !options.dryRun && firstPage === 1
+    firstPage === 1
       ? sql`, forgotten AS (
         DELETE FROM luma_guest_sync.listed_page WHERE event_uid = ${target.eventUid} AND EXISTS (SELECT 1 FROM claim))`
       : sql``;
-  const listing = fence?.listing && !options.dryRun ? listedPages(target, guests, fence) : sql``;
+  const listing = fence?.listing ? listedPages(target, guests, fence, fence.listing) : sql``;
 
   return sql`
     WITH ${claim}
@@ -235,8 +238,12 @@ export function pageStatement(
  * The `listed` CTE: a listed_page row per page of `fence.listing`. A page's guests are a
  * range of the statement's positions (`ord`); its members, those its own guests matched.
  */
-function listedPages(target: GuestTarget, guests: readonly ExternalGuest[], fence: PageFence): SQL {
-  const pages = fence.listing ?? [];
+function listedPages(
+  target: GuestTarget,
+  guests: readonly ExternalGuest[],
+  fence: PageFence,
+  pages: readonly ListedPage[],
+): SQL {
   const firstOrds: number[] = [];
   let next = 1;
   for (const page of pages) {

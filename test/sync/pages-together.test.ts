@@ -175,7 +175,52 @@ describe('a page statement of several pages', () => {
       }),
       /listing of pages 2,4/,
     );
+    // Each check alone: pages not consecutive, though they end at the checkpoint's page …
+    await assert.rejects(
+      addPageGuests({ db }, target, guests, {
+        fence: {
+          claim,
+          checkpoint: { ...checkpoint, pagesDone: 4 },
+          firstPage: 2,
+          listing: [listed(2, 1), listed(4, 1)],
+        },
+      }),
+      /listing of pages 2,4 \(2 guests\) does not match the statement's 2 guests, pages 2 to 4/,
+    );
+    // … consecutive, but ending short of the checkpoint's page …
+    await assert.rejects(
+      addPageGuests({ db }, target, guests, {
+        fence: {
+          claim,
+          checkpoint: { ...checkpoint, pagesDone: 4 },
+          firstPage: 2,
+          listing: [listed(2, 1), listed(3, 1)],
+        },
+      }),
+      /listing of pages 2,3 \(2 guests\) does not match the statement's 2 guests, pages 2 to 4/,
+    );
+    // … and no page at all.
+    await assert.rejects(
+      addPageGuests({ db }, target, [], { fence: { claim, checkpoint, firstPage: 3, listing: [] } }),
+      /listing of pages {2}\(0 guests\) does not match the statement's 0 guests, pages 3 to 3/,
+    );
     assert.equal((await pagesDone(event.uid))?.pages_done, 0, 'nothing written');
+    await releaseClaim(db, claim, { clearCheckpoint: true });
+  });
+
+  it('refuses a dry run with a fence: it would write the claim, and forget the listed pages at page 1', async () => {
+    const event = await seedEvent(db);
+    const target = { eventUid: event.uid, locationUid: event.locationUid! };
+    const claim = await acquireClaim(db, event.uid, { leaseSeconds: 60 });
+    const fence = { claim, checkpoint: { nextCursor: null, pagesDone: 1, externalEventId: 'evt' } };
+    const listing = [{ page: 1, fetched: 0, skippedGuestIds: [], unidentified: 0 }];
+    await addPageGuests({ db }, target, [], { fence: { ...fence, listing } });
+
+    await assert.rejects(addPageGuests({ db }, target, [], { dryRun: true, fence }), /a dry run takes no fence/);
+    assert.deepEqual(
+      (await listedRows(event.uid)).map((r) => r.page),
+      [1],
+    );
     await releaseClaim(db, claim, { clearCheckpoint: true });
   });
 });
