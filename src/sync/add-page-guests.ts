@@ -174,7 +174,9 @@ export function pageStatement(
       ? sql`, forgotten AS (
         DELETE FROM luma_guest_sync.listed_page WHERE event_uid = ${target.eventUid} AND EXISTS (SELECT 1 FROM claim))`
       : sql``;
-  const listing = fence?.listing ? listedPages(target, guests, fence, fence.listing) : sql``;
+  const listing = fence?.listing
+    ? listedPages(target, guests, fence.listing, firstPage!, fence.checkpoint.pagesDone)
+    : sql``;
 
   return sql`
     WITH ${claim}
@@ -235,14 +237,16 @@ export function pageStatement(
 }
 
 /**
- * The `listed` CTE: a listed_page row per page of `fence.listing`. A page's guests are a
- * range of the statement's positions (`ord`); its members, those its own guests matched.
+ * The `listed` CTE: a listed_page row per page of `pages`, which must be the statement's
+ * pages `firstPage` to `lastPage`. A page's guests are a range of the statement's positions
+ * (`ord`); its members, those its own guests matched.
  */
 function listedPages(
   target: GuestTarget,
   guests: readonly ExternalGuest[],
-  fence: PageFence,
   pages: readonly ListedPage[],
+  firstPage: number,
+  lastPage: number,
 ): SQL {
   const firstOrds: number[] = [];
   let next = 1;
@@ -250,12 +254,11 @@ function listedPages(
     firstOrds.push(next);
     next += page.fetched;
   }
-  const firstPage = fence.firstPage ?? fence.checkpoint.pagesDone;
   const consecutive = pages.every((p, i) => p.page === firstPage + i);
-  if (next !== guests.length + 1 || !consecutive || pages.at(-1)?.page !== fence.checkpoint.pagesDone) {
+  if (next !== guests.length + 1 || !consecutive || pages.at(-1)?.page !== lastPage) {
     throw new Error(
       `listing of pages ${pages.map((p) => p.page).join(',')} (${next - 1} guests) does not match the statement's ` +
-        `${guests.length} guests, pages ${firstPage} to ${fence.checkpoint.pagesDone}`,
+        `${guests.length} guests, pages ${firstPage} to ${lastPage}`,
     );
   }
   const skippedIds = pages.flatMap((p) => p.skippedGuestIds);

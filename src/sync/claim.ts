@@ -146,15 +146,13 @@ export async function acquireClaim(db: Db, eventUid: string, settings: ClaimSett
 
 /**
  * The fencing UPDATE: extends the lease (and writes `checkpoint` if given) only while the
- * claim is still this token's and unexpired — and, for a checkpoint past page 1, only
- * while the claim's checkpoint is the page before — returning one row then and none otherwise.
+ * claim is still this token's and unexpired — and, for a statement whose first page is
+ * past page 1, only while the claim's checkpoint is the page before it — returning one row
+ * then and none otherwise. `firstPage` is the first of the pages a statement writes with
+ * `checkpoint` (its last page's); the checkpoint's own page when absent.
  * Under READ COMMITTED it waits for a concurrent writer of the row and re-checks the row's
  * latest version, and it keeps the row locked until its transaction ends: a takeover
  * cannot slip between it and the writes that follow it in the same statement or transaction.
- */
-/**
- * `firstPage`: the first of the pages a statement writes with `checkpoint` (its last page's);
- * the checkpoint's own page when absent.
  */
 export function fenceUpdate(claim: Claim, checkpoint?: CheckpointWrite, firstPage = checkpoint?.pagesDone ?? 0): SQL {
   const record = checkpoint
