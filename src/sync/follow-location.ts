@@ -6,21 +6,29 @@ import type { Db } from '../db/client.ts';
  * after the directory moved the event: push data is per location, and "Who's Going" of
  * the new gathering should list them, of the old one not. Rows the directory created are
  * never touched. Returns the locations rows left, whose push data needs a refresh too.
- * One statement; none at all in the usual case beyond an index probe that finds nothing.
+ * One statement; in the usual case it finds nothing to move.
+ *
+ * No join, whatever the statistics: the rows are found once, by one scan of the table for
+ * the list of locations left and one for the UPDATE, both on the statement's snapshot. A
+ * self-join (UPDATE … FROM the same table, to return each row's old location) became a
+ * nested loop reading the table once per row when the statistics said the table held no
+ * rows, as VACUUM leaves them after a mass delete: a 100k-guest finish ran for minutes
+ * (test/sync/emptied-table-statistics.test.ts).
  */
 export async function followEventLocation(
   deps: { db: Db; now?: () => Date },
   target: { eventUid: string; locationUid: string },
 ): Promise<{ moved: number; leftLocationUids: string[] }> {
   const now = deps.now?.() ?? new Date();
-  const rows = await deps.db.execute<{ left: string }>(sql`
-    UPDATE "PLEventGuest" g SET "locationUid" = ${target.locationUid}, "updatedAt" = ${now.toISOString()}::timestamp(3)
-    FROM (
-      SELECT id, "locationUid" AS "left" FROM "PLEventGuest"
-      WHERE "eventUid" = ${target.eventUid} AND "externalGuestId" IS NOT NULL
-        AND "locationUid" IS DISTINCT FROM ${target.locationUid}
-    ) moved
-    WHERE g.id = moved.id
-    RETURNING moved."left"`);
-  return { moved: rows.length, leftLocationUids: [...new Set(rows.map((r) => r.left))] };
+  const synced = sql`"eventUid" = ${target.eventUid} AND "externalGuestId" IS NOT NULL
+        AND "locationUid" IS DISTINCT FROM ${target.locationUid}`;
+  const [row] = await deps.db.execute<{ moved: number; left: string[] }>(sql`
+    WITH moved AS (
+      UPDATE "PLEventGuest" SET "locationUid" = ${target.locationUid}, "updatedAt" = ${now.toISOString()}::timestamp(3)
+      WHERE ${synced}
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM moved)::int AS moved,
+      ARRAY(SELECT DISTINCT "locationUid" FROM "PLEventGuest" WHERE ${synced}) AS left`);
+  return { moved: row?.moved ?? 0, leftLocationUids: row?.left ?? [] };
 }
