@@ -30,5 +30,6 @@ export async function followEventLocation(
     )
     SELECT (SELECT count(*) FROM moved)::int AS moved,
       ARRAY(SELECT DISTINCT "locationUid" FROM "PLEventGuest" WHERE ${synced}) AS left`);
-  return { moved: row?.moved ?? 0, leftLocationUids: row?.left ?? [] };
+  // A SELECT without FROM: always one row, and ARRAY() is never NULL.
+  return { moved: row!.moved, leftLocationUids: row!.left };
 }

@@ -26,6 +26,21 @@ export const FIRST_SYNC_CASES = {
       FROM generate_series(0, 99) i`;
     await sql`ANALYZE "PLEventGuest"`;
   },
+  /**
+   * A mass delete that kept the table's last row, then VACUUM: many pages, about one row,
+   * so the planner estimates every scan of the table at one row however many a sync adds.
+   * A self-join at the finish became quadratic here (test/sync/emptied-table-statistics.test.ts).
+   */
+  'emptied-table statistics (pages kept, one row)': async (sql: Database['sql']) => {
+    await sql`TRUNCATE "PLEventGuest"`;
+    const cleaned = await benchEvent(sql, 'evt-cleaned');
+    await sql`
+      INSERT INTO "PLEventGuest" (uid, "eventUid", "locationUid", "memberUid", "externalGuestId", "updatedAt")
+      SELECT 'cleaned-' || i, ${cleaned.eventUid}, 'bench-loc', 'bench-m-' || i, 'gst-cleaned-' || i, now()
+      FROM generate_series(0, 40000) i`;
+    await sql`DELETE FROM "PLEventGuest" WHERE uid <> 'cleaned-40000'`;
+    await sql`VACUUM ANALYZE "PLEventGuest"`;
+  },
 } as const;
 
 export type FirstSyncCase = keyof typeof FIRST_SYNC_CASES;
