@@ -24,8 +24,8 @@ const CONTAINER_OLD_SPACE_MIB = 256;
  * own settings on this host, as a worker started outside a container (or with a
  * NODE_OPTIONS of its own) runs. The heap's size matters to RSS because V8 lets the old
  * generation grow to a multiple of what it kept at its last full GC before collecting
- * again, and that multiple is larger the larger the heap may grow: ~1.3x at 262 MiB,
- * up to 4x at 4 GiB (measured 2026-12-06: 11-13 MiB of RSS growth against 25-40).
+ * again, and that multiple is larger the larger the heap may grow: ~2x at 262 MiB, 4x at
+ * 4 GiB (--trace-gc, 2026-12-06: 11-13 MiB of RSS growth against 25-40).
  */
 function childFlags(settings: 'image' | 'defaults'): string[] {
   if (settings === 'defaults') return [];
