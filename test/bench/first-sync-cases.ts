@@ -18,12 +18,7 @@ export const FIRST_SYNC_CASES = {
   },
   /** Statistics taken while the table held one small event, then a large event arrives. */
   'stale statistics (taken at 100 rows)': async (sql: Database['sql']) => {
-    await sql`TRUNCATE "PLEventGuest"`;
-    const small = await benchEvent(sql, 'evt-small');
-    await sql`
-      INSERT INTO "PLEventGuest" (uid, "eventUid", "locationUid", "memberUid", "externalGuestId", "updatedAt")
-      SELECT 'small-' || i, ${small.eventUid}, 'bench-loc', 'bench-m-' || i, 'gst-small-' || i, now()
-      FROM generate_series(0, 99) i`;
+    await onlyRowsOfAnotherEvent(sql, 'small', 100);
     await sql`ANALYZE "PLEventGuest"`;
   },
   /**
@@ -32,16 +27,22 @@ export const FIRST_SYNC_CASES = {
    * A self-join at the finish became quadratic here (test/sync/emptied-table-statistics.test.ts).
    */
   'emptied-table statistics (pages kept, one row)': async (sql: Database['sql']) => {
-    await sql`TRUNCATE "PLEventGuest"`;
-    const cleaned = await benchEvent(sql, 'evt-cleaned');
-    await sql`
-      INSERT INTO "PLEventGuest" (uid, "eventUid", "locationUid", "memberUid", "externalGuestId", "updatedAt")
-      SELECT 'cleaned-' || i, ${cleaned.eventUid}, 'bench-loc', 'bench-m-' || i, 'gst-cleaned-' || i, now()
-      FROM generate_series(0, 40000) i`;
-    await sql`DELETE FROM "PLEventGuest" WHERE uid <> 'cleaned-40000'`;
+    // 30,000 rows: within --quick's 40,000 members.
+    await onlyRowsOfAnotherEvent(sql, 'cleaned', 30_000);
+    await sql`DELETE FROM "PLEventGuest" WHERE uid <> 'cleaned-29999'`;
     await sql`VACUUM ANALYZE "PLEventGuest"`;
   },
 } as const;
+
+/** Empties the guest table, then fills it with `count` synced rows of another event, uids `${name}-0`…. */
+async function onlyRowsOfAnotherEvent(sql: Database['sql'], name: string, count: number): Promise<void> {
+  await sql`TRUNCATE "PLEventGuest"`;
+  const other = await benchEvent(sql, `evt-${name}`);
+  await sql`
+    INSERT INTO "PLEventGuest" (uid, "eventUid", "locationUid", "memberUid", "externalGuestId", "updatedAt")
+    SELECT ${name} || '-' || i, ${other.eventUid}, 'bench-loc', 'bench-m-' || i, 'gst-' || ${name} || '-' || i, now()
+    FROM generate_series(0, ${count - 1}) i`;
+}
 
 export type FirstSyncCase = keyof typeof FIRST_SYNC_CASES;
 
