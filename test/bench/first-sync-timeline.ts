@@ -1,6 +1,6 @@
 /**
  * Where a first sync's wall time goes: `node test/bench/first-sync-timeline.ts [guests=50000]
- * [runs=3]` (through `sh .ci/node24.sh`). Scenario 1's setting (a throwaway embedded
+ * [runs=3] [durable]` (through `sh .ci/node24.sh`). Scenario 1's setting (a throwaway embedded
  * PostgreSQL, the bench's 200,000 members, the simulated Luma in a process of its own);
  * each run measures the fetch and write floors, then a first sync of a new event, and
  * splits that sync's wall time as the wire sees it:
@@ -25,6 +25,9 @@ import { bulkInsertFloor } from './sync-scenarios.ts';
 
 const guests = Number(process.argv[2] ?? 50_000);
 const runs = Number(process.argv[3] ?? 3);
+// `durable`: the database commits as a production one does (fsync, synchronous_commit,
+// full_page_writes on), where the bench's throwaway one skips the flushes.
+const durable = process.argv[4] === 'durable';
 
 /** Socket writes and reads while `recording`, as [time, 'write' | 'read', remote port]. */
 const wire: [number, 'write' | 'read', number][] = [];
@@ -40,13 +43,17 @@ net.Socket.prototype.push = function (this: net.Socket, ...args: unknown[]) {
   return (push as (...a: unknown[]) => boolean).apply(this, args);
 } as typeof push;
 
-const pg = await startEmbeddedPostgres();
+const pg = await startEmbeddedPostgres(
+  durable ? { settings: { fsync: 'on', synchronous_commit: 'on', full_page_writes: 'on' } } : {},
+);
 const db = await createBenchDatabase(pg.url);
 const databasePort = Number(new URL(db.url).port);
 const luma = await startSimulatedLuma({ events: { 'evt-db-bound': { guestCount: guests } } });
 try {
   await seedBulkMembers(db.sql, 200_000);
-  console.log(`first sync of ${guests} guests among 200,000 members, ${runs} runs (ms)`);
+  console.log(
+    `first sync of ${guests} guests among 200,000 members, ${runs} runs (ms)${durable ? ', durable database' : ''}`,
+  );
   for (let run = 1; run <= runs; run++) {
     const deps = benchSyncDeps(db.db, luma.url);
     const fetchFloor = await timed(() =>
