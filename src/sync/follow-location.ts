@@ -8,8 +8,8 @@ import type { Db } from '../db/client.ts';
  * never touched. Returns the locations rows left, whose push data needs a refresh too.
  * One statement; in the usual case it finds nothing to move.
  *
- * No join, whatever the statistics: the rows are found once, by one scan of the table for
- * the list of locations left and one for the UPDATE, both on the statement's snapshot. A
+ * No join, whatever the statistics: the UPDATE scans the event's synced rows, and only when
+ * it moved some is the same snapshot scanned again for the locations they left. A
  * self-join (UPDATE … FROM the same table, to return each row's old location) became a
  * nested loop reading the table once per row when the statistics said the table held no
  * rows, as VACUUM leaves them after a mass delete: a 100k-guest finish ran for minutes
@@ -29,7 +29,8 @@ export async function followEventLocation(
       RETURNING 1
     )
     SELECT (SELECT count(*) FROM moved)::int AS moved,
-      ARRAY(SELECT DISTINCT "locationUid" FROM "PLEventGuest" WHERE ${synced}) AS left`);
+      -- Read only when rows moved: in the usual case the UPDATE's scan was the only one.
+      ARRAY(SELECT DISTINCT "locationUid" FROM "PLEventGuest" WHERE EXISTS (SELECT 1 FROM moved) AND ${synced}) AS left`);
   // A SELECT without FROM: always one row, and ARRAY() is never NULL.
   return { moved: row!.moved, leftLocationUids: row!.left };
 }
