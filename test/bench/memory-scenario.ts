@@ -63,6 +63,8 @@ export async function memory({ db, runs, quick }: SyncBenchOptions): Promise<Fig
       'evt-mem-large': { guestCount: large },
     },
   });
+  // The Dockerfile is read once, not for each of the scenario's children.
+  const flags = { image: childFlags('image'), defaults: childFlags('defaults') };
   const rss: Record<string, number[]> = { plain: [], stale: [], defaults: [] };
   const heap: Record<string, number[]> = { plain: [], stale: [] };
   try {
@@ -79,7 +81,7 @@ export async function memory({ db, runs, quick }: SyncBenchOptions): Promise<Fig
       const job = { mode, warmup, message, guests, removeStale };
       const { stdout } = await run(
         process.execPath,
-        ['--expose-gc', ...childFlags(settings), 'test/bench/memory-child.ts', db.url, luma.url, JSON.stringify(job)],
+        ['--expose-gc', ...flags[settings], 'test/bench/memory-child.ts', db.url, luma.url, JSON.stringify(job)],
         // Nothing of the bench's own NODE_OPTIONS reaches the child: its flags are all above.
         { env: { ...process.env, NODE_OPTIONS: '' } },
       );
