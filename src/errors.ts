@@ -52,12 +52,33 @@ export function isConnectionLoss(err: unknown): boolean {
     severity_local?: unknown;
   };
   const level = severity ?? severity_local;
-  return (
-    CONNECTION_CODES.has(String(code)) ||
-    level === 'FATAL' ||
-    level === 'PANIC' ||
-    (err instanceof Error && 'syscall' in err)
-  );
+  return CONNECTION_CODES.has(String(code)) || level === 'FATAL' || level === 'PANIC' || isSocketError(err);
+}
+
+/**
+ * A statement's connection failed in Node's own words (`read ECONNRESET`, `write EPIPE`)
+ * before postgres.js could name it. Drizzle wraps every failed statement in a
+ * DrizzleQueryError, which says the database failed; a statement sent without Drizzle
+ * (executePrepared: the page statement) gets this instead, so that errorKind counts it as
+ * the database failure it is (a page connection reset at a PostgreSQL restart:
+ * test/sync/page-connection-reset.test.ts). The socket's code and syscall are kept: it is
+ * still a connection loss, and one that a repeat may or may not help with.
+ */
+export class DatabaseSocketError extends Error {
+  readonly code: unknown;
+  readonly syscall: unknown;
+
+  constructor(cause: Error & { code?: unknown; syscall?: unknown }) {
+    super(`database connection failed: ${cause.message}`, { cause });
+    this.name = 'DatabaseSocketError';
+    this.code = cause.code;
+    this.syscall = cause.syscall;
+  }
+}
+
+/** Node's own error of a socket (it names the system call that failed), which postgres.js passes on as it is. */
+export function isSocketError(err: unknown): err is Error & { syscall: unknown } {
+  return err instanceof Error && 'syscall' in err;
 }
 
 /**
@@ -67,7 +88,7 @@ export function isConnectionLoss(err: unknown): boolean {
  */
 function isDatabaseError(err: unknown): boolean {
   for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (e instanceof DrizzleQueryError || e.name === 'PostgresError') return true;
+    if (e instanceof DrizzleQueryError || e instanceof DatabaseSocketError || e.name === 'PostgresError') return true;
     if (CONNECTION_CODES.has(String((e as { code?: unknown }).code))) return true;
   }
   return false;

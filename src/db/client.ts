@@ -2,6 +2,7 @@ import type { SQL } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import { DatabaseSocketError, isSocketError } from '../errors.ts';
 import { connectionOptions } from './connection-options.ts';
 import { describeDatabaseTarget, parseDatabaseUrl } from './database-url.ts';
 import { watchPoolCloses } from './pool-closes.ts';
@@ -87,9 +88,13 @@ const dialect = new PgDialect();
  * instead of every page measurably lowers the cost of a page. `db.execute` never prepares.
  * A handle made for a transaction-mode pooler runs it unprepared instead. `on` is a
  * connection reserved from the handle's pool (page-connection.ts); the pool by default.
+ * A failure of the socket itself is wrapped (DatabaseSocketError), as Drizzle would have.
  */
 export function executePrepared<T>(db: Db, query: SQL, on: Pick<Sql, 'unsafe'> = db.$client): Promise<T[]> {
   const { sql: text, params } = dialect.sqlToQuery(query);
   const prepare = db.$client.options.prepare !== false;
-  return on.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare }) as unknown as Promise<T[]>;
+  const answer = on.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare }) as unknown as Promise<T[]>;
+  return answer.catch((err: unknown) => {
+    throw isSocketError(err) ? new DatabaseSocketError(err) : err;
+  });
 }

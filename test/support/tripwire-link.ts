@@ -3,6 +3,10 @@
  * text, the first client chunk that carries it is never delivered, and both sockets of
  * that connection are destroyed, as a network drop at that moment would. What a test
  * needs to lose a session during one particular statement, and no other.
+ *
+ * A cut closes the client's side in order (the client reads an end of stream) unless it
+ * is armed to reset it: then the client's socket fails with Node's own ECONNRESET, as it
+ * does when a server host goes down or a middlebox drops the flow.
  */
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { after } from 'node:test';
@@ -12,7 +16,7 @@ export interface TripwireLink {
   host: string;
   port: number;
   /** Cuts the next connection whose client sends `text`; once. */
-  arm(text: string): void;
+  arm(text: string, how?: 'close' | 'reset'): void;
   /** Connections cut so far. */
   cut(): number;
 }
@@ -21,6 +25,7 @@ export interface TripwireLink {
 export async function startTripwireLink(target: { host: string; port: number }): Promise<TripwireLink> {
   const sockets = new Set<Socket>();
   let armed: string | undefined;
+  let cutBy: 'close' | 'reset' = 'close';
   let cut = 0;
   const server = createServer((client) => {
     const upstream = connectUpstream(client, target, sockets);
@@ -28,7 +33,8 @@ export async function startTripwireLink(target: { host: string; port: number }):
       if (armed !== undefined && chunk.includes(armed)) {
         armed = undefined;
         cut++;
-        client.destroy();
+        if (cutBy === 'reset') client.resetAndDestroy();
+        else client.destroy();
         upstream.destroy();
         return;
       }
@@ -45,8 +51,9 @@ export async function startTripwireLink(target: { host: string; port: number }):
   return {
     host: '127.0.0.1',
     port,
-    arm(text) {
+    arm(text, how = 'close') {
       armed = text;
+      cutBy = how;
     },
     cut: () => cut,
   };
