@@ -29,9 +29,8 @@ export function isContention(err: unknown): boolean {
   return !!err && typeof err === 'object' && 'contention' in err && err.contention === true;
 }
 
-/** A stable label for any error, for the errors-by-type metric. */
+/** A stable label for any error, for the errors-by-type metric: its own `kind` (a PermanentError's too), when it has one. */
 export function errorKind(err: unknown): string {
-  if (err instanceof PermanentError) return err.kind;
   if (err && typeof err === 'object' && 'kind' in err && typeof err.kind === 'string') return err.kind;
   return isDatabaseError(err) ? 'database' : 'unexpected';
 }
@@ -84,7 +83,8 @@ export function isSocketError(err: unknown): err is Error & { syscall: unknown }
 /**
  * A database outage, the commonest retryable failure: Drizzle wraps every failed statement
  * (the driver's PostgresError or connection error is its cause); a caller may wrap one to
- * say what it was doing (the shared Luma budget does), so the causes are followed.
+ * say what it was doing (the shared Luma budget does), so the causes are followed: five
+ * errors deep at most, which also ends a chain of causes that loops.
  */
 function isDatabaseError(err: unknown): boolean {
   for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
