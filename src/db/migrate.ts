@@ -6,7 +6,11 @@ import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import type { Db } from './client.ts';
 import { connectionOptions } from './connection-options.ts';
+import { watchPoolCloses } from './pool-closes.ts';
+import * as schema from './schema.ts';
+import { withTransaction } from './transaction.ts';
 
 export const MIGRATIONS_FOLDER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
 /** Our bookkeeping lives in a schema of our own, apart from the directory's tables. */
@@ -28,15 +32,29 @@ export interface MigrationResult {
  * migration once. Transaction-scoped state is all a transaction-mode pooler (PgBouncer,
  * RDS Proxy) keeps: a session lock taken through one would stay on whichever server
  * connection ran it, and its unlock could land on another. Unprepared for the same reason.
+ *
+ * The transaction is the sync's own (withTransaction): a session that ends under it (a
+ * restart or failover while a deploy's migrate job runs) fails the migration with the
+ * connection's error, where the driver alone would write the ROLLBACK to the closed
+ * socket and end the process with a TypeError (test/db/migrate-connection-loss.test.ts).
  */
 export async function runMigrations(databaseUrl: string): Promise<MigrationResult> {
+  let closed = () => {};
   const sql = postgres(
-    connectionOptions(databaseUrl, { max: 1, prepare: false, onnotice: () => {}, connection: { TimeZone: 'UTC' } }),
+    connectionOptions(databaseUrl, {
+      max: 1,
+      prepare: false,
+      onnotice: () => {},
+      onclose: () => closed(),
+      connection: { TimeZone: 'UTC' },
+    }),
   );
+  // What the transaction's guard learns a close from (pool-closes.ts), as createDatabase does.
+  closed = watchPoolCloses(sql);
   try {
-    const db = drizzle(sql);
+    const db = drizzle(sql, { schema }) as Db;
     const migrations = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER });
-    return await db.transaction(async (tx) => {
+    return await withTransaction(db, async (tx) => {
       await tx.execute(sqlTag`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
       const before = await appliedCount(tx);
       // Drizzle's own migration step, run inside this transaction: it asks its session for
@@ -55,7 +73,10 @@ export async function runMigrations(databaseUrl: string): Promise<MigrationResul
       return { applied: migrationTags().slice(before, after) };
     });
   } finally {
-    await sql.end({ timeout: 5 });
+    // The transaction has ended, so no statement of ours is in flight: the pool's end can
+    // wait only for a connection lost under the transaction, which the driver ends only
+    // when its reservation is handed back, and the guard never hands it back.
+    await sql.end({ timeout: 1 });
   }
 }
 

@@ -1,0 +1,100 @@
+/**
+ * `luma-guest-sync migrate` (runMigrations) when its session ends under it: a PostgreSQL
+ * restart or failover while a deploy's migrate job runs, `pg_terminate_backend`, a network
+ * drop. All migrations run in one transaction; postgres.js 3.4.9 would write that
+ * transaction's next statement or its ROLLBACK to the closed socket from a timer, an
+ * uncaught TypeError that ends the process instead of failing the migration with the
+ * connection's error (docs/driver-workarounds.md, the third fault).
+ *
+ * Each case asserts: no uncaught exception, the migration fails as a lost connection,
+ * nothing of it stays applied, and the next run applies every migration.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { MIGRATIONS_FOLDER, runMigrations } from '../../src/db/migrate.ts';
+import { isConnectionLoss } from '../../src/errors.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { blockedBy, holdInTransaction, until, within } from '../support/faults.ts';
+import { startTripwireLink } from '../support/tripwire-link.ts';
+
+/** Key of the advisory lock every migrator takes first (src/db/migrate.ts). */
+const MIGRATION_LOCK_KEY = 7_340_211_001;
+const migrations = (
+  JSON.parse(readFileSync(path.join(MIGRATIONS_FOLDER, 'meta/_journal.json'), 'utf8')) as { entries: unknown[] }
+).entries.length;
+
+/** Uncaught exceptions while a case runs: the driver's fault is thrown from a timer. */
+const uncaught: unknown[] = [];
+const record = (err: unknown) => uncaught.push(err);
+beforeEach(() => {
+  uncaught.length = 0;
+  process.on('uncaughtException', record);
+});
+afterEach(() => {
+  process.off('uncaughtException', record);
+});
+
+async function schemaApplied(database: TestDatabase): Promise<boolean> {
+  const [row] = await database.sql<{ table: string | null }[]>`
+    SELECT to_regclass('luma_guest_sync.migrations')::text AS table`;
+  return row?.table != null;
+}
+
+/** The migration's failure, after a turn for a timer's uncaught exception to surface. */
+async function failureOf(migration: Promise<unknown>): Promise<unknown> {
+  const err = await within(
+    'the migration to end',
+    migration.then(
+      () => assert.fail('the migration succeeded over a lost connection'),
+      (e: unknown) => e,
+    ),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  return err;
+}
+
+async function assertMigratesAgain(database: TestDatabase) {
+  const again = await runMigrations(database.url);
+  assert.equal(again.applied.length, migrations, 'the next run applies every migration');
+  assert.equal(await schemaApplied(database), true);
+}
+
+describe('a migration whose session ends', () => {
+  it('while it waits for the migrators\u2019 lock: fails with the connection\u2019s error, applies nothing', async () => {
+    const database = await createTestDatabase({ label: 'migrate_loss_lock', migrate: false });
+    const lock = await holdInTransaction(database.sql, (tx) => tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
+    const migration = runMigrations(database.url);
+    await until('the migration to wait for the lock', async () => (await blockedBy(database.sql, lock.pid)) === 1);
+
+    await database.sql`
+      SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE ${lock.pid}::int = ANY(pg_blocking_pids(pid))`;
+    const err = await failureOf(migration);
+    await lock.release();
+
+    assert.deepEqual(uncaught, [], 'nothing thrown outside the migration');
+    assert.ok(isConnectionLoss(err) || isConnectionLoss((err as Error).cause), `a lost connection: ${String(err)}`);
+    assert.equal(await schemaApplied(database), false, 'nothing applied');
+    await assertMigratesAgain(database);
+  });
+
+  it('in the middle of its DDL: the migrations before it are rolled back with it', async () => {
+    const database = await createTestDatabase({ label: 'migrate_loss_ddl', migrate: false });
+    const direct = new URL(database.url);
+    const link = await startTripwireLink({ host: direct.hostname, port: Number(direct.port) });
+    const linked = new URL(database.url);
+    linked.hostname = link.host;
+    linked.port = String(link.port);
+    // A statement of migration 0012, after eleven migrations ran in the same transaction.
+    link.arm('CREATE TABLE IF NOT EXISTS luma_guest_sync.listed_page');
+
+    const err = await failureOf(runMigrations(linked.toString()));
+
+    assert.equal(link.cut(), 1, 'the connection was cut at that statement');
+    assert.deepEqual(uncaught, [], 'nothing thrown outside the migration');
+    assert.ok(isConnectionLoss(err) || isConnectionLoss((err as Error).cause), `a lost connection: ${String(err)}`);
+    assert.equal(await schemaApplied(database), false, 'nothing applied');
+    await assertMigratesAgain(database);
+  });
+});
