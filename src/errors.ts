@@ -81,6 +81,14 @@ export function isSocketError(err: unknown): err is Error & { syscall: unknown }
 }
 
 /**
+ * An error of a database call made without Drizzle (a statement, a reservation, a
+ * transaction's BEGIN), named as the database's when it is a socket's own; any other as it is.
+ */
+export function asDatabaseFailure(err: unknown): unknown {
+  return isSocketError(err) ? new DatabaseSocketError(err) : err;
+}
+
+/**
  * A database outage, the commonest retryable failure: Drizzle wraps every failed statement
  * (the driver's PostgresError or connection error is its cause); a caller may wrap one to
  * say what it was doing (the shared Luma budget does), so the causes are followed: five

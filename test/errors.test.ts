@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createDatabase } from '../src/db/client.ts';
 import {
+  asDatabaseFailure,
   DatabaseSocketError,
   errorKind,
   isConnectionLoss,
@@ -57,6 +58,18 @@ describe('a socket error of a statement sent without Drizzle', () => {
     assert.equal(errorKind(new Error('page statement not answered', { cause: wrapped })), 'database');
     assert.equal(wrapped.message, 'database connection failed: read ECONNRESET');
     assert.equal(wrapped.cause, reset);
+  });
+
+  it('is named so by asDatabaseFailure, which passes every other error on as it is', () => {
+    const reset = socketError('write', 'EPIPE');
+    const named = asDatabaseFailure(reset);
+    assert.ok(named instanceof DatabaseSocketError);
+    assert.equal(named.cause, reset);
+    const statement = Object.assign(new Error('division by zero'), { severity: 'ERROR', code: '22012' });
+    assert.equal(asDatabaseFailure(statement), statement);
+    const closed = Object.assign(new Error('CONNECTION_CLOSED'), { code: 'CONNECTION_CLOSED' });
+    assert.equal(asDatabaseFailure(closed), closed);
+    assert.equal(asDatabaseFailure('text'), 'text');
   });
 
   it('is still the connection loss it was, with its code and system call', () => {

@@ -2,7 +2,7 @@ import type { SQL } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import { DatabaseSocketError, isSocketError } from '../errors.ts';
+import { asDatabaseFailure } from '../errors.ts';
 import { connectionOptions } from './connection-options.ts';
 import { describeDatabaseTarget, parseDatabaseUrl } from './database-url.ts';
 import { watchPoolCloses } from './pool-closes.ts';
@@ -95,6 +95,6 @@ export function executePrepared<T>(db: Db, query: SQL, on: Pick<Sql, 'unsafe'> =
   const prepare = db.$client.options.prepare !== false;
   const answer = on.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare }) as unknown as Promise<T[]>;
   return answer.catch((err: unknown) => {
-    throw isSocketError(err) ? new DatabaseSocketError(err) : err;
+    throw asDatabaseFailure(err);
   });
 }

@@ -1,4 +1,5 @@
 import type postgres from 'postgres';
+import { asDatabaseFailure } from '../errors.ts';
 import type { Sql } from './client.ts';
 import { onPoolClose } from './pool-closes.ts';
 
@@ -37,7 +38,8 @@ export function reserveConnection(sql: Sql): Promise<postgres.ReservedSql> {
         (err: unknown) => {
           if (settled) return;
           settle();
-          reject(err);
+          // The driver passes a socket's own error on (`connect ECONNREFUSED`).
+          reject(asDatabaseFailure(err));
         },
       );
     }

@@ -1,6 +1,7 @@
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { PostgresJsSession, PostgresJsTransaction } from 'drizzle-orm/postgres-js';
 import type { Sql, TransactionSql } from 'postgres';
+import { asDatabaseFailure } from '../errors.ts';
 import type { Db } from './client.ts';
 import { ClosedTransactionGuard } from './closed-transaction-guard.ts';
 
@@ -37,7 +38,10 @@ export function withTransaction<T>(db: Db, run: (tx: Db) => Promise<T>): Promise
   ) as Promise<T>;
   // Rejected while the body runs only when its connection closed.
   transaction.catch(() => guard.beginSettled());
-  return transaction;
+  // A connection refused or reset reaches here in Node's own words (`connect ECONNREFUSED`).
+  return transaction.catch((err: unknown) => {
+    throw asDatabaseFailure(err);
+  });
 }
 
 /**

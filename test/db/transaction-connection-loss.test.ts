@@ -17,11 +17,13 @@ import { createDatabase, type Database, type Db } from '../../src/db/client.ts';
 import { TransactionConnectionClosedError } from '../../src/db/closed-transaction-guard.ts';
 import { onPoolClose } from '../../src/db/pool-closes.ts';
 import { withTransaction } from '../../src/db/transaction.ts';
-import { isConnectionLoss } from '../../src/errors.ts';
+import { errorKind, isConnectionLoss } from '../../src/errors.ts';
+import { freePort } from '../../src/local/free-port.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { testEnv } from '../support/env.ts';
 import { createGate, within } from '../support/faults.ts';
 import { viaPgBouncer } from '../support/pgbouncer.ts';
+import { startTripwireLink } from '../support/tripwire-link.ts';
 
 const database = await createTestDatabase({ label: 'transaction_loss', migrate: false });
 await database.sql.unsafe('CREATE TABLE public.written (what text)');
@@ -98,6 +100,7 @@ async function assertLostCleanly(worker: Database, outcome: Promise<unknown>, wh
     ),
   );
   assert.ok(isConnectionLoss(err), `fails as a lost connection: ${String(err)}`);
+  assert.equal(errorKind(err), 'database', `counted as a database failure: ${String(err)}`);
   for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setTimeout(resolve, 20));
   assert.deepEqual(uncaught.map(String), [], 'nothing was thrown outside the transaction');
   assert.equal(await written(what), 0, 'nothing of the transaction was written');
@@ -234,6 +237,54 @@ describe('withTransaction: another connection of the pool closes during it', () 
     assert.equal(await within('the transaction to commit', outcome), 1, 'the select ran in the transaction');
     assert.equal(await written('other-closed'), 2, 'both writes committed');
     assert.deepEqual(uncaught.map(String), []);
+  });
+});
+
+/**
+ * The connection fails in Node's own words, before the driver names it: a reset (the
+ * server host went down, a middlebox dropped the flow) or a refusal (the database is
+ * down when the transaction connects). The transaction fails as a database failure, as
+ * every other lost connection does, not as `unexpected`.
+ */
+describe('withTransaction: its connection reset or refused', () => {
+  it('reset while a statement runs: fails as a lost connection and a database failure, nothing written', async () => {
+    const direct = new URL(database.url);
+    const link = await startTripwireLink({ host: direct.hostname, port: Number(direct.port) });
+    const linked = new URL(database.url);
+    linked.hostname = link.host;
+    linked.port = String(link.port);
+    const worker = createDatabase({ url: linked.toString(), poolMax: 1 });
+    after(() => worker.close(0.5));
+    await worker.sql`SELECT 1`;
+    link.arm('reset-under-statement', 'reset');
+
+    const outcome = withTransaction(worker.db, async (tx) => {
+      await write(tx, 'reset-before');
+      await tx.execute(sql`SELECT 'reset-under-statement'`);
+      return 'committed';
+    });
+
+    await assertLostCleanly(worker, outcome, 'reset-before');
+    assert.equal(link.cut(), 1, 'the connection was reset');
+  });
+
+  it('refused when it connects: fails as a database failure that a repeat cannot help', async () => {
+    const nowhere = new URL(database.url);
+    nowhere.port = String(await freePort());
+    const worker = createDatabase({ url: nowhere.toString(), poolMax: 1 });
+    after(() => worker.close(0));
+
+    const err = await within(
+      'the transaction to fail',
+      withTransaction(worker.db, async () => 'committed').then(
+        () => assert.fail('a transaction committed on a pool that cannot connect'),
+        (e: unknown) => e as { code?: unknown; syscall?: unknown },
+      ),
+    );
+
+    assert.equal(err.code, 'ECONNREFUSED');
+    assert.equal(err.syscall, 'connect');
+    assert.equal(errorKind(err), 'database', `counted as a database failure: ${String(err)}`);
   });
 });
 

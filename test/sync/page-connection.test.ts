@@ -10,6 +10,7 @@ import { after, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import { createDatabase } from '../../src/db/client.ts';
 import { reserveConnection } from '../../src/db/reserve-connection.ts';
+import { errorKind, isConnectionLoss } from '../../src/errors.ts';
 import { freePort } from '../../src/local/free-port.ts';
 import { pageConnection } from '../../src/sync/page-connection.ts';
 import { createTestDatabase } from '../support/db.ts';
@@ -154,16 +155,26 @@ describe('the page connection', () => {
     await poolAnswers(handle);
   });
 
-  it('fails at once when the pool cannot connect, and asks nothing more', async (t) => {
+  it('fails at once when the pool cannot connect, as a database failure, and asks nothing more', async (t) => {
     const nowhere = new URL(database.url);
     nowhere.port = String(await freePort());
     const handle = createDatabase({ url: nowhere.toString(), poolMax: 1 });
     after(() => handle.close(0));
     const asks = t.mock.method(handle.sql, 'reserve');
-    await assert.rejects(
-      within('the reservation to fail', reserveConnection(handle.sql)),
-      (err: { code?: string }) => err.code === 'ECONNREFUSED',
+    const err = await within(
+      'the reservation to fail',
+      reserveConnection(handle.sql).then(
+        () => assert.fail('reserved a connection of a pool that cannot connect'),
+        (e: unknown) => e as { code?: unknown; syscall?: unknown },
+      ),
     );
+    assert.equal(err.code, 'ECONNREFUSED');
+    // The driver passes Node's own error on; named here, or a sync that needed a new page
+    // connection while the database was down would be counted as `unexpected`.
+    assert.equal(errorKind(err), 'database');
+    // Still a connection that could not be opened, which a repeat cannot help with.
+    assert.equal(isConnectionLoss(err), true);
+    assert.equal(err.syscall, 'connect');
     // Each failed connection closes its slot: a reservation asking again at each close would go on.
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.equal(asks.mock.callCount(), 1);
