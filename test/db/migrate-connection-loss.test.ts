@@ -12,12 +12,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { MIGRATIONS_FOLDER, runMigrations } from '../../src/db/migrate.ts';
 import { isConnectionLoss } from '../../src/errors.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { blockedBy, holdInTransaction, until, within } from '../support/faults.ts';
-import { startTripwireLink } from '../support/tripwire-link.ts';
+import { tripwireToDatabase } from '../support/tripwire-link.ts';
+import { recordUncaughtExceptions } from '../support/uncaught.ts';
 
 /** Key of the advisory lock every migrator takes first (src/db/migrate.ts). */
 const MIGRATION_LOCK_KEY = 7_340_211_001;
@@ -26,15 +27,7 @@ const migrations = (
 ).entries.length;
 
 /** Uncaught exceptions while a case runs: the driver's fault is thrown from a timer. */
-const uncaught: unknown[] = [];
-const record = (err: unknown) => uncaught.push(err);
-beforeEach(() => {
-  uncaught.length = 0;
-  process.on('uncaughtException', record);
-});
-afterEach(() => {
-  process.off('uncaughtException', record);
-});
+const uncaught = recordUncaughtExceptions();
 
 async function schemaApplied(database: TestDatabase): Promise<boolean> {
   const [row] = await database.sql<{ table: string | null }[]>`
@@ -81,15 +74,11 @@ describe('a migration whose session ends', () => {
 
   it('in the middle of its DDL: the migrations before it are rolled back with it', async () => {
     const database = await createTestDatabase({ label: 'migrate_loss_ddl', migrate: false });
-    const direct = new URL(database.url);
-    const link = await startTripwireLink({ host: direct.hostname, port: Number(direct.port) });
-    const linked = new URL(database.url);
-    linked.hostname = link.host;
-    linked.port = String(link.port);
+    const { link, url } = await tripwireToDatabase(database.url);
     // A statement of migration 0012, after eleven migrations ran in the same transaction.
     link.arm('CREATE TABLE IF NOT EXISTS luma_guest_sync.listed_page');
 
-    const err = await failureOf(runMigrations(linked.toString()));
+    const err = await failureOf(runMigrations(url));
 
     assert.equal(link.cut(), 1, 'the connection was cut at that statement');
     assert.deepEqual(uncaught, [], 'nothing thrown outside the migration');

@@ -15,7 +15,7 @@ import { createTestDatabase } from '../support/db.ts';
 import { testEnv } from '../support/env.ts';
 import { until, within } from '../support/faults.ts';
 import { viaPgBouncer } from '../support/pgbouncer.ts';
-import { startTripwireLink } from '../support/tripwire-link.ts';
+import { tripwireToDatabase } from '../support/tripwire-link.ts';
 
 const directory = await createTestDatabase({ migrate: false, label: 'read_only_sessions' });
 const admin = postgres(testEnv('adminDatabaseUrl'), { max: 1, onnotice: () => {} });
@@ -132,12 +132,8 @@ describe("ending a pool's read-only sessions", () => {
   });
 
   it('goes on past a session lost during its question: the sessions after it are asked and ended', async () => {
-    const direct = new URL(directory.url);
-    const link = await startTripwireLink({ host: direct.hostname, port: Number(direct.port) });
-    const linked = new URL(directory.url);
-    linked.hostname = link.host;
-    linked.port = String(link.port);
-    const pool = createDatabase({ url: linked.toString(), poolMax: 3 });
+    const { link, url } = await tripwireToDatabase(directory.url);
+    const pool = createDatabase({ url, poolMax: 3 });
     try {
       await readOnlyDatabase(async () => {
         const before = await pidsOf(pool, 3);

@@ -10,7 +10,7 @@
  * committed), nothing of it is written, and the pool serves statements again.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, beforeEach, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { createDatabase, type Database, type Db } from '../../src/db/client.ts';
@@ -23,21 +23,14 @@ import { createTestDatabase } from '../support/db.ts';
 import { testEnv } from '../support/env.ts';
 import { createGate, within } from '../support/faults.ts';
 import { viaPgBouncer } from '../support/pgbouncer.ts';
-import { startTripwireLink } from '../support/tripwire-link.ts';
+import { tripwireToDatabase } from '../support/tripwire-link.ts';
+import { recordUncaughtExceptions } from '../support/uncaught.ts';
 
 const database = await createTestDatabase({ label: 'transaction_loss', migrate: false });
 await database.sql.unsafe('CREATE TABLE public.written (what text)');
 
 /** Uncaught exceptions while a case runs: the driver's fault is thrown from a timer. */
-const uncaught: unknown[] = [];
-const record = (err: unknown) => uncaught.push(err);
-beforeEach(() => {
-  uncaught.length = 0;
-  process.on('uncaughtException', record);
-});
-afterEach(() => {
-  process.off('uncaughtException', record);
-});
+const uncaught = recordUncaughtExceptions();
 
 /**
  * A pool of one connection of its own per case: the connection that was lost is the one
@@ -248,12 +241,8 @@ describe('withTransaction: another connection of the pool closes during it', () 
  */
 describe('withTransaction: its connection reset or refused', () => {
   it('reset while a statement runs: fails as a lost connection and a database failure, nothing written', async () => {
-    const direct = new URL(database.url);
-    const link = await startTripwireLink({ host: direct.hostname, port: Number(direct.port) });
-    const linked = new URL(database.url);
-    linked.hostname = link.host;
-    linked.port = String(link.port);
-    const worker = createDatabase({ url: linked.toString(), poolMax: 1 });
+    const { link, url } = await tripwireToDatabase(database.url);
+    const worker = createDatabase({ url, poolMax: 1 });
     after(() => worker.close(0.5));
     await worker.sql`SELECT 1`;
     link.arm('reset-under-statement', 'reset');
@@ -268,15 +257,23 @@ describe('withTransaction: its connection reset or refused', () => {
     assert.equal(link.cut(), 1, 'the connection was reset');
   });
 
-  it('refused when it connects: fails as a database failure that a repeat cannot help', async () => {
+  it('refused when it connects: fails as a database failure that a repeat cannot help, awaited late or not', async () => {
     const nowhere = new URL(database.url);
     nowhere.port = String(await freePort());
     const worker = createDatabase({ url: nowhere.toString(), poolMax: 1 });
     after(() => worker.close(0));
 
+    // Awaited only after it failed, as lostAtGate's callers do: never an unhandled rejection meanwhile.
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    const transaction = withTransaction(worker.db, async () => 'committed');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    process.off('unhandledRejection', record);
+    assert.deepEqual(unhandled.map(String), [], 'no unhandled rejection before it was awaited');
     const err = await within(
       'the transaction to fail',
-      withTransaction(worker.db, async () => 'committed').then(
+      transaction.then(
         () => assert.fail('a transaction committed on a pool that cannot connect'),
         (e: unknown) => e as { code?: unknown; syscall?: unknown },
       ),

@@ -58,3 +58,13 @@ export async function startTripwireLink(target: { host: string; port: number }):
     cut: () => cut,
   };
 }
+
+/** A tripwire link in front of the database of `databaseUrl`, and that URL pointed through it. */
+export async function tripwireToDatabase(databaseUrl: string): Promise<{ link: TripwireLink; url: string }> {
+  const direct = new URL(databaseUrl);
+  const link = await startTripwireLink({ host: direct.hostname, port: Number(direct.port) });
+  const linked = new URL(databaseUrl);
+  linked.hostname = link.host;
+  linked.port = String(link.port);
+  return { link, url: linked.toString() };
+}

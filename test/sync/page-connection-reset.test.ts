@@ -14,7 +14,7 @@ import { createTestDatabase } from '../support/db.ts';
 import { until, within } from '../support/faults.ts';
 import { guestsOf, seedEvent, seedMember, syncMessageFor } from '../support/seed.ts';
 import { syncDeps, useSimulatedLuma } from '../support/sync-harness.ts';
-import { startTripwireLink } from '../support/tripwire-link.ts';
+import { tripwireToDatabase } from '../support/tripwire-link.ts';
 
 const database = await createTestDatabase({ label: 'page_connection_reset' });
 const { db, sql } = database;
@@ -31,12 +31,8 @@ async function pagesDone(eventUid: string) {
 
 describe('a page connection reset mid-sync', () => {
   it('fails the sync as a database failure, a connection loss, and the next attempt resumes at that page', async () => {
-    const direct = new URL(database.url);
-    const link = await startTripwireLink({ host: direct.hostname, port: Number(direct.port) });
-    const linked = new URL(database.url);
-    linked.hostname = link.host;
-    linked.port = String(link.port);
-    const handle = createDatabase({ url: linked.toString(), poolMax: 2 });
+    const { link, url } = await tripwireToDatabase(database.url);
+    const handle = createDatabase({ url, poolMax: 2 });
     // Its close waits out the pool's timeout: the lost reservation is never released
     // (docs/driver-workarounds.md).
     after(() => handle.close(0.5));
