@@ -67,6 +67,24 @@ export async function checkHistory(sql: Sql, replicas: Replica[], killed: number
   );
 }
 
+/**
+ * Every failed attempt is named by what failed. Each of the soak's faults (a PostgreSQL
+ * or SQS restart, a SIGKILL, Luma's 5xx and outages) has a kind of its own, so an
+ * `unexpected` one is a fault the worker did not recognise or one it misnamed: a page
+ * statement's socket reset at the PostgreSQL restart was, until 2026-12-06.
+ */
+export async function checkFailureKinds(sql: Sql): Promise<Invariant> {
+  const kinds = await sql<{ kind: string | null; n: number }[]>`
+    SELECT error_kind AS kind, count(*)::int AS n FROM luma_guest_sync.sync_history
+    WHERE outcome = 'failure' GROUP BY 1 ORDER BY 2 DESC, 1`;
+  const unnamed = kinds.filter((k) => k.kind === null || k.kind === 'unexpected');
+  return invariant(
+    'history: every failure named (none `unexpected`)',
+    unnamed.length === 0,
+    kinds.length ? kinds.map((k) => `${k.kind ?? 'no kind'} ${k.n}`).join(', ') : 'no failed attempt',
+  );
+}
+
 export function checkReplicas(replicas: Replica[]): Invariant {
   const unexpected: string[] = [];
   let count = 0;

@@ -21,7 +21,14 @@ import { SIM_API_KEY } from '../../src/local/luma-simulator.ts';
 import { startPgBouncer } from '../../src/local/pgbouncer.ts';
 import { guestChanges, installAudit } from './audit.ts';
 import { checkDeletions } from './check-deletions.ts';
-import { checkDlq, checkHistory, checkMemory, checkReplicas, checkStatus } from './check-operations.ts';
+import {
+  checkDlq,
+  checkFailureKinds,
+  checkHistory,
+  checkMemory,
+  checkReplicas,
+  checkStatus,
+} from './check-operations.ts';
 import { checkPush } from './check-push.ts';
 import { approvedGuests, checkDirectoryRows, checkRows, directoryRows, type LumaFinalState } from './check-rows.ts';
 import { createDriver } from './driver.ts';
@@ -402,6 +409,7 @@ const invariants: Invariant[] = [
   await checkDlq(sqs, dlqUrl),
   checkStatus(workerEnv(false)),
   await checkHistory(sql, replicas, killed, CONCURRENCY),
+  await checkFailureKinds(sql),
   checkReplicas(replicas),
   checkMemory(replicas, plan.rssBound),
 ];

@@ -26,6 +26,7 @@ export const SABOTAGES = {
   duplicate: 'before the checks, a second row is added for a synced (event, member) pair',
   'stale-push': "before the checks, a push candidate's and a notification's counts are changed",
   'failed-attempt': "before the checks, an event's latest attempt is recorded as failed",
+  'unnamed-failure': 'before the checks, an attempt an hour old is recorded as failed with `unexpected`',
 } as const;
 export type Sabotage = keyof typeof SABOTAGES;
 
@@ -116,5 +117,12 @@ export async function sabotageBeforeChecks(on: Set<Sabotage>, sql: Sql, say: (t:
       INSERT INTO luma_guest_sync.sync_history (event_uid, trigger, started_at, finished_at, outcome, error_kind)
       VALUES ('soak-ev-1', 'manual', now() + interval '1 hour', now() + interval '1 hour', 'failure', 'sabotage')`;
     say('SABOTAGE failed-attempt');
+  }
+  if (on.has('unnamed-failure')) {
+    // An hour old: not any event's latest attempt, so `status` stays as it was.
+    await sql`
+      INSERT INTO luma_guest_sync.sync_history (event_uid, trigger, started_at, finished_at, outcome, error_kind)
+      VALUES ('soak-ev-1', 'manual', now() - interval '1 hour', now() - interval '1 hour', 'failure', 'unexpected')`;
+    say('SABOTAGE unnamed-failure');
   }
 }
