@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Sql } from '../db/client.ts';
 import { DatabaseLimitError, limitKindOf } from '../db/database-limits.ts';
+import { asDatabaseFailure } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { type Asked, createDatabaseClockBound } from './database-clock.ts';
 import { DEFAULT_HOLD_MS, type RequestBudget, type RequestDone } from './rate-limit.ts';
@@ -139,7 +140,8 @@ export function createSharedBudget(options: SharedBudgetOptions): RequestBudget 
     if (kind) return new DatabaseLimitError(kind, BUDGET_STAGE, undefined, err);
     const missing = MISSING_OBJECT_CODES.has(String((err as { code?: unknown }).code));
     const hint = missing ? ' (run db:migrate: migration 0011 adds it)' : '';
-    return new Error(`The shared Luma request budget is unavailable${hint}`, { cause: err });
+    // Sent without Drizzle: a socket's own error (a reset at a restart) is named here.
+    return new Error(`The shared Luma request budget is unavailable${hint}`, { cause: asDatabaseFailure(err) });
   };
 
   /** The calls of the last window bound the database's clock at a request's end. */

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Sql } from '../../src/db/client.ts';
 import { DatabaseLimitError } from '../../src/db/database-limits.ts';
+import { errorKind } from '../../src/errors.ts';
 import { BUDGET_STAGE, createSharedBudget, type SharedBudgetOptions } from '../../src/providers/shared-budget.ts';
 import { captureLogs, rejectionOf } from './support.ts';
 
@@ -263,6 +264,18 @@ describe('the shared budget in its process', () => {
     const down = Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' });
     const err = await rejectionOf(budget(scriptedDatabase([down]).sql).acquire());
     assert.equal(err.message, 'The shared Luma request budget is unavailable');
+  });
+
+  it('counts a connection reset under its statement as a database failure, not unexpected', async () => {
+    // As postgres.js passes it on: Node's own error, with the system call that failed (the
+    // CI soak's PostgreSQL restart, 2026-12-06, recorded such a sync as `unexpected`).
+    for (const syscall of ['read', 'write', 'connect']) {
+      const reset = Object.assign(new Error(`${syscall} ECONNRESET`), { errno: -104, code: 'ECONNRESET', syscall });
+      const err = await rejectionOf(budget(scriptedDatabase([reset]).sql).acquire());
+      assert.match(err.message, /^The shared Luma request budget is unavailable/);
+      assert.equal(errorKind(err), 'database', syscall);
+      assert.equal((err.cause as Error).cause, reset, 'the driver’s error kept');
+    }
   });
 
   it('tells a read-only server or a limit as the sync’s statements do: its kind, and the stage', async () => {
