@@ -8,9 +8,13 @@ import type { Logger } from '../log.ts';
  */
 export type HeartbeatFailureReason = 'receipt_invalid' | 'unreachable' | 'rejected';
 
-/** The abort reason of a sync whose message this worker can no longer keep hidden. */
+/**
+ * The abort reason of a sync whose message this worker can no longer keep hidden. Its
+ * kind names the failure in the history, the log and the metrics (errorKind).
+ */
 export class MessageLostError extends Error {
   override name = 'MessageLostError';
+  readonly kind = 'message_lost';
 }
 
 export interface HoldOptions {

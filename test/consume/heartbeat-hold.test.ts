@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import type { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
 import { classifyHeartbeatFailure, holdMessage, MessageLostError } from '../../src/consume/heartbeat.ts';
+import { errorKind } from '../../src/errors.ts';
 import { captureLogger } from '../support/sqs-queue.ts';
 
 const message = { MessageId: 'm1', ReceiptHandle: 'rh-1' };
@@ -86,6 +87,8 @@ describe('holdMessage, on a mocked clock', () => {
     assert.equal(lost.length, 1, 'given up once the timeout passed without an extension');
     assert.ok(lost[0] instanceof MessageLostError);
     assert.equal(lost[0]?.name, 'MessageLostError');
+    // The sync it aborts is counted by this kind: a fault of its own, not `unexpected`.
+    assert.equal(errorKind(lost[0]), 'message_lost');
     await h.stop();
   });
 
