@@ -17,7 +17,7 @@ export const MIGRATIONS_FOLDER = path.resolve(path.dirname(fileURLToPath(import.
 export const MIGRATIONS_SCHEMA = 'luma_guest_sync';
 const MIGRATIONS_TABLE = 'migrations';
 /** Serialises migrators: two replicas' one-shot migrate jobs may start together. */
-const MIGRATION_LOCK_KEY = 7_340_211_001;
+export const MIGRATION_LOCK_KEY = 7_340_211_001;
 
 export interface MigrationResult {
   applied: string[];
@@ -91,7 +91,8 @@ async function appliedCount(tx: { execute: PostgresJsDatabase['execute'] }): Pro
   return count?.n ?? 0;
 }
 
-function migrationTags(): string[] {
+/** Every migration's tag, in order, from Drizzle's journal. */
+export function migrationTags(): string[] {
   const journal = JSON.parse(readFileSync(path.join(MIGRATIONS_FOLDER, 'meta/_journal.json'), 'utf8'));
   return (journal.entries as Array<{ tag: string }>).map((entry) => entry.tag);
 }

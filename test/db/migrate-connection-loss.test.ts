@@ -10,21 +10,15 @@
  * nothing of it stays applied, and the next run applies every migration.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { MIGRATIONS_FOLDER, runMigrations } from '../../src/db/migrate.ts';
+import { MIGRATION_LOCK_KEY, migrationTags, runMigrations } from '../../src/db/migrate.ts';
 import { isConnectionLoss } from '../../src/errors.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { blockedBy, holdInTransaction, until, within } from '../support/faults.ts';
 import { tripwireToDatabase } from '../support/tripwire-link.ts';
 import { recordUncaughtExceptions } from '../support/uncaught.ts';
 
-/** Key of the advisory lock every migrator takes first (src/db/migrate.ts). */
-const MIGRATION_LOCK_KEY = 7_340_211_001;
-const migrations = (
-  JSON.parse(readFileSync(path.join(MIGRATIONS_FOLDER, 'meta/_journal.json'), 'utf8')) as { entries: unknown[] }
-).entries.length;
+const migrations = migrationTags().length;
 
 /** Uncaught exceptions while a case runs: the driver's fault is thrown from a timer. */
 const uncaught = recordUncaughtExceptions();
