@@ -479,10 +479,12 @@ describe('syncEvent: what it reports, logs and does with its claim', () => {
     );
 
     assert.ok(err instanceof ClaimLostError, String(err));
-    // Page 2's statement finds the claim gone. Page 3's may already be sent behind it
-    // (page statements are pipelined), pages 4 and 5 wait to be sent together (one
-    // statement's worth, 2 guests here), and page 6 downloads ahead; nothing after.
-    assert.ok(Math.max(...requested) <= 6, `pages read: ${requested.join(', ')}`);
+    // Page 2's statement finds the claim gone. One more statement may be out behind it
+    // (page statements are pipelined), carrying up to one statement's worth (2 guests
+    // here): page 3 alone, or pages 3 and 4 when page 1's answer came after page 4 was
+    // read (a loaded machine: CI saw it). Then one statement's worth waits to be sent
+    // (pages 4-5, or 5-6) and one page downloads ahead: nothing after page 7.
+    assert.ok(Math.max(...requested) <= 7, `pages read: ${requested.join(', ')}`);
     assert.equal((await claimRow(event.uid))?.holder, 'the-other-sync', 'the new holder keeps the claim');
     const lost = withMsg(lines, 'claim lost');
     assert.equal(lost.length, 1);
