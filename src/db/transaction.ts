@@ -36,15 +36,15 @@ export function withTransaction<T>(db: Db, run: (tx: Db) => Promise<T>): Promise
   const transaction = db.$client.begin(READ_COMMITTED, (connection) =>
     guard.body(run(transactionHandle(db, guard.connection(connection)))),
   ) as Promise<T>;
-  // Rejected while the body runs only when its connection closed.
-  transaction.catch(() => guard.beginSettled());
-  // A connection refused or reset reaches here in Node's own words (`connect ECONNREFUSED`).
   const named = transaction.catch((err: unknown) => {
+    // Rejected while the body runs only when its connection closed.
+    guard.beginSettled();
+    // A connection refused or reset reaches here in Node's own words (`connect ECONNREFUSED`).
     throw asDatabaseFailure(err);
   });
-  // Handled, as sql.begin's promise is by the reaction above: a caller that awaits the
-  // transaction only later (after ending its session, in a test) is told then, and its
-  // failure is never an unhandled rejection meanwhile.
+  // Handled here too: a caller that awaits the transaction only later (after ending its
+  // session, in a test) is told then, and its failure is never an unhandled rejection
+  // meanwhile.
   named.catch(() => {});
   return named;
 }
