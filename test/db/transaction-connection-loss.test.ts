@@ -24,13 +24,13 @@ import { testEnv } from '../support/env.ts';
 import { createGate, within } from '../support/faults.ts';
 import { viaPgBouncer } from '../support/pgbouncer.ts';
 import { tripwireToDatabase } from '../support/tripwire-link.ts';
-import { recordUncaughtExceptions } from '../support/uncaught.ts';
+import { recordDuringEachCase } from '../support/uncaught.ts';
 
 const database = await createTestDatabase({ label: 'transaction_loss', migrate: false });
 await database.sql.unsafe('CREATE TABLE public.written (what text)');
 
 /** Uncaught exceptions while a case runs: the driver's fault is thrown from a timer. */
-const uncaught = recordUncaughtExceptions();
+const uncaught = recordDuringEachCase('uncaughtException');
 
 /**
  * A pool of one connection of its own per case: the connection that was lost is the one

@@ -1,19 +1,20 @@
 import { afterEach, beforeEach } from 'node:test';
 
 /**
- * The exceptions no one caught while each case of the calling file runs, emptied before
- * each: postgres.js throws its faults from timers (docs/driver-workarounds.md), outside
- * any promise a test awaits, and without a listener they would end the test process.
+ * What reached the process's `event` while each case of the calling file ran, emptied
+ * before each: postgres.js throws its faults from timers (docs/driver-workarounds.md),
+ * outside any promise a test awaits, and a rejection no one handled escapes every await
+ * too. Without a listener either would end the test process instead of failing a case.
  */
-export function recordUncaughtExceptions(): unknown[] {
-  const uncaught: unknown[] = [];
-  const record = (err: unknown) => uncaught.push(err);
+export function recordDuringEachCase(event: 'uncaughtException' | 'unhandledRejection'): unknown[] {
+  const seen: unknown[] = [];
+  const record = (err: unknown) => seen.push(err);
   beforeEach(() => {
-    uncaught.length = 0;
-    process.on('uncaughtException', record);
+    seen.length = 0;
+    process.on(event, record);
   });
   afterEach(() => {
-    process.off('uncaughtException', record);
+    process.off(event, record);
   });
-  return uncaught;
+  return seen;
 }

@@ -6,12 +6,13 @@
  * The sync-level uses: test/faults/frozen-*.test.ts.
  */
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import { createDatabase } from '../../src/db/client.ts';
 import { DatabaseSilentError, whileAnswering } from '../../src/sync/database-silence.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { blockedBy, holdInTransaction, until, within } from '../support/faults.ts';
 import { poolThroughFreezableLink } from '../support/freezable-link.ts';
+import { recordDuringEachCase } from '../support/uncaught.ts';
 
 const database = await createTestDatabase({ label: 'database_silence', migrate: false });
 await database.sql.unsafe('CREATE TABLE public.held (n integer PRIMARY KEY)');
@@ -20,14 +21,8 @@ await database.sql.unsafe('INSERT INTO public.held VALUES (1)');
 const SILENCE_MS = 1_500;
 
 /** Every rejection no one handled while a case ran: the probes' own bookkeeping must throw none. */
-const unhandled: unknown[] = [];
-const recordUnhandled = (reason: unknown) => unhandled.push(reason);
-beforeEach(() => {
-  unhandled.length = 0;
-  process.on('unhandledRejection', recordUnhandled);
-});
+const unhandled = recordDuringEachCase('unhandledRejection');
 afterEach(() => {
-  process.off('unhandledRejection', recordUnhandled);
   assert.deepEqual(unhandled.map(String), [], 'no rejection left unhandled');
 });
 
