@@ -6,7 +6,8 @@
  * uncaught TypeError that ends the process instead of failing the migration with the
  * connection's error (docs/driver-workarounds.md, the third fault).
  *
- * Each case asserts: no uncaught exception, the migration fails as a lost connection,
+ * Each case asserts, directly and (where the test can find the server session to end)
+ * through a transaction-mode PgBouncer: no uncaught exception, the migration fails as a lost connection,
  * nothing of it stays applied, and the next run applies every migration.
  */
 import assert from 'node:assert/strict';
@@ -15,13 +16,14 @@ import { MIGRATION_LOCK_KEY, migrationTags, runMigrations } from '../../src/db/m
 import { isConnectionLoss } from '../../src/errors.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { blockedBy, holdInTransaction, until, within } from '../support/faults.ts';
+import { viaPgBouncer } from '../support/pgbouncer.ts';
 import { tripwireToDatabase } from '../support/tripwire-link.ts';
-import { recordUncaughtExceptions } from '../support/uncaught.ts';
+import { recordDuringEachCase } from '../support/uncaught.ts';
 
 const migrations = migrationTags().length;
 
 /** Uncaught exceptions while a case runs: the driver's fault is thrown from a timer. */
-const uncaught = recordUncaughtExceptions();
+const uncaught = recordDuringEachCase('uncaughtException');
 
 async function schemaApplied(database: TestDatabase): Promise<boolean> {
   const [row] = await database.sql<{ table: string | null }[]>`
@@ -42,29 +44,39 @@ async function failureOf(migration: Promise<unknown>): Promise<unknown> {
   return err;
 }
 
-async function assertMigratesAgain(database: TestDatabase) {
-  const again = await runMigrations(database.url);
+async function assertMigratesAgain(database: TestDatabase, url = database.url) {
+  const again = await runMigrations(url);
   assert.equal(again.applied.length, migrations, 'the next run applies every migration');
   assert.equal(await schemaApplied(database), true);
 }
 
 describe('a migration whose session ends', () => {
-  it('while it waits for the migrators\u2019 lock: fails with the connection\u2019s error, applies nothing', async () => {
-    const database = await createTestDatabase({ label: 'migrate_loss_lock', migrate: false });
-    const lock = await holdInTransaction(database.sql, (tx) => tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
-    const migration = runMigrations(database.url);
-    await until('the migration to wait for the lock', async () => (await blockedBy(database.sql, lock.pid)) === 1);
+  // Behind a transaction-mode PgBouncer the server session ends and PgBouncer then closes
+  // the migrator's client connection: the same loss, told one hop later.
+  for (const [route, urlOf] of [
+    ['directly', (database: TestDatabase) => database.url],
+    ['through PgBouncer', (database: TestDatabase) => viaPgBouncer(database.name)],
+  ] as const) {
+    it(`${route}, while it waits for the migrators\u2019 lock: fails with the connection\u2019s error, applies nothing`, async () => {
+      const database = await createTestDatabase({ label: 'migrate_loss_lock', migrate: false });
+      const lock = await holdInTransaction(
+        database.sql,
+        (tx) => tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`,
+      );
+      const migration = runMigrations(urlOf(database));
+      await until('the migration to wait for the lock', async () => (await blockedBy(database.sql, lock.pid)) === 1);
 
-    await database.sql`
-      SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE ${lock.pid}::int = ANY(pg_blocking_pids(pid))`;
-    const err = await failureOf(migration);
-    await lock.release();
+      await database.sql`
+        SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE ${lock.pid}::int = ANY(pg_blocking_pids(pid))`;
+      const err = await failureOf(migration);
+      await lock.release();
 
-    assert.deepEqual(uncaught, [], 'nothing thrown outside the migration');
-    assert.ok(isConnectionLoss(err) || isConnectionLoss((err as Error).cause), `a lost connection: ${String(err)}`);
-    assert.equal(await schemaApplied(database), false, 'nothing applied');
-    await assertMigratesAgain(database);
-  });
+      assert.deepEqual(uncaught, [], 'nothing thrown outside the migration');
+      assert.ok(isConnectionLoss(err) || isConnectionLoss((err as Error).cause), `a lost connection: ${String(err)}`);
+      assert.equal(await schemaApplied(database), false, 'nothing applied');
+      await assertMigratesAgain(database, urlOf(database));
+    });
+  }
 
   it('in the middle of its DDL: the migrations before it are rolled back with it', async () => {
     const database = await createTestDatabase({ label: 'migrate_loss_ddl', migrate: false });

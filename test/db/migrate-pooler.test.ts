@@ -1,16 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { MIGRATIONS_SCHEMA, runMigrations } from '../../src/db/migrate.ts';
+import { MIGRATIONS_SCHEMA, migrationTags, runMigrations } from '../../src/db/migrate.ts';
 import { checkSchema } from '../../src/db/schema-check.ts';
 import { createTestDatabase, withDatabase } from '../support/db.ts';
 import { startTestPgBouncer } from '../support/pgbouncer.ts';
 
-const MIGRATION_COUNT = (
-  JSON.parse(readFileSync(new URL('../../migrations/meta/_journal.json', import.meta.url), 'utf8')) as {
-    entries: unknown[];
-  }
-).entries.length;
+const MIGRATION_COUNT = migrationTags().length;
 
 describe('migrations through a transaction-mode PgBouncer', () => {
   it('serialise two migrators sharing one server connection, and leave no lock behind', async () => {
