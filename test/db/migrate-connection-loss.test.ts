@@ -6,9 +6,11 @@
  * uncaught TypeError that ends the process instead of failing the migration with the
  * connection's error (docs/driver-workarounds.md, the third fault).
  *
- * Each case asserts, directly and (where the test can find the server session to end)
- * through a transaction-mode PgBouncer: no uncaught exception, the migration fails as a lost connection,
- * nothing of it stays applied, and the next run applies every migration.
+ * The session ends while the migration waits for the migrators' lock (directly, and
+ * through a transaction-mode PgBouncer) or under a statement of its DDL (directly: the
+ * relay that cuts it sits on the direct link). Each case asserts: no uncaught exception,
+ * the migration fails as a lost connection, nothing of it stays applied, and the next run
+ * applies every migration.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
