@@ -1,4 +1,5 @@
 import { afterEach, beforeEach } from 'node:test';
+import { isDriverStartupRejection } from '../../src/db/driver-rejections.ts';
 
 /**
  * What reached the process's `event` while each case of the calling file ran, emptied
@@ -17,4 +18,29 @@ export function recordDuringEachCase(event: 'uncaughtException' | 'unhandledReje
     process.off(event, record);
   });
   return seen;
+}
+
+/**
+ * Runs `run` with unhandled rejections handled as the daemon handles them
+ * (src/db/driver-rejections.ts) instead of as the test runner does: the driver's dropped
+ * startup rejection of a new connection (a PgBouncer `invalid server parameter` or a
+ * backend ended while the connection starts) is what the daemon logs and lives through,
+ * so it is counted in `startup`; every other one is kept in `other`, for the caller to
+ * assert empty. The runner's own listeners are put back afterwards.
+ */
+export async function withRejectionsAsTheDaemon<T>(
+  run: () => Promise<T>,
+): Promise<{ result: T; startup: unknown[]; other: unknown[] }> {
+  const startup: unknown[] = [];
+  const other: unknown[] = [];
+  const runners = process.listeners('unhandledRejection');
+  const record = (reason: unknown) => (isDriverStartupRejection(reason) ? startup : other).push(reason);
+  process.removeAllListeners('unhandledRejection');
+  process.on('unhandledRejection', record);
+  try {
+    return { result: await run(), startup, other };
+  } finally {
+    process.off('unhandledRejection', record);
+    for (const listener of runners) process.on('unhandledRejection', listener);
+  }
 }
