@@ -25,20 +25,20 @@ export function recordDuringEachCase(event: 'uncaughtException' | 'unhandledReje
  * (src/db/driver-rejections.ts) instead of as the test runner does: the driver's dropped
  * startup rejection of a new connection (a PgBouncer `invalid server parameter` or a
  * backend ended while the connection starts) is what the daemon logs and lives through,
- * so it is counted in `startup`; every other one is kept in `other`, for the caller to
- * assert empty. The runner's own listeners are put back afterwards.
+ * so it is let pass; every other one is returned, for the caller to assert empty. The
+ * runner's own listeners are put back afterwards.
  */
-export async function withRejectionsAsTheDaemon<T>(
-  run: () => Promise<T>,
-): Promise<{ result: T; startup: unknown[]; other: unknown[] }> {
-  const startup: unknown[] = [];
-  const other: unknown[] = [];
+export async function withRejectionsAsTheDaemon(run: () => Promise<void>): Promise<unknown[]> {
+  const others: unknown[] = [];
   const runners = process.listeners('unhandledRejection');
-  const record = (reason: unknown) => (isDriverStartupRejection(reason) ? startup : other).push(reason);
+  const record = (reason: unknown) => {
+    if (!isDriverStartupRejection(reason)) others.push(reason);
+  };
   process.removeAllListeners('unhandledRejection');
   process.on('unhandledRejection', record);
   try {
-    return { result: await run(), startup, other };
+    await run();
+    return others;
   } finally {
     process.off('unhandledRejection', record);
     for (const listener of runners) process.on('unhandledRejection', listener);
