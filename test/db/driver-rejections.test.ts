@@ -10,6 +10,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isDriverStartupRejection } from '../../src/db/driver-rejections.ts';
+import { createTestDatabase } from '../support/db.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -37,7 +38,67 @@ function run(stack: string, name = 'PostgresError') {
   return spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
 }
 
+const database = await createTestDatabase({ label: 'driver_rejections', migrate: false });
+
+/**
+ * A real driver in a process of its own, the guard installed, whose first connection's
+ * socket is reset (ECONNRESET, as a failover or a network device does) right after it
+ * sends its array-type lookup: the lookup's promise, which the driver drops, rejects with
+ * the socket's own error, no PostgresError. The query that asked for the connection fails
+ * with it too, handled; the next one starts a connection of its own.
+ */
+function runResetDuringLookup() {
+  const script = `
+    import net from 'node:net';
+    import postgres from 'postgres';
+    import { surviveDriverStartupRejections } from ${JSON.stringify(path.join(ROOT, 'src/db/driver-rejections.ts'))};
+    const log = { warn: (fields, msg) => console.log(msg + ' ' + JSON.stringify(fields)) };
+    surviveDriverStartupRejections(log);
+    const url = new URL(process.env.URL);
+    let reset = true;
+    const sql = postgres(process.env.URL, { max: 1, onnotice: () => {}, socket: () => {
+      const socket = net.connect(Number(url.port), url.hostname);
+      const write = socket.write.bind(socket);
+      socket.write = (bytes, ...rest) => {
+        const written = write(bytes, ...rest);
+        if (reset && Buffer.from(bytes).includes('typarray')) {
+          reset = false;
+          const err = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', errno: -104, syscall: 'read' });
+          setImmediate(() => socket.destroy(err));
+        }
+        return written;
+      };
+      return socket;
+    } });
+    const first = await sql\`SELECT 1\`.then(() => 'answered', (err) => err.code);
+    console.log('first: ' + first);
+    const [{ two }] = await sql\`SELECT 2 AS two\`;
+    console.log('second: ' + two);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    console.log('still running');
+    await sql.end();
+  `;
+  return spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, URL: database.url },
+  });
+}
+
 describe('unhandled rejections of the database driver', () => {
+  it("survives a new connection's socket reset during its array-type lookup, and logs it", () => {
+    const child = runResetDuringLookup();
+    assert.equal(child.status, 0, child.stderr);
+    assert.match(child.stdout, /first: ECONNRESET/);
+    assert.match(
+      child.stdout,
+      /a new database connection failed to start; the driver dropped the error .*"code":"ECONNRESET"/,
+    );
+    assert.match(child.stdout, /second: 2/);
+    assert.match(child.stdout, /still running/);
+  });
+
   it("survives the driver's own dropped connection-start error, and logs it", () => {
     const child = run(DRIVER_STACK);
     assert.equal(child.status, 0, child.stderr);
@@ -65,5 +126,15 @@ describe('unhandled rejections of the database driver', () => {
     assert.equal(isDriverStartupRejection(err(OUR_QUERY_STACK)), false);
     assert.equal(isDriverStartupRejection(err('PostgresError: no frames')), false);
     assert.equal(isDriverStartupRejection(null), false);
+  });
+
+  it('tells the lookup by the statement the driver names on the error, whatever the error', () => {
+    const named = (query: string) =>
+      Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', query, stack: 'Error: read ECONNRESET' });
+    const lookup =
+      'select b.oid, b.typarray from pg_catalog.pg_type a left join pg_catalog.pg_type b on b.oid = a.typelem';
+    assert.equal(isDriverStartupRejection(named(lookup)), true);
+    assert.equal(isDriverStartupRejection(named('SELECT claim_event($1)')), false);
+    assert.equal(isDriverStartupRejection(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })), false);
   });
 });
