@@ -112,6 +112,14 @@ describe('the runtime image', { skip: engine ? false : 'no container engine (pod
     assert.deepEqual(JSON.parse(found.stdout), [], 'none of these is installed in the image');
   });
 
+  it("carries the fix of the database driver's write scheduler in every build of the driver", async () => {
+    // The production install skips install scripts; the Dockerfile runs the fix by name.
+    const check =
+      "const fs = require('node:fs'); console.log(JSON.stringify(['src', 'cjs/src', 'cf/src'].map((b) => fs.readFileSync('node_modules/postgres/' + b + '/connection.js', 'utf8').split('luma-guest-sync: write-scheduler fix').length - 1)))";
+    const found = await e.exec(['run', '--rm', '--network', 'none', '--entrypoint', 'node', IMAGE, '-e', check]);
+    assert.deepEqual(JSON.parse(found.stdout), [2, 2, 2], 'both teardown paths of each build fixed');
+  });
+
   it("loads every command's modules from the compile cache built into the image, stripping no types", async () => {
     // Node's type stripper keeps ~18 MB resident once loaded; the image's cache spares it.
     const run = await e.status([
@@ -262,7 +270,14 @@ describe('the runtime image', { skip: engine ? false : 'no container engine (pod
     const context = mkdtempSync(path.join(os.tmpdir(), 'lgs-smoke-context-'));
     after(() => rmSync(context, { recursive: true, force: true }));
     const copied = ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json'];
-    for (const entry of [...copied, 'drizzle.config.ts', 'migrations', 'src', 'test']) {
+    for (const entry of [
+      ...copied,
+      'drizzle.config.ts',
+      'migrations',
+      'src',
+      'test',
+      'deploy/postgres-driver-fix.mjs',
+    ]) {
       cpSync(path.join(ROOT, entry), path.join(context, entry), { recursive: true });
     }
     writeFileSync(path.join(context, 'src/type-error.ts'), "export const port: number = 'eighty';\n");

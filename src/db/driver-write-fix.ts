@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Written by deploy/postgres-driver-fix.mjs beside each line it changes in postgres.js
+ * 3.4.9's connection.js: a socket closed with a write still pending leaves the connection
+ * unable to write again until about 1 KB piles up (docs/driver-workarounds.md).
+ */
+export const DRIVER_FIX_MARKER = '/* luma-guest-sync: write-scheduler fix, docs/driver-workarounds.md */';
+
+/** The directory of the postgres.js this process loads. */
+export function installedDriverDir(): string {
+  // .../node_modules/postgres/src/index.js
+  return dirname(dirname(fileURLToPath(import.meta.resolve('postgres'))));
+}
+
+/**
+ * Whether the driver build the worker loads (its ES modules, `src/`) carries the fix on both
+ * teardown paths. False too when the file cannot be read: the daemon only warns on it.
+ */
+export function driverWriteFixApplied(driverDir: string = installedDriverDir()): boolean {
+  try {
+    const text = readFileSync(join(driverDir, 'src', 'connection.js'), 'utf8');
+    return text.split(DRIVER_FIX_MARKER).length - 1 === 2;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Tells the log, once at start, when the fix is missing (an install with
+ * `--ignore-scripts`, an image built without the Dockerfile's step): the worker runs, but a
+ * connection closed at the wrong moment stays unable to connect for minutes.
+ */
+export function warnWithoutDriverWriteFix(
+  log: { warn: (fields: object, message: string) => void },
+  driverDir: string = installedDriverDir(),
+): boolean {
+  if (driverWriteFixApplied(driverDir)) return true;
+  log.warn(
+    { driver: driverDir },
+    "the database driver's write-scheduler fix is not applied: run `node deploy/postgres-driver-fix.mjs` after npm ci (docs/driver-workarounds.md)",
+  );
+  return false;
+}

@@ -1,0 +1,185 @@
+/**
+ * postgres.js 3.4.9 holds a statement's bytes for one turn of the event loop before it
+ * writes them (its `write` schedules the flush with setImmediate). When the socket's close
+ * is handled in that turn, the driver cancels the flush but keeps the bytes and the
+ * cancelled timer: every later write of that connection object is appended to them and
+ * never flushed, its next connection's startup message included. That connection then
+ * fails with CONNECT_TIMEOUT after every connect timeout, until about 1 KB has piled up.
+ * deploy/postgres-driver-fix.mjs, run by `npm ci` (postinstall) and by the Dockerfile,
+ * makes the driver drop both with the socket (docs/driver-workarounds.md).
+ *
+ * The first case forces that interleaving on the installed driver: the socket (ours,
+ * through the driver's `socket` option) is destroyed right after a statement is queued,
+ * in a turn whose close callbacks run before the flush.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
+import { parseDatabaseUrl } from '../../src/db/database-url.ts';
+import {
+  DRIVER_FIX_MARKER,
+  driverWriteFixApplied,
+  installedDriverDir,
+  warnWithoutDriverWriteFix,
+} from '../../src/db/driver-write-fix.ts';
+import { createTestDatabase } from '../support/db.ts';
+import { within } from '../support/faults.ts';
+
+const database = await createTestDatabase({ label: 'driver_write_fix', migrate: false });
+
+const FIX_SCRIPT = fileURLToPath(new URL('../../deploy/postgres-driver-fix.mjs', import.meta.url));
+const BUILDS = ['src', 'cjs/src', 'cf/src'];
+
+/** A bare pool of one connection whose sockets the test makes, so it can close one at the moment it chooses. */
+function poolWithOwnSockets() {
+  const target = parseDatabaseUrl(database.url);
+  const sockets: net.Socket[] = [];
+  const writes = new Map<net.Socket, number>();
+  // `socket` is the driver's own option, missing from its type declarations.
+  const options = {
+    max: 1,
+    onnotice: () => {},
+    // The worker's own connect timeout: a poisoned connection fails at it.
+    connect_timeout: 10,
+    socket: () => {
+      const socket = net.connect(target.port, target.host ?? '127.0.0.1');
+      const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+      socket.write = ((...args: unknown[]) => {
+        writes.set(socket, (writes.get(socket) ?? 0) + 1);
+        return write(...args);
+      }) as typeof socket.write;
+      sockets.push(socket);
+      return socket;
+    },
+  };
+  const sql = postgres(database.url, options as postgres.Options<Record<string, never>>);
+  after(() => sql.end({ timeout: 1 }));
+  return { sql, sockets, writes };
+}
+
+describe("postgres.js's write scheduler, with deploy/postgres-driver-fix.mjs applied", () => {
+  it('a connection whose socket closed with a statement still unwritten starts its next connection at once', async () => {
+    const { sql, sockets, writes } = poolWithOwnSockets();
+    await sql`SELECT 1`;
+    const first = sockets[0]!;
+
+    // Queued from an immediate, the statement's flush falls to the next turn of the event
+    // loop; the socket destroyed in the same turn is closed in this turn's close phase.
+    const { lost } = await new Promise<{ lost: Promise<unknown> }>((resolve) =>
+      setImmediate(async () => {
+        const statement = sql`SELECT 2`.execute();
+        // The driver queues a statement one microtask after it is made.
+        for (let turn = 0; turn < 3; turn++) await null;
+        const before = writes.get(first);
+        first.destroy();
+        resolve({ lost: statement.then(() => before) });
+      }),
+    );
+    await assert.rejects(lost, (err: { code?: string }) => err.code === 'CONNECTION_CLOSED');
+
+    const started = performance.now();
+    const answer = await within('the next statement to be answered', sql<{ n: number }[]>`SELECT 3 AS n`);
+    assert.equal(answer[0]?.n, 3);
+    assert.equal(sockets.length, 2, 'one new connection served it');
+    assert.ok(
+      (writes.get(sockets[1]!) ?? 0) > 0,
+      'the new connection wrote its startup message (unfixed, it writes nothing and fails at the connect timeout)',
+    );
+    // Far below the 10 s connect timeout the unfixed driver waits out.
+    assert.ok(performance.now() - started < 5_000, `answered after ${Math.round(performance.now() - started)} ms`);
+  });
+
+  it('is applied to every build of the installed driver', () => {
+    const driver = installedDriverDir();
+    for (const build of BUILDS) {
+      const text = readFileSync(join(driver, build, 'connection.js'), 'utf8');
+      assert.equal(text.split(DRIVER_FIX_MARKER).length - 1, 2, `${build}/connection.js has both teardown paths fixed`);
+    }
+    assert.equal(driverWriteFixApplied(driver), true);
+  });
+});
+
+describe('deploy/postgres-driver-fix.mjs', () => {
+  /** A project directory holding a copy of the installed driver with the fix taken out again. */
+  function unfixedProject(): string {
+    const root = mkdtempSync(join(tmpdir(), 'lgs-driver-fix-'));
+    after(() => rmSync(root, { recursive: true, force: true }));
+    const copy = join(root, 'node_modules', 'postgres');
+    cpSync(installedDriverDir(), copy, { recursive: true });
+    for (const build of BUILDS) {
+      const file = join(copy, build, 'connection.js');
+      const fixed = readFileSync(file, 'utf8');
+      const unfixed = fixed.replaceAll(`, chunk = nextWriteTimer = null ${DRIVER_FIX_MARKER}`, '');
+      assert.ok(unfixed !== fixed, `${build}/connection.js had the fix to take out`);
+      writeFileSync(file, unfixed);
+    }
+    return root;
+  }
+
+  function runFix(root: string) {
+    return spawnSync(process.execPath, [FIX_SCRIPT, root], { encoding: 'utf8' });
+  }
+
+  it('fixes both teardown paths of every build, keeps every line where it was, and is a no-op the second time', () => {
+    const root = unfixedProject();
+    const driver = join(root, 'node_modules', 'postgres');
+    assert.equal(driverWriteFixApplied(driver), false);
+    const lines = readFileSync(join(driver, 'src', 'connection.js'), 'utf8').split('\n').length;
+
+    const first = runFix(root);
+    assert.equal(first.status, 0, first.stderr);
+    assert.match(first.stdout, /fixed 3 files/);
+    assert.equal(driverWriteFixApplied(driver), true);
+    const fixed = readFileSync(join(driver, 'src', 'connection.js'), 'utf8');
+    // The driver's stack traces keep their line numbers (driver-rejections.ts reads its frames).
+    assert.equal(fixed.split('\n').length, lines);
+    assert.ok(
+      fixed === readFileSync(join(installedDriverDir(), 'src', 'connection.js'), 'utf8'),
+      'the same text as the installed, fixed driver',
+    );
+
+    const second = runFix(root);
+    assert.equal(second.status, 0, second.stderr);
+    assert.match(second.stdout, /already applied/);
+    assert.ok(readFileSync(join(driver, 'src', 'connection.js'), 'utf8') === fixed, 'unchanged the second time');
+  });
+
+  it('is what the daemon warns of at start when it is missing, and only then', () => {
+    const warnings: string[] = [];
+    const log = { warn: (_fields: object, message: string) => warnings.push(message) };
+    assert.equal(warnWithoutDriverWriteFix(log), true);
+    assert.deepEqual(warnings, []);
+    const root = unfixedProject();
+    assert.equal(warnWithoutDriverWriteFix(log, join(root, 'node_modules', 'postgres')), false);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] ?? '', /write-scheduler fix is not applied: run `node deploy\/postgres-driver-fix.mjs`/);
+  });
+
+  it('fails, naming the file and what to check, on a driver whose text it does not know', () => {
+    const root = unfixedProject();
+    const file = join(root, 'node_modules', 'postgres', 'cjs', 'src', 'connection.js');
+    writeFileSync(file, readFileSync(file, 'utf8').replaceAll('clearImmediate(nextWriteTimer)', 'clearTimer()'));
+    const result = runFix(root);
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /cjs[/\\]src[/\\]connection\.js/);
+    assert.match(result.stderr, /docs\/driver-workarounds\.md/);
+    // Nothing half done: the files it could fix stay as they were.
+    assert.equal(driverWriteFixApplied(join(root, 'node_modules', 'postgres')), false);
+    const untouched = readFileSync(join(root, 'node_modules', 'postgres', 'src', 'connection.js'), 'utf8');
+    assert.equal(untouched.includes(DRIVER_FIX_MARKER), false, 'src/connection.js left unfixed');
+  });
+
+  it('fails, saying so, where no driver is installed', () => {
+    const root = mkdtempSync(join(tmpdir(), 'lgs-driver-fix-'));
+    after(() => rmSync(root, { recursive: true, force: true }));
+    const result = runFix(root);
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /postgres.*not installed/);
+  });
+});
