@@ -9,7 +9,8 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { isDriverStartupRejection } from '../../src/db/driver-rejections.ts';
+import { isDriverStartupRejection, surviveDriverStartupRejections } from '../../src/db/driver-rejections.ts';
+import type { Logger } from '../../src/log.ts';
 import { createTestDatabase } from '../support/db.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -121,11 +122,17 @@ describe('unhandled rejections of the database driver', () => {
   });
 
   it('tells the two apart by the stack alone', () => {
-    const err = (stack: string) => Object.assign(new Error('x'), { name: 'PostgresError', stack });
+    const err = (stack: string, name = 'PostgresError') => Object.assign(new Error('x'), { name, stack });
     assert.equal(isDriverStartupRejection(err(DRIVER_STACK)), true);
     assert.equal(isDriverStartupRejection(err(OUR_QUERY_STACK)), false);
     assert.equal(isDriverStartupRejection(err('PostgresError: no frames')), false);
     assert.equal(isDriverStartupRejection(null), false);
+    assert.equal(isDriverStartupRejection({ name: 'PostgresError' }), false, 'no stack to read');
+    // Only a PostgresError: any other error with the driver's frames is not told apart by them.
+    assert.equal(isDriverStartupRejection(err(DRIVER_STACK, 'Error')), false);
+    // A frame is a line that starts with "at": a message that says "at" is no frame.
+    const atInMessage = DRIVER_STACK.replace('try again later', 'try again at a later time');
+    assert.equal(isDriverStartupRejection(err(atInMessage)), true);
   });
 
   it('tells the lookup by the statement the driver names on the error, whatever the error', () => {
@@ -135,6 +142,44 @@ describe('unhandled rejections of the database driver', () => {
       'select b.oid, b.typarray from pg_catalog.pg_type a left join pg_catalog.pg_type b on b.oid = a.typelem';
     assert.equal(isDriverStartupRejection(named(lookup)), true);
     assert.equal(isDriverStartupRejection(named('SELECT claim_event($1)')), false);
+    // Another look at the catalogue is not the lookup.
+    assert.equal(isDriverStartupRejection(named('SELECT typname FROM pg_catalog.pg_type')), false);
+    assert.equal(isDriverStartupRejection(named('SELECT b.typarray FROM our_own_types b')), false);
     assert.equal(isDriverStartupRejection(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })), false);
+  });
+  it('in this process: logs the lookup\u2019s rejection, rethrows any other, and lets go when told', () => {
+    const warnings: Array<{ fields: unknown; message: string }> = [];
+    const log = { warn: (fields: unknown, message: string) => warnings.push({ fields, message }) } as unknown as Logger;
+    const before = process.listenerCount('unhandledRejection');
+    const release = surviveDriverStartupRejections(log);
+    const listener = process.listeners('unhandledRejection').at(-1) as (reason: unknown) => void;
+    try {
+      assert.equal(process.listenerCount('unhandledRejection'), before + 1);
+      const lookup = Object.assign(new Error('read ECONNRESET'), {
+        code: 'ECONNRESET',
+        query: 'select b.oid, b.typarray from pg_catalog.pg_type a',
+      });
+      listener(lookup);
+      assert.deepEqual(warnings, [
+        {
+          fields: { code: 'ECONNRESET', reason: 'read ECONNRESET' },
+          message: 'a new database connection failed to start; the driver dropped the error',
+        },
+      ]);
+      assert.equal(process.listenerCount('unhandledRejection'), before + 1, 'still listening');
+      const other = new Error('a promise of our own');
+      assert.throws(
+        () => listener(other),
+        (err) => err === other,
+      );
+      // Node's own behaviour from then on: the listener is gone.
+      assert.equal(process.listenerCount('unhandledRejection'), before);
+    } finally {
+      release();
+    }
+    const again = surviveDriverStartupRejections(log);
+    assert.equal(process.listenerCount('unhandledRejection'), before + 1);
+    again();
+    assert.equal(process.listenerCount('unhandledRejection'), before, 'released');
   });
 });
