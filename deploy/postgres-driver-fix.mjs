@@ -44,8 +44,8 @@ for (const build of BUILDS) {
   fail(
     `postgres.js ${version}, ${file}: its teardown paths are not as in 3.4.9 ` +
       `(${unfixed} unfixed, ${fixed} fixed, 2 expected). Check whether this version still keeps a ` +
-      'cancelled write after a close (docs/driver-workarounds.md, "A socket closed with a write still ' +
-      'pending"), then update or remove deploy/postgres-driver-fix.mjs. No file was changed.',
+      'cancelled write after a close (docs/driver-workarounds.md, "A socket closed while a statement\'s ' +
+      'bytes wait to be written"), then update or remove deploy/postgres-driver-fix.mjs. No file was changed.',
   );
 }
 for (const { file, text } of toWrite) writeFileSync(file, text);
