@@ -160,7 +160,15 @@ export async function startWebhookServer(deps: WebhookServerDeps): Promise<{ por
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
   };
+  // Once close() is called, every answer, in flight or new, ends its connection: a client
+  // that keeps a keep-alive connection busy (a load balancer, Luma) would otherwise hold
+  // server.close(), and the replica's shutdown with it, until the grace runs out.
+  let closing = false;
+  const answering = new Set<ServerResponse>();
   const server = createServer(options, (req, res) => {
+    answering.add(res);
+    res.once('close', () => answering.delete(res));
+    if (closing) res.setHeader('connection', 'close');
     handle(req, res).then(
       (result) => {
         if (result) deps.onOutcome?.(result);
@@ -183,6 +191,8 @@ export async function startWebhookServer(deps: WebhookServerDeps): Promise<{ por
     // Idempotent: shutdown and a test may both close it.
     close: () => {
       closed ??= new Promise<void>((resolve, reject) => {
+        closing = true;
+        for (const res of answering) if (!res.headersSent) res.setHeader('connection', 'close');
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeIdleConnections();
       });

@@ -370,4 +370,36 @@ describe('the webhook server', () => {
     await s.running.close();
     await closed;
   });
+  it('closes a keep-alive connection whose request was in flight at close(), after answering it', BOUNDED, async () => {
+    // A load balancer or Luma keeping the connection busy must not hold the replica's
+    // shutdown until its grace runs out (the soak of 2026-12-07 saw one exit 1 so).
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let lookups = 0;
+    const s = await server({
+      findLinkedEvents: async () => {
+        lookups++;
+        await held;
+        return [linked('ev-a')];
+      },
+    });
+    const socket = net.connect(s.running.port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    let reply = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => {
+      reply += chunk;
+    });
+    const ended = new Promise((resolve) => socket.once('close', resolve));
+    socket.write(`POST ${WEBHOOK_PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: ${guest().length}\r\n\r\n${guest()}`);
+    while (lookups === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+
+    const closing = s.running.close();
+    release();
+    await ended;
+    await closing;
+    assert.match(reply, /^HTTP\/1\.1 202/);
+    assert.match(reply, /\r\nconnection: close\r\n/i, 'the answer tells the client the connection ends');
+  });
 });
