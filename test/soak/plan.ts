@@ -38,6 +38,9 @@ export interface SoakPlan {
     lumaDown: number;
     newEventLinked: number;
     postgresRestart: number;
+    /** Every database connection of the replicas reset (network.ts): on direct connections, then behind PgBouncer. */
+    networkResetDirect: number;
+    networkResetPooled: number;
     eventMoved: number;
     sqsRestart: number;
     rollingBack: number;
@@ -93,6 +96,8 @@ export function parsePlan(argv: string[]): SoakPlan {
       lumaDown: 0.45,
       newEventLinked: 0.5,
       postgresRestart: 0.6,
+      networkResetDirect: 0.2,
+      networkResetPooled: 0.7,
       eventMoved: 0.65,
       sqsRestart: 0.75,
       rollingBack: 0.85,

@@ -34,6 +34,7 @@ import { approvedGuests, checkDirectoryRows, checkRows, directoryRows, type Luma
 import { createDriver } from './driver.ts';
 import { freshness } from './freshness.ts';
 import type { ApprovalChange } from './luma-soak-process.ts';
+import { startSoakNetwork } from './network.ts';
 import { parsePlan } from './plan.ts';
 import { createPrng } from './prng.ts';
 import { createReplica, type Replica, rssMb } from './replicas.ts';
@@ -101,6 +102,9 @@ const directoryBefore = await directoryRows(sql);
 // Debian's pgbouncer in transaction mode (src/local/pgbouncer.ts), for the part of the run behind a pooler.
 const pooler = await startPgBouncer(databaseUrl, { defaultPoolSize: 40 });
 teardown.push(() => pooler.stop());
+// The replicas reach both through the network the soak can reset (network.ts).
+const network = await startSoakNetwork([databaseUrl, pooler.url]);
+teardown.push(() => network.stop());
 
 const sqsServer = await startSoakSqs(dir);
 teardown.push(() => sqsServer.stop());
@@ -143,7 +147,7 @@ const passed = Object.fromEntries(
     .map(([k, v]) => [k.slice('SOAK_WORKER_'.length), v ?? '']),
 );
 const workerEnv = (viaPooler: boolean): Record<string, string> => ({
-  DATABASE_URL: viaPooler ? pooler.url : databaseUrl,
+  DATABASE_URL: network.route(viaPooler ? pooler.url : databaseUrl),
   // Behind a transaction-mode pooler the worker keeps no session state (docs/poolers.md).
   DATABASE_POOLER: viaPooler ? 'transaction' : 'none',
   AWS_REGION: 'us-east-1',
@@ -295,6 +299,14 @@ const scheduled: Array<{ share: number; run: () => Promise<void> }> = [
       say('PostgreSQL is back');
     },
   },
+  // Once on direct connections, once behind PgBouncer: the replicas' own sockets reset.
+  ...[plan.at.networkResetDirect, plan.at.networkResetPooled].map((share) => ({
+    share,
+    run: async () => {
+      const reset = network.resetAll();
+      fault(`network reset: each of the replicas' ${reset} database connections gets a TCP reset`);
+    },
+  })),
   { share: plan.at.eventMoved, run: async () => fault(`directory: ${await driver.moveEvent()}`) },
   {
     share: plan.at.sqsRestart,
@@ -407,7 +419,9 @@ const invariants: Invariant[] = [
   ...(await checkPush(database)),
   invariant('Luma: no 429 answered', state.stats.rateLimited === 0, `${state.stats.rateLimited} answers 429`),
   await checkDlq(sqs, dlqUrl),
-  checkStatus(workerEnv(false)),
+  // Run synchronously, which stops this process and the relays in it (network.ts): straight
+  // to the database, as an operator's shell would reach it.
+  checkStatus({ ...workerEnv(false), DATABASE_URL: databaseUrl }),
   await checkHistory(sql, replicas, killed, CONCURRENCY),
   await checkFailureKinds(sql),
   checkReplicas(replicas),
