@@ -88,6 +88,16 @@ class TooLargeError extends Error {}
  * writes its payload anywhere; it only makes the worker read the event's list from Luma.
  */
 export async function startWebhookServer(deps: WebhookServerDeps): Promise<{ port: number; close(): Promise<void> }> {
+  // Once close() is called, every answer, to a request in flight or a new one, ends its
+  // connection: a client that keeps a keep-alive connection busy (a load balancer, Luma)
+  // would otherwise hold server.close(), and the replica's shutdown with it, until the
+  // grace runs out.
+  let closing = false;
+  function reply(res: ServerResponse, status: number, body: object): void {
+    if (closing) res.setHeader('connection', 'close');
+    writeReply(res, status, body);
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<WebhookOutcome | undefined> {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (path !== WEBHOOK_PATH) {
@@ -160,15 +170,7 @@ export async function startWebhookServer(deps: WebhookServerDeps): Promise<{ por
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
   };
-  // Once close() is called, every answer, in flight or new, ends its connection: a client
-  // that keeps a keep-alive connection busy (a load balancer, Luma) would otherwise hold
-  // server.close(), and the replica's shutdown with it, until the grace runs out.
-  let closing = false;
-  const answering = new Set<ServerResponse>();
   const server = createServer(options, (req, res) => {
-    answering.add(res);
-    res.once('close', () => answering.delete(res));
-    if (closing) res.setHeader('connection', 'close');
     handle(req, res).then(
       (result) => {
         if (result) deps.onOutcome?.(result);
@@ -192,7 +194,6 @@ export async function startWebhookServer(deps: WebhookServerDeps): Promise<{ por
     close: () => {
       closed ??= new Promise<void>((resolve, reject) => {
         closing = true;
-        for (const res of answering) if (!res.headersSent) res.setHeader('connection', 'close');
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeIdleConnections();
       });
@@ -236,7 +237,7 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-function reply(res: ServerResponse, status: number, body: object): void {
+function writeReply(res: ServerResponse, status: number, body: object): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(`${JSON.stringify(body)}\n`);
 }

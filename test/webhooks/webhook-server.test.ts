@@ -402,4 +402,23 @@ describe('the webhook server', () => {
     assert.match(reply, /^HTTP\/1\.1 202/);
     assert.match(reply, /\r\nconnection: close\r\n/i, 'the answer tells the client the connection ends');
   });
+  it('ends a connection whose request was still arriving at close(), after answering it', BOUNDED, async () => {
+    const s = await server();
+    const socket = net.connect(s.running.port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    let reply = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => {
+      reply += chunk;
+    });
+    const ended = new Promise((resolve) => socket.once('close', resolve));
+    // Not idle (its headers have begun), so close() leaves it to finish its request.
+    socket.write(`POST ${WEBHOOK_PATH} HTTP/1.1\r\nHost: x\r\n`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closing = s.running.close();
+    socket.write(`Content-Length: ${guest().length}\r\n\r\n${guest()}`);
+    await ended;
+    await closing;
+    assert.match(reply, /^HTTP\/1\.1 202/);
+    assert.match(reply, /\r\nconnection: close\r\n/i);
+  });
 });
