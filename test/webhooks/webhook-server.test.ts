@@ -55,6 +55,18 @@ async function server(overrides: Partial<WebhookServerDeps> = {}) {
 /** Each test's own limit: a server that never answers fails it in seconds, not at the runner's limit. */
 const BOUNDED = { timeout: 10_000 };
 
+/** A raw connection to the server: what it has answered so far, and when the server ended it. */
+async function connection(port: number) {
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  let reply = '';
+  socket.setEncoding('utf8').on('data', (chunk: string) => {
+    reply += chunk;
+  });
+  const ended = new Promise((resolve) => socket.once('close', resolve));
+  return { socket, reply: () => reply, ended };
+}
+
 /** Sends raw HTTP and resolves with the whole reply once the server closes the connection. */
 function raw(port: number, chunks: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -385,40 +397,34 @@ describe('the webhook server', () => {
         return [linked('ev-a')];
       },
     });
-    const socket = net.connect(s.running.port, '127.0.0.1');
-    await new Promise((resolve) => socket.once('connect', resolve));
-    let reply = '';
-    socket.setEncoding('utf8').on('data', (chunk: string) => {
-      reply += chunk;
-    });
-    const ended = new Promise((resolve) => socket.once('close', resolve));
-    socket.write(`POST ${WEBHOOK_PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: ${guest().length}\r\n\r\n${guest()}`);
+    const client = await connection(s.running.port);
+    client.socket.write(
+      `POST ${WEBHOOK_PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: ${guest().length}\r\n\r\n${guest()}`,
+    );
     while (lookups === 0) await new Promise((resolve) => setTimeout(resolve, 5));
 
     const closing = s.running.close();
     release();
-    await ended;
+    await client.ended;
     await closing;
-    assert.match(reply, /^HTTP\/1\.1 202/);
-    assert.match(reply, /\r\nconnection: close\r\n/i, 'the answer tells the client the connection ends');
+    assert.match(client.reply(), /^HTTP\/1\.1 202/);
+    assert.match(client.reply(), /\r\nconnection: close\r\n/i, 'the answer tells the client the connection ends');
   });
-  it('ends a connection whose request was still arriving at close(), after answering it', BOUNDED, async () => {
+
+  it('ends a connection whose request body was still arriving at close(), after answering it', BOUNDED, async () => {
     const s = await server();
-    const socket = net.connect(s.running.port, '127.0.0.1');
-    await new Promise((resolve) => socket.once('connect', resolve));
-    let reply = '';
-    socket.setEncoding('utf8').on('data', (chunk: string) => {
-      reply += chunk;
-    });
-    const ended = new Promise((resolve) => socket.once('close', resolve));
-    // Not idle (its headers have begun), so close() leaves it to finish its request.
-    socket.write(`POST ${WEBHOOK_PATH} HTTP/1.1\r\nHost: x\r\n`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const client = await connection(s.running.port);
+    // The server says "100 Continue" once it has the headers: the request has begun.
+    client.socket.write(
+      `POST ${WEBHOOK_PATH} HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: ${guest().length}\r\n\r\n`,
+    );
+    while (!client.reply().includes('100 Continue')) await new Promise((resolve) => setTimeout(resolve, 5));
+
     const closing = s.running.close();
-    socket.write(`Content-Length: ${guest().length}\r\n\r\n${guest()}`);
-    await ended;
+    client.socket.write(guest());
+    await client.ended;
     await closing;
-    assert.match(reply, /^HTTP\/1\.1 202/);
-    assert.match(reply, /\r\nconnection: close\r\n/i);
+    assert.match(client.reply(), /\r\n\r\nHTTP\/1\.1 202/);
+    assert.match(client.reply(), /\r\nconnection: close\r\n/i);
   });
 });
