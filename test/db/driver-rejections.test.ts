@@ -65,7 +65,8 @@ function runResetDuringLookup() {
         if (reset && Buffer.from(bytes).includes('typarray')) {
           reset = false;
           const err = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', errno: -104, syscall: 'read' });
-          setImmediate(() => socket.destroy(err));
+          // Before any answer can be read: the lookup is still waiting when its socket goes.
+          process.nextTick(() => socket.destroy(err));
         }
         return written;
       };
