@@ -88,13 +88,14 @@ class TooLargeError extends Error {}
  * writes its payload anywhere; it only makes the worker read the event's list from Luma.
  */
 export async function startWebhookServer(deps: WebhookServerDeps): Promise<{ port: number; close(): Promise<void> }> {
+  /** Set by close(). */
+  let closed: Promise<void> | undefined;
   // Once close() is called, every answer, to a request in flight or a new one, ends its
   // connection: a client that keeps a keep-alive connection busy (a load balancer, Luma)
   // would otherwise hold server.close(), and the replica's shutdown with it, until the
   // grace runs out.
-  let closing = false;
   function reply(res: ServerResponse, status: number, body: object): void {
-    if (closing) res.setHeader('connection', 'close');
+    if (closed) res.setHeader('connection', 'close');
     writeReply(res, status, body);
   }
 
@@ -187,13 +188,11 @@ export async function startWebhookServer(deps: WebhookServerDeps): Promise<{ por
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   deps.log.info({ port, path: WEBHOOK_PATH, verified: Boolean(deps.verify) }, 'webhook receiver listening');
-  let closed: Promise<void> | undefined;
   return {
     port,
     // Idempotent: shutdown and a test may both close it.
     close: () => {
       closed ??= new Promise<void>((resolve, reject) => {
-        closing = true;
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeIdleConnections();
       });
