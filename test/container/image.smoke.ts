@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { sql } from 'drizzle-orm';
 import { createDatabase, type Database } from '../../src/db/client.ts';
+import { DRIVER_FIX_MARKER } from '../../src/db/driver-write-fix.ts';
 import { DEMO_LUMA_EVENTS, demoEvents } from '../../src/local/demo-data.ts';
 import { type LocalPostgres, startEmbeddedPostgres } from '../../src/local/embedded-postgres.ts';
 import { freePort } from '../../src/local/free-port.ts';
@@ -114,8 +115,7 @@ describe('the runtime image', { skip: engine ? false : 'no container engine (pod
 
   it("carries the fix of the database driver's write scheduler in every build of the driver", async () => {
     // The production install skips install scripts; the Dockerfile runs the fix by name.
-    const check =
-      "const fs = require('node:fs'); console.log(JSON.stringify(['src', 'cjs/src', 'cf/src'].map((b) => fs.readFileSync('node_modules/postgres/' + b + '/connection.js', 'utf8').split('luma-guest-sync: write-scheduler fix').length - 1)))";
+    const check = `const fs = require('node:fs'); console.log(JSON.stringify(['src', 'cjs/src', 'cf/src'].map((b) => fs.readFileSync('node_modules/postgres/' + b + '/connection.js', 'utf8').split(${JSON.stringify(DRIVER_FIX_MARKER)}).length - 1)))`;
     const found = await e.exec(['run', '--rm', '--network', 'none', '--entrypoint', 'node', IMAGE, '-e', check]);
     assert.deepEqual(JSON.parse(found.stdout), [2, 2, 2], 'both teardown paths of each build fixed');
   });
