@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { isDriverStartupRejection, surviveDriverStartupRejections } from '../../src/db/driver-rejections.ts';
 import type { Logger } from '../../src/log.ts';
 import { createTestDatabase } from '../support/db.ts';
+import { viaPgBouncer } from '../support/pgbouncer.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -48,7 +49,7 @@ const database = await createTestDatabase({ label: 'driver_rejections', migrate:
  * the socket's own error, no PostgresError. The query that asked for the connection fails
  * with it too, handled; the next one starts a connection of its own.
  */
-function runResetDuringLookup() {
+function runResetDuringLookup(url: string, behindPooler: boolean) {
   const script = `
     import net from 'node:net';
     import postgres from 'postgres';
@@ -57,7 +58,7 @@ function runResetDuringLookup() {
     surviveDriverStartupRejections(log);
     const url = new URL(process.env.URL);
     let reset = true;
-    const sql = postgres(process.env.URL, { max: 1, onnotice: () => {}, socket: () => {
+    const sql = postgres(process.env.URL, { max: 1, onnotice: () => {}, prepare: ${!behindPooler}, socket: () => {
       const socket = net.connect(Number(url.port), url.hostname);
       const write = socket.write.bind(socket);
       socket.write = (bytes, ...rest) => {
@@ -84,22 +85,27 @@ function runResetDuringLookup() {
     cwd: ROOT,
     encoding: 'utf8',
     timeout: 60_000,
-    env: { ...process.env, URL: database.url },
+    env: { ...process.env, URL: url },
   });
 }
 
 describe('unhandled rejections of the database driver', () => {
-  it("survives a new connection's socket reset during its array-type lookup, and logs it", () => {
-    const child = runResetDuringLookup();
-    assert.equal(child.status, 0, child.stderr);
-    assert.match(child.stdout, /first: ECONNRESET/);
-    assert.match(
-      child.stdout,
-      /a new database connection failed to start; the driver dropped the error .*"code":"ECONNRESET"/,
-    );
-    assert.match(child.stdout, /second: 2/);
-    assert.match(child.stdout, /still running/);
-  });
+  for (const [route, url, behindPooler] of [
+    ['directly', () => database.url, false],
+    ['through PgBouncer', () => viaPgBouncer(database.name), true],
+  ] as const) {
+    it(`${route}: survives a new connection's socket reset during its array-type lookup, and logs it`, () => {
+      const child = runResetDuringLookup(url(), behindPooler);
+      assert.equal(child.status, 0, child.stderr);
+      assert.match(child.stdout, /first: ECONNRESET/);
+      assert.match(
+        child.stdout,
+        /a new database connection failed to start; the driver dropped the error .*"code":"ECONNRESET"/,
+      );
+      assert.match(child.stdout, /second: 2/);
+      assert.match(child.stdout, /still running/);
+    });
+  }
 
   it("survives the driver's own dropped connection-start error, and logs it", () => {
     const child = run(DRIVER_STACK);

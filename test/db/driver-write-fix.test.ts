@@ -30,6 +30,7 @@ import {
 } from '../../src/db/driver-write-fix.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { within } from '../support/faults.ts';
+import { viaPgBouncer } from '../support/pgbouncer.ts';
 
 const database = await createTestDatabase({ label: 'driver_write_fix', migrate: false });
 
@@ -37,8 +38,8 @@ const FIX_SCRIPT = fileURLToPath(new URL('../../deploy/postgres-driver-fix.mjs',
 const BUILDS = ['src', 'cjs/src', 'cf/src'];
 
 /** A bare pool of one connection whose sockets the test makes, so it can close one at the moment it chooses. */
-function poolWithOwnSockets() {
-  const target = parseDatabaseUrl(database.url);
+function poolWithOwnSockets(url: string, behindPooler: boolean) {
+  const target = parseDatabaseUrl(url);
   const sockets: net.Socket[] = [];
   const writes = new Map<net.Socket, number>();
   // `socket` is the driver's own option, missing from its type declarations.
@@ -47,6 +48,8 @@ function poolWithOwnSockets() {
     onnotice: () => {},
     // The worker's own connect timeout: a poisoned connection fails at it.
     connect_timeout: 10,
+    // As the worker connects behind a transaction-mode pooler: nothing prepared.
+    prepare: !behindPooler,
     socket: () => {
       const socket = net.connect(target.port, target.host ?? '127.0.0.1');
       const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
@@ -58,38 +61,43 @@ function poolWithOwnSockets() {
       return socket;
     },
   };
-  const sql = postgres(database.url, options as postgres.Options<Record<string, never>>);
+  const sql = postgres(url, options as postgres.Options<Record<string, never>>);
   after(() => sql.end({ timeout: 1 }));
   return { sql, sockets, writes };
 }
 
 describe("postgres.js's write scheduler, with deploy/postgres-driver-fix.mjs applied", () => {
-  it('a connection whose socket closed with a statement still unwritten starts its next connection at once', async () => {
-    const { sql, sockets, writes } = poolWithOwnSockets();
-    await sql`SELECT 1`;
-    const first = sockets[0]!;
+  for (const [route, url, behindPooler] of [
+    ['directly', () => database.url, false],
+    ['through PgBouncer', () => viaPgBouncer(database.name), true],
+  ] as const) {
+    it(`${route}: a connection whose socket closed with a statement still unwritten starts its next connection at once`, async () => {
+      const { sql, sockets, writes } = poolWithOwnSockets(url(), behindPooler);
+      await sql`SELECT 1`;
+      const first = sockets[0]!;
 
-    // Queued from an immediate, the statement's flush falls to the next turn of the event
-    // loop; the socket destroyed in the same turn is closed in this turn's close phase.
-    const writesBefore = writes.get(first);
-    const { lost } = await new Promise<{ lost: Promise<unknown> }>((resolve) =>
-      setImmediate(async () => {
-        const statement = sql`SELECT 2`.execute();
-        // The driver queues a statement one microtask after it is made.
-        for (let turn = 0; turn < 3; turn++) await null;
-        first.destroy();
-        resolve({ lost: statement });
-      }),
-    );
-    await assert.rejects(lost, (err: { code?: string }) => err.code === 'CONNECTION_CLOSED');
-    assert.equal(writes.get(first), writesBefore, 'the statement was still unwritten when its socket closed');
+      // Queued from an immediate, the statement's flush falls to the next turn of the event
+      // loop; the socket destroyed in the same turn is closed in this turn's close phase.
+      const writesBefore = writes.get(first);
+      const { lost } = await new Promise<{ lost: Promise<unknown> }>((resolve) =>
+        setImmediate(async () => {
+          const statement = sql`SELECT 2`.execute();
+          // The driver queues a statement one microtask after it is made.
+          for (let turn = 0; turn < 3; turn++) await null;
+          first.destroy();
+          resolve({ lost: statement });
+        }),
+      );
+      await assert.rejects(lost, (err: { code?: string }) => err.code === 'CONNECTION_CLOSED');
+      assert.equal(writes.get(first), writesBefore, 'the statement was still unwritten when its socket closed');
 
-    // Unfixed, this fails with CONNECT_TIMEOUT after the 10 s connect timeout.
-    const answer = await within('the next statement to be answered', sql<{ n: number }[]>`SELECT 3 AS n`);
-    assert.equal(answer[0]?.n, 3);
-    assert.equal(sockets.length, 2, 'one new connection served it');
-    assert.ok((writes.get(sockets[1]!) ?? 0) > 0, 'the new connection wrote its startup message');
-  });
+      // Unfixed, this fails with CONNECT_TIMEOUT after the 10 s connect timeout.
+      const answer = await within('the next statement to be answered', sql<{ n: number }[]>`SELECT 3 AS n`);
+      assert.equal(answer[0]?.n, 3);
+      assert.equal(sockets.length, 2, 'one new connection served it');
+      assert.ok((writes.get(sockets[1]!) ?? 0) > 0, 'the new connection wrote its startup message');
+    });
+  }
 
   it('is applied to every build of the installed driver', () => {
     const driver = installedDriverDir();
