@@ -5,6 +5,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from './metrics.ts';
 import { createServer } from './node-http.ts';
 import type { ReadinessReport } from './readiness.ts';
+import { serverClose } from './server-close.ts';
 
 export interface HttpServerOptions {
   port: number;
@@ -36,15 +37,21 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   const { metrics, readiness, log } = options;
   const readinessTimeoutMs = options.readinessTimeoutMs ?? 5_000;
 
+  /** Every answer goes out here: once close() was called, it ends its connection. */
+  function answer(res: ServerResponse, status: number, contentType: string, text: string): void {
+    closing.beforeAnswer(res);
+    send(res, status, contentType, text);
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (!ROUTES.has(path)) return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
+    if (!ROUTES.has(path)) return answer(res, 404, 'text/plain; charset=utf-8', 'not found\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
-      return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
+      return answer(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
     }
-    if (path === '/healthz') return send(res, 200, 'text/plain; charset=utf-8', 'ok\n');
-    if (path === '/metrics') return send(res, 200, metrics.contentType, await metrics.registry.metrics());
+    if (path === '/healthz') return answer(res, 200, 'text/plain; charset=utf-8', 'ok\n');
+    if (path === '/metrics') return answer(res, 200, metrics.contentType, await metrics.registry.metrics());
     const report = await withTimeout(
       readiness().catch((err): ReadinessReport => {
         log.error({ err }, 'readiness check threw');
@@ -53,18 +60,19 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       readinessTimeoutMs,
     );
     const body = `${JSON.stringify(report)}\n`;
-    return send(res, report.ready ? 200 : 503, 'application/json; charset=utf-8', body);
+    return answer(res, report.ready ? 200 : 503, 'application/json; charset=utf-8', body);
   }
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err) => {
       log.error({ err, url: req.url }, 'http handler failed');
-      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
+      if (!res.headersSent) answer(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.destroy();
     });
   });
   // Probes and scrapers reconnect cheaply; keep idle sockets from outliving a shutdown.
   server.keepAliveTimeout = 5_000;
+  const closing = serverClose(server);
   server.listen(options.port, options.host);
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
@@ -72,11 +80,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
 
   return {
     port,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeIdleConnections();
-      }),
+    close: closing.close,
   };
 }
 

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer } from '../http/node-http.ts';
+import { serverClose } from '../http/server-close.ts';
 import type { Logger } from '../log.ts';
 import type { Offer } from './debounce.ts';
 import { BadDeliveryError, parseDelivery } from './delivery.ts';
@@ -88,14 +89,10 @@ class TooLargeError extends Error {}
  * writes its payload anywhere; it only makes the worker read the event's list from Luma.
  */
 export async function startWebhookServer(deps: WebhookServerDeps): Promise<{ port: number; close(): Promise<void> }> {
-  /** Set by close(). */
-  let closed: Promise<void> | undefined;
-  // Once close() is called, every answer, to a request in flight or a new one, ends its
-  // connection: a client that keeps a keep-alive connection busy (a load balancer, Luma)
-  // would otherwise hold server.close(), and the replica's shutdown with it, until the
-  // grace runs out.
+  // Every answer goes out here: once close() was called, it ends its connection
+  // (server-close.ts: a busy keep-alive connection would hold the shutdown).
   function reply(res: ServerResponse, status: number, body: object): void {
-    if (closed) res.setHeader('connection', 'close');
+    closing.beforeAnswer(res);
     writeReply(res, status, body);
   }
 
@@ -184,20 +181,14 @@ export async function startWebhookServer(deps: WebhookServerDeps): Promise<{ por
     );
   });
   server.maxConnections = limits.maxConnections;
+  const closing = serverClose(server);
   server.listen(deps.port, deps.host);
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   deps.log.info({ port, path: WEBHOOK_PATH, verified: Boolean(deps.verify) }, 'webhook receiver listening');
   return {
     port,
-    // Idempotent: shutdown and a test may both close it.
-    close: () => {
-      closed ??= new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeIdleConnections();
-      });
-      return closed;
-    },
+    close: closing.close,
   };
 }
 

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { createDatabase } from '../../src/db/client.ts';
 import { checkSchema } from '../../src/db/schema-check.ts';
@@ -160,5 +162,49 @@ describe('startHttpServer', () => {
     const first = await Promise.race([server.close().then(() => 'close' as const), keepAliveExpired]);
     clearTimeout(keepAliveTimer);
     assert.equal(first, 'close', 'close() does not wait for idle keep-alive sockets');
+  });
+
+  it('ends a keep-alive connection whose request was in flight at close(), after answering it', async () => {
+    // Prometheus keeps its scrape connection open: a scrape or probe answered after
+    // close() was called must not leave the connection open for the 5 s keep-alive
+    // timeout, holding close(), and the shutdown with it.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let asked = 0;
+    const server = await startHttpServer({
+      port: 0,
+      host: '127.0.0.1',
+      metrics: createMetrics(),
+      readiness: async () => {
+        asked++;
+        await held;
+        return READY;
+      },
+      log: silentLogger,
+    });
+    const socket = connect(server.port, '127.0.0.1');
+    await once(socket, 'connect');
+    let reply = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => {
+      reply += chunk;
+    });
+    const ended = once(socket, 'close');
+    socket.write('GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
+    while (asked === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+
+    const closing = server.close();
+    release();
+    let keepAliveTimer: NodeJS.Timeout | undefined;
+    const keepAliveExpired = new Promise<'keep-alive timeout'>((resolve) => {
+      keepAliveTimer = setTimeout(() => resolve('keep-alive timeout'), 4_500);
+    });
+    const first = await Promise.race([closing.then(() => 'close' as const), keepAliveExpired]);
+    clearTimeout(keepAliveTimer);
+    assert.equal(first, 'close', 'close() ends once the request in flight is answered');
+    await ended;
+    assert.match(reply, /^HTTP\/1\.1 200/);
+    assert.match(reply, /\r\nconnection: close\r\n/i, 'the answer tells the client the connection ends');
   });
 });
