@@ -303,8 +303,13 @@ const scheduled: Array<{ share: number; run: () => Promise<void> }> = [
   ...[plan.at.networkResetDirect, plan.at.networkResetPooled].map((share) => ({
     share,
     run: async () => {
-      const reset = network.resetAll();
-      fault(`network reset: each of the replicas' ${reset} database connections gets a TCP reset`);
+      const reset = await network.resetAll(60_000);
+      fault(
+        `network reset: each of the replicas' ${reset.connections} database connections gets a TCP reset, ` +
+          (reset.midStatement
+            ? 'one with a statement in flight'
+            : 'none with a statement in flight (none within 60 s)'),
+      );
     },
   })),
   { share: plan.at.eventMoved, run: async () => fault(`directory: ${await driver.moveEvent()}`) },
