@@ -7,6 +7,7 @@ import { connectionOptions } from './connection-options.ts';
 import { describeDatabaseTarget, parseDatabaseUrl } from './database-url.ts';
 import { watchPoolCloses } from './pool-closes.ts';
 import { DEFAULT_CONNECT_TIMEOUT_SECONDS } from './probe.ts';
+import { reconnectBackoff } from './reconnect-backoff.ts';
 import { type ReadOnlyRound, watchReadOnlySessions } from './read-only-sessions.ts';
 import * as schema from './schema.ts';
 import { sessionSettings } from './session-settings.ts';
@@ -63,6 +64,8 @@ export function createDatabase(options: DatabaseOptions): Database {
       idle_timeout: options.idleTimeoutSeconds ?? 30,
       prepare: options.pooler !== 'transaction',
       connect_timeout: DEFAULT_CONNECT_TIMEOUT_SECONDS,
+      // Capped at 2 s: one network reset of the whole pool made the driver's own curve wait 10–20 s.
+      backoff: reconnectBackoff,
     }),
   );
   closed = watchPoolCloses(sql);
