@@ -4,10 +4,18 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * Written by deploy/postgres-driver-fix.mjs beside each line it changes in postgres.js
- * 3.4.9's connection.js: a socket closed with a write still pending leaves the connection
- * unable to write again until about 1 KB piles up (docs/driver-workarounds.md).
+ * 3.4.9's connection.js (docs/driver-workarounds.md), with how many lines each fix changes:
+ * - the write scheduler: a socket closed with a write still pending leaves the connection
+ *   unable to write again until about 1 KB piles up (both teardown paths);
+ * - the lost statement: a statement sent between a socket's error and its close never
+ *   settles, and the connection's later statements wait behind it (the close).
  */
 export const DRIVER_FIX_MARKER = '/* luma-guest-sync: write-scheduler fix, docs/driver-workarounds.md */';
+export const LOST_STATEMENT_FIX_MARKER = '/* luma-guest-sync: lost-statement fix, docs/driver-workarounds.md */';
+export const DRIVER_FIXES: ReadonlyArray<{ marker: string; lines: number }> = [
+  { marker: DRIVER_FIX_MARKER, lines: 2 },
+  { marker: LOST_STATEMENT_FIX_MARKER, lines: 1 },
+];
 
 /** The directory of the postgres.js this process loads. */
 export function installedDriverDir(): string {
@@ -16,22 +24,22 @@ export function installedDriverDir(): string {
 }
 
 /**
- * Whether the driver build the worker loads (its ES modules, `src/`) carries the fix on both
- * teardown paths. False too when the file cannot be read: the daemon only warns on it.
+ * Whether the driver build the worker loads (its ES modules, `src/`) carries every fix on
+ * every line it changes. False too when the file cannot be read: the daemon only warns on it.
  */
 export function driverWriteFixApplied(driverDir: string = installedDriverDir()): boolean {
   try {
     const text = readFileSync(join(driverDir, 'src', 'connection.js'), 'utf8');
-    return text.split(DRIVER_FIX_MARKER).length - 1 === 2;
+    return DRIVER_FIXES.every(({ marker, lines }) => text.split(marker).length - 1 === lines);
   } catch {
     return false;
   }
 }
 
 /**
- * Tells the log, once at start, when the fix is missing (an install with
- * `--ignore-scripts`, an image built without the Dockerfile's step): the worker runs, but a
- * connection closed at the wrong moment stays unable to connect for minutes.
+ * Tells the log, once at start, when a fix is missing (an install with `--ignore-scripts`,
+ * an image built without the Dockerfile's step): the worker runs, but a connection closed
+ * at the wrong moment stays unable to connect for minutes, or a statement hangs for good.
  */
 export function warnWithoutDriverWriteFix(
   log: { warn: (fields: object, message: string) => void },
@@ -40,7 +48,7 @@ export function warnWithoutDriverWriteFix(
   if (driverWriteFixApplied(driverDir)) return true;
   log.warn(
     { driver: driverDir },
-    "the database driver's write-scheduler fix is not applied: run `node deploy/postgres-driver-fix.mjs` after npm ci (docs/driver-workarounds.md)",
+    "the database driver's fixes (write scheduler, lost statement) are not applied: run `node deploy/postgres-driver-fix.mjs` after npm ci (docs/driver-workarounds.md)",
   );
   return false;
 }

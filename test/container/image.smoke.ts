@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { sql } from 'drizzle-orm';
 import { createDatabase, type Database } from '../../src/db/client.ts';
-import { DRIVER_FIX_MARKER } from '../../src/db/driver-write-fix.ts';
+import { DRIVER_FIXES } from '../../src/db/driver-write-fix.ts';
 import { DEMO_LUMA_EVENTS, demoEvents } from '../../src/local/demo-data.ts';
 import { type LocalPostgres, startEmbeddedPostgres } from '../../src/local/embedded-postgres.ts';
 import { freePort } from '../../src/local/free-port.ts';
@@ -113,11 +113,13 @@ describe('the runtime image', { skip: engine ? false : 'no container engine (pod
     assert.deepEqual(JSON.parse(found.stdout), [], 'none of these is installed in the image');
   });
 
-  it("carries the fix of the database driver's write scheduler in every build of the driver", async () => {
-    // The production install skips install scripts; the Dockerfile runs the fix by name.
-    const check = `const fs = require('node:fs'); console.log(JSON.stringify(['src', 'cjs/src', 'cf/src'].map((b) => fs.readFileSync('node_modules/postgres/' + b + '/connection.js', 'utf8').split(${JSON.stringify(DRIVER_FIX_MARKER)}).length - 1)))`;
+  it('carries both fixes of the database driver in every build of the driver', async () => {
+    // The production install skips install scripts; the Dockerfile runs the fixes by name.
+    const markers = JSON.stringify(DRIVER_FIXES.map((fix) => fix.marker));
+    const check = `const fs = require('node:fs'); console.log(JSON.stringify(['src', 'cjs/src', 'cf/src'].map((b) => { const t = fs.readFileSync('node_modules/postgres/' + b + '/connection.js', 'utf8'); return ${markers}.map((m) => t.split(m).length - 1); })))`;
     const found = await e.exec(['run', '--rm', '--network', 'none', '--entrypoint', 'node', IMAGE, '-e', check]);
-    assert.deepEqual(JSON.parse(found.stdout), [2, 2, 2], 'both teardown paths of each build fixed');
+    const expected = DRIVER_FIXES.map((fix) => fix.lines);
+    assert.deepEqual(JSON.parse(found.stdout), [expected, expected, expected], 'every line of each fix, in each build');
   });
 
   it("loads every command's modules from the compile cache built into the image, stripping no types", async () => {

@@ -26,6 +26,7 @@ import {
   DRIVER_FIX_MARKER,
   driverWriteFixApplied,
   installedDriverDir,
+  LOST_STATEMENT_FIX_MARKER,
   warnWithoutDriverWriteFix,
 } from '../../src/db/driver-write-fix.ts';
 import { createTestDatabase } from '../support/db.ts';
@@ -104,14 +105,22 @@ describe("postgres.js's write scheduler, with deploy/postgres-driver-fix.mjs app
     for (const build of BUILDS) {
       const text = readFileSync(join(driver, build, 'connection.js'), 'utf8');
       assert.equal(text.split(DRIVER_FIX_MARKER).length - 1, 2, `${build}/connection.js has both teardown paths fixed`);
+      assert.equal(text.split(LOST_STATEMENT_FIX_MARKER).length - 1, 1, `${build}/connection.js has its close fixed`);
     }
     assert.equal(driverWriteFixApplied(driver), true);
   });
 });
 
 describe('deploy/postgres-driver-fix.mjs', () => {
-  /** A project directory holding a copy of the installed driver with the fix taken out again. */
-  function unfixedProject(): string {
+  const LOST_UNFIXED =
+    "    !hadError && (query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket))";
+  const LOST_FIXED = `    if (query || sent.length) error(Errors.connection('CONNECTION_CLOSED', options, socket)) ${LOST_STATEMENT_FIX_MARKER}`;
+
+  /**
+   * A project directory holding a copy of the installed driver with the fixes taken out
+   * again; with `keepWriteFix`, as the earlier script (the write fix alone) left it.
+   */
+  function unfixedProject({ keepWriteFix = false } = {}): string {
     const root = mkdtempSync(join(tmpdir(), 'lgs-driver-fix-'));
     after(() => rmSync(root, { recursive: true, force: true }));
     const copy = join(root, 'node_modules', 'postgres');
@@ -119,8 +128,14 @@ describe('deploy/postgres-driver-fix.mjs', () => {
     for (const build of BUILDS) {
       const file = join(copy, build, 'connection.js');
       const fixed = readFileSync(file, 'utf8');
-      const unfixed = fixed.replaceAll(`, chunk = nextWriteTimer = null ${DRIVER_FIX_MARKER}`, '');
-      assert.ok(unfixed !== fixed, `${build}/connection.js had the fix to take out`);
+      const withoutLost = fixed.replaceAll(LOST_FIXED, LOST_UNFIXED);
+      const unfixed = keepWriteFix
+        ? withoutLost
+        : withoutLost.replaceAll(`, chunk = nextWriteTimer = null ${DRIVER_FIX_MARKER}`, '');
+      assert.ok(
+        withoutLost !== fixed && unfixed.includes(LOST_UNFIXED),
+        `${build}/connection.js had the fixes to take out`,
+      );
       writeFileSync(file, unfixed);
     }
     return root;
@@ -165,7 +180,7 @@ describe('deploy/postgres-driver-fix.mjs', () => {
     assert.deepEqual(warnings[0]?.fields, { driver: unfixed }, 'names the driver it looked at');
     assert.match(
       warnings[0]?.message ?? '',
-      /write-scheduler fix is not applied: run `node deploy\/postgres-driver-fix.mjs`/,
+      /fixes \(write scheduler, lost statement\) are not applied: run `node deploy\/postgres-driver-fix.mjs`/,
     );
     // A driver that cannot be read counts as unfixed: the daemon warns and runs on.
     assert.equal(driverWriteFixApplied(join(unfixed, 'no-such-directory')), false);
@@ -183,6 +198,32 @@ describe('deploy/postgres-driver-fix.mjs', () => {
     assert.equal(driverWriteFixApplied(join(root, 'node_modules', 'postgres')), false);
     const untouched = readFileSync(join(root, 'node_modules', 'postgres', 'src', 'connection.js'), 'utf8');
     assert.equal(untouched.includes(DRIVER_FIX_MARKER), false, 'src/connection.js left unfixed');
+  });
+
+  it('completes a driver that the earlier script fixed (the write scheduler alone)', () => {
+    const root = unfixedProject({ keepWriteFix: true });
+    const driver = join(root, 'node_modules', 'postgres');
+    assert.equal(driverWriteFixApplied(driver), false, 'the lost-statement fix is missing');
+    const result = runFix(root);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /fixed 3 files/);
+    assert.ok(
+      readFileSync(join(driver, 'src', 'connection.js'), 'utf8') ===
+        readFileSync(join(installedDriverDir(), 'src', 'connection.js'), 'utf8'),
+      'the same text as the installed, fixed driver',
+    );
+  });
+
+  it("fails, naming the fix, when one fix's lines are not 3.4.9's, and changes nothing", () => {
+    const root = unfixedProject();
+    const file = join(root, 'node_modules', 'postgres', 'src', 'connection.js');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(LOST_UNFIXED, `${LOST_UNFIXED} // changed upstream`));
+    const result = runFix(root);
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /lost-statement fix/);
+    assert.match(result.stderr, /src[/\\]connection\.js/);
+    const cjs = readFileSync(join(root, 'node_modules', 'postgres', 'cjs', 'src', 'connection.js'), 'utf8');
+    assert.equal(cjs.includes(DRIVER_FIX_MARKER), false, 'no build was fixed, not even the write scheduler');
   });
 
   it('fails, saying so, where no driver is installed', () => {
