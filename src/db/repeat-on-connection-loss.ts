@@ -24,8 +24,22 @@ export async function repeatOnConnectionLoss<T>(run: () => Promise<T>, repeats =
       return await run();
     } catch (err) {
       if (repeat >= repeats || !sessionEnded(err)) throw err;
+      await afterPendingCloses();
     }
   }
+}
+
+/**
+ * Resolves once the event loop has handled the socket events already waiting: a network
+ * reset (a failover, a NAT gateway dropping its flows) ends every connection of the pool at
+ * once, but the driver learns of it socket by socket, and a connection leaves the pool's idle
+ * queue only at its 'close', which Node emits in the loop's close phase, after the errors.
+ * Repeated at once, the statement went to the next connection already reset, and both
+ * repeats were spent within a millisecond (test/db/repeat-on-connection-loss.test.ts). A
+ * timer fires in the next turn of the loop, after this turn's I/O and close phases.
+ */
+function afterPendingCloses(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /**

@@ -1,11 +1,15 @@
 /**
  * Which failures repeatOnConnectionLoss (src/db/repeat-on-connection-loss.ts) repeats, and
- * how often. Against real connections: test/sync/lost-connection-followups.test.ts.
+ * how often; its last case against a real pool. Against real connections:
+ * test/sync/lost-connection-followups.test.ts.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { createDatabase } from '../../src/db/client.ts';
 import { repeatOnConnectionLoss } from '../../src/db/repeat-on-connection-loss.ts';
 import { isConnectionLoss } from '../../src/errors.ts';
+import { startSoakNetwork } from '../soak/network.ts';
+import { createTestDatabase } from '../support/db.ts';
 
 /** A failure as postgres.js gives it, wrapped as Drizzle wraps it. */
 function failure(fields: Record<string, unknown>, message = 'failed'): Error {
@@ -92,5 +96,36 @@ describe('isConnectionLoss', () => {
     assert.equal(isConnectionLoss({ severity: 'PANIC' }), true);
     // The non-localised severity wins where PostgreSQL sends both (lc_messages may translate the other).
     assert.equal(isConnectionLoss({ severity: 'ERROR', severity_local: 'FATAL' }), false);
+  });
+});
+
+const database = await createTestDatabase({ label: 'repeat_after_reset', migrate: false });
+
+describe('repeatOnConnectionLoss after a reset of the whole pool', () => {
+  it('repeats on a connection that is still alive, not on the next one already reset', async () => {
+    // The claim's release, sent as a network reset (a failover, a NAT gateway dropping its
+    // flows) ends every connection of the pool at once. The driver learns of each reset
+    // socket by socket; a repeat sent before it read the others' went to the next reset
+    // connection, and both repeats were spent in a millisecond: the release failed, and the
+    // claim stayed held to the end of its lease.
+    const network = await startSoakNetwork([database.url]);
+    const pool = createDatabase({ url: network.route(database.url), poolMax: 3 });
+    try {
+      await Promise.all(Array.from({ length: 3 }, () => pool.sql`SELECT pg_sleep(0.05)`));
+      await network.resetAll(0);
+
+      let runs = 0;
+      const answer = await repeatOnConnectionLoss(async () => {
+        runs++;
+        const [row] = await pool.sql<{ one: number }[]>`SELECT 1 AS one`;
+        return row?.one;
+      });
+      assert.equal(answer, 1);
+      assert.equal(runs, 2, 'one run on the reset connection, one repeat on a new one');
+    } finally {
+      // Before the file's database is dropped, which waits for its sessions.
+      await pool.close();
+      await network.stop();
+    }
   });
 });
