@@ -7,8 +7,8 @@ import { connectionOptions } from './connection-options.ts';
 import { describeDatabaseTarget, parseDatabaseUrl } from './database-url.ts';
 import { watchPoolCloses } from './pool-closes.ts';
 import { DEFAULT_CONNECT_TIMEOUT_SECONDS } from './probe.ts';
-import { reconnectBackoff } from './reconnect-backoff.ts';
 import { type ReadOnlyRound, watchReadOnlySessions } from './read-only-sessions.ts';
+import { reconnectBackoff } from './reconnect-backoff.ts';
 import * as schema from './schema.ts';
 import { sessionSettings } from './session-settings.ts';
 
