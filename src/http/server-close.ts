@@ -9,8 +9,8 @@ export interface ServerClose {
 
 /**
  * Closing a server whose clients keep their connections alive (Prometheus, a load balancer,
- * Luma's deliveries). server.close() waits for every connection to end, and
- * closeIdleConnections() ends only those idle at that moment. A connection whose request is
+ * Luma's deliveries). server.close() waits for every connection to end, and ends only
+ * those idle at that moment. A connection whose request is
  * in flight at close() would then stay open after its answer, until the keep-alive timeout
  * or, while its client keeps sending, for good, holding the replica's shutdown until the
  * grace runs out (the soak of 2026-12-07 saw a replica exit 1 so). So once close() was
@@ -22,9 +22,9 @@ export function serverClose(server: Server): ServerClose {
   return {
     // Idempotent: the shutdown and a test may both close it.
     close: () => {
+      // Node's close() (since 19) also ends the connections idle at that moment.
       closed ??= new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
-        server.closeIdleConnections();
       });
       return closed;
     },
