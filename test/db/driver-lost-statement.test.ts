@@ -16,36 +16,13 @@
  * own 'error' listener, which runs after the driver's.
  */
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { after, describe, it } from 'node:test';
-import postgres from 'postgres';
-import { parseDatabaseUrl } from '../../src/db/database-url.ts';
+import { describe, it } from 'node:test';
 import { createTestDatabase } from '../support/db.ts';
 import { within } from '../support/faults.ts';
+import { poolWithOwnSockets } from '../support/own-socket-pool.ts';
 import { viaPgBouncer } from '../support/pgbouncer.ts';
 
 const database = await createTestDatabase({ label: 'driver_lost_statement', migrate: false });
-
-/** A pool of one connection whose sockets the test makes. */
-function poolWithOwnSockets(url: string, behindPooler: boolean) {
-  const target = parseDatabaseUrl(url);
-  const sockets: net.Socket[] = [];
-  // `socket` is the driver's own option, missing from its type declarations.
-  const options = {
-    max: 1,
-    onnotice: () => {},
-    connect_timeout: 10,
-    prepare: !behindPooler,
-    socket: () => {
-      const socket = net.connect(target.port, target.host ?? '127.0.0.1');
-      sockets.push(socket);
-      return socket;
-    },
-  };
-  const sql = postgres(url, options as postgres.Options<Record<string, never>>);
-  after(() => sql.end({ timeout: 1 }));
-  return { sql, sockets };
-}
 
 describe('a statement sent between a socket error and its close, with deploy/postgres-driver-fix.mjs applied', () => {
   for (const [route, url, behindPooler] of [

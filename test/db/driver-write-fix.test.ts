@@ -15,13 +15,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import postgres from 'postgres';
-import { parseDatabaseUrl } from '../../src/db/database-url.ts';
 import {
   DRIVER_FIX_MARKER,
   driverWriteFixApplied,
@@ -31,41 +28,13 @@ import {
 } from '../../src/db/driver-write-fix.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { within } from '../support/faults.ts';
+import { poolWithOwnSockets } from '../support/own-socket-pool.ts';
 import { viaPgBouncer } from '../support/pgbouncer.ts';
 
 const database = await createTestDatabase({ label: 'driver_write_fix', migrate: false });
 
 const FIX_SCRIPT = fileURLToPath(new URL('../../deploy/postgres-driver-fix.mjs', import.meta.url));
 const BUILDS = ['src', 'cjs/src', 'cf/src'];
-
-/** A bare pool of one connection whose sockets the test makes, so it can close one at the moment it chooses. */
-function poolWithOwnSockets(url: string, behindPooler: boolean) {
-  const target = parseDatabaseUrl(url);
-  const sockets: net.Socket[] = [];
-  const writes = new Map<net.Socket, number>();
-  // `socket` is the driver's own option, missing from its type declarations.
-  const options = {
-    max: 1,
-    onnotice: () => {},
-    // The worker's own connect timeout: a poisoned connection fails at it.
-    connect_timeout: 10,
-    // As the worker connects behind a transaction-mode pooler: nothing prepared.
-    prepare: !behindPooler,
-    socket: () => {
-      const socket = net.connect(target.port, target.host ?? '127.0.0.1');
-      const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
-      socket.write = ((...args: unknown[]) => {
-        writes.set(socket, (writes.get(socket) ?? 0) + 1);
-        return write(...args);
-      }) as typeof socket.write;
-      sockets.push(socket);
-      return socket;
-    },
-  };
-  const sql = postgres(url, options as postgres.Options<Record<string, never>>);
-  after(() => sql.end({ timeout: 1 }));
-  return { sql, sockets, writes };
-}
 
 describe("postgres.js's write scheduler, with deploy/postgres-driver-fix.mjs applied", () => {
   for (const [route, url, behindPooler] of [
