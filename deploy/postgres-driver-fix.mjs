@@ -15,8 +15,12 @@
 //    in the pool) is kept as in flight, and `closed()` fails nothing when the socket closed
 //    with an error (`!hadError && …`): the statement never settles, and every later
 //    statement of that connection waits behind it. Fixed by failing whatever is still in
-//    flight at the close, error or not (the error event already failed what was in flight
-//    then, so nothing fails twice). test/db/driver-lost-statement.test.ts forces it.
+//    flight at the close, error or not (a statement the error event already failed is
+//    settled, and fails no second time), and forgetting it: the driver forgets its statement
+//    in flight only at the next ReadyForQuery. With it, a connection being ended (`end()`
+//    with a statement in flight waits for that ReadyForQuery) is ended by its close, which
+//    no ReadyForQuery will follow: the pool's end waited for its whole timeout.
+//    test/db/driver-lost-statement.test.ts forces both.
 //
 // Each change stays on its line, so the driver's stack traces keep their line numbers.
 // docs/driver-workarounds.md has the evidence. Plain JavaScript with no imports of the
@@ -46,7 +50,7 @@ const FIXES = [
     unfixed: `\n    !hadError && (query || sent.length) && ${CLOSED_CALL}\n`,
     // An `if`, not a line opening with `(`: the line before is `return reconnect()`, and
     // JavaScript would call its result with the parenthesis instead of ending the statement.
-    fixed: `\n    if (query || sent.length) ${CLOSED_CALL} ${LOST_MARKER}\n`,
+    fixed: `\n    if (query || sent.length) ${CLOSED_CALL}, query = null; ended && (ended(), ending = ended = null) ${LOST_MARKER}\n`,
     lines: 1,
   },
 ];

@@ -56,5 +56,18 @@ describe('a statement sent between a socket error and its close, with deploy/pos
       assert.equal(answer[0]?.n, 3);
       assert.equal(sockets.length, 2, 'a new connection served it');
     });
+
+    it(`${route}: leaves no failed statement behind that would hold the pool's end`, async () => {
+      // A connection keeps its statement in flight until the next ReadyForQuery; one that
+      // failed with its socket stayed there after the close, and ending the pool waited
+      // for it to its timeout (the worker's shutdown: 5 s more after any network reset).
+      const { sql, sockets } = poolWithOwnSockets(url(), behindPooler);
+      await sql`SELECT 1`;
+      const failed = sql`SELECT pg_sleep(10)`.execute();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      sockets[0]!.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', syscall: 'read' }));
+      await assert.rejects(failed, (err: { code?: string }) => err.code === 'ECONNRESET');
+      await within('the pool to end', sql.end({ timeout: 20 }), 5_000);
+    });
   }
 });

@@ -83,7 +83,7 @@ describe("postgres.js's write scheduler, with deploy/postgres-driver-fix.mjs app
 describe('deploy/postgres-driver-fix.mjs', () => {
   const LOST_UNFIXED =
     "    !hadError && (query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket))";
-  const LOST_FIXED = `    if (query || sent.length) error(Errors.connection('CONNECTION_CLOSED', options, socket)) ${LOST_STATEMENT_FIX_MARKER}`;
+  const LOST_FIXED = `    if (query || sent.length) error(Errors.connection('CONNECTION_CLOSED', options, socket)), query = null; ended && (ended(), ending = ended = null) ${LOST_STATEMENT_FIX_MARKER}`;
 
   /**
    * A project directory holding a copy of the installed driver with the fixes taken out
