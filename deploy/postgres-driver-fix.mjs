@@ -45,7 +45,7 @@ const FIXES = [
   },
   {
     name: 'lost-statement',
-    title: "A statement sent between a socket's error and its close",
+    title: "A statement handed to a connection between its socket's `error` and `close` events",
     marker: LOST_MARKER,
     unfixed: `\n    !hadError && (query || sent.length) && ${CLOSED_CALL}\n`,
     // An `if`, not a line opening with `(`: the line before is `return reconnect()`, and
