@@ -13,37 +13,43 @@ import { createDatabase } from '../../src/db/client.ts';
 import { MAX_RECONNECT_WAIT_SECONDS, reconnectBackoff } from '../../src/db/reconnect-backoff.ts';
 import { startSoakNetwork } from '../soak/network.ts';
 import { createTestDatabase } from '../support/db.ts';
+import { viaPgBouncer } from '../support/pgbouncer.ts';
 
 const database = await createTestDatabase({ label: 'reconnect_backoff', migrate: false });
 const CONNECTIONS = 8;
 
 describe('reconnecting after a network reset', () => {
-  it('runs every statement within seconds once the database answers, whichever connection it waits on', async () => {
-    const network = await startSoakNetwork([database.url]);
-    after(() => network.stop());
-    const pool = createDatabase({ url: network.route(database.url), poolMax: CONNECTIONS });
-    after(() => pool.close());
-    // Every connection of the pool open, then reset at once.
-    await Promise.all(Array.from({ length: CONNECTIONS }, () => pool.sql`SELECT pg_sleep(0.05)`));
-    const reset = await network.resetAll(0);
-    assert.equal(reset.connections, CONNECTIONS);
+  for (const [route, url, pooler] of [
+    ['directly', () => database.url, 'none'],
+    ['through PgBouncer', () => viaPgBouncer(database.name), 'transaction'],
+  ] as const) {
+    it(`${route}: runs every statement within seconds once the database answers, whichever connection it waits on`, async () => {
+      const network = await startSoakNetwork([url()]);
+      after(() => network.stop());
+      const pool = createDatabase({ url: network.route(url()), poolMax: CONNECTIONS, pooler });
+      after(() => pool.close());
+      // Every connection of the pool open, then reset at once.
+      await Promise.all(Array.from({ length: CONNECTIONS }, () => pool.sql`SELECT pg_sleep(0.05)`));
+      const reset = await network.resetAll(0);
+      assert.equal(reset.connections, CONNECTIONS);
 
-    // The resets are in the kernel already: the event loop's next poll hands every one to
-    // the driver, before this timer fires. A statement sent on a connection whose reset the
-    // driver had not read would fail with it (and be run again by the worker's callers).
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const start = performance.now();
-    const answered = await Promise.all(
-      Array.from({ length: CONNECTIONS }, async () => {
-        await pool.sql`SELECT pg_sleep(0.1)`;
-        return (performance.now() - start) / 1000;
-      }),
-    );
-    // Capped: at most 2 s of waiting, and a connection's start. Uncapped, the statements on
-    // the connections reset last waited at least 10 s (0.5 × 20).
-    const slowest = Math.max(...answered);
-    assert.ok(slowest < 7, `the slowest statement took ${slowest.toFixed(1)} s after the reset`);
-  });
+      // The resets are in the kernel already: the event loop's next poll hands every one to
+      // the driver, before this timer fires. A statement sent on a connection whose reset the
+      // driver had not read would fail with it (and be run again by the worker's callers).
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const start = performance.now();
+      const answered = await Promise.all(
+        Array.from({ length: CONNECTIONS }, async () => {
+          await pool.sql`SELECT pg_sleep(0.1)`;
+          return (performance.now() - start) / 1000;
+        }),
+      );
+      // Capped: at most 2 s of waiting, and a connection's start. Uncapped, the statements on
+      // the connections reset last waited at least 10 s (0.5 × 20).
+      const slowest = Math.max(...answered);
+      assert.ok(slowest < 7, `the slowest statement took ${slowest.toFixed(1)} s after the reset`);
+    });
+  }
 });
 
 describe('reconnectBackoff', () => {
