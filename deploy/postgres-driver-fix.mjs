@@ -30,7 +30,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-// The same texts as the markers in src/db/driver-write-fix.ts, which the daemon checks.
+// The same texts as the markers in src/db/driver-fixes.ts, which the daemon checks.
 const WRITE_MARKER = '/* luma-guest-sync: write-scheduler fix, docs/driver-workarounds.md */';
 const LOST_MARKER = '/* luma-guest-sync: lost-statement fix, docs/driver-workarounds.md */';
 const CLOSED_CALL = "error(Errors.connection('CONNECTION_CLOSED', options, socket))";

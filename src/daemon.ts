@@ -12,8 +12,8 @@ import type { Config } from './config/config.ts';
 import { SyncConsumer } from './consume/consumer.ts';
 import { queueProblem, resolveQueueUrl } from './consume/queue-url.ts';
 import { createDatabase } from './db/client.ts';
+import { warnWithoutDriverFixes } from './db/driver-fixes.ts';
 import { surviveDriverStartupRejections } from './db/driver-rejections.ts';
-import { warnWithoutDriverWriteFix } from './db/driver-write-fix.ts';
 import { probeDatabase } from './db/probe.ts';
 import { checkWritable } from './db/read-only.ts';
 import { checkSchema } from './db/schema-check.ts';
@@ -43,7 +43,7 @@ export async function runDaemon(config: Readonly<Config>, log: Logger): Promise<
   const shutdown = createShutdown({ log, graceMs: config.shutdownGraceMs });
   shutdown.installSignalHandlers();
   shutdown.register('driver rejection guard', surviveDriverStartupRejections(log));
-  warnWithoutDriverWriteFix(log);
+  warnWithoutDriverFixes(log);
 
   const metrics = createMetrics();
   metrics.setRateBudget((config.luma.rateLimitPerMinute * 60_000) / config.luma.rateLimitWindowMs);

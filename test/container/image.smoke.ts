@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { sql } from 'drizzle-orm';
 import { createDatabase, type Database } from '../../src/db/client.ts';
-import { DRIVER_FIXES } from '../../src/db/driver-write-fix.ts';
+import { DRIVER_FIXES } from '../../src/db/driver-fixes.ts';
 import { DEMO_LUMA_EVENTS, demoEvents } from '../../src/local/demo-data.ts';
 import { type LocalPostgres, startEmbeddedPostgres } from '../../src/local/embedded-postgres.ts';
 import { freePort } from '../../src/local/free-port.ts';

@@ -24,6 +24,9 @@ import { viaPgBouncer } from '../support/pgbouncer.ts';
 
 const database = await createTestDatabase({ label: 'driver_lost_statement', migrate: false });
 
+/** The error Node fails a socket with when its peer resets it. */
+const readReset = () => Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', syscall: 'read' });
+
 describe('a statement sent between a socket error and its close, with deploy/postgres-driver-fix.mjs applied', () => {
   for (const [route, url, behindPooler] of [
     ['directly', () => database.url, false],
@@ -38,7 +41,7 @@ describe('a statement sent between a socket error and its close, with deploy/pos
       const sent = new Promise<{ statement: Promise<unknown> }>((resolve) => {
         first.once('error', () => resolve({ statement: sql`SELECT 2`.execute() }));
       });
-      first.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', syscall: 'read' }));
+      first.destroy(readReset());
       const { statement } = await sent;
 
       // Unfixed: never settles.
@@ -65,7 +68,7 @@ describe('a statement sent between a socket error and its close, with deploy/pos
       await sql`SELECT 1`;
       const failed = sql`SELECT pg_sleep(10)`.execute();
       await new Promise((resolve) => setTimeout(resolve, 50));
-      sockets[0]!.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', syscall: 'read' }));
+      sockets[0]!.destroy(readReset());
       await assert.rejects(failed, (err: { code?: string }) => err.code === 'ECONNRESET');
       await within('the pool to end', sql.end({ timeout: 20 }), 5_000);
     });

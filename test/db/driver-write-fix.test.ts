@@ -20,12 +20,12 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
-  DRIVER_FIX_MARKER,
-  driverWriteFixApplied,
+  driverFixesApplied,
   installedDriverDir,
   LOST_STATEMENT_FIX_MARKER,
-  warnWithoutDriverWriteFix,
-} from '../../src/db/driver-write-fix.ts';
+  WRITE_SCHEDULER_FIX_MARKER,
+  warnWithoutDriverFixes,
+} from '../../src/db/driver-fixes.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { within } from '../support/faults.ts';
 import { poolWithOwnSockets } from '../support/own-socket-pool.ts';
@@ -73,10 +73,14 @@ describe("postgres.js's write scheduler, with deploy/postgres-driver-fix.mjs app
     const driver = installedDriverDir();
     for (const build of BUILDS) {
       const text = readFileSync(join(driver, build, 'connection.js'), 'utf8');
-      assert.equal(text.split(DRIVER_FIX_MARKER).length - 1, 2, `${build}/connection.js has both teardown paths fixed`);
+      assert.equal(
+        text.split(WRITE_SCHEDULER_FIX_MARKER).length - 1,
+        2,
+        `${build}/connection.js has both teardown paths fixed`,
+      );
       assert.equal(text.split(LOST_STATEMENT_FIX_MARKER).length - 1, 1, `${build}/connection.js has its close fixed`);
     }
-    assert.equal(driverWriteFixApplied(driver), true);
+    assert.equal(driverFixesApplied(driver), true);
   });
 });
 
@@ -100,7 +104,7 @@ describe('deploy/postgres-driver-fix.mjs', () => {
       const withoutLost = fixed.replaceAll(LOST_FIXED, LOST_UNFIXED);
       const unfixed = keepWriteFix
         ? withoutLost
-        : withoutLost.replaceAll(`, chunk = nextWriteTimer = null ${DRIVER_FIX_MARKER}`, '');
+        : withoutLost.replaceAll(`, chunk = nextWriteTimer = null ${WRITE_SCHEDULER_FIX_MARKER}`, '');
       assert.ok(
         withoutLost !== fixed && unfixed.includes(LOST_UNFIXED),
         `${build}/connection.js had the fixes to take out`,
@@ -117,13 +121,13 @@ describe('deploy/postgres-driver-fix.mjs', () => {
   it('fixes both teardown paths of every build, keeps every line where it was, and is a no-op the second time', () => {
     const root = unfixedProject();
     const driver = join(root, 'node_modules', 'postgres');
-    assert.equal(driverWriteFixApplied(driver), false);
+    assert.equal(driverFixesApplied(driver), false);
     const lines = readFileSync(join(driver, 'src', 'connection.js'), 'utf8').split('\n').length;
 
     const first = runFix(root);
     assert.equal(first.status, 0, first.stderr);
     assert.match(first.stdout, /fixed 3 files/);
-    assert.equal(driverWriteFixApplied(driver), true);
+    assert.equal(driverFixesApplied(driver), true);
     const fixed = readFileSync(join(driver, 'src', 'connection.js'), 'utf8');
     // The driver's stack traces keep their line numbers (driver-rejections.ts reads its frames).
     assert.equal(fixed.split('\n').length, lines);
@@ -141,10 +145,10 @@ describe('deploy/postgres-driver-fix.mjs', () => {
   it('is what the daemon warns of at start when it is missing, and only then', () => {
     const warnings: Array<{ fields: object; message: string }> = [];
     const log = { warn: (fields: object, message: string) => warnings.push({ fields, message }) };
-    assert.equal(warnWithoutDriverWriteFix(log), true);
+    assert.equal(warnWithoutDriverFixes(log), true);
     assert.equal(warnings.length, 0);
     const unfixed = join(unfixedProject(), 'node_modules', 'postgres');
-    assert.equal(warnWithoutDriverWriteFix(log, unfixed), false);
+    assert.equal(warnWithoutDriverFixes(log, unfixed), false);
     assert.equal(warnings.length, 1);
     assert.deepEqual(warnings[0]?.fields, { driver: unfixed }, 'names the driver it looked at');
     assert.match(
@@ -152,7 +156,7 @@ describe('deploy/postgres-driver-fix.mjs', () => {
       /fixes \(write scheduler, lost statement\) are not applied: run `node deploy\/postgres-driver-fix.mjs`/,
     );
     // A driver that cannot be read counts as unfixed: the daemon warns and runs on.
-    assert.equal(driverWriteFixApplied(join(unfixed, 'no-such-directory')), false);
+    assert.equal(driverFixesApplied(join(unfixed, 'no-such-directory')), false);
   });
 
   it('fails, naming the file and what to check, on a driver whose text it does not know', () => {
@@ -164,15 +168,15 @@ describe('deploy/postgres-driver-fix.mjs', () => {
     assert.match(result.stderr, /cjs[/\\]src[/\\]connection\.js/);
     assert.match(result.stderr, /docs\/driver-workarounds\.md/);
     // Nothing half done: the files it could fix stay as they were.
-    assert.equal(driverWriteFixApplied(join(root, 'node_modules', 'postgres')), false);
+    assert.equal(driverFixesApplied(join(root, 'node_modules', 'postgres')), false);
     const untouched = readFileSync(join(root, 'node_modules', 'postgres', 'src', 'connection.js'), 'utf8');
-    assert.equal(untouched.includes(DRIVER_FIX_MARKER), false, 'src/connection.js left unfixed');
+    assert.equal(untouched.includes(WRITE_SCHEDULER_FIX_MARKER), false, 'src/connection.js left unfixed');
   });
 
   it('completes a driver that the earlier script fixed (the write scheduler alone)', () => {
     const root = unfixedProject({ keepWriteFix: true });
     const driver = join(root, 'node_modules', 'postgres');
-    assert.equal(driverWriteFixApplied(driver), false, 'the lost-statement fix is missing');
+    assert.equal(driverFixesApplied(driver), false, 'the lost-statement fix is missing');
     const result = runFix(root);
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /fixed 3 files/);
@@ -192,7 +196,7 @@ describe('deploy/postgres-driver-fix.mjs', () => {
     assert.match(result.stderr, /lost-statement fix/);
     assert.match(result.stderr, /src[/\\]connection\.js/);
     const cjs = readFileSync(join(root, 'node_modules', 'postgres', 'cjs', 'src', 'connection.js'), 'utf8');
-    assert.equal(cjs.includes(DRIVER_FIX_MARKER), false, 'no build was fixed, not even the write scheduler');
+    assert.equal(cjs.includes(WRITE_SCHEDULER_FIX_MARKER), false, 'no build was fixed, not even the write scheduler');
   });
 
   it('fails, saying so, where no driver is installed', () => {

@@ -10,10 +10,10 @@ import { fileURLToPath } from 'node:url';
  * - the lost statement: a statement sent between a socket's error and its close never
  *   settles, and the connection's later statements wait behind it (the close).
  */
-export const DRIVER_FIX_MARKER = '/* luma-guest-sync: write-scheduler fix, docs/driver-workarounds.md */';
+export const WRITE_SCHEDULER_FIX_MARKER = '/* luma-guest-sync: write-scheduler fix, docs/driver-workarounds.md */';
 export const LOST_STATEMENT_FIX_MARKER = '/* luma-guest-sync: lost-statement fix, docs/driver-workarounds.md */';
 export const DRIVER_FIXES: ReadonlyArray<{ marker: string; lines: number }> = [
-  { marker: DRIVER_FIX_MARKER, lines: 2 },
+  { marker: WRITE_SCHEDULER_FIX_MARKER, lines: 2 },
   { marker: LOST_STATEMENT_FIX_MARKER, lines: 1 },
 ];
 
@@ -27,7 +27,7 @@ export function installedDriverDir(): string {
  * Whether the driver build the worker loads (its ES modules, `src/`) carries every fix on
  * every line it changes. False too when the file cannot be read: the daemon only warns on it.
  */
-export function driverWriteFixApplied(driverDir: string = installedDriverDir()): boolean {
+export function driverFixesApplied(driverDir: string = installedDriverDir()): boolean {
   try {
     const text = readFileSync(join(driverDir, 'src', 'connection.js'), 'utf8');
     return DRIVER_FIXES.every(({ marker, lines }) => text.split(marker).length - 1 === lines);
@@ -41,11 +41,11 @@ export function driverWriteFixApplied(driverDir: string = installedDriverDir()):
  * an image built without the Dockerfile's step): the worker runs, but a connection closed
  * at the wrong moment stays unable to connect for minutes, or a statement hangs for good.
  */
-export function warnWithoutDriverWriteFix(
+export function warnWithoutDriverFixes(
   log: { warn: (fields: object, message: string) => void },
   driverDir: string = installedDriverDir(),
 ): boolean {
-  if (driverWriteFixApplied(driverDir)) return true;
+  if (driverFixesApplied(driverDir)) return true;
   log.warn(
     { driver: driverDir },
     "the database driver's fixes (write scheduler, lost statement) are not applied: run `node deploy/postgres-driver-fix.mjs` after npm ci (docs/driver-workarounds.md)",
