@@ -10,6 +10,7 @@ import { repeatOnConnectionLoss } from '../../src/db/repeat-on-connection-loss.t
 import { isConnectionLoss } from '../../src/errors.ts';
 import { startSoakNetwork } from '../soak/network.ts';
 import { createTestDatabase } from '../support/db.ts';
+import { viaPgBouncer } from '../support/pgbouncer.ts';
 
 /** A failure as postgres.js gives it, wrapped as Drizzle wraps it. */
 function failure(fields: Record<string, unknown>, message = 'failed'): Error {
@@ -102,30 +103,38 @@ describe('isConnectionLoss', () => {
 const database = await createTestDatabase({ label: 'repeat_after_reset', migrate: false });
 
 describe('repeatOnConnectionLoss after a reset of the whole pool', () => {
-  it('repeats on a connection that is still alive, not on the next one already reset', async () => {
-    // The claim's release, sent as a network reset (a failover, a NAT gateway dropping its
-    // flows) ends every connection of the pool at once. The driver learns of each reset
-    // socket by socket; a repeat sent before it read the others' went to the next reset
-    // connection, and both repeats were spent in a millisecond: the release failed, and the
-    // claim stayed held to the end of its lease.
-    const network = await startSoakNetwork([database.url]);
-    const pool = createDatabase({ url: network.route(database.url), poolMax: 3 });
-    try {
-      await Promise.all(Array.from({ length: 3 }, () => pool.sql`SELECT pg_sleep(0.05)`));
-      await network.resetAll(0);
+  // Through PgBouncer the reset cuts the worker's connections to the pooler, not the
+  // pooler's to the database: the same driver code learns of it the same way.
+  for (const [route, url, pooler] of [
+    ['directly', () => database.url, 'none'],
+    ['through PgBouncer', () => viaPgBouncer(database.name), 'transaction'],
+  ] as const) {
+    it(`${route}: repeats on a connection that is still alive, not on the next one already reset`, async () => {
+      // The claim's release, sent as a network reset (a failover, a NAT gateway dropping its
+      // flows) ends every connection of the pool at once. The driver learns of each reset
+      // socket by socket; a repeat sent before it read the others' went to the next reset
+      // connection, and both repeats were spent in a millisecond: the release failed, and the
+      // claim stayed held to the end of its lease.
+      const network = await startSoakNetwork([url()]);
+      const pool = createDatabase({ url: network.route(url()), poolMax: 3, pooler });
+      try {
+        await Promise.all(Array.from({ length: 3 }, () => pool.sql`SELECT pg_sleep(0.05)`));
+        const reset = await network.resetAll(0);
+        assert.equal(reset.connections, 3, 'every connection of the pool was open, and reset');
 
-      let runs = 0;
-      const answer = await repeatOnConnectionLoss(async () => {
-        runs++;
-        const [row] = await pool.sql<{ one: number }[]>`SELECT 1 AS one`;
-        return row?.one;
-      });
-      assert.equal(answer, 1);
-      assert.equal(runs, 2, 'one run on the reset connection, one repeat on a new one');
-    } finally {
-      // Before the file's database is dropped, which waits for its sessions.
-      await pool.close();
-      await network.stop();
-    }
-  });
+        let runs = 0;
+        const answer = await repeatOnConnectionLoss(async () => {
+          runs++;
+          const [row] = await pool.sql<{ one: number }[]>`SELECT 1 AS one`;
+          return row?.one;
+        });
+        assert.equal(answer, 1);
+        assert.equal(runs, 2, 'one run on the reset connection, one repeat on a new one');
+      } finally {
+        // Before the file's database is dropped, which waits for its sessions.
+        await pool.close();
+        await network.stop();
+      }
+    });
+  }
 });
