@@ -20,7 +20,7 @@ import { describe, it } from 'node:test';
 import { createTestDatabase } from '../support/db.ts';
 import { within } from '../support/faults.ts';
 import { poolWithOwnSockets } from '../support/own-socket-pool.ts';
-import { viaPgBouncer } from '../support/pgbouncer.ts';
+import { databaseRoutes } from '../support/pgbouncer.ts';
 
 const database = await createTestDatabase({ label: 'driver_lost_statement', migrate: false });
 
@@ -28,10 +28,8 @@ const database = await createTestDatabase({ label: 'driver_lost_statement', migr
 const readReset = () => Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', syscall: 'read' });
 
 describe('a statement sent between a socket error and its close, with deploy/postgres-driver-fix.mjs applied', () => {
-  for (const [route, url, behindPooler] of [
-    ['directly', () => database.url, false],
-    ['through PgBouncer', () => viaPgBouncer(database.name), true],
-  ] as const) {
+  for (const { route, url, pooler } of databaseRoutes(database)) {
+    const behindPooler = pooler === 'transaction';
     it(`${route}: fails as a lost connection, and the connection's next session answers`, async () => {
       const { sql, sockets } = poolWithOwnSockets(url(), behindPooler);
       await sql`SELECT 1`;

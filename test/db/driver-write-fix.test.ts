@@ -29,7 +29,7 @@ import {
 import { createTestDatabase } from '../support/db.ts';
 import { within } from '../support/faults.ts';
 import { poolWithOwnSockets } from '../support/own-socket-pool.ts';
-import { viaPgBouncer } from '../support/pgbouncer.ts';
+import { databaseRoutes } from '../support/pgbouncer.ts';
 
 const database = await createTestDatabase({ label: 'driver_write_fix', migrate: false });
 
@@ -37,10 +37,8 @@ const FIX_SCRIPT = fileURLToPath(new URL('../../deploy/postgres-driver-fix.mjs',
 const BUILDS = ['src', 'cjs/src', 'cf/src'];
 
 describe("postgres.js's write scheduler, with deploy/postgres-driver-fix.mjs applied", () => {
-  for (const [route, url, behindPooler] of [
-    ['directly', () => database.url, false],
-    ['through PgBouncer', () => viaPgBouncer(database.name), true],
-  ] as const) {
+  for (const { route, url, pooler } of databaseRoutes(database)) {
+    const behindPooler = pooler === 'transaction';
     it(`${route}: a connection whose socket closed with a statement still unwritten starts its next connection at once`, async () => {
       const { sql, sockets, writes } = poolWithOwnSockets(url(), behindPooler);
       await sql`SELECT 1`;

@@ -13,16 +13,13 @@ import { createDatabase } from '../../src/db/client.ts';
 import { MAX_RECONNECT_WAIT_SECONDS, reconnectBackoff } from '../../src/db/reconnect-backoff.ts';
 import { startSoakNetwork } from '../soak/network.ts';
 import { createTestDatabase } from '../support/db.ts';
-import { viaPgBouncer } from '../support/pgbouncer.ts';
+import { databaseRoutes } from '../support/pgbouncer.ts';
 
 const database = await createTestDatabase({ label: 'reconnect_backoff', migrate: false });
 const CONNECTIONS = 8;
 
 describe('reconnecting after a network reset', () => {
-  for (const [route, url, pooler] of [
-    ['directly', () => database.url, 'none'],
-    ['through PgBouncer', () => viaPgBouncer(database.name), 'transaction'],
-  ] as const) {
+  for (const { route, url, pooler } of databaseRoutes(database)) {
     it(`${route}: runs every statement within seconds once the database answers, whichever connection it waits on`, async () => {
       const network = await startSoakNetwork([url()]);
       after(() => network.stop());

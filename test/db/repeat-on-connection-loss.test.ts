@@ -10,7 +10,7 @@ import { repeatOnConnectionLoss } from '../../src/db/repeat-on-connection-loss.t
 import { isConnectionLoss } from '../../src/errors.ts';
 import { startSoakNetwork } from '../soak/network.ts';
 import { createTestDatabase } from '../support/db.ts';
-import { viaPgBouncer } from '../support/pgbouncer.ts';
+import { databaseRoutes } from '../support/pgbouncer.ts';
 
 /** A failure as postgres.js gives it, wrapped as Drizzle wraps it. */
 function failure(fields: Record<string, unknown>, message = 'failed'): Error {
@@ -105,10 +105,7 @@ const database = await createTestDatabase({ label: 'repeat_after_reset', migrate
 describe('repeatOnConnectionLoss after a reset of the whole pool', () => {
   // Through PgBouncer the reset cuts the worker's connections to the pooler, not the
   // pooler's to the database: the same driver code learns of it the same way.
-  for (const [route, url, pooler] of [
-    ['directly', () => database.url, 'none'],
-    ['through PgBouncer', () => viaPgBouncer(database.name), 'transaction'],
-  ] as const) {
+  for (const { route, url, pooler } of databaseRoutes(database)) {
     it(`${route}: repeats on a connection that is still alive, not on the next one already reset`, async () => {
       // The claim's release, sent as a network reset (a failover, a NAT gateway dropping its
       // flows) ends every connection of the pool at once. The driver learns of each reset

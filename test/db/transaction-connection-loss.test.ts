@@ -22,7 +22,7 @@ import { freePort } from '../../src/local/free-port.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { testEnv } from '../support/env.ts';
 import { createGate, within } from '../support/faults.ts';
-import { viaPgBouncer } from '../support/pgbouncer.ts';
+import { databaseRoutes, viaPgBouncer } from '../support/pgbouncer.ts';
 import { tripwireToDatabase } from '../support/tripwire-link.ts';
 import { recordDuringEachCase, withRejectionsAsTheDaemon } from '../support/uncaught.ts';
 
@@ -316,10 +316,7 @@ const TRANSACTION_ENDS_MS = 90_000;
  * not at all, and the loops go on committing once the terminations stop.
  */
 describe('withTransaction: sessions ended at random moments, again and again', () => {
-  for (const [route, url, pooler] of [
-    ['directly', () => database.url, 'none'],
-    ['through PgBouncer', () => viaPgBouncer(database.name), 'transaction'],
-  ] as const) {
+  for (const { route, url, pooler } of databaseRoutes(database)) {
     it(`${route}: nothing escapes, every transaction ends, and commits go on afterwards`, async () => {
       const worker = createDatabase({ url: url(), poolMax: 3, pooler });
       after(() => worker.close());
