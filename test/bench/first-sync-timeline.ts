@@ -20,7 +20,7 @@
 import net from 'node:net';
 import { startEmbeddedPostgres } from '../../src/local/embedded-postgres.ts';
 import { syncEvent } from '../../src/sync/sync-event.ts';
-import { databaseCpuMs, databaseCpuSpent } from './process-probe.ts';
+import { timedWithDatabaseCpu } from './process-probe.ts';
 import { seedBulkMembers } from './seed-bulk.ts';
 import { benchEvent, benchSyncDeps, createBenchDatabase, startSimulatedLuma } from './sync-env.ts';
 import { bulkInsertFloor } from './sync-scenarios.ts';
@@ -102,12 +102,12 @@ try {
     const fetchFloor = await timed(() =>
       deps.providers.LUMA!.fetchGuestsInBatches(async () => {}, { eventUid: 'floor', externalEventId: 'evt-db-bound' }),
     );
-    const floorCpu = await databaseCpuAround(() => timed(() => bulkInsertFloor(db, guests)));
+    const floorCpu = await databaseCpuAround(() => bulkInsertFloor(db, guests));
     const message = await benchEvent(db.sql, 'evt-db-bound');
     const workerCpu = process.cpuUsage();
     wire.length = 0;
     recording = true;
-    const syncCpu = await databaseCpuAround(() => timed(() => syncEvent(deps, message)));
+    const syncCpu = await databaseCpuAround(() => syncEvent(deps, message));
     recording = false;
     const worker = process.cpuUsage(workerCpu);
     const { busy, gaps, statements } = databaseTimeline();
@@ -134,13 +134,11 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
   return performance.now() - start;
 }
 
-/** `work`'s result with the CPU time the bench database's backends spent meanwhile. */
-async function databaseCpuAround(work: () => Promise<number>): Promise<{ value: number; cpu: number }> {
-  const before = await databaseCpuMs(db.sql);
-  const value = await work();
-  const after = await databaseCpuMs(db.sql);
-  if (!before || !after) throw new Error('the database backends are not processes of this machine: no CPU times');
-  return { value, cpu: databaseCpuSpent(before, after) };
+/** `work`'s wall time with the CPU time the bench database's backends spent meanwhile. */
+async function databaseCpuAround(work: () => Promise<unknown>): Promise<{ value: number; cpu: number }> {
+  const { ms, cpuMs } = await timedWithDatabaseCpu(db.sql, work);
+  if (cpuMs === undefined) throw new Error('the database backends are not processes of this machine: no CPU times');
+  return { value: ms, cpu: cpuMs };
 }
 
 /**

@@ -76,3 +76,19 @@ export function databaseCpuSpent(before: Map<number, number>, after: Map<number,
   for (const [pid, ms] of after) spent += ms - (before.get(pid) ?? 0);
   return spent;
 }
+
+/**
+ * Runs `work` and measures its wall time and the CPU time `sql`'s database backends spent
+ * meanwhile (undefined where databaseCpuMs cannot tell).
+ */
+export async function timedWithDatabaseCpu(
+  sql: Sql,
+  work: () => Promise<unknown>,
+): Promise<{ ms: number; cpuMs?: number }> {
+  const before = await databaseCpuMs(sql);
+  const started = performance.now();
+  await work();
+  const ms = performance.now() - started;
+  const after = await databaseCpuMs(sql);
+  return before && after ? { ms, cpuMs: databaseCpuSpent(before, after) } : { ms };
+}

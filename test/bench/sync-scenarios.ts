@@ -5,7 +5,7 @@ import { syncEvent } from '../../src/sync/sync-event.ts';
 import { startCpuLoad } from './cpu-load.ts';
 import { FIRST_SYNC_CASES, type FirstSyncCase, timeFirstSyncCase } from './first-sync-cases.ts';
 import { type Figure, figure, time } from './harness.ts';
-import { databaseCpuMs, databaseCpuSpent } from './process-probe.ts';
+import { timedWithDatabaseCpu } from './process-probe.ts';
 import { shareAtLuma, shareOfChains } from './share.ts';
 import { benchEvent, benchSyncDeps, startSimulatedLuma } from './sync-env.ts';
 
@@ -141,17 +141,15 @@ async function firstSyncRun(db: SyncBenchOptions['db'], lumaUrl: string, guests:
   const fetchFloor = await time(() =>
     deps.providers.LUMA!.fetchGuestsInBatches(async () => {}, { eventUid: 'floor', externalEventId: 'evt-db-bound' }),
   );
-  const floorBefore = await writeFloorRun(db, guests);
+  const floorBefore = await timedWithDatabaseCpu(db.sql, () => bulkInsertFloor(db, guests));
   const message = await benchEvent(db.sql, 'evt-db-bound');
-  const beforeFirst = await databaseCpuMs(db.sql);
-  const first = await time(() => syncEvent(deps, message));
-  const afterFirst = await databaseCpuMs(db.sql);
-  const floorAfter = await writeFloorRun(db, guests);
+  const first = await timedWithDatabaseCpu(db.sql, () => syncEvent(deps, message));
+  const floorAfter = await timedWithDatabaseCpu(db.sql, () => bulkInsertFloor(db, guests));
   const writeFloorMs = (floorBefore.ms + floorAfter.ms) / 2;
   let databaseCpuRatio: number | undefined;
-  if (floorBefore.cpuMs !== undefined && floorAfter.cpuMs !== undefined && beforeFirst && afterFirst) {
+  if (floorBefore.cpuMs !== undefined && floorAfter.cpuMs !== undefined && first.cpuMs !== undefined) {
     const floorCpu = (floorBefore.cpuMs + floorAfter.cpuMs) / 2;
-    if (floorCpu > 0) databaseCpuRatio = databaseCpuSpent(beforeFirst, afterFirst) / floorCpu;
+    if (floorCpu > 0) databaseCpuRatio = first.cpuMs / floorCpu;
   }
   const again = await time(() => syncEvent(deps, message));
   return {
@@ -163,14 +161,6 @@ async function firstSyncRun(db: SyncBenchOptions['db'], lumaUrl: string, guests:
     againMs: again.ms,
     ...(databaseCpuRatio === undefined ? {} : { databaseCpuRatio }),
   };
-}
-
-/** One write floor: its wall time, and its backends' CPU time when /proc can tell. */
-async function writeFloorRun(db: SyncBenchOptions['db'], guests: number): Promise<{ ms: number; cpuMs?: number }> {
-  const before = await databaseCpuMs(db.sql);
-  const { ms } = await time(() => bulkInsertFloor(db, guests));
-  const after = await databaseCpuMs(db.sql);
-  return before && after ? { ms, cpuMs: databaseCpuSpent(before, after) } : { ms };
 }
 
 /** The write floor: the same rows a sync adds, inserted by one bulk statement. */
